@@ -1,0 +1,115 @@
+package pdq
+
+import (
+	"image"
+	"image/color"
+)
+
+// MaxSide is the largest side HashImage filters at full resolution. As the
+// reference's pdq-photo-hasher does, an image with a longer side is first
+// sampled to MaxSide x MaxSide by nearest neighbour: the tent filter would
+// cost time in proportion to the pixels, for hashes that then differ from
+// the reference's by a few bits.
+const MaxSide = 512
+
+// HashImage hashes an image as the reference's pdq-photo-hasher does:
+// colour images are reduced to luminance with the reference's weights
+// (alpha is ignored, as there), greyscale images use their grey level, and
+// images with a side over MaxSide are first sampled down to MaxSide x MaxSide.
+func HashImage(img image.Image) (Result, error) {
+	luma, w, h := SampledLuma(img)
+	return HashLuma(luma, w, h)
+}
+
+// DihedralImage returns the hashes of all eight dihedral variants of img,
+// computed as HashImage computes the original.
+func DihedralImage(img image.Image) (DihedralResult, error) {
+	luma, w, h := SampledLuma(img)
+	return DihedralLuma(luma, w, h)
+}
+
+// Luma returns the luminance of every pixel of img as a row-major float32
+// buffer in the form HashLuma takes, with its width and height.
+func Luma(img image.Image) (luma []float32, width, height int) {
+	b := img.Bounds()
+	return lumaGrid(img, b.Dx(), b.Dy(), func(i int) int { return i }, func(i int) int { return i })
+}
+
+// SampledLuma is Luma for images up to MaxSide on each side. Larger ones
+// are sampled to MaxSide x MaxSide by nearest neighbour, taking source pixel
+// floor(x*width/MaxSide) as the reference's image library does.
+func SampledLuma(img image.Image) (luma []float32, width, height int) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= MaxSide && h <= MaxSide {
+		return Luma(img)
+	}
+	return lumaGrid(img, MaxSide, MaxSide,
+		func(x int) int { return x * w / MaxSide },
+		func(y int) int { return y * h / MaxSide })
+}
+
+// lumaGrid returns a width x height buffer whose pixel (x, y) is the
+// luminance of img at (srcX(x), srcY(y)) relative to its bounds.
+func lumaGrid(img image.Image, width, height int, srcX, srcY func(int) int) ([]float32, int, int) {
+	at := lumaFunc(img)
+	min := img.Bounds().Min
+	cols := make([]int, width)
+	for x := range cols {
+		cols[x] = min.X + srcX(x)
+	}
+	luma := make([]float32, width*height)
+	for y := range height {
+		sy := min.Y + srcY(y)
+		dst := luma[y*width : (y+1)*width]
+		for x, sx := range cols {
+			dst[x] = at(sx, sy)
+		}
+	}
+	return luma, width, height
+}
+
+// lumaFunc returns the luminance of img at a point, reading the pixel
+// buffers of the common decoded types directly.
+func lumaFunc(img image.Image) func(x, y int) float32 {
+	switch m := img.(type) {
+	case *image.Gray:
+		return func(x, y int) float32 { return float32(m.Pix[m.PixOffset(x, y)]) }
+	case *image.NRGBA:
+		return func(x, y int) float32 {
+			p := m.Pix[m.PixOffset(x, y):]
+			return lumaOf(p[0], p[1], p[2])
+		}
+	case *image.YCbCr:
+		return func(x, y int) float32 {
+			r, g, b := color.YCbCrToRGB(m.Y[m.YOffset(x, y)], m.Cb[m.COffset(x, y)], m.Cr[m.COffset(x, y)])
+			return lumaOf(r, g, b)
+		}
+	case *image.Paletted:
+		// The reference's PNG loader expands palettes to RGB, so even a grey
+		// palette goes through the colour weights.
+		var pal [256]float32
+		for i, c := range m.Palette {
+			n := color.NRGBAModel.Convert(c).(color.NRGBA)
+			pal[i] = lumaOf(n.R, n.G, n.B)
+		}
+		return func(x, y int) float32 { return pal[m.Pix[m.PixOffset(x, y)]] }
+	default:
+		return func(x, y int) float32 {
+			switch c := img.At(x, y).(type) {
+			case color.Gray:
+				return float32(c.Y)
+			default:
+				// Non-premultiplied, as the stored pixels of a PNG are.
+				n := color.NRGBAModel.Convert(c).(color.NRGBA)
+				return lumaOf(n.R, n.G, n.B)
+			}
+		}
+	}
+}
+
+// lumaOf is the reference's RGB to luminance conversion, in its order of
+// float32 operations.
+func lumaOf(r, g, b uint8) float32 {
+	return float32(lumaR*float32(r)) + float32(lumaG*float32(g)) + float32(lumaB*float32(b))
+}
