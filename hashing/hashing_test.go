@@ -1,0 +1,205 @@
+package hashing
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"image"
+	"image/draw"
+	"image/jpeg"
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/mediamatch/mediamatch/pdq"
+)
+
+const exactDir = "../testdata/pdq/exact"
+
+func TestRegistry(t *testing.T) {
+	want := map[string]int{PDQ: 256, PHash: 64, DHash: 64, MD5: 128, SHA256: 256}
+	types := Types()
+	if len(types) != len(want) {
+		t.Fatalf("Types() has %d entries, want %d", len(types), len(want))
+	}
+	for _, ty := range types {
+		if want[ty.Name] != ty.Bits {
+			t.Errorf("%s: %d bits, want %d", ty.Name, ty.Bits, want[ty.Name])
+		}
+		if ty.Exact == (ty.Threshold > 0) {
+			t.Errorf("%s: exact=%v but threshold %d", ty.Name, ty.Exact, ty.Threshold)
+		}
+		got, err := Lookup(ty.Name)
+		if err != nil || got != ty {
+			t.Errorf("Lookup(%q) = %v, %v", ty.Name, got, err)
+		}
+	}
+	if _, err := Lookup("crc32"); !errors.Is(err, ErrUnknownType) {
+		t.Errorf("Lookup(crc32) error = %v, want ErrUnknownType", err)
+	}
+	if p, _ := Lookup(PDQ); p.Threshold != 31 || p.MinQuality != 50 {
+		t.Errorf("pdq rule = distance <= %d, quality >= %d; want 31, 50", p.Threshold, p.MinQuality)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, ty := range Types() {
+		t.Run(ty.Name, func(t *testing.T) {
+			s := strings.Repeat("a1", ty.HexLen()/2)
+			h, err := ty.Parse(strings.ToUpper(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Hex() != s || len(h.Bytes)*8 != ty.Bits || h.Type != ty.Name {
+				t.Fatalf("Parse round trip = %s %q (%d bytes)", h.Type, h.Hex(), len(h.Bytes))
+			}
+			for _, bad := range []string{"", s[1:], s + "00", strings.Repeat("z", ty.HexLen())} {
+				if _, err := ty.Parse(bad); !errors.Is(err, ErrBadHex) {
+					t.Errorf("Parse(%q) error = %v, want ErrBadHex", bad, err)
+				}
+			}
+		})
+	}
+	if _, err := Parse("nope", "00"); !errors.Is(err, ErrUnknownType) {
+		t.Errorf("Parse(nope) error = %v", err)
+	}
+}
+
+func TestDistance(t *testing.T) {
+	a, _ := Parse(PHash, "ffffffffffffffff")
+	b, _ := Parse(PHash, "0f0f0f0f0f0f0f0f")
+	if d, err := Distance(a, b); err != nil || d != 32 {
+		t.Errorf("Distance = %d, %v; want 32", d, err)
+	}
+	c, _ := Parse(DHash, "ffffffffffffffff")
+	if _, err := Distance(a, c); !errors.Is(err, ErrMismatch) {
+		t.Errorf("Distance across types error = %v, want ErrMismatch", err)
+	}
+}
+
+func TestDigests(t *testing.T) {
+	got := Digests([]byte("abc"))
+	want := []struct{ typ, hex string }{
+		{MD5, "900150983cd24fb0d6963f7d28e17f72"},
+		{SHA256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Digests returned %d hashes", len(got))
+	}
+	for i, w := range want {
+		if got[i].Type != w.typ || got[i].Hex() != w.hex {
+			t.Errorf("digest %d = %s %s, want %s %s", i, got[i].Type, got[i].Hex(), w.typ, w.hex)
+		}
+	}
+}
+
+func decode(t testing.TB, name string) image.Image {
+	t.Helper()
+	img, err := imaging.Open(filepath.Join(exactDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// expectedPDQ reads the reference PDQ hash of a test image.
+func expectedPDQ(t testing.TB, name string) (string, []string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(exactDir, "expected.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		if fields[0] == name {
+			return fields[1], append([]string{fields[1]}, fields[3:]...)
+		}
+	}
+	t.Fatalf("%s not in expected.tsv", name)
+	return "", nil
+}
+
+func TestImage(t *testing.T) {
+	const name = "bridge-mods-aaa-orig.png"
+	img := decode(t, name)
+	res, err := Image(img, Options{Dihedral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPDQ, wantDih := expectedPDQ(t, name)
+	if len(res.Hashes) != 3 || res.Hashes[0].Type != PDQ || res.Hashes[1].Type != PHash || res.Hashes[2].Type != DHash {
+		t.Fatalf("Image hashes = %+v, want pdq, phash, dhash", res.Hashes)
+	}
+	if res.Hashes[0].Hex() != wantPDQ || res.Hashes[0].Quality != 100 {
+		t.Errorf("pdq = %s q%d, want %s q100", res.Hashes[0].Hex(), res.Hashes[0].Quality, wantPDQ)
+	}
+	if len(res.Dihedral) != pdq.NumDihedral {
+		t.Fatalf("%d dihedral hashes", len(res.Dihedral))
+	}
+	for i, h := range res.Dihedral {
+		if h.String() != wantDih[i] {
+			t.Errorf("dihedral %v = %s, want %s", pdq.Dihedral(i), h, wantDih[i])
+		}
+	}
+	plain, err := Image(img, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Dihedral != nil {
+		t.Error("dihedral hashes computed without being asked for")
+	}
+
+	// A resized, re-encoded copy stays within every type's threshold; an
+	// unrelated image does not.
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, imaging.Resize(img, 200, 0, imaging.Lanczos), &jpeg.Options{Quality: 60}); err != nil {
+		t.Fatal(err)
+	}
+	edited, err := jpeg.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near, err := Image(edited, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	far, err := Image(decode(t, "labelme-subset-q2821.png"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range plain.Hashes {
+		ty, _ := Lookup(h.Type)
+		dNear, _ := Distance(h, near.Hashes[i])
+		dFar, _ := Distance(h, far.Hashes[i])
+		t.Logf("%s: edited copy %d bits, unrelated %d bits", h.Type, dNear, dFar)
+		if dNear > ty.Threshold {
+			t.Errorf("%s: edited copy is %d bits away, threshold %d", h.Type, dNear, ty.Threshold)
+		}
+		if dFar <= ty.Threshold {
+			t.Errorf("%s: unrelated image is only %d bits away, threshold %d", h.Type, dFar, ty.Threshold)
+		}
+	}
+}
+
+func TestImageTinyAndDegenerate(t *testing.T) {
+	// Images the decoder accepts but that are too small to hash still hash
+	// without error: PDQ gives the zero hash at quality 0. (A 3x1000 image
+	// is not too small: like the reference, PDQ first scales it to 512x512.)
+	for _, r := range []image.Rectangle{image.Rect(0, 0, 1, 1), image.Rect(0, 0, 3, 500), image.Rect(5, 5, 9, 9)} {
+		img := image.NewRGBA(r)
+		draw.Draw(img, r, image.White, image.Point{}, draw.Src)
+		res, err := Image(img, Options{Dihedral: true})
+		if err != nil {
+			t.Fatalf("%v: %v", r, err)
+		}
+		if res.Hashes[0].Quality != 0 || !bytes.Equal(res.Hashes[0].Bytes, make([]byte, 32)) {
+			t.Errorf("%v: pdq %s q%d, want zero hash q0", r, res.Hashes[0].Hex(), res.Hashes[0].Quality)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package hashing
+
+import (
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"image"
+
+	"github.com/corona10/goimagehash"
+
+	"github.com/mediamatch/mediamatch/pdq"
+)
+
+// Options selects optional work when hashing an image.
+type Options struct {
+	// Dihedral also computes the PDQ hashes of the image's seven other
+	// rotations and mirrors (cheap: they come from the same DCT).
+	Dihedral bool
+}
+
+// ImageHashes is what Image computes for one image.
+type ImageHashes struct {
+	// Hashes holds the perceptual hashes in registry order: pdq (with its
+	// quality), phash, dhash.
+	Hashes []Hash
+	// Dihedral holds the eight PDQ variants, indexed by pdq.Dihedral, when
+	// Options.Dihedral was set; nil otherwise.
+	Dihedral []pdq.Hash
+}
+
+// Image computes every perceptual hash of a decoded image.
+func Image(img image.Image, opts Options) (res ImageHashes, err error) {
+	defer func() {
+		// goimagehash and the resizer below it are not written for hostile
+		// input; a panic there must not take the process down.
+		if r := recover(); r != nil {
+			res, err = ImageHashes{}, fmt.Errorf("%w: %v", ErrHasher, r)
+		}
+	}()
+	p, err := pdq.HashImage(img)
+	if err != nil {
+		return ImageHashes{}, fmt.Errorf("pdq: %w", err)
+	}
+	if opts.Dihedral {
+		// A second pass rather than reusing the dihedral original: the
+		// reference's two entry points differ on 64x64 input, and the hash
+		// reported must be the single-hash one.
+		d, err := pdq.DihedralImage(img)
+		if err != nil {
+			return ImageHashes{}, fmt.Errorf("pdq: %w", err)
+		}
+		res.Dihedral = d.Hashes[:]
+	}
+	ph, err := goimagehash.PerceptionHash(img)
+	if err != nil {
+		return ImageHashes{}, fmt.Errorf("phash: %w", err)
+	}
+	dh, err := goimagehash.DifferenceHash(img)
+	if err != nil {
+		return ImageHashes{}, fmt.Errorf("dhash: %w", err)
+	}
+	res.Hashes = []Hash{
+		{Type: PDQ, Bytes: p.Hash[:], Quality: p.Quality},
+		{Type: PHash, Bytes: binary.BigEndian.AppendUint64(nil, ph.GetHash())},
+		{Type: DHash, Bytes: binary.BigEndian.AppendUint64(nil, dh.GetHash())},
+	}
+	return res, nil
+}
+
+// Digests returns the exact digests of the uploaded bytes, in registry
+// order: md5, sha256.
+func Digests(data []byte) []Hash {
+	m := md5.Sum(data)
+	s := sha256.Sum256(data)
+	return []Hash{
+		{Type: MD5, Bytes: m[:]},
+		{Type: SHA256, Bytes: s[:]},
+	}
+}
