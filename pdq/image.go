@@ -52,7 +52,7 @@ func SampledLuma(img image.Image) (luma []float32, width, height int) {
 // lumaGrid returns a width x height buffer whose pixel (x, y) is the
 // luminance of img at (srcX(x), srcY(y)) relative to its bounds.
 func lumaGrid(img image.Image, width, height int, srcX, srcY func(int) int) ([]float32, int, int) {
-	at := lumaFunc(img)
+	row := lumaRow(img)
 	min := img.Bounds().Min
 	cols := make([]int, width)
 	for x := range cols {
@@ -60,30 +60,37 @@ func lumaGrid(img image.Image, width, height int, srcX, srcY func(int) int) ([]f
 	}
 	luma := make([]float32, width*height)
 	for y := range height {
-		sy := min.Y + srcY(y)
-		dst := luma[y*width : (y+1)*width]
-		for x, sx := range cols {
-			dst[x] = at(sx, sy)
-		}
+		row(min.Y+srcY(y), cols, luma[y*width:(y+1)*width])
 	}
 	return luma, width, height
 }
 
-// lumaFunc returns the luminance of img at a point, reading the pixel
-// buffers of the common decoded types directly.
-func lumaFunc(img image.Image) func(x, y int) float32 {
+// lumaRow returns a function that writes into dst the luminance of img's
+// pixels (cols[i], y), reading the pixel buffers of the common decoded
+// types directly.
+func lumaRow(img image.Image) func(y int, cols []int, dst []float32) {
 	switch m := img.(type) {
 	case *image.Gray:
-		return func(x, y int) float32 { return float32(m.Pix[m.PixOffset(x, y)]) }
+		return func(y int, cols []int, dst []float32) {
+			pix := m.Pix[(y-m.Rect.Min.Y)*m.Stride-m.Rect.Min.X:]
+			for i, x := range cols {
+				dst[i] = float32(pix[x])
+			}
+		}
 	case *image.NRGBA:
-		return func(x, y int) float32 {
-			p := m.Pix[m.PixOffset(x, y):]
-			return lumaOf(p[0], p[1], p[2])
+		return func(y int, cols []int, dst []float32) {
+			pix := m.Pix[(y-m.Rect.Min.Y)*m.Stride-4*m.Rect.Min.X:]
+			for i, x := range cols {
+				p := pix[4*x : 4*x+3 : 4*x+3]
+				dst[i] = lumaOf(p[0], p[1], p[2])
+			}
 		}
 	case *image.YCbCr:
-		return func(x, y int) float32 {
-			r, g, b := color.YCbCrToRGB(m.Y[m.YOffset(x, y)], m.Cb[m.COffset(x, y)], m.Cr[m.COffset(x, y)])
-			return lumaOf(r, g, b)
+		return func(y int, cols []int, dst []float32) {
+			for i, x := range cols {
+				r, g, b := color.YCbCrToRGB(m.Y[m.YOffset(x, y)], m.Cb[m.COffset(x, y)], m.Cr[m.COffset(x, y)])
+				dst[i] = lumaOf(r, g, b)
+			}
 		}
 	case *image.Paletted:
 		// The reference's PNG loader expands palettes to RGB, so even a grey
@@ -93,16 +100,23 @@ func lumaFunc(img image.Image) func(x, y int) float32 {
 			n := color.NRGBAModel.Convert(c).(color.NRGBA)
 			pal[i] = lumaOf(n.R, n.G, n.B)
 		}
-		return func(x, y int) float32 { return pal[m.Pix[m.PixOffset(x, y)]] }
+		return func(y int, cols []int, dst []float32) {
+			pix := m.Pix[(y-m.Rect.Min.Y)*m.Stride-m.Rect.Min.X:]
+			for i, x := range cols {
+				dst[i] = pal[pix[x]]
+			}
+		}
 	default:
-		return func(x, y int) float32 {
-			switch c := img.At(x, y).(type) {
-			case color.Gray:
-				return float32(c.Y)
-			default:
-				// Non-premultiplied, as the stored pixels of a PNG are.
-				n := color.NRGBAModel.Convert(c).(color.NRGBA)
-				return lumaOf(n.R, n.G, n.B)
+		return func(y int, cols []int, dst []float32) {
+			for i, x := range cols {
+				switch c := img.At(x, y).(type) {
+				case color.Gray:
+					dst[i] = float32(c.Y)
+				default:
+					// Non-premultiplied, as the stored pixels of a PNG are.
+					n := color.NRGBAModel.Convert(c).(color.NRGBA)
+					dst[i] = lumaOf(n.R, n.G, n.B)
+				}
 			}
 		}
 	}
