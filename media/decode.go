@@ -1,0 +1,245 @@
+package media
+
+import (
+	"fmt"
+	"image"
+	"time"
+)
+
+// Info describes an input as a viewer would show it, without its pixels.
+type Info struct {
+	// Format is the format recognised from the content.
+	Format Format
+	// Width and Height are the displayed size: after the EXIF orientation,
+	// unless Options.IgnoreOrientation is set.
+	Width, Height int
+	// Orientation is the EXIF orientation (1-8) the file declares; 1 when it
+	// declares none. Only JPEG and TIFF are read for it.
+	Orientation int
+	// Frames is the number of frames: counted for GIF, 1 for every other
+	// format (an AVIF sequence reports 1 and yields its first frame).
+	Frames int
+}
+
+// Image is a decoded still image, or the first frame of an animation as it
+// is first shown.
+type Image struct {
+	Info
+	// Image holds the pixels, oriented as a viewer shows them. Its concrete
+	// type is whatever the decoder produced (*image.YCbCr for most JPEGs,
+	// *image.NRGBA for GIF frames and reoriented images, ...).
+	Image image.Image
+}
+
+// Frame is one frame of an animation, as a viewer shows it at Timestamp.
+type Frame struct {
+	// Index counts frames from 0.
+	Index int
+	// Image is the whole canvas after this frame was drawn. For animations
+	// it is reused for the next frame: it is valid only until the callback
+	// returns, so copy it to keep it.
+	Image image.Image
+	// Timestamp is when the frame is first shown, from the start.
+	Timestamp time.Duration
+	// Duration is how long the frame is shown; 0 for a still image.
+	Duration time.Duration
+}
+
+// Probe reads the format, dimensions, orientation and frame count of data
+// and checks them against the budgets in opts, without decoding pixels.
+func Probe(data []byte, opts Options) (Info, error) {
+	p, err := probe(data, opts.withDefaults())
+	if err != nil {
+		return Info{}, err
+	}
+	return p.info, nil
+}
+
+// Decode decodes a still image, or the first frame of an animation, from
+// untrusted bytes. The budgets in opts are checked from the headers before
+// any pixel is decoded. Every error wraps ErrInvalid, ErrTooLarge or
+// ErrUnsupported.
+func Decode(data []byte, opts Options) (*Image, error) {
+	opts = opts.withDefaults()
+	p, err := probe(data, opts)
+	if err != nil {
+		return nil, err
+	}
+	var m image.Image
+	if p.gif != nil {
+		err = guard(FormatGIF, func() error {
+			c := newGIFCanvas(p.gif)
+			if err := c.draw(0); err != nil {
+				return err
+			}
+			m = c.img
+			return nil
+		})
+	} else {
+		m, err = decodePixels(p, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Image{Info: p.info, Image: m}, nil
+}
+
+// Frames calls fn with each frame of an animated GIF in order, decoding one
+// frame at a time onto one canvas, so memory stays at a few canvases however
+// long the animation is. For any other format it calls fn once with the image
+// that Decode returns. If fn returns an error, Frames stops and returns it
+// unchanged. Besides the budgets that Decode checks, the sum of the frame
+// areas must fit Options.MaxTotalPixels.
+func Frames(data []byte, opts Options, fn func(Frame) error) error {
+	opts = opts.withDefaults()
+	p, err := probe(data, opts)
+	if err != nil {
+		return err
+	}
+	if p.gif == nil {
+		m, err := decodePixels(p, opts)
+		if err != nil {
+			return err
+		}
+		return fn(Frame{Image: m})
+	}
+	if p.gif.totalPixels > opts.MaxTotalPixels {
+		return fmt.Errorf("media: GIF frames add up to %d pixels, over the limit of %d: %w",
+			p.gif.totalPixels, opts.MaxTotalPixels, ErrTooLarge)
+	}
+	c := newGIFCanvas(p.gif)
+	var at time.Duration
+	for i, f := range p.gif.frames {
+		// fn runs outside guard: a panic in the caller's code is not ours
+		// to turn into ErrInvalid.
+		if err := guard(FormatGIF, func() error { return c.draw(i) }); err != nil {
+			return err
+		}
+		d := f.duration()
+		if err := fn(Frame{Index: i, Image: c.img, Timestamp: at, Duration: d}); err != nil {
+			return err
+		}
+		at += d
+	}
+	return nil
+}
+
+// probed is what probe learns about an input before decoding pixels.
+type probed struct {
+	info  Info
+	data  []byte
+	codec *codec
+	cfg   image.Config // stored (not oriented) size, from the header
+	gif   *gifScan     // non-nil for GIF
+}
+
+// probe sniffs the format, reads the header and checks every budget that can
+// be checked without decoding pixels.
+func probe(data []byte, opts Options) (*probed, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("media: empty input: %w", ErrInvalid)
+	}
+	if int64(len(data)) > opts.MaxBytes {
+		return nil, fmt.Errorf("media: input is %d bytes, over the limit of %d: %w", len(data), opts.MaxBytes, ErrTooLarge)
+	}
+	f := Sniff(data)
+	switch {
+	case f == FormatUnknown:
+		return nil, fmt.Errorf("media: content is not a recognised image format: %w", ErrInvalid)
+	case f.IsVideo():
+		return nil, fmt.Errorf("media: %s: video not supported yet: %w", f, ErrUnsupported)
+	}
+	c := codecs[f]
+	if c == nil {
+		return nil, fmt.Errorf("media: %s images are not supported: %w", f, ErrUnsupported)
+	}
+	p := &probed{info: Info{Format: f, Orientation: 1, Frames: 1}, data: data, codec: c}
+	err := guard(f, func() error {
+		var err error
+		p.cfg, err = c.config(data)
+		if err != nil {
+			return decoderError(f, err)
+		}
+		maxPixels := opts.MaxPixels
+		if c.maxPixels > 0 && c.maxPixels < maxPixels {
+			maxPixels = c.maxPixels
+		}
+		if err := checkPixels(f, p.cfg.Width, p.cfg.Height, maxPixels); err != nil {
+			return err
+		}
+		if f == FormatGIF {
+			if p.gif, err = scanGIF(data, opts.MaxFrames); err != nil {
+				return err
+			}
+			p.info.Frames = len(p.gif.frames)
+		}
+		if c.orientation != nil {
+			p.info.Orientation = c.orientation(data)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.info.Width, p.info.Height = p.cfg.Width, p.cfg.Height
+	if !opts.IgnoreOrientation && p.info.Orientation >= 5 {
+		p.info.Width, p.info.Height = p.cfg.Height, p.cfg.Width
+	}
+	return p, nil
+}
+
+// decodePixels decodes a non-GIF image whose header probe accepted, and
+// orients it.
+func decodePixels(p *probed, opts Options) (image.Image, error) {
+	f := p.info.Format
+	var m image.Image
+	err := guard(f, func() error {
+		var err error
+		m, err = p.codec.decode(p.data)
+		if err != nil {
+			return decoderError(f, err)
+		}
+		// The budget was checked against the header; a decoder that
+		// disagrees with its own header has read something else.
+		if b := m.Bounds(); b.Dx() != p.cfg.Width || b.Dy() != p.cfg.Height {
+			return fmt.Errorf("media: %s decoded to %dx%d but its header says %dx%d: %w",
+				f, b.Dx(), b.Dy(), p.cfg.Width, p.cfg.Height, ErrInvalid)
+		}
+		if !opts.IgnoreOrientation {
+			m = orient(m, p.info.Orientation)
+		}
+		return nil
+	})
+	return m, err
+}
+
+// checkPixels refuses empty images and images over the pixel budget. The
+// division keeps it exact for any header values, even 2^32-1 on each side.
+func checkPixels(f Format, w, h int, maxPixels int64) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("media: %s header gives a size of %dx%d: %w", f, w, h, ErrInvalid)
+	}
+	if int64(w) > maxPixels/int64(h) {
+		return fmt.Errorf("media: %s is %dx%d, over the limit of %d pixels: %w", f, w, h, maxPixels, ErrTooLarge)
+	}
+	return nil
+}
+
+// panicError records that a decoder panicked. It is wrapped together with
+// ErrInvalid, so callers see an invalid input and tests can tell a recovered
+// panic from an ordinary decode error.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("decoder panicked: %v", e.value) }
+
+// guard runs fn and turns a panic inside it into an error, because the
+// decoders are fed untrusted bytes and a panic must not take down the
+// server.
+func guard(f Format, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("media: %s: %w: %w", f, &panicError{firstLine(fmt.Errorf("%v", r))}, ErrInvalid)
+		}
+	}()
+	return fn()
+}

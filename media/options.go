@@ -1,0 +1,61 @@
+package media
+
+// Default budgets. Each bounds the memory or time one untrusted input can
+// cost; a zero or negative field in Options means the default.
+const (
+	// DefaultMaxBytes bounds the input size: larger than any 50-megapixel
+	// JPEG, WebP or AVIF and nearly every PNG, small enough that a handful of
+	// concurrent requests cannot exhaust the server's memory.
+	DefaultMaxBytes = 64 << 20
+
+	// DefaultMaxPixels bounds width*height of the decoded image (50
+	// megapixels): above every phone camera, and at 4 bytes per pixel a
+	// 200 MB decode, the largest one request may hold.
+	DefaultMaxPixels = 50_000_000
+
+	// DefaultMaxFrames bounds the number of frames in an animation: minutes
+	// of a typical GIF, while a crafted file with tens of thousands of tiny
+	// frames is refused before any is decoded.
+	DefaultMaxFrames = 1000
+
+	// DefaultMaxTotalPixels bounds the sum of the frame areas that Frames
+	// decompresses (one gigapixel, a few seconds of LZW on one core), since
+	// a small file can describe many large frames.
+	DefaultMaxTotalPixels = 1_000_000_000
+)
+
+// Options are the budgets and switches for one decode. The zero value is
+// ready to use and means the defaults above.
+type Options struct {
+	// MaxBytes is the largest input accepted, in bytes.
+	MaxBytes int64
+	// MaxPixels is the largest width*height accepted, checked from the
+	// header before any pixel is decoded. AVIF is held to at most 16
+	// megapixels whatever this says (see the package doc).
+	MaxPixels int64
+	// MaxFrames is the largest number of frames an animated GIF may have;
+	// it is checked for Decode too, by a scan that decodes no pixels.
+	MaxFrames int
+	// MaxTotalPixels is the largest sum of frame areas Frames will decode.
+	MaxTotalPixels int64
+	// IgnoreOrientation returns pixels in stored order, without applying
+	// the EXIF orientation.
+	IgnoreOrientation bool
+}
+
+// withDefaults returns o with every unset budget replaced by its default.
+func (o Options) withDefaults() Options {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = DefaultMaxPixels
+	}
+	if o.MaxFrames <= 0 {
+		o.MaxFrames = DefaultMaxFrames
+	}
+	if o.MaxTotalPixels <= 0 {
+		o.MaxTotalPixels = DefaultMaxTotalPixels
+	}
+	return o
+}
