@@ -1,14 +1,12 @@
 package hashing
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"image"
 	"image/draw"
 	"image/jpeg"
 	_ "image/png"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,19 +104,13 @@ func decode(t testing.TB, name string) image.Image {
 	return img
 }
 
-// expectedPDQ reads the reference PDQ hash of a test image.
+// expectedPDQ reads the reference PDQ hash of a test image, and its 8
+// dihedral hashes in Dihedral order.
 func expectedPDQ(t testing.TB, name string) (string, []string) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(exactDir, "expected.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), "\t")
-		if fields[0] == name {
-			return fields[1], append([]string{fields[1]}, fields[3:]...)
+	for _, f := range readTSV(t, filepath.Join(exactDir, "expected.tsv")) {
+		if f[0] == name {
+			return f[1], append([]string{f[1]}, f[3:]...)
 		}
 	}
 	t.Fatalf("%s not in expected.tsv", name)
