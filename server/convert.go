@@ -1,0 +1,218 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/pdq"
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+)
+
+// Conversions between the API's messages and the index's types.
+
+func kindToProto(k index.MediaKind) pb.MediaKind {
+	switch k {
+	case index.KindImage:
+		return pb.MediaKind_MEDIA_KIND_IMAGE
+	case index.KindVideo:
+		return pb.MediaKind_MEDIA_KIND_VIDEO
+	}
+	return pb.MediaKind_MEDIA_KIND_UNSPECIFIED
+}
+
+func kindFromProto(k pb.MediaKind) index.MediaKind {
+	switch k {
+	case pb.MediaKind_MEDIA_KIND_IMAGE:
+		return index.KindImage
+	case pb.MediaKind_MEDIA_KIND_VIDEO:
+		return index.KindVideo
+	}
+	return index.KindUnknown
+}
+
+// dihedralToProto names a PDQ variant; the API's enum is the reference's
+// order shifted by one, zero being "unspecified".
+func dihedralToProto(d pdq.Dihedral) pb.DihedralVariant {
+	return pb.DihedralVariant(int32(d) + 1)
+}
+
+func hashToProto(h hashing.Hash) *pb.Hash {
+	out := &pb.Hash{Type: h.Type, Hex: h.Hex()}
+	if t, err := hashing.Lookup(h.Type); err == nil && t.HasQuality {
+		out.Quality = proto.Int32(int32(h.Quality))
+	}
+	return out
+}
+
+// parsedHashes is what a MediaHashes message says, checked.
+type parsedHashes struct {
+	kind     index.MediaKind
+	hashes   []hashing.Hash // at most one per type, dihedral variants excluded
+	dihedral []pdq.Hash     // all 8 PDQ variants when the message carries them
+	frames   []index.Frame
+	meta     *pb.MediaHashes
+}
+
+// parseMediaHashes checks precomputed hashes from a caller.
+func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
+	if m == nil {
+		return nil, fmt.Errorf("%w: no hashes given", errInvalidRequest)
+	}
+	p := &parsedHashes{kind: kindFromProto(m.GetKind()), meta: m}
+	variants := map[pdq.Dihedral]pdq.Hash{}
+	seen := map[string]bool{}
+	for i, h := range m.GetHashes() {
+		parsed, err := hashing.Parse(h.GetType(), h.GetHex())
+		if err != nil {
+			return nil, fmt.Errorf("hash %d: %w", i, err)
+		}
+		if h.Quality != nil {
+			q := h.GetQuality()
+			if q < 0 || q > 100 {
+				return nil, fmt.Errorf("%w: hash %d: quality %d outside 0..100", errInvalidRequest, i, q)
+			}
+			parsed.Quality = int(q)
+		} else if t, _ := hashing.Lookup(parsed.Type); t.HasQuality {
+			// A hash supplied without its quality is trusted as good enough.
+			parsed.Quality = 100
+		}
+		if d := h.GetDihedral(); d > pb.DihedralVariant_DIHEDRAL_VARIANT_ORIGINAL {
+			if parsed.Type != hashing.PDQ || d > pb.DihedralVariant_DIHEDRAL_VARIANT_FLIP_MINUS_1 {
+				return nil, fmt.Errorf("%w: hash %d: dihedral variant %v of a %s hash", errInvalidRequest, i, d, parsed.Type)
+			}
+			variants[pdq.Dihedral(d-1)] = pdq.Hash(parsed.Bytes)
+			continue
+		}
+		if seen[parsed.Type] {
+			return nil, fmt.Errorf("%w: two %s hashes", errInvalidRequest, parsed.Type)
+		}
+		seen[parsed.Type] = true
+		p.hashes = append(p.hashes, parsed)
+		if parsed.Type == hashing.PDQ {
+			variants[pdq.Original] = pdq.Hash(parsed.Bytes)
+		}
+	}
+	if len(variants) == pdq.NumDihedral {
+		p.dihedral = make([]pdq.Hash, pdq.NumDihedral)
+		for d, h := range variants {
+			p.dihedral[d] = h
+		}
+	}
+	for i, f := range m.GetFrames() {
+		h, err := pdq.ParseHex(f.GetPdqHex())
+		if err != nil {
+			return nil, fmt.Errorf("frame %d: %w: %v", i, errInvalidRequest, err)
+		}
+		q := 100
+		if f.Quality != nil {
+			q = int(f.GetQuality())
+		}
+		p.frames = append(p.frames, index.Frame{Seconds: f.GetTs(), Hash: h, Quality: q})
+	}
+	if len(p.hashes) == 0 && len(p.frames) == 0 {
+		return nil, fmt.Errorf("%w: no hashes given", errInvalidRequest)
+	}
+	if p.kind == index.KindUnknown {
+		p.kind = index.KindImage
+		if len(p.frames) > 0 {
+			p.kind = index.KindVideo
+		}
+	}
+	return p, nil
+}
+
+func entryToProto(e *index.Entry) *pb.Entry {
+	m := &pb.MediaHashes{
+		Kind:            kindToProto(e.Kind),
+		Format:          e.Format,
+		Width:           int32(e.Width),
+		Height:          int32(e.Height),
+		DurationSeconds: e.Duration,
+	}
+	for _, h := range e.Hashes {
+		m.Hashes = append(m.Hashes, hashToProto(h))
+	}
+	for _, f := range e.Frames {
+		m.Frames = append(m.Frames, &pb.VideoFrameHash{Ts: f.Seconds, PdqHex: pdq.Hash(f.Hash).String(), Quality: proto.Int32(int32(f.Quality))})
+	}
+	out := &pb.Entry{
+		Id:        formatID(e.ID),
+		Bank:      e.Bank,
+		Media:     m,
+		Labels:    e.Labels,
+		Note:      e.Note,
+		CreatedBy: e.Actor,
+	}
+	if e.Source != (index.Source{}) {
+		out.Source = &pb.Source{Origin: e.Source.Origin, ExternalId: e.Source.ExternalID, Uri: e.Source.URI}
+	}
+	if !e.Created.IsZero() {
+		out.CreateTime = timestamppb.New(e.Created)
+	}
+	return out
+}
+
+func bankToProto(b index.Bank, entries int) *pb.Bank {
+	out := &pb.Bank{
+		Name:        b.Name,
+		Description: b.Description,
+		Labels:      b.Labels,
+		Enabled:     proto.Bool(!b.Disabled),
+		EntryCount:  int64(entries),
+		CreateTime:  timestamppb.New(b.Created),
+		UpdateTime:  timestamppb.New(b.Updated),
+	}
+	if len(b.Thresholds) > 0 {
+		out.Thresholds = map[string]int32{}
+		for k, v := range b.Thresholds {
+			out.Thresholds[k] = int32(v)
+		}
+	}
+	return out
+}
+
+// thresholdsFromProto checks per-type thresholds from a request.
+func thresholdsFromProto(m map[string]int32) (map[string]int, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := map[string]int{}
+	for name, v := range m {
+		t, err := hashing.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("threshold: %w", err)
+		}
+		if t.Exact {
+			return nil, fmt.Errorf("%w: %s matches only when equal; it takes no threshold", errInvalidRequest, name)
+		}
+		if v < 0 || int(v) > t.Bits {
+			return nil, fmt.Errorf("%w: %s threshold %d outside 0..%d", errInvalidRequest, name, v, t.Bits)
+		}
+		out[name] = int(v)
+	}
+	return out, nil
+}
+
+func formatID(id uint64) string { return strconv.FormatUint(id, 10) }
+
+func parseID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("%w: entry id %q is not an id this server issued", errInvalidRequest, clip(s))
+	}
+	return id, nil
+}
+
+// clip keeps echoed input short in error messages.
+func clip(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

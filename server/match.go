@@ -1,0 +1,177 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/pdq"
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+)
+
+// Hash implements MatchService.Hash.
+func (s *Server) Hash(ctx context.Context, req *pb.HashRequest) (*pb.HashResponse, error) {
+	h, err := s.hashMedia(ctx, req.GetMedia(), req.GetDihedral())
+	if err != nil {
+		return nil, err
+	}
+	return &pb.HashResponse{Media: h.toProto()}, nil
+}
+
+// Match implements MatchService.Match.
+func (s *Server) Match(ctx context.Context, req *pb.MatchRequest) (*pb.MatchResponse, error) {
+	var res *pb.MatchResult
+	var err error
+	switch q := req.GetQuery().(type) {
+	case *pb.MatchRequest_Media:
+		res, err = s.matchMedia(ctx, q.Media, req.GetOptions())
+	case *pb.MatchRequest_Hashes:
+		res, err = s.matchHashes(q.Hashes, req.GetOptions())
+	default:
+		err = fmt.Errorf("%w: give media or hashes to match", errInvalidRequest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &pb.MatchResponse{Result: res}, nil
+}
+
+// MatchStream implements MatchService.MatchStream.
+func (s *Server) MatchStream(stream pb.MatchService_MatchStreamServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return fmt.Errorf("%w: reading the header: %v", errInvalidRequest, err)
+	}
+	header := first.GetHeader()
+	if header == nil {
+		return fmt.Errorf("%w: the first message must be the header", errInvalidRequest)
+	}
+	data, err := s.receiveChunks(header.GetSizeBytes(), func() ([]byte, error) {
+		msg, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if msg.GetHeader() != nil {
+			return nil, fmt.Errorf("%w: a second header", errInvalidRequest)
+		}
+		return msg.GetChunk(), nil
+	})
+	if err != nil {
+		return err
+	}
+	res, err := s.matchMedia(stream.Context(), data, header.GetOptions())
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(&pb.MatchStreamResponse{Result: res})
+}
+
+// receiveChunks gathers an upload's chunks until the client closes its
+// side, refusing more than the media byte budget. declared is the size the
+// client announced, 0 if unknown.
+func (s *Server) receiveChunks(declared int64, next func() ([]byte, error)) ([]byte, error) {
+	limit := s.opts.Media.MaxBytes
+	if limit <= 0 {
+		limit = defaultMaxMediaBytes
+	}
+	if declared < 0 {
+		return nil, fmt.Errorf("%w: negative size", errInvalidRequest)
+	}
+	if declared > limit {
+		return nil, fmt.Errorf("%w: the media is %d bytes, the limit is %d", errTooLarge, declared, limit)
+	}
+	var data []byte
+	if declared > 0 {
+		data = make([]byte, 0, declared)
+	}
+	for n := 0; ; n++ {
+		if n > maxStreamChunks {
+			return nil, fmt.Errorf("%w: more than %d messages in one upload", errInvalidRequest, maxStreamChunks)
+		}
+		chunk, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(data))+int64(len(chunk)) > limit {
+			return nil, fmt.Errorf("%w: the media is over the limit of %d bytes", errTooLarge, limit)
+		}
+		data = append(data, chunk...)
+	}
+	return data, nil
+}
+
+// defaultMaxMediaBytes mirrors media's default budget for uploads.
+const defaultMaxMediaBytes = 64 << 20
+
+// matchMedia hashes uploaded media and matches it.
+func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOptions) (*pb.MatchResult, error) {
+	dihedral := opts == nil || opts.Dihedral == nil || opts.GetDihedral()
+	h, err := s.hashMedia(ctx, data, dihedral)
+	if err != nil {
+		return nil, err
+	}
+	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral}
+	return s.match(q, opts, h.toProto())
+}
+
+// matchHashes matches precomputed hashes.
+func (s *Server) matchHashes(m *pb.MediaHashes, opts *pb.MatchOptions) (*pb.MatchResult, error) {
+	p, err := parseMediaHashes(m)
+	if err != nil {
+		return nil, err
+	}
+	q := index.Query{Hashes: p.hashes}
+	if opts == nil || opts.Dihedral == nil || opts.GetDihedral() {
+		q.Dihedral = p.dihedral
+	}
+	return s.match(q, opts, m)
+}
+
+// match runs a query with the request's options.
+func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHashes) (*pb.MatchResult, error) {
+	var err error
+	q.Banks = opts.GetBanks()
+	q.Types = opts.GetHashTypes()
+	q.Limit = int(opts.GetLimit())
+	if q.Limit < 0 {
+		return nil, fmt.Errorf("%w: negative limit", errInvalidRequest)
+	}
+	q.MinQuality = -1
+	if opts != nil && opts.MinQuality != nil {
+		if v := opts.GetMinQuality(); v < 0 || v > 100 {
+			return nil, fmt.Errorf("%w: min_quality %d outside 0..100", errInvalidRequest, v)
+		}
+		q.MinQuality = int(opts.GetMinQuality())
+	}
+	if q.Thresholds, err = thresholdsFromProto(opts.GetThresholds()); err != nil {
+		return nil, err
+	}
+	res, err := s.idx.Match(q)
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.MatchResult{Query: query, LowQuality: res.LowQuality, Truncated: res.Truncated}
+	for _, m := range res.Matches {
+		pm := &pb.Match{
+			EntryId:   formatID(m.EntryID),
+			Bank:      m.Bank,
+			Labels:    m.Labels,
+			HashType:  m.Type,
+			Distance:  proto.Int32(int32(m.Distance)),
+			EntryKind: kindToProto(m.Kind),
+		}
+		if m.Type == hashing.PDQ && m.Dihedral != pdq.Original {
+			pm.Dihedral = dihedralToProto(m.Dihedral)
+		}
+		out.Matches = append(out.Matches, pm)
+	}
+	return out, nil
+}

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/media"
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+)
+
+// Limits of the gRPC server, each with the reason for its value.
+const (
+	// DefaultMaxMessageBytes bounds one request message: large enough for a
+	// typical photo in a unary call, small enough that many concurrent
+	// calls fit in memory. Larger media goes through the streaming calls.
+	DefaultMaxMessageBytes = 4 << 20
+	// DefaultMaxConcurrentStreams bounds the calls in flight per client
+	// connection, so one client cannot monopolise the decoders.
+	DefaultMaxConcurrentStreams = 64
+	// DefaultConnectionTimeout bounds the connection handshake, so half-open
+	// connections do not pile up.
+	DefaultConnectionTimeout = 10 * time.Second
+	// keepaliveMinTime is the most often a client may ping; more often and
+	// the server closes the connection (a ping flood costs CPU).
+	keepaliveMinTime = 10 * time.Second
+	// maxConnectionIdle closes connections with no calls for this long.
+	maxConnectionIdle = 15 * time.Minute
+	// maxStreamChunks bounds the messages of one upload stream, so that a
+	// stream of empty chunks cannot run forever.
+	maxStreamChunks = 1 << 16
+)
+
+// Options configures a Server. The zero value is usable.
+type Options struct {
+	// Media is the budget for every uploaded file.
+	Media media.Options
+	// MaxMessageBytes bounds one request message. Default DefaultMaxMessageBytes.
+	MaxMessageBytes int
+	// MaxConcurrentStreams bounds the calls per connection. Default
+	// DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams uint32
+	// MaxConcurrentDecodes bounds the media decodes running at once.
+	// Default: the number of CPUs.
+	MaxConcurrentDecodes int
+	// ConnectionTimeout bounds the connection handshake. Default
+	// DefaultConnectionTimeout.
+	ConnectionTimeout time.Duration
+	// Logger receives one line per call (method, code, duration, peer; never
+	// payloads): at debug level for successes, info for failures. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Metrics receives the server's measurements; nil for none.
+	Metrics *Metrics
+}
+
+// Server implements the mediamatch.v1 services over an index.
+type Server struct {
+	pb.UnimplementedMatchServiceServer
+	pb.UnimplementedBankServiceServer
+
+	idx         *index.Index
+	opts        Options
+	log         *slog.Logger
+	metrics     *Metrics
+	decodeSlots chan struct{}
+	health      *health.Server
+	grpc        *grpc.Server
+}
+
+// New returns a server for idx, with its gRPC server built and every
+// service registered (mediamatch.v1, health, reflection).
+func New(idx *index.Index, opts Options) *Server {
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if opts.MaxConcurrentStreams == 0 {
+		opts.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if opts.MaxConcurrentDecodes <= 0 {
+		opts.MaxConcurrentDecodes = runtime.NumCPU()
+	}
+	if opts.ConnectionTimeout <= 0 {
+		opts.ConnectionTimeout = DefaultConnectionTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{
+		idx:         idx,
+		opts:        opts,
+		log:         opts.Logger,
+		metrics:     opts.Metrics,
+		decodeSlots: make(chan struct{}, opts.MaxConcurrentDecodes),
+		health:      health.NewServer(),
+	}
+	if s.metrics != nil {
+		s.metrics.watchIndex(idx)
+	}
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
+		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
+		grpc.ConnectionTimeout(opts.ConnectionTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: maxConnectionIdle}),
+		grpc.ChainUnaryInterceptor(s.unaryObserve),
+		grpc.ChainStreamInterceptor(s.streamObserve),
+	)
+	pb.RegisterMatchServiceServer(s.grpc, s)
+	pb.RegisterBankServiceServer(s.grpc, s)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	return s
+}
+
+// GRPC returns the gRPC server, to Serve on a listener.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// Shutdown stops the server gracefully: health turns NOT_SERVING, new
+// calls are refused, calls in flight finish, and after grace any still
+// running are cancelled. The caller closes the index afterwards.
+func (s *Server) Shutdown(grace time.Duration) {
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		s.log.Warn("grace period over; cancelling calls in flight", "grace", grace)
+		s.grpc.Stop()
+		<-done
+	}
+}
+
+// unaryObserve logs and measures every unary call, turns errors into
+// statuses and panics into Internal errors.
+func (s *Server) unaryObserve(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp, err = nil, status.Error(codes.Internal, "internal error")
+		}
+		s.observe(ctx, info.FullMethod, start, err)
+	}()
+	resp, err = handler(ctx, req)
+	return resp, s.statusOf(info.FullMethod, err)
+}
+
+// streamObserve is unaryObserve for streaming calls.
+func (s *Server) streamObserve(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error")
+		}
+		s.observe(ss.Context(), info.FullMethod, start, err)
+	}()
+	return s.statusOf(info.FullMethod, handler(srv, ss))
+}
+
+// statusOf converts a handler's error, logging the ones that are our fault.
+func (s *Server) statusOf(method string, err error) error {
+	st := toStatus(err)
+	if err != nil && status.Code(st) == codes.Internal {
+		s.log.Error("internal error", "method", method, "error", err.Error())
+	}
+	return st
+}
+
+func (s *Server) observe(ctx context.Context, method string, start time.Time, err error) {
+	elapsed := time.Since(start)
+	code := status.Code(err)
+	if s.metrics != nil {
+		s.metrics.observeRPC(method, code, elapsed)
+	}
+	attrs := []any{"method", method, "code", code.String(), "ms", float64(elapsed.Microseconds()) / 1000}
+	if addr := peerAddr(ctx); addr != "" {
+		attrs = append(attrs, "peer", addr)
+	}
+	// Successful calls log at debug level: at thousands of matches a
+	// second, info would be mostly noise.
+	level := slog.LevelDebug
+	if err != nil {
+		level = slog.LevelInfo
+		attrs = append(attrs, "error", status.Convert(err).Message())
+	}
+	s.log.Log(ctx, level, "rpc", attrs...)
+}
+
+// peerAddr is the caller's network address, or "" when unknown.
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}

@@ -1,0 +1,591 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/disintegration/imaging"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/media"
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+)
+
+const imageDir = "../testdata/pdq/exact"
+
+// testServer is a real server on a loopback port over a real bbolt file.
+type testServer struct {
+	t      testing.TB
+	db     string
+	idx    *index.Index
+	srv    *Server
+	conn   *grpc.ClientConn
+	match  pb.MatchServiceClient
+	bank   pb.BankServiceClient
+	health healthpb.HealthClient
+	opts   Options
+}
+
+func startServer(t testing.TB, db string, opts Options) *testServer {
+	t.Helper()
+	if db == "" {
+		db = filepath.Join(t.TempDir(), "mediamatch.db")
+	}
+	idx, err := index.Open(db, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv := New(idx, opts)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.GRPC().Serve(lis)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{t: t, db: db, idx: idx, srv: srv, conn: conn, opts: opts,
+		match: pb.NewMatchServiceClient(conn), bank: pb.NewBankServiceClient(conn), health: healthpb.NewHealthClient(conn)}
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+// stop shuts the server down and closes the store; it may be called twice.
+func (ts *testServer) stop() {
+	if ts.srv == nil {
+		return
+	}
+	ts.conn.Close()
+	ts.srv.Shutdown(5 * time.Second)
+	if err := ts.idx.Close(); err != nil {
+		ts.t.Errorf("closing index: %v", err)
+	}
+	ts.srv = nil
+}
+
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func readImage(t testing.TB, name string) image.Image {
+	t.Helper()
+	img, err := imaging.Open(filepath.Join(imageDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func encodePNG(t testing.TB, img image.Image) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func encodeJPEG(t testing.TB, img image.Image, q int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: q}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func fileBytes(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(imageDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func (ts *testServer) createBank(name string) {
+	ts.t.Helper()
+	if _, err := ts.bank.CreateBank(ctx(ts.t), &pb.CreateBankRequest{Bank: &pb.Bank{Name: name}}); err != nil {
+		ts.t.Fatal(err)
+	}
+}
+
+func (ts *testServer) addMedia(bank string, data []byte, labels map[string]string) *pb.AddContentResponse {
+	ts.t.Helper()
+	resp, err := ts.bank.AddContent(ctx(ts.t), &pb.AddContentRequest{Bank: bank, Content: &pb.AddContentRequest_Media{Media: data}, Labels: labels})
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return resp
+}
+
+func (ts *testServer) matchMedia(data []byte, opts *pb.MatchOptions) *pb.MatchResult {
+	ts.t.Helper()
+	resp, err := ts.match.Match(ctx(ts.t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: data}, Options: opts})
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return resp.GetResult()
+}
+
+// pdqMatch returns the PDQ match of an entry in a result, if any.
+func pdqMatch(res *pb.MatchResult, entry string) *pb.Match {
+	for _, m := range res.GetMatches() {
+		if m.GetEntryId() == entry && m.GetHashType() == "pdq" {
+			return m
+		}
+	}
+	return nil
+}
+
+func TestAddMatchRemoveRestart(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("tvec")
+	orig := readImage(t, "bridge-mods-aaa-orig.png")
+	added := ts.addMedia("tvec", encodePNG(t, orig), map[string]string{"group": "example"})
+	entry := added.GetEntry()
+	if entry.GetId() == "" || entry.GetBank() != "tvec" || added.GetAlreadyExists() {
+		t.Fatalf("AddContent = %v", added)
+	}
+	if m := entry.GetMedia(); m.GetKind() != pb.MediaKind_MEDIA_KIND_IMAGE || m.GetWidth() != 400 || len(m.GetHashes()) != 5 {
+		t.Fatalf("entry media = %v", m)
+	}
+	// The same bytes again are the same entry.
+	again := ts.addMedia("tvec", encodePNG(t, orig), nil)
+	if !again.GetAlreadyExists() || again.GetEntry().GetId() != entry.GetId() {
+		t.Errorf("re-adding: %v", again)
+	}
+
+	edits := map[string]struct {
+		data     []byte
+		dihedral pb.DihedralVariant
+	}{
+		"resized":   {encodePNG(t, imaging.Resize(orig, 200, 0, imaging.Lanczos)), pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED},
+		"jpeg q40":  {encodeJPEG(t, orig, 40), pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED},
+		"mirrored":  {encodePNG(t, imaging.FlipH(orig)), pb.DihedralVariant_DIHEDRAL_VARIANT_FLIP_Y},
+		"rotated":   {encodeJPEG(t, imaging.Rotate90(orig), 85), pb.DihedralVariant_DIHEDRAL_VARIANT_ROTATE_270},
+		"identical": {encodePNG(t, orig), pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED},
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			res := ts.matchMedia(edit.data, nil)
+			m := pdqMatch(res, entry.GetId())
+			if m == nil {
+				t.Fatalf("no PDQ match for the %s copy: %v", name, res)
+			}
+			if m.GetBank() != "tvec" || m.GetLabels()["group"] != "example" || m.GetDistance() > 31 || m.GetEntryKind() != pb.MediaKind_MEDIA_KIND_IMAGE {
+				t.Errorf("match = %v", m)
+			}
+			if m.GetDihedral() != edit.dihedral {
+				t.Errorf("matched variant %v, want %v", m.GetDihedral(), edit.dihedral)
+			}
+			t.Logf("%s: pdq distance %d variant %v", name, m.GetDistance(), m.GetDihedral())
+		})
+	}
+	// Without dihedral matching the mirror is missed.
+	if m := pdqMatch(ts.matchMedia(edits["mirrored"].data, &pb.MatchOptions{Dihedral: proto.Bool(false)}), entry.GetId()); m != nil {
+		t.Errorf("mirror matched with dihedral off: %v", m)
+	}
+	// Exact bytes also match by digest.
+	res := ts.matchMedia(edits["identical"].data, nil)
+	types := map[string]bool{}
+	for _, m := range res.GetMatches() {
+		types[m.GetHashType()] = true
+	}
+	for _, typ := range []string{"pdq", "phash", "dhash", "md5", "sha256"} {
+		if !types[typ] {
+			t.Errorf("identical copy did not match by %s: %v", typ, res.GetMatches())
+		}
+	}
+
+	unrelated := []string{"labelme-subset-q2821.png", "synth-plasma.png", "reg-test-input-pen-and-coaster.png", "labelme-subset-q1050.png", "misc-images-small.png"}
+	for _, name := range unrelated {
+		if res := ts.matchMedia(fileBytes(t, name), nil); len(res.GetMatches()) != 0 {
+			t.Errorf("unrelated %s matched: %v", name, res.GetMatches())
+		}
+	}
+
+	// Restart: state survives.
+	ts.stop()
+	ts2 := startServer(t, ts.db, Options{})
+	if m := pdqMatch(ts2.matchMedia(edits["jpeg q40"].data, nil), entry.GetId()); m == nil {
+		t.Fatal("after restart the entry no longer matches")
+	}
+	got, err := ts2.bank.GetContent(ctx(t), &pb.GetContentRequest{EntryId: entry.GetId()})
+	if err != nil || !proto.Equal(got.GetEntry(), entry) {
+		t.Fatalf("after restart GetContent = %v, %v; want %v", got.GetEntry(), err, entry)
+	}
+
+	// Remove: no match any more, also after another restart.
+	if _, err := ts2.bank.RemoveContent(ctx(t), &pb.RemoveContentRequest{EntryId: entry.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	if res := ts2.matchMedia(edits["identical"].data, nil); len(res.GetMatches()) != 0 {
+		t.Errorf("removed entry still matches: %v", res.GetMatches())
+	}
+	ts2.stop()
+	ts3 := startServer(t, ts.db, Options{})
+	if res := ts3.matchMedia(edits["identical"].data, nil); len(res.GetMatches()) != 0 {
+		t.Errorf("removed entry matches after restart: %v", res.GetMatches())
+	}
+	if _, err := ts3.bank.GetContent(ctx(t), &pb.GetContentRequest{EntryId: entry.GetId()}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetContent of removed entry: %v", err)
+	}
+}
+
+func TestStatusCodes(t *testing.T) {
+	ts := startServer(t, "", Options{Media: media.Options{MaxPixels: 300 * 300}})
+	ts.createBank("b")
+	img := fileBytes(t, "bridge-mods-aaa-orig.png") // 400x251: over the 90000-pixel budget
+	small := fileBytes(t, "synth-63x65.png")
+	pngData := fileBytes(t, "synth-plasma.png")
+	pdqHex := strings.Repeat("ab", 32)
+	cases := []struct {
+		name string
+		call func() error
+		code codes.Code
+		msg  string // part of the message a person reads
+	}{
+		{"truncated media", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: pngData[:len(pngData)/2]}})
+			return err
+		}, codes.InvalidArgument, "invalid image"},
+		{"text as media", func() error {
+			_, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Media{Media: []byte("hello, not an image")}})
+			return err
+		}, codes.InvalidArgument, "invalid image"},
+		{"empty media", func() error {
+			_, err := ts.match.Hash(ctx(t), &pb.HashRequest{})
+			return err
+		}, codes.InvalidArgument, "no media"},
+		{"too many pixels", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: img}})
+			return err
+		}, codes.ResourceExhausted, "limit"},
+		{"message too large", func() error {
+			_, err := ts.match.Hash(ctx(t), &pb.HashRequest{Media: make([]byte, DefaultMaxMessageBytes+1)})
+			return err
+		}, codes.ResourceExhausted, "larger than max"},
+		{"unknown bank (add)", func() error {
+			_, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "nope", Content: &pb.AddContentRequest_Media{Media: small}})
+			return err
+		}, codes.NotFound, `bank not found: "nope"`},
+		{"unknown bank (match)", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: small}, Options: &pb.MatchOptions{Banks: []string{"nope"}}})
+			return err
+		}, codes.NotFound, "bank not found"},
+		{"unknown bank (get)", func() error {
+			_, err := ts.bank.GetBank(ctx(t), &pb.GetBankRequest{Name: "nope"})
+			return err
+		}, codes.NotFound, "bank not found"},
+		{"unknown entry", func() error {
+			_, err := ts.bank.GetContent(ctx(t), &pb.GetContentRequest{EntryId: "987654"})
+			return err
+		}, codes.NotFound, "entry not found: 987654"},
+		{"remove unknown entry", func() error {
+			_, err := ts.bank.RemoveContent(ctx(t), &pb.RemoveContentRequest{EntryId: "987654"})
+			return err
+		}, codes.NotFound, "entry not found"},
+		{"malformed entry id", func() error {
+			_, err := ts.bank.GetContent(ctx(t), &pb.GetContentRequest{EntryId: "../etc"})
+			return err
+		}, codes.InvalidArgument, "entry id"},
+		{"duplicate bank", func() error {
+			_, err := ts.bank.CreateBank(ctx(t), &pb.CreateBankRequest{Bank: &pb.Bank{Name: "b"}})
+			return err
+		}, codes.AlreadyExists, `bank already exists: "b"`},
+		{"bad bank name", func() error {
+			_, err := ts.bank.CreateBank(ctx(t), &pb.CreateBankRequest{Bank: &pb.Bank{Name: "no spaces allowed"}})
+			return err
+		}, codes.InvalidArgument, "bank name"},
+		{"malformed hash", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: "xyz"}}}}})
+			return err
+		}, codes.InvalidArgument, "64 hex digits"},
+		{"unknown hash type", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "crc32", Hex: "00"}}}}})
+			return err
+		}, codes.InvalidArgument, "unknown hash type"},
+		{"bad threshold", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{
+				Query:   &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: pdqHex}}}},
+				Options: &pb.MatchOptions{Thresholds: map[string]int32{"pdq": 300}}})
+			return err
+		}, codes.InvalidArgument, "outside 0..256"},
+		{"no query", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{})
+			return err
+		}, codes.InvalidArgument, "media or hashes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			st := status.Convert(err)
+			if st.Code() != tc.code || !strings.Contains(st.Message(), tc.msg) {
+				t.Errorf("got %v %q, want %v containing %q", st.Code(), st.Message(), tc.code, tc.msg)
+			}
+		})
+	}
+	// Nothing failed above left a partial entry behind.
+	list, err := ts.bank.ListContent(ctx(t), &pb.ListContentRequest{Bank: "b"})
+	if err != nil || len(list.GetEntries()) != 0 {
+		t.Errorf("bank holds %d entries after failed adds (%v)", len(list.GetEntries()), err)
+	}
+	// Deleting a non-empty bank needs force.
+	ts.addMedia("b", small, nil)
+	if _, err := ts.bank.DeleteBank(ctx(t), &pb.DeleteBankRequest{Name: "b"}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("delete non-empty bank: %v", err)
+	}
+	if resp, err := ts.bank.DeleteBank(ctx(t), &pb.DeleteBankRequest{Name: "b", Force: true}); err != nil || resp.GetRemovedEntries() != 1 {
+		t.Errorf("force delete: %v, %v", resp, err)
+	}
+}
+
+func TestStreamingUpload(t *testing.T) {
+	ts := startServer(t, "", Options{Media: media.Options{MaxBytes: 1 << 20}})
+	ts.createBank("b")
+	data := encodePNG(t, readImage(t, "bridge-mods-aaa-orig.png"))
+	send := func(header *pb.AddContentStreamHeader, chunks [][]byte) (*pb.AddContentStreamResponse, error) {
+		stream, err := ts.bank.AddContentStream(ctx(t))
+		if err != nil {
+			return nil, err
+		}
+		if header != nil {
+			if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Header{Header: header}}); err != nil {
+				return stream.CloseAndRecv()
+			}
+		}
+		for _, c := range chunks {
+			if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Chunk{Chunk: c}}); err != nil {
+				return stream.CloseAndRecv()
+			}
+		}
+		return stream.CloseAndRecv()
+	}
+	var chunks [][]byte
+	for off := 0; off < len(data); off += 7000 {
+		chunks = append(chunks, data[off:min(off+7000, len(data))])
+	}
+	resp, err := send(&pb.AddContentStreamHeader{Bank: "b", Labels: map[string]string{"via": "stream"}}, chunks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetEntry().GetLabels()["via"] != "stream" || resp.GetEntry().GetMedia().GetWidth() != 400 {
+		t.Errorf("streamed entry = %v", resp.GetEntry())
+	}
+	ms, err := ts.match.MatchStream(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms.Send(&pb.MatchStreamRequest{Part: &pb.MatchStreamRequest_Header{Header: &pb.MatchStreamHeader{}}})
+	for _, c := range chunks {
+		ms.Send(&pb.MatchStreamRequest{Part: &pb.MatchStreamRequest_Chunk{Chunk: c}})
+	}
+	mr, err := ms.CloseAndRecv()
+	if err != nil || pdqMatch(mr.GetResult(), resp.GetEntry().GetId()) == nil {
+		t.Fatalf("MatchStream = %v, %v", mr, err)
+	}
+
+	for name, tc := range map[string]struct {
+		header *pb.AddContentStreamHeader
+		chunks [][]byte
+		code   codes.Code
+	}{
+		"no header":        {nil, chunks, codes.InvalidArgument},
+		"unknown bank":     {&pb.AddContentStreamHeader{Bank: "nope"}, chunks, codes.NotFound},
+		"declared too big": {&pb.AddContentStreamHeader{Bank: "b", SizeBytes: 2 << 20}, chunks, codes.ResourceExhausted},
+		"sent too much":    {&pb.AddContentStreamHeader{Bank: "b"}, [][]byte{make([]byte, 700<<10), make([]byte, 700<<10)}, codes.ResourceExhausted},
+		"truncated":        {&pb.AddContentStreamHeader{Bank: "b"}, chunks[:1], codes.InvalidArgument},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := send(tc.header, tc.chunks); status.Code(err) != tc.code {
+				t.Errorf("got %v, want %v", err, tc.code)
+			}
+		})
+	}
+}
+
+func TestMatchPrecomputedHashesAndQuality(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("partner")
+	// A partner's hash list entry: PDQ only.
+	h, err := ts.match.Hash(ctx(t), &pb.HashRequest{Media: fileBytes(t, "bridge-mods-aaa-orig.png"), Dihedral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pdqHash *pb.Hash
+	variants := 0
+	for _, x := range h.GetMedia().GetHashes() {
+		if x.GetType() == "pdq" && x.GetDihedral() == pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED {
+			pdqHash = x
+		}
+		if x.GetDihedral() != pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED {
+			variants++
+		}
+	}
+	if pdqHash == nil || variants != 7 {
+		t.Fatalf("Hash returned %v", h.GetMedia().GetHashes())
+	}
+	add, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "partner",
+		Content: &pb.AddContentRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: pdqHash.GetHex()}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ts.matchMedia(encodeJPEG(t, readImage(t, "bridge-mods-aaa-orig.png"), 70), nil)
+	if pdqMatch(res, add.GetEntry().GetId()) == nil {
+		t.Errorf("hash-list entry not matched by media: %v", res)
+	}
+	// A precomputed query hash matches too.
+	mr, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{pdqHash}}}})
+	if err != nil || pdqMatch(mr.GetResult(), add.GetEntry().GetId()) == nil || mr.GetResult().GetMatches()[0].GetDistance() != 0 {
+		t.Errorf("hash query: %v, %v", mr, err)
+	}
+	// A flat image has PDQ quality 0: the answer says so instead of
+	// silently matching nothing.
+	flat := image.NewGray(image.Rect(0, 0, 100, 100))
+	res = ts.matchMedia(encodePNG(t, flat), nil)
+	if !res.GetLowQuality() || pdqMatch(res, add.GetEntry().GetId()) != nil {
+		t.Errorf("flat image: low_quality=%v matches=%v", res.GetLowQuality(), res.GetMatches())
+	}
+	if res := ts.matchMedia(fileBytes(t, "synth-plasma.png"), nil); res.GetLowQuality() {
+		t.Error("a good image was reported low quality")
+	}
+}
+
+// TestConcurrentAddsAndMatches runs adds and matches at once (meant for
+// -race): every acknowledged add is then listed and matchable.
+func TestConcurrentAddsAndMatches(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("b")
+	const writers, perWriter = 4, 25
+	var wg sync.WaitGroup
+	ids := make([][]string, writers)
+	hexes := make([][]string, writers)
+	errs := make(chan error, writers*perWriter*2)
+	stop := make(chan struct{})
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				hex := fmt.Sprintf("%02x%062x", w, i*7919+1)
+				resp, err := ts.bank.AddContent(context.Background(), &pb.AddContentRequest{Bank: "b",
+					Content: &pb.AddContentRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: proto.Int32(90)}}}}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids[w] = append(ids[w], resp.GetEntry().GetId())
+				hexes[w] = append(hexes[w], hex)
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	query := fileBytes(t, "synth-plasma.png")
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := ts.match.Match(context.Background(), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: query}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	list, err := ts.bank.ListContent(ctx(t), &pb.ListContentRequest{Bank: "b", PageSize: 1000})
+	if err != nil || len(list.GetEntries()) != writers*perWriter {
+		t.Fatalf("listed %d entries, want %d (%v)", len(list.GetEntries()), writers*perWriter, err)
+	}
+	for w := range writers {
+		for i, hex := range hexes[w] {
+			mr, err := ts.match.Match(ctx(t), &pb.MatchRequest{
+				Query:   &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex}}}},
+				Options: &pb.MatchOptions{Thresholds: map[string]int32{"pdq": 0}}})
+			if err != nil || len(mr.GetResult().GetMatches()) != 1 || mr.GetResult().GetMatches()[0].GetEntryId() != ids[w][i] {
+				t.Fatalf("hash %s: %v, %v; want entry %s", hex, mr, err, ids[w][i])
+			}
+		}
+	}
+}
+
+func TestHealthReflectionMetricsShutdown(t *testing.T) {
+	m := NewMetrics()
+	ts := startServer(t, "", Options{Metrics: m})
+	resp, err := ts.health.Check(ctx(t), &healthpb.HealthCheckRequest{Service: "mediamatch.v1.MatchService"})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, %v", resp, err)
+	}
+	ts.matchMedia(fileBytes(t, "synth-plasma.png"), nil)
+	ts.match.Hash(ctx(t), &pb.HashRequest{Media: []byte("junk")})
+
+	hs := &http.Server{Handler: m.Handler()}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(lis)
+	defer hs.Close()
+	r, err := http.Get("http://" + lis.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, want := range []string{
+		`mediamatch_rpc_duration_seconds_count{code="OK",method="/mediamatch.v1.MatchService/Match"} 1`,
+		`mediamatch_rpc_duration_seconds_count{code="InvalidArgument",method="/mediamatch.v1.MatchService/Hash"} 1`,
+		`mediamatch_decode_failures_total{reason="invalid"} 1`,
+		`mediamatch_index_hashes{type="pdq"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	// Shutdown: health turns NOT_SERVING before the server stops.
+	ts.srv.health.Shutdown()
+	resp, err = ts.health.Check(ctx(t), &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health during shutdown = %v, %v", resp, err)
+	}
+}
