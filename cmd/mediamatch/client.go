@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+)
+
+// clientFlags are the flags of every command that talks to a server.
+type clientFlags struct {
+	server  string
+	timeout time.Duration
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.server, "server", defaultListen, "address of the mediamatch server")
+	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "deadline of each call")
+}
+
+// client is a connection to a mediamatch server.
+type client struct {
+	conn  *grpc.ClientConn
+	match pb.MatchServiceClient
+	bank  pb.BankServiceClient
+	flags clientFlags
+}
+
+// chunkSize is the piece of media sent per streaming message.
+const chunkSize = 512 << 10
+
+// unaryMediaLimit is the largest media sent in a unary call; larger media
+// is streamed, as one message may carry at most 4 MiB.
+const unaryMediaLimit = 3 << 20
+
+func dial(c clientFlags) (*client, error) {
+	conn, err := grpc.NewClient(c.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", c.server, err)
+	}
+	return &client{conn: conn, match: pb.NewMatchServiceClient(conn), bank: pb.NewBankServiceClient(conn), flags: c}, nil
+}
+
+func (c *client) Close() error { return c.conn.Close() }
+
+func (c *client) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.flags.timeout)
+}
+
+// errorMessage turns a call's error into one line for a person.
+func errorMessage(err error) string {
+	if st, ok := status.FromError(err); ok {
+		return fmt.Sprintf("%s: %s", st.Code(), st.Message())
+	}
+	return err.Error()
+}
+
+// labelFlag collects repeated --label k=v flags.
+type labelFlag map[string]string
+
+func (l labelFlag) String() string {
+	var parts []string
+	for k, v := range l {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l labelFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not key=value", s)
+	}
+	l[k] = v
+	return nil
+}
+
+// listFlag collects a repeated string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// printer writes one JSON object per line.
+type printer struct{ enc *json.Encoder }
+
+func newPrinter(w io.Writer) printer {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return printer{enc: enc}
+}
+
+func (p printer) print(v any) error { return p.enc.Encode(v) }

@@ -1,0 +1,141 @@
+// Command mediamatch is the mediamatch matcher: the gRPC server and its
+// command-line client in one binary.
+//
+//	mediamatch serve [--db mediamatch.db] [--listen 127.0.0.1:7077]
+//	mediamatch hash [--dihedral] FILE...          hash locally, one JSON line per file
+//	mediamatch bank create|list|delete [NAME]
+//	mediamatch add --bank B [--label k=v]... FILE...
+//	mediamatch match [--bank B]... FILE...
+//	mediamatch get|remove ID...
+//
+// Client commands talk to --server (default 127.0.0.1:7077). Every flag can
+// also be set through the environment: --server is read from
+// MEDIAMATCH_SERVER when not given on the command line, --max-pixels from
+// MEDIAMATCH_MAX_PIXELS, and so on.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(env *env, args []string) int
+}
+
+// env is what a subcommand reads and writes, so tests can run one in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // some input failed; the others were processed
+	exitUsage = 2 // bad flags or arguments
+)
+
+func commands() []command {
+	return []command{
+		{"serve", "run the matcher's gRPC server on an embedded bbolt file", runServe},
+		{"hash", "hash images locally and print one JSON line per file", runHash},
+		{"bank", "create, list or delete banks: bank create|list|delete [NAME]", runBank},
+		{"add", "add files to a bank: add --bank B [--label k=v]... FILE...", runAdd},
+		{"match", "match files against the banks: match [--bank B]... FILE...", runMatch},
+		{"get", "print entries: get ID...", runEntry("get")},
+		{"remove", "remove entries: remove ID...", runEntry("remove")},
+	}
+}
+
+func main() {
+	os.Exit(run(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:]))
+}
+
+func run(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "mediamatch: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: mediamatch COMMAND [flags] [args]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'mediamatch COMMAND -h' for a command's flags. Every flag --some-flag can also be set as MEDIAMATCH_SOME_FLAG.")
+}
+
+// parseFlags parses args into fs, flags and positional arguments in any
+// order ("--" ends the flags), then fills every flag not given on the
+// command line from its MEDIAMATCH_* environment variable.
+func parseFlags(e *env, fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(e.stderr)
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	// Re-parse only the positional arguments, so fs.Args() returns them.
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		name := envName(f.Name)
+		if v := e.getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		err := errors.New(strings.Join(errs, "; "))
+		fmt.Fprintf(e.stderr, "mediamatch: invalid environment: %v\n", err)
+		return err
+	}
+	return nil
+}
+
+// envName is the environment variable that mirrors a flag.
+func envName(flagName string) string {
+	return "MEDIAMATCH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

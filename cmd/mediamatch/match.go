@@ -1,0 +1,224 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/mediamatch/mediamatch/media"
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+)
+
+// addLine is what add prints per file.
+type addLine struct {
+	File          string `json:"file"`
+	Entry         string `json:"entry,omitempty"`
+	Bank          string `json:"bank,omitempty"`
+	AlreadyExists bool   `json:"already_exists,omitempty"`
+	Error         string `json:"error,omitempty"`
+}
+
+func runAdd(e *env, args []string) int {
+	fs := flag.NewFlagSet("add", flag.ContinueOnError)
+	var cf clientFlags
+	cf.register(fs)
+	bank := fs.String("bank", "", "bank to add to (required)")
+	labels := labelFlag{}
+	fs.Var(labels, "label", "key=value label of every file added, repeatable")
+	note := fs.String("note", "", "note kept with every file added")
+	origin := fs.String("source", "", "where the files came from (kept as the entries' source origin)")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: mediamatch add --bank B [--label k=v]... FILE...  (FILE '-' is standard input)")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(e, fs, args); err != nil {
+		return exitUsage
+	}
+	if *bank == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	c, err := dial(cf)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+		return exitFail
+	}
+	defer c.Close()
+	var source *pb.Source
+	if *origin != "" {
+		source = &pb.Source{Origin: *origin}
+	}
+	out := newPrinter(e.stdout)
+	code := exitOK
+	for _, name := range fs.Args() {
+		line := addLine{File: name}
+		entry, existed, err := c.add(e, name, *bank, labels, *note, source)
+		if err != nil {
+			line.Error = err.Error()
+			code = exitFail
+		} else {
+			line.Entry, line.Bank, line.AlreadyExists = entry.GetId(), entry.GetBank(), existed
+		}
+		if err := out.print(line); err != nil {
+			return exitFail
+		}
+	}
+	return code
+}
+
+// add sends one file to AddContent, streaming it when it is large.
+func (c *client) add(e *env, name, bank string, labels map[string]string, note string, source *pb.Source) (*pb.Entry, bool, error) {
+	data, err := readInput(e, name, media.DefaultMaxBytes)
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if len(data) <= unaryMediaLimit {
+		resp, err := c.bank.AddContent(ctx, &pb.AddContentRequest{
+			Bank: bank, Content: &pb.AddContentRequest_Media{Media: data}, Labels: labels, Note: note, Source: source,
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("%s", errorMessage(err))
+		}
+		return resp.GetEntry(), resp.GetAlreadyExists(), nil
+	}
+	stream, err := c.bank.AddContentStream(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s", errorMessage(err))
+	}
+	header := &pb.AddContentStreamHeader{Bank: bank, Labels: labels, Note: note, Source: source, SizeBytes: int64(len(data))}
+	if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Header{Header: header}}); err != nil {
+		return nil, false, streamError(stream.CloseAndRecv)
+	}
+	for off := 0; off < len(data); off += chunkSize {
+		chunk := data[off:min(off+chunkSize, len(data))]
+		if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Chunk{Chunk: chunk}}); err != nil {
+			return nil, false, streamError(stream.CloseAndRecv)
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, false, fmt.Errorf("%s", errorMessage(err))
+	}
+	return resp.GetEntry(), resp.GetAlreadyExists(), nil
+}
+
+// streamError returns the server's reason for ending a stream early: a
+// failed Send reports only io.EOF, the status comes with CloseAndRecv.
+func streamError[T any](closeAndRecv func() (T, error)) error {
+	_, err := closeAndRecv()
+	if err == nil {
+		return fmt.Errorf("the server closed the upload")
+	}
+	return fmt.Errorf("%s", errorMessage(err))
+}
+
+// matchLine is what match prints per file.
+type matchLine struct {
+	File       string      `json:"file"`
+	Matches    []matchJSON `json:"matches"`
+	LowQuality bool        `json:"low_quality,omitempty"`
+	Error      string      `json:"error,omitempty"`
+}
+
+type matchJSON struct {
+	Entry    string            `json:"entry"`
+	Bank     string            `json:"bank"`
+	Type     string            `json:"type"`
+	Distance int32             `json:"distance"`
+	Dihedral string            `json:"dihedral,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+func runMatch(e *env, args []string) int {
+	fs := flag.NewFlagSet("match", flag.ContinueOnError)
+	var cf clientFlags
+	cf.register(fs)
+	var banks listFlag
+	fs.Var(&banks, "bank", "bank to search, repeatable; default every enabled bank")
+	noDihedral := fs.Bool("no-dihedral", false, "do not try rotations and mirrors of images")
+	limit := fs.Int("limit", 0, "most matches per file (default: the server's, 100)")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: mediamatch match [--bank B]... FILE...  (FILE '-' is standard input)")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(e, fs, args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	c, err := dial(cf)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+		return exitFail
+	}
+	defer c.Close()
+	opts := &pb.MatchOptions{Banks: banks, Limit: int32(*limit)}
+	if *noDihedral {
+		f := false
+		opts.Dihedral = &f
+	}
+	out := newPrinter(e.stdout)
+	code := exitOK
+	for _, name := range fs.Args() {
+		line := matchLine{File: name}
+		res, err := c.matchFile(e, name, opts)
+		if err != nil {
+			line.Error = err.Error()
+			code = exitFail
+		} else {
+			line.Matches = []matchJSON{}
+			line.LowQuality = res.GetLowQuality()
+			for _, m := range res.GetMatches() {
+				mj := matchJSON{Entry: m.GetEntryId(), Bank: m.GetBank(), Type: m.GetHashType(), Distance: m.GetDistance(), Labels: m.GetLabels()}
+				if d := m.GetDihedral(); d != pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED {
+					mj.Dihedral = strings.ToLower(strings.TrimPrefix(d.String(), "DIHEDRAL_VARIANT_"))
+				}
+				line.Matches = append(line.Matches, mj)
+			}
+		}
+		if err := out.print(line); err != nil {
+			return exitFail
+		}
+	}
+	return code
+}
+
+// matchFile sends one file to Match, streaming it when it is large.
+func (c *client) matchFile(e *env, name string, opts *pb.MatchOptions) (*pb.MatchResult, error) {
+	data, err := readInput(e, name, media.DefaultMaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	if len(data) <= unaryMediaLimit {
+		resp, err := c.match.Match(ctx, &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: data}, Options: opts})
+		if err != nil {
+			return nil, fmt.Errorf("%s", errorMessage(err))
+		}
+		return resp.GetResult(), nil
+	}
+	stream, err := c.match.MatchStream(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s", errorMessage(err))
+	}
+	header := &pb.MatchStreamHeader{Options: opts, SizeBytes: int64(len(data))}
+	if err := stream.Send(&pb.MatchStreamRequest{Part: &pb.MatchStreamRequest_Header{Header: header}}); err != nil {
+		return nil, streamError(stream.CloseAndRecv)
+	}
+	for off := 0; off < len(data); off += chunkSize {
+		chunk := data[off:min(off+chunkSize, len(data))]
+		if err := stream.Send(&pb.MatchStreamRequest{Part: &pb.MatchStreamRequest_Chunk{Chunk: chunk}}); err != nil {
+			return nil, streamError(stream.CloseAndRecv)
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, fmt.Errorf("%s", errorMessage(err))
+	}
+	return resp.GetResult(), nil
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/server"
+)
+
+// Defaults of the serve command.
+const (
+	defaultDB     = "mediamatch.db"
+	defaultListen = "127.0.0.1:7077"
+	// defaultMetricsListen is beside the API port, on loopback: metrics
+	// reveal traffic patterns and are for the operator's scraper only.
+	defaultMetricsListen = "127.0.0.1:9077"
+	// defaultGrace lets in-flight matches (milliseconds) and uploads
+	// (seconds) finish on shutdown.
+	defaultGrace = 15 * time.Second
+)
+
+func runServe(e *env, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	db := fs.String("db", defaultDB, "bbolt file holding banks, entries and the change log (created if missing)")
+	listen := fs.String("listen", defaultListen, "address for the gRPC API")
+	metricsListen := fs.String("metrics-listen", defaultMetricsListen, "address for Prometheus metrics at /metrics; empty to disable")
+	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without authentication")
+	structures := fs.String("index", "", "search structure per hash type, e.g. pdq=mih,phash=linear (linear, bktree, mih); default: the fastest measured")
+	grace := fs.Duration("shutdown-grace", defaultGrace, "how long calls in flight may run after SIGINT/SIGTERM")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every call)")
+	mediaOpts := decodeFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(e, fs, args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch serve: --log-level: %v\n", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	st, err := parseStructures(*structures)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch serve: --index: %v\n", err)
+		return exitUsage
+	}
+	if !*insecure {
+		if err := requireLoopback(*listen); err != nil {
+			fmt.Fprintf(e.stderr, "mediamatch serve: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, log, serveConfig{
+		db: *db, listen: *listen, metricsListen: *metricsListen, grace: *grace,
+		index: index.Options{Structures: st}, server: server.Options{Media: *mediaOpts},
+	}); err != nil {
+		log.Error("server stopped", "error", err.Error())
+		return exitFail
+	}
+	return exitOK
+}
+
+type serveConfig struct {
+	db, listen, metricsListen string
+	grace                     time.Duration
+	index                     index.Options
+	server                    server.Options
+}
+
+// serve runs the server until ctx is cancelled, then shuts it down
+// gracefully: health NOT_SERVING, drain, close the store.
+func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
+	start := time.Now()
+	idx, err := index.Open(cfg.db, cfg.index)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := idx.Close(); err != nil {
+			log.Error("closing store", "error", err.Error())
+		} else {
+			log.Info("store closed", "db", cfg.db)
+		}
+	}()
+	stats := idx.Stats()
+	attrs := []any{"db", cfg.db, "ms", time.Since(start).Milliseconds()}
+	for typ, st := range idx.Structures() {
+		attrs = append(attrs, "index_"+typ, fmt.Sprintf("%s, %d hashes", st, stats[typ]))
+	}
+	log.Info("index loaded", attrs...)
+
+	lis, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listening for the API: %w", err)
+	}
+	cfg.server.Logger = log
+	var metricsSrv *http.Server
+	if cfg.metricsListen != "" {
+		cfg.server.Metrics = server.NewMetrics()
+		mlis, err := net.Listen("tcp", cfg.metricsListen)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", cfg.server.Metrics.Handler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metricsSrv.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server", "error", err.Error())
+			}
+		}()
+		log.Info("metrics listening", "addr", mlis.Addr().String())
+	}
+	srv := server.New(idx, cfg.server)
+	served := make(chan error, 1)
+	go func() { served <- srv.GRPC().Serve(lis) }()
+	log.Info("serving", "addr", lis.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.grace.String())
+	srv.Shutdown(cfg.grace)
+	if metricsSrv != nil {
+		metricsSrv.Close()
+	}
+	return nil
+}
+
+// parseStructures reads --index: comma-separated type=structure pairs.
+func parseStructures(s string) (map[string]index.Structure, error) {
+	out := map[string]index.Structure{}
+	if s == "" {
+		return out, nil
+	}
+	for _, pair := range strings.Split(s, ",") {
+		typ, st, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || typ == "" || st == "" {
+			return nil, fmt.Errorf("%q is not type=structure", pair)
+		}
+		out[typ] = index.Structure(st)
+	}
+	return out, nil
+}
+
+// requireLoopback refuses addresses that other machines can reach: the
+// API has no authentication yet.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--listen %q is reachable beyond this machine and the API has no authentication yet; listen on 127.0.0.1 or pass --insecure", addr)
+}
