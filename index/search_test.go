@@ -97,7 +97,7 @@ func TestSearchersMatchBruteForce(t *testing.T) {
 						t.Fatal(err)
 					}
 					next := uint64(len(ids) + 1)
-					for round := range 600 {
+					for round := range 1500 {
 						switch round % 3 {
 						case 0: // insert a near-duplicate of a stored hash
 							h := flip(r, hashes[r.IntN(len(hashes))], words, r.IntN(12))

@@ -1,0 +1,162 @@
+package index
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mediamatch/mediamatch/hashing"
+)
+
+// benchQueries returns n queries: half near-duplicates of stored hashes
+// (up to bits/16 bits flipped, so they match), half fresh random hashes
+// (which match nothing), as an upload pipeline sees mostly unknown media.
+func benchQueries(r *rand.Rand, stored []Hash, words, n int) []Hash {
+	qs := make([]Hash, n)
+	for i := range qs {
+		if i%2 == 0 {
+			qs[i] = flip(r, stored[r.IntN(len(stored))], words, r.IntN(words*64/16+1))
+		} else {
+			qs[i] = randomHash(r, words)
+		}
+	}
+	return qs
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BenchmarkSearch measures each structure on clustered hashes at the
+// service's default radii (PDQ 31, 64-bit 10), reporting queries/s, p50 and
+// p99 latency, build time and bytes per hash.
+func BenchmarkSearch(b *testing.B) {
+	for _, c := range []struct{ bits, radius int }{{256, 31}, {64, 10}} {
+		words := c.bits / 64
+		for _, n := range []int{100_000, 1_000_000} {
+			r := rand.New(rand.NewPCG(uint64(n), uint64(c.bits)))
+			hashes := testData(r, words, n, true)
+			ids := make([]uint64, n)
+			for i := range ids {
+				ids[i] = uint64(i + 1)
+			}
+			queries := benchQueries(r, hashes, words, 2000)
+			for _, st := range []Structure{Linear, BKTree, MIH} {
+				b.Run(fmt.Sprintf("%dbit/r%d/n%d/%s", c.bits, c.radius, n, st), func(b *testing.B) {
+					if n > 100_000 && testing.Short() {
+						b.Skip("1M hashes in -short mode")
+					}
+					before := heapAlloc()
+					start := time.Now()
+					s, err := Build(st, c.bits, ids, hashes)
+					if err != nil {
+						b.Fatal(err)
+					}
+					build := time.Since(start)
+					mem := heapAlloc() - before
+					lat := make([]time.Duration, 0, b.N)
+					hits := 0
+					b.ResetTimer()
+					for i := 0; b.Loop(); i++ {
+						t0 := time.Now()
+						s.Search(queries[i%len(queries)], c.radius, func(uint64, int) bool { hits++; return true })
+						lat = append(lat, time.Since(t0))
+					}
+					b.StopTimer()
+					slices.Sort(lat)
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+					b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+					b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+					b.ReportMetric(float64(mem)/float64(n), "B/hash")
+					b.ReportMetric(build.Seconds(), "build-s")
+					runtime.KeepAlive(s)
+				})
+			}
+		}
+	}
+}
+
+// benchEntries makes n hash-list entries (PDQ only, as partners share them).
+func benchEntries(r *rand.Rand, bank string, n int) []*Entry {
+	out := make([]*Entry, n)
+	for i := range out {
+		h := randomHash(r, 4)
+		b := make([]byte, 32)
+		for w := range 4 {
+			for k := range 8 {
+				b[8*w+k] = byte(h[w] >> (56 - 8*k))
+			}
+		}
+		out[i] = &Entry{Bank: bank, Kind: KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: b, Quality: 100}}}
+	}
+	return out
+}
+
+// BenchmarkBulkAdd measures Index.Add in batches of 10k entries, each batch
+// one fsynced transaction.
+func BenchmarkBulkAdd(b *testing.B) {
+	const batch = 10_000
+	x, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	if _, err := x.CreateBank(Bank{Name: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	for b.Loop() {
+		b.StopTimer()
+		entries := benchEntries(r, "bench", batch)
+		b.StartTimer()
+		if _, err := x.Add(entries, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "hashes/s")
+}
+
+// BenchmarkColdStart measures Open on a store of 1M PDQ entries: reading
+// every entry and building the in-memory index. It also reports the heap
+// the open index holds per entry.
+func BenchmarkColdStart(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	path := filepath.Join(b.TempDir(), "bench.db")
+	x, err := Open(path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x.CreateBank(Bank{Name: "bench"})
+	r := rand.New(rand.NewPCG(2, 2))
+	for done := 0; done < n; done += 50_000 {
+		if _, err := x.Add(benchEntries(r, "bench", 50_000), ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	x.Close()
+	var mem uint64
+	for b.Loop() {
+		before := heapAlloc()
+		x, err := Open(path, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		mem = heapAlloc() - before
+		x.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n), "entries")
+	b.ReportMetric(float64(mem)/float64(n), "B/entry")
+}
