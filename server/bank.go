@@ -209,16 +209,7 @@ func (s *Server) AddContentStream(stream pb.BankService_AddContentStreamServer) 
 	if _, err := s.idx.Bank(c.bank); err != nil {
 		return err
 	}
-	data, err := s.receiveChunks(h.GetSizeBytes(), func() ([]byte, error) {
-		msg, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if msg.GetHeader() != nil {
-			return nil, fmt.Errorf("%w: a second header", errInvalidRequest)
-		}
-		return msg.GetChunk(), nil
-	})
+	data, err := s.receiveChunks(h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.AddContentStreamRequest) bool { return m.GetHeader() != nil }))
 	if err != nil {
 		return err
 	}

@@ -51,16 +51,7 @@ func (s *Server) MatchStream(stream pb.MatchService_MatchStreamServer) error {
 	if header == nil {
 		return fmt.Errorf("%w: the first message must be the header", errInvalidRequest)
 	}
-	data, err := s.receiveChunks(header.GetSizeBytes(), func() ([]byte, error) {
-		msg, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if msg.GetHeader() != nil {
-			return nil, fmt.Errorf("%w: a second header", errInvalidRequest)
-		}
-		return msg.GetChunk(), nil
-	})
+	data, err := s.receiveChunks(header.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.MatchStreamRequest) bool { return m.GetHeader() != nil }))
 	if err != nil {
 		return err
 	}
@@ -106,6 +97,21 @@ func (s *Server) receiveChunks(declared int64, next func() ([]byte, error)) ([]b
 		data = append(data, chunk...)
 	}
 	return data, nil
+}
+
+// nextChunk adapts an upload stream's Recv to receiveChunks: every message
+// after the header must be a chunk.
+func nextChunk[T interface{ GetChunk() []byte }](recv func() (T, error), isHeader func(T) bool) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		msg, err := recv()
+		if err != nil {
+			return nil, err
+		}
+		if isHeader(msg) {
+			return nil, fmt.Errorf("%w: a second header", errInvalidRequest)
+		}
+		return msg.GetChunk(), nil
+	}
 }
 
 // defaultMaxMediaBytes mirrors media's default budget for uploads.
