@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/pdq"
 )
 
 // benchQueries returns n queries: half near-duplicates of stored hashes
@@ -88,14 +89,8 @@ func BenchmarkSearch(b *testing.B) {
 func benchEntries(r *rand.Rand, bank string, n int) []*Entry {
 	out := make([]*Entry, n)
 	for i := range out {
-		h := randomHash(r, 4)
-		b := make([]byte, 32)
-		for w := range 4 {
-			for k := range 8 {
-				b[8*w+k] = byte(h[w] >> (56 - 8*k))
-			}
-		}
-		out[i] = &Entry{Bank: bank, Kind: KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: b, Quality: 100}}}
+		b := fromHash(randomHash(r, 4))
+		out[i] = &Entry{Bank: bank, Kind: KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: b[:], Quality: 100}}}
 	}
 	return out
 }
@@ -159,4 +154,68 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "entries")
 	b.ReportMetric(float64(mem)/float64(n), "B/entry")
+}
+
+// BenchmarkMatch measures Index.Match for an image query as the server
+// sends it: a PDQ hash with its 8 dihedral variants (so 8 searches at
+// radius 31), over N PDQ entries, per search structure. Half the queries
+// are near-duplicates of stored hashes, half unrelated.
+func BenchmarkMatch(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		for _, st := range []Structure{Linear, BKTree, MIH} {
+			b.Run(fmt.Sprintf("n%d/%s", n, st), func(b *testing.B) {
+				if n > 100_000 && testing.Short() {
+					b.Skip("1M entries in -short mode")
+				}
+				x, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{Structures: map[string]Structure{hashing.PDQ: st}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer x.Close()
+				x.CreateBank(Bank{Name: "bench"})
+				r := rand.New(rand.NewPCG(3, uint64(n)))
+				var stored []Hash
+				for done := 0; done < n; done += 50_000 {
+					entries := benchEntries(r, "bench", 50_000)
+					if _, err := x.Add(entries, ""); err != nil {
+						b.Fatal(err)
+					}
+					for _, e := range entries {
+						stored = append(stored, toHash(e.Hashes[0].Bytes))
+					}
+				}
+				queries := benchQueries(r, stored, 4, 1000)
+				lat := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				for i := 0; b.Loop(); i++ {
+					q := queries[i%len(queries)]
+					variants := make([]pdq.Hash, pdq.NumDihedral)
+					variants[0] = pdq.Hash(fromHash(q))
+					for v := 1; v < len(variants); v++ {
+						variants[v] = pdq.Hash(fromHash(randomHash(r, 4)))
+					}
+					t0 := time.Now()
+					if _, err := x.Match(Query{Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: variants[0][:], Quality: 100}}, Dihedral: variants, MinQuality: -1}); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(t0))
+				}
+				b.StopTimer()
+				slices.Sort(lat)
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+				b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			})
+		}
+	}
+}
+
+func fromHash(h Hash) [32]byte {
+	var b [32]byte
+	for w := range 4 {
+		for k := range 8 {
+			b[8*w+k] = byte(h[w] >> (56 - 8*k))
+		}
+	}
+	return b
 }
