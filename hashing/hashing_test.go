@@ -195,3 +195,23 @@ func TestImageTinyAndDegenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestDihedralOptionKeepsTheHash checks that asking for the dihedral
+// variants never changes the PDQ hash reported, on every reference image.
+func TestDihedralOptionKeepsTheHash(t *testing.T) {
+	rows := readTSV(t, filepath.Join(exactDir, "expected.tsv"))
+	for _, row := range rows[1:] {
+		img := decode(t, row[0])
+		with, err := Image(img, Options{Dihedral: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		without, err := Image(img, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if with.Hashes[0].Hex() != row[1] || without.Hashes[0].Hex() != row[1] || with.Hashes[0].Quality != without.Hashes[0].Quality {
+			t.Errorf("%s: pdq %s with dihedral, %s without, reference %s", row[0], with.Hashes[0].Hex(), without.Hashes[0].Hex(), row[1])
+		}
+	}
+}

@@ -38,19 +38,22 @@ func Image(img image.Image, opts Options) (res ImageHashes, err error) {
 			res, err = ImageHashes{}, fmt.Errorf("%w: %v", ErrHasher, r)
 		}
 	}()
-	p, err := pdq.HashImage(img)
-	if err != nil {
-		return ImageHashes{}, fmt.Errorf("pdq: %w", err)
-	}
+	var p pdq.Result
 	if opts.Dihedral {
-		// A second pass rather than reusing the dihedral original: the
-		// reference's two entry points differ on 64x64 input, and the hash
-		// reported must be the single-hash one.
 		d, err := pdq.DihedralImage(img)
 		if err != nil {
 			return ImageHashes{}, fmt.Errorf("pdq: %w", err)
 		}
 		res.Dihedral = d.Hashes[:]
+		p = pdq.Result{Hash: d.Hashes[pdq.Original], Quality: d.Quality}
+	}
+	if b := img.Bounds(); !opts.Dihedral || (b.Dx() == 64 && b.Dy() == 64) {
+		// The reference's single-hash entry point skips the tent filter on
+		// 64x64 input and its dihedral one does not; everywhere else the
+		// dihedral original is the same hash, so it is not computed twice.
+		if p, err = pdq.HashImage(img); err != nil {
+			return ImageHashes{}, fmt.Errorf("pdq: %w", err)
+		}
 	}
 	ph, err := goimagehash.PerceptionHash(img)
 	if err != nil {
