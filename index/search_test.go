@@ -164,3 +164,38 @@ func TestSearcherEmptyAndErrors(t *testing.T) {
 		t.Error("128-bit structure accepted")
 	}
 }
+
+// TestSearchersRebuildAfterDeletes deletes most hashes, enough to make the
+// tombstoning structures rebuild, and checks the answers stay exact.
+func TestSearchersRebuildAfterDeletes(t *testing.T) {
+	for _, st := range []Structure{BKTree, MIH} {
+		r := rand.New(rand.NewPCG(9, 9))
+		hashes := testData(r, 4, 4000, true)
+		ids := make([]uint64, len(hashes))
+		live := map[uint64]Hash{}
+		for i := range ids {
+			ids[i] = uint64(i + 1)
+			live[ids[i]] = hashes[i]
+		}
+		s, err := Build(st, 256, ids, hashes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids[:3000] {
+			if !s.Delete(id, live[id]) {
+				t.Fatalf("%s: Delete(%d) = false", st, id)
+			}
+			delete(live, id)
+		}
+		if s.Len() != len(live) {
+			t.Fatalf("%s: Len = %d, want %d", st, s.Len(), len(live))
+		}
+		for i := range 300 {
+			q := flip(r, hashes[r.IntN(len(hashes))], 4, r.IntN(20))
+			rad := []int{0, 16, 31}[i%3]
+			if got, want := collect(s, q, rad), bruteForce(live, 4, q, rad); !slices.Equal(got, want) {
+				t.Fatalf("%s after rebuild: %d hits, want %d", st, len(got), len(want))
+			}
+		}
+	}
+}
