@@ -147,7 +147,7 @@ func probe(data []byte, opts Options) (*probed, error) {
 	case f == FormatUnknown:
 		return nil, fmt.Errorf("media: content is not a recognised image format: %w", ErrInvalid)
 	case f.IsVideo():
-		return nil, fmt.Errorf("media: %s: video not supported yet: %w", f, ErrUnsupported)
+		return nil, fmt.Errorf("media: %s is a video, not a still image: %w", f, ErrUnsupported)
 	}
 	c := codecs[f]
 	if c == nil {

@@ -179,10 +179,10 @@ func malformedCases() []malformedCase {
 		{name: "truncated WebP", data: func(t testing.TB) []byte { return readFixture(t, "valid.webp")[:40] }, want: ErrInvalid},
 		{name: "truncated AVIF", data: func(t testing.TB) []byte { b := readFixture(t, "valid.avif"); return b[:len(b)/2] }, want: ErrInvalid},
 		{name: "HEIC", data: fixture("unsupported.heic"), want: ErrUnsupported, msg: "HEIC"},
-		{name: "MP4", data: literal([]byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2")), want: ErrUnsupported, msg: "video not supported yet"},
-		{name: "QuickTime", data: literal([]byte("\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ")), want: ErrUnsupported, msg: "video not supported yet"},
-		{name: "WebM", data: literal([]byte("\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01webm")), want: ErrUnsupported, msg: "video not supported yet"},
-		{name: "AVI", data: literal([]byte("RIFF\x00\x00\x00\x00AVI LIST")), want: ErrUnsupported, msg: "video not supported yet"},
+		{name: "MP4", data: literal([]byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2")), want: ErrUnsupported, msg: "is a video, not a still image"},
+		{name: "QuickTime", data: literal([]byte("\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ")), want: ErrUnsupported, msg: "is a video, not a still image"},
+		{name: "WebM", data: literal([]byte("\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01webm")), want: ErrUnsupported, msg: "is a video, not a still image"},
+		{name: "AVI", data: literal([]byte("RIFF\x00\x00\x00\x00AVI LIST")), want: ErrUnsupported, msg: "is a video, not a still image"},
 		{name: "JPEG XL", data: literal([]byte("\xff\x0a\xfa\x7f")), want: ErrUnsupported, msg: "JPEG XL"},
 	}
 }

@@ -8,10 +8,10 @@ import "errors"
 
 // Errors about the input itself.
 var (
-	// ErrInvalid means the input is not a decodable image: empty, truncated,
-	// malformed, not an image at all, or content that made a decoder fail or
+	// ErrInvalid means the input is not decodable media: empty, truncated,
+	// malformed, not an image or video at all, or content that made a decoder fail or
 	// panic.
-	ErrInvalid = errors.New("invalid image data")
+	ErrInvalid = errors.New("invalid media data")
 )
 
 // Errors about the budgets in Options.
@@ -31,4 +31,12 @@ var (
 	// loaded), a video container ("video not supported yet"), or a feature
 	// of a supported format that its decoder does not implement.
 	ErrUnsupported = errors.New("unsupported format")
+)
+
+// Errors about this machine.
+var (
+	// ErrUnavailable means video decoding needs a program that is not
+	// installed here (ffmpeg and ffprobe); the message says what to
+	// install.
+	ErrUnavailable = errors.New("video decoding unavailable")
 )

@@ -1,5 +1,7 @@
 package media
 
+import "time"
+
 // Default budgets. Each bounds the memory or time one untrusted input can
 // cost; a zero or negative field in Options means the default.
 const (
@@ -41,7 +43,34 @@ type Options struct {
 	// IgnoreOrientation returns pixels in stored order, without applying
 	// the EXIF orientation.
 	IgnoreOrientation bool
+
+	// MaxVideoBytes is the largest video input accepted, in bytes.
+	MaxVideoBytes int64
+	// MaxDuration is the longest video accepted: by its declared length
+	// before decoding, and by the time of its frames while decoding.
+	MaxDuration time.Duration
+	// MaxVideoPixels is the largest width*height of a video frame.
+	MaxVideoPixels int64
+	// MaxSampledFrames is the largest number of frames sampled from one
+	// video.
+	MaxSampledFrames int
+	// VideoTimeout bounds the wall-clock time of one video's decoding;
+	// the ffmpeg process group is killed when it runs out.
+	VideoTimeout time.Duration
+	// VideoMemory bounds the address space of each ffmpeg and ffprobe
+	// process, in bytes.
+	VideoMemory int64
+	// FFmpeg and FFprobe are the programs to run; empty means "ffmpeg" and
+	// "ffprobe" found on PATH.
+	FFmpeg, FFprobe string
+	// TempDir is where video inputs are spooled, each in a private
+	// directory removed afterwards; empty means os.TempDir().
+	TempDir string
 }
+
+// DefaultMaxVideoBytes bounds a video upload: ten minutes of 1080p at a
+// typical social-media bitrate several times over.
+const DefaultMaxVideoBytes = 512 << 20
 
 // withDefaults returns o with every unset budget replaced by its default.
 func (o Options) withDefaults() Options {
@@ -56,6 +85,30 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxTotalPixels <= 0 {
 		o.MaxTotalPixels = DefaultMaxTotalPixels
+	}
+	if o.MaxVideoBytes <= 0 {
+		o.MaxVideoBytes = DefaultMaxVideoBytes
+	}
+	if o.MaxDuration <= 0 {
+		o.MaxDuration = DefaultMaxDuration
+	}
+	if o.MaxVideoPixels <= 0 {
+		o.MaxVideoPixels = DefaultMaxVideoPixels
+	}
+	if o.MaxSampledFrames <= 0 {
+		o.MaxSampledFrames = DefaultMaxSampledFrames
+	}
+	if o.VideoTimeout <= 0 {
+		o.VideoTimeout = DefaultVideoTimeout
+	}
+	if o.VideoMemory <= 0 {
+		o.VideoMemory = DefaultVideoMemory
+	}
+	if o.FFmpeg == "" {
+		o.FFmpeg = "ffmpeg"
+	}
+	if o.FFprobe == "" {
+		o.FFprobe = "ffprobe"
 	}
 	return o
 }
