@@ -72,16 +72,18 @@ func lumaRow(img image.Image) func(y int, cols []int, dst []float32) {
 	switch m := img.(type) {
 	case *image.Gray:
 		return func(y int, cols []int, dst []float32) {
-			pix := m.Pix[(y-m.Rect.Min.Y)*m.Stride-m.Rect.Min.X:]
+			// base+x indexes pixel x of row y; base alone may be negative
+			// when the image is a sub-image.
+			base := (y-m.Rect.Min.Y)*m.Stride - m.Rect.Min.X
 			for i, x := range cols {
-				dst[i] = float32(pix[x])
+				dst[i] = float32(m.Pix[base+x])
 			}
 		}
 	case *image.NRGBA:
 		return func(y int, cols []int, dst []float32) {
-			pix := m.Pix[(y-m.Rect.Min.Y)*m.Stride-4*m.Rect.Min.X:]
+			base := (y-m.Rect.Min.Y)*m.Stride - 4*m.Rect.Min.X
 			for i, x := range cols {
-				p := pix[4*x : 4*x+3 : 4*x+3]
+				p := m.Pix[base+4*x : base+4*x+3 : base+4*x+3]
 				dst[i] = lumaOf(p[0], p[1], p[2])
 			}
 		}
@@ -101,9 +103,9 @@ func lumaRow(img image.Image) func(y int, cols []int, dst []float32) {
 			pal[i] = lumaOf(n.R, n.G, n.B)
 		}
 		return func(y int, cols []int, dst []float32) {
-			pix := m.Pix[(y-m.Rect.Min.Y)*m.Stride-m.Rect.Min.X:]
+			base := (y-m.Rect.Min.Y)*m.Stride - m.Rect.Min.X
 			for i, x := range cols {
-				dst[i] = pal[pix[x]]
+				dst[i] = pal[m.Pix[base+x]]
 			}
 		}
 	default:
