@@ -76,7 +76,17 @@ type Frame struct {
 	Hash [32]byte
 	// Quality is the PDQ quality of the frame, 0-100.
 	Quality int
+	// Content is the PDQ hash of the frame's main content region (without
+	// letterbox bars, borders or caption bands), when HasContent is set:
+	// frames that have such additions carry both hashes, so that either
+	// matches.
+	Content    [32]byte
+	HasContent bool
 }
+
+// MaxFrames bounds the frames of one video entry (a day at one frame per
+// second, as vPDQ samples, is 86,400).
+const MaxFrames = 100_000
 
 // Entry is one known item in a bank: its hashes and what is known of it.
 type Entry struct {
@@ -122,6 +132,17 @@ func (e *Entry) validate() error {
 	}
 	if len(e.Hashes) == 0 && len(e.Frames) == 0 {
 		return fmt.Errorf("%w: entry has no hashes", ErrInvalid)
+	}
+	if len(e.Frames) > MaxFrames {
+		return fmt.Errorf("%w: %d frames, over the limit of %d", ErrInvalid, len(e.Frames), MaxFrames)
+	}
+	for i, f := range e.Frames {
+		if math.IsNaN(f.Seconds) || math.IsInf(f.Seconds, 0) || f.Seconds < 0 {
+			return fmt.Errorf("%w: frame %d has time %v", ErrInvalid, i, f.Seconds)
+		}
+		if f.Quality < 0 || f.Quality > 100 {
+			return fmt.Errorf("%w: frame %d has quality %d outside 0..100", ErrInvalid, i, f.Quality)
+		}
 	}
 	seen := map[string]bool{}
 	for _, h := range e.Hashes {
@@ -172,13 +193,17 @@ func (e *Entry) identity() [32]byte {
 }
 
 // The entry record format. A version byte leads so that later fields can be
-// added; decoders refuse versions they do not know.
-const entryRecordV1 = 1
+// added; decoders refuse versions they do not know. Version 2 adds each
+// frame's content hash (a flag byte, then 32 bytes when set).
+const (
+	entryRecordV1 = 1
+	entryRecordV2 = 2
+)
 
 // encodeEntry returns the stored form of e (without its id, which is the key).
 func encodeEntry(e *Entry) []byte {
 	b := make([]byte, 0, 128+len(e.Hashes)*40+len(e.Frames)*44)
-	b = append(b, entryRecordV1)
+	b = append(b, entryRecordV2)
 	b = appendString(b, e.Bank)
 	b = append(b, byte(e.Kind))
 	b = appendString(b, e.Format)
@@ -196,6 +221,12 @@ func encodeEntry(e *Entry) []byte {
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(f.Seconds))
 		b = append(b, f.Hash[:]...)
 		b = binary.AppendVarint(b, int64(f.Quality))
+		if f.HasContent {
+			b = append(b, 1)
+			b = append(b, f.Content[:]...)
+		} else {
+			b = append(b, 0)
+		}
 	}
 	keys := slices.Sorted(maps.Keys(e.Labels))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
@@ -215,8 +246,9 @@ func encodeEntry(e *Entry) []byte {
 // decodeEntry parses a record written by encodeEntry.
 func decodeEntry(id uint64, data []byte) (*Entry, error) {
 	r := reader{b: data}
-	if v := r.byte(); v != entryRecordV1 {
-		return nil, fmt.Errorf("%w: entry %d has record version %d", ErrCorrupt, id, v)
+	version := r.byte()
+	if version != entryRecordV1 && version != entryRecordV2 {
+		return nil, fmt.Errorf("%w: entry %d has record version %d", ErrCorrupt, id, version)
 	}
 	e := &Entry{ID: id}
 	e.Bank = r.string()
@@ -234,9 +266,20 @@ func decodeEntry(id uint64, data []byte) (*Entry, error) {
 	if n := r.count(41); n > 0 {
 		e.Frames = make([]Frame, n)
 		for i := range e.Frames {
-			e.Frames[i].Seconds = math.Float64frombits(r.uint64())
-			copy(e.Frames[i].Hash[:], r.take(32))
-			e.Frames[i].Quality = int(r.varint())
+			f := &e.Frames[i]
+			f.Seconds = math.Float64frombits(r.uint64())
+			copy(f.Hash[:], r.take(32))
+			f.Quality = int(r.varint())
+			if version >= entryRecordV2 {
+				switch r.byte() {
+				case 0:
+				case 1:
+					f.HasContent = true
+					copy(f.Content[:], r.take(32))
+				default:
+					r.fail("frame flag")
+				}
+			}
 		}
 	}
 	if n := r.count(2); n > 0 {

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/mediamatch/mediamatch/hashing"
-	"github.com/mediamatch/mediamatch/pdq"
 )
 
 // Options configures Open.
@@ -115,12 +114,12 @@ func (x *Index) rebuild() error {
 	}
 	err = x.store.ForEachEntry(func(e *Entry) error {
 		x.remember(e)
-		for _, h := range e.Hashes {
-			if b := bulk[h.Type]; b != nil {
-				b.ids = append(b.ids, e.ID)
-				b.hashes = append(b.hashes, toHash(h.Bytes))
+		searched(e, func(typ string, r uint64, h Hash) {
+			if b := bulk[typ]; b != nil {
+				b.ids = append(b.ids, r)
+				b.hashes = append(b.hashes, h)
 			}
-		}
+		})
 		return nil
 	})
 	if err != nil {
@@ -176,8 +175,47 @@ func (x *Index) forget(e *Entry) {
 				m[k] = ids
 			}
 		}
-		if ti := x.perceptual[h.Type]; ti != nil {
-			ti.search.Delete(e.ID, toHash(h.Bytes))
+	}
+	searched(e, func(typ string, r uint64, h Hash) {
+		if ti := x.perceptual[typ]; ti != nil {
+			ti.search.Delete(r, h)
+		}
+	})
+}
+
+// The search structures hold references to hashes rather than entry ids:
+// the entry id in the high bits and a slot in the low slotBits. Slot 0 is
+// the entry's whole-media hash of the type; a video's frame i is slot
+// 1+2i for the whole frame and 2+2i for its content region.
+const slotBits = 20
+
+func ref(id uint64, slot int) uint64 { return id<<slotBits | uint64(slot) }
+
+func splitRef(r uint64) (id uint64, slot int) { return r >> slotBits, int(r & (1<<slotBits - 1)) }
+
+// frameOfSlot returns the frame index a slot refers to, or -1 for slot 0.
+func frameOfSlot(slot int) int {
+	if slot == 0 {
+		return -1
+	}
+	return (slot - 1) / 2
+}
+
+// searched calls fn with every hash of e that the search structures hold:
+// its perceptual hashes, and the PDQ hashes of its frames that are of
+// matchable quality (frames below it are kept in the store but, as vPDQ
+// does, not matched).
+func searched(e *Entry, fn func(typ string, r uint64, h Hash)) {
+	for _, h := range e.Hashes {
+		fn(h.Type, ref(e.ID, 0), toHash(h.Bytes))
+	}
+	for i, f := range e.Frames {
+		if f.Quality < pdqMinQuality {
+			continue
+		}
+		fn(hashing.PDQ, ref(e.ID, 1+2*i), toHash(f.Hash[:]))
+		if f.HasContent {
+			fn(hashing.PDQ, ref(e.ID, 2+2*i), toHash(f.Content[:]))
 		}
 	}
 }
@@ -340,11 +378,11 @@ func (x *Index) Add(entries []*Entry, actor string) ([]AddResult, error) {
 	x.mu.Lock()
 	for _, e := range fresh {
 		x.remember(e)
-		for _, h := range e.Hashes {
-			if ti := x.perceptual[h.Type]; ti != nil {
-				ti.search.Insert(e.ID, toHash(h.Bytes))
+		searched(e, func(typ string, r uint64, h Hash) {
+			if ti := x.perceptual[typ]; ti != nil {
+				ti.search.Insert(r, h)
 			}
-		}
+		})
 	}
 	x.mu.Unlock()
 	for i, e := range entries {
@@ -394,208 +432,4 @@ func (x *Index) Banks() []Bank {
 	}
 	slices.SortFunc(out, func(a, b Bank) int { return cmp.Compare(a.Name, b.Name) })
 	return out
-}
-
-// Query is one match request.
-type Query struct {
-	// Hashes are the query's hashes, at most one per type. A PDQ hash
-	// carries its quality.
-	Hashes []hashing.Hash
-	// Dihedral, when set, holds the query image's eight PDQ variants in
-	// pdq.Dihedral order; each is tried and the best reported.
-	Dihedral []pdq.Hash
-	// Banks limits the search; empty means every enabled bank.
-	Banks []string
-	// Thresholds override the largest matching distance per type.
-	Thresholds map[string]int
-	// MinQuality is the lowest PDQ quality a query hash needs to be used;
-	// negative means the type's default (50 for PDQ).
-	MinQuality int
-	// Types limits matching to these hash types; empty means all.
-	Types []string
-	// Limit caps the number of matches returned; 0 means DefaultLimit.
-	Limit int
-}
-
-// Match limits.
-const (
-	// DefaultLimit is the number of matches returned when a query sets none.
-	DefaultLimit = 100
-	// MaxLimit caps what a query may ask for: a near-blank query image can
-	// match a large share of a bank, and the answer must stay small.
-	MaxLimit = 1000
-)
-
-// Match is one entry that a query matched with one hash type.
-type Match struct {
-	EntryID  uint64
-	Bank     string
-	Labels   map[string]string
-	Kind     MediaKind
-	Type     string
-	Distance int
-	// Dihedral is the variant of the query that matched; pdq.Original
-	// when the query matched as given or the type has no variants.
-	Dihedral pdq.Dihedral
-}
-
-// Result is the answer to a Query.
-type Result struct {
-	// Matches are sorted best first: by distance, then hash type order,
-	// then entry id. At most one per entry and hash type.
-	Matches []Match
-	// LowQuality is set when the query's PDQ hash was below the minimum
-	// quality and so was not used.
-	LowQuality bool
-	// Truncated is set when more matches were found than the limit.
-	Truncated bool
-}
-
-// Match finds the entries that a query matches. Unknown banks or hash types,
-// and hashes of the wrong length, are errors.
-func (x *Index) Match(q Query) (Result, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	limit = min(limit, MaxLimit)
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-
-	banks := map[string]Bank{}
-	if len(q.Banks) == 0 {
-		for name, b := range x.banks {
-			if !b.Disabled {
-				banks[name] = b
-			}
-		}
-	} else {
-		for _, name := range q.Banks {
-			b, ok := x.banks[name]
-			if !ok {
-				return Result{}, fmt.Errorf("%w: %q", ErrBankNotFound, clip(name))
-			}
-			banks[name] = b
-		}
-	}
-	types := map[string]bool{}
-	for _, name := range q.Types {
-		if _, err := hashing.Lookup(name); err != nil {
-			return Result{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
-		types[name] = true
-	}
-	for name, v := range q.Thresholds {
-		t, err := hashing.Lookup(name)
-		if err != nil {
-			return Result{}, fmt.Errorf("%w: threshold for %v", ErrInvalid, err)
-		}
-		if v < 0 || v > t.Bits {
-			return Result{}, fmt.Errorf("%w: %s threshold %d outside 0..%d", ErrInvalid, name, v, t.Bits)
-		}
-	}
-
-	var res Result
-	best := map[matchKey]Match{}
-	consider := func(m Match) {
-		k := matchKey{m.EntryID, m.Type}
-		if old, ok := best[k]; !ok || m.Distance < old.Distance || (m.Distance == old.Distance && m.Dihedral < old.Dihedral) {
-			best[k] = m
-		}
-	}
-	for _, h := range q.Hashes {
-		if len(types) > 0 && !types[h.Type] {
-			continue
-		}
-		t, err := hashing.Lookup(h.Type)
-		if err != nil {
-			return Result{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
-		if len(h.Bytes)*8 != t.Bits {
-			return Result{}, fmt.Errorf("%w: %s query hash of %d bytes, want %d", ErrInvalid, h.Type, len(h.Bytes), t.Bits/8)
-		}
-		if t.Exact {
-			for _, id := range x.exact[t.Name][digestKey(h.Bytes)] {
-				if info := x.entries[id]; info != nil {
-					if _, ok := banks[info.bank]; ok {
-						consider(x.match(id, info, t.Name, 0, pdq.Original))
-					}
-				}
-			}
-			continue
-		}
-		if t.HasQuality {
-			minQ := q.MinQuality
-			if minQ < 0 {
-				minQ = t.MinQuality
-			}
-			if h.Quality < minQ {
-				res.LowQuality = true
-				continue
-			}
-		}
-		// The search radius is the largest threshold of any bank searched;
-		// each candidate is then held to its own bank's threshold.
-		radius := -1
-		threshold := func(b Bank) int {
-			if v, ok := q.Thresholds[t.Name]; ok {
-				return v
-			}
-			if v, ok := b.Thresholds[t.Name]; ok {
-				return v
-			}
-			return t.Threshold
-		}
-		for _, b := range banks {
-			radius = max(radius, threshold(b))
-		}
-		if radius < 0 {
-			continue
-		}
-		variants := []Hash{toHash(h.Bytes)}
-		if t.Name == hashing.PDQ && len(q.Dihedral) == pdq.NumDihedral {
-			variants = variants[:0]
-			for _, v := range q.Dihedral {
-				variants = append(variants, toHash(v[:]))
-			}
-		}
-		ti := x.perceptual[t.Name]
-		for vi, v := range variants {
-			ti.search.Search(v, radius, func(id uint64, dist int) bool {
-				info := x.entries[id]
-				if info == nil {
-					return true
-				}
-				b, ok := banks[info.bank]
-				if !ok || dist > threshold(b) {
-					return true
-				}
-				consider(x.match(id, info, t.Name, dist, pdq.Dihedral(vi)))
-				return true
-			})
-		}
-	}
-	order := map[string]int{}
-	for i, t := range hashing.Types() {
-		order[t.Name] = i
-	}
-	for _, m := range best {
-		res.Matches = append(res.Matches, m)
-	}
-	slices.SortFunc(res.Matches, func(a, b Match) int {
-		return cmp.Or(cmp.Compare(a.Distance, b.Distance), cmp.Compare(order[a.Type], order[b.Type]), cmp.Compare(a.EntryID, b.EntryID))
-	})
-	if len(res.Matches) > limit {
-		res.Matches, res.Truncated = res.Matches[:limit], true
-	}
-	return res, nil
-}
-
-type matchKey struct {
-	id  uint64
-	typ string
-}
-
-func (x *Index) match(id uint64, info *entryInfo, typ string, dist int, d pdq.Dihedral) Match {
-	return Match{EntryID: id, Bank: info.bank, Labels: info.labels, Kind: info.kind, Type: typ, Distance: dist, Dihedral: d}
 }

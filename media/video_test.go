@@ -119,7 +119,7 @@ func TestVideoSampling(t *testing.T) {
 	testvideo.Require(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "known.mp4")
-	testvideo.Slideshow(t, path, testvideo.Photos(testvideo.Known, 3))
+	testvideo.Slideshow(t, path, testvideo.Photos(testvideo.Known, 5))
 	opts := videoOptions(t)
 	info, s, err := sample(t, readFile(t, path), opts)
 	if err != nil {

@@ -52,11 +52,12 @@ func Photo(t testing.TB, name string) string {
 	return ""
 }
 
-// Known and Unrelated are two disjoint sets of photos: the first makes the
-// video that tests bank, the second one that must not match it.
+// Known and Unrelated are two disjoint sets of photos, each of PDQ quality
+// 100: the first makes the video that tests bank, the second one that must
+// not match it.
 var (
-	Known     = []string{"bridge-mods-aaa-orig", "labelme-subset-q0003", "labelme-subset-q0004", "labelme-subset-q0122", "labelme-subset-q0291"}
-	Unrelated = []string{"labelme-subset-q0746", "labelme-subset-q1050", "labelme-subset-q2821", "misc-images-small"}
+	Known     = []string{"bridge-mods-aaa-orig", "labelme-subset-q0122", "labelme-subset-q0291"}
+	Unrelated = []string{"labelme-subset-q0746", "labelme-subset-q1050", "labelme-subset-q2821"}
 	// Poster is a photo in neither set.
 	Poster = "reg-test-input-pen-and-coaster"
 )
@@ -98,7 +99,7 @@ func Slideshow(t testing.TB, out string, segs []Segment) {
 			fmt.Fprintf(&filter, "[%d:v]scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2:black,setsar=1,format=yuv420p[v%d];", i, i)
 		default:
 			args = append(args, "-loop", "1", "-framerate", "25", "-t", fmt.Sprint(s.Seconds), "-i", Photo(t, s.Photo))
-			fmt.Fprintf(&filter, "[%d:v]scale=720:405:force_original_aspect_ratio=increase,crop=720:405,crop=640:360:x='t*25':y='t*14',setsar=1,format=yuv420p[v%d];", i, i)
+			fmt.Fprintf(&filter, "[%d:v]scale=720:405:force_original_aspect_ratio=increase,crop=720:405,crop=640:360:x='min(80\\,t*16)':y='min(45\\,t*9)',setsar=1,format=yuv420p[v%d];", i, i)
 		}
 	}
 	for i := range segs {

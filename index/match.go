@@ -1,0 +1,564 @@
+package index
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/vpdq"
+)
+
+// Query is one match request.
+type Query struct {
+	// Hashes are the query's hashes, at most one per type. A PDQ hash
+	// carries its quality.
+	Hashes []hashing.Hash
+	// Dihedral, when set, holds the query image's eight PDQ variants in
+	// pdq.Dihedral order; each is tried and the best reported.
+	Dihedral []pdq.Hash
+	// Frames, for a video query, are its sampled frames in time order. PDQ
+	// matching then goes frame by frame: against image entries (a known
+	// still shown in the video) and, by the vPDQ rule, against video
+	// entries.
+	Frames []Frame
+	// Duration is the query video's length in seconds, when known; it ends
+	// the span of the last frame.
+	Duration float64
+	// Banks limits the search; empty means every enabled bank.
+	Banks []string
+	// Thresholds override the largest matching distance per type.
+	Thresholds map[string]int
+	// MinQuality is the lowest PDQ quality a query hash or frame needs to be
+	// used; negative means the type's default (50 for PDQ).
+	MinQuality int
+	// Types limits matching to these hash types; empty means all.
+	Types []string
+	// Limit caps the number of matches returned; 0 means DefaultLimit.
+	Limit int
+	// VideoQueryPercent and VideoEntryPercent are the vPDQ thresholds for a
+	// video query against a video entry: the share (0 to 100) of the
+	// query's distinct usable frame hashes found in the entry, and of the
+	// entry's found in the query. Negative means the vpdq defaults.
+	VideoQueryPercent, VideoEntryPercent float64
+}
+
+// Match limits.
+const (
+	// DefaultLimit is the number of matches returned when a query sets none.
+	DefaultLimit = 100
+	// MaxLimit caps what a query may ask for: a near-blank query image can
+	// match a large share of a bank, and the answer must stay small.
+	MaxLimit = 1000
+	// maxVideoCandidates caps the video entries compared frame by frame
+	// with one video query, those with the most frame hits first.
+	maxVideoCandidates = 1000
+	// rangeGap is the longest gap, in seconds, between two matched spans
+	// of a video that are reported as one range: one missed sample at one
+	// frame per second.
+	rangeGap = 1.0
+)
+
+// Range is a span of a video in seconds from its start.
+type Range struct {
+	Start, End float64
+}
+
+// Match is one entry that a query matched with one hash type.
+type Match struct {
+	EntryID  uint64
+	Bank     string
+	Labels   map[string]string
+	Kind     MediaKind
+	Type     string
+	Distance int
+	// Dihedral is the variant of the query that matched; pdq.Original
+	// when the query matched as given or the type has no variants.
+	Dihedral pdq.Dihedral
+	// QueryRanges, for a video query, are the spans of the query whose
+	// frames matched the entry.
+	QueryRanges []Range
+	// EntryRanges, for a video entry, are the spans of the entry whose
+	// frames the query matched.
+	EntryRanges []Range
+	// QueryPercent and EntryPercent are set, with HasPercent, for a video
+	// query matched to a video entry: the vPDQ shares of distinct usable
+	// frame hashes found in the other video.
+	QueryPercent, EntryPercent float64
+	HasPercent                 bool
+}
+
+// Result is the answer to a Query.
+type Result struct {
+	// Matches are sorted best first: by distance, then hash type order,
+	// then entry id. At most one per entry and hash type.
+	Matches []Match
+	// LowQuality is set when the query's PDQ hash (for a video: every
+	// frame) was below the minimum quality and so was not used.
+	LowQuality bool
+	// Truncated is set when more matches were found than the limit.
+	Truncated bool
+}
+
+// pdqMinQuality is the quality below which stored frames are not searched.
+var pdqMinQuality = func() int {
+	t, err := hashing.Lookup(hashing.PDQ)
+	if err != nil {
+		panic(err)
+	}
+	return t.MinQuality
+}()
+
+// matcher holds one Match call's state.
+type matcher struct {
+	x     *Index
+	q     Query
+	banks map[string]Bank
+	best  map[matchKey]Match
+	// frameHits are image-query hits on video entries' frames: entry id
+	// -> frame index -> best hit.
+	frameHits map[uint64]map[int]frameHit
+}
+
+type frameHit struct {
+	dist     int
+	dihedral pdq.Dihedral
+}
+
+// threshold is the largest distance of type t that matches in bank b.
+func (m *matcher) threshold(t hashing.Type, b Bank) int {
+	if v, ok := m.q.Thresholds[t.Name]; ok {
+		return v
+	}
+	if v, ok := b.Thresholds[t.Name]; ok {
+		return v
+	}
+	return t.Threshold
+}
+
+// radius is the search radius for type t: the largest threshold of any bank
+// searched, or -1 when no bank is. Each candidate is then held to its own
+// bank's threshold.
+func (m *matcher) radius(t hashing.Type) int {
+	r := -1
+	for _, b := range m.banks {
+		r = max(r, m.threshold(t, b))
+	}
+	return r
+}
+
+// accept returns the entry behind a search hit when it is in a searched
+// bank and within that bank's threshold.
+func (m *matcher) accept(t hashing.Type, id uint64, dist int) (*entryInfo, bool) {
+	info := m.x.entries[id]
+	if info == nil {
+		return nil, false
+	}
+	b, ok := m.banks[info.bank]
+	if !ok || dist > m.threshold(t, b) {
+		return nil, false
+	}
+	return info, true
+}
+
+func (m *matcher) consider(c Match) {
+	k := matchKey{c.EntryID, c.Type}
+	if old, ok := m.best[k]; !ok || c.Distance < old.Distance || (c.Distance == old.Distance && c.Dihedral < old.Dihedral) {
+		m.best[k] = c
+	}
+}
+
+// Match finds the entries that a query matches. Unknown banks or hash types,
+// and hashes of the wrong length, are errors.
+func (x *Index) Match(q Query) (Result, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+
+	m := &matcher{x: x, q: q, banks: map[string]Bank{}, best: map[matchKey]Match{}, frameHits: map[uint64]map[int]frameHit{}}
+	if len(q.Banks) == 0 {
+		for name, b := range x.banks {
+			if !b.Disabled {
+				m.banks[name] = b
+			}
+		}
+	} else {
+		for _, name := range q.Banks {
+			b, ok := x.banks[name]
+			if !ok {
+				return Result{}, fmt.Errorf("%w: %q", ErrBankNotFound, clip(name))
+			}
+			m.banks[name] = b
+		}
+	}
+	types := map[string]bool{}
+	for _, name := range q.Types {
+		if _, err := hashing.Lookup(name); err != nil {
+			return Result{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		types[name] = true
+	}
+	for name, v := range q.Thresholds {
+		t, err := hashing.Lookup(name)
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: threshold for %v", ErrInvalid, err)
+		}
+		if v < 0 || v > t.Bits {
+			return Result{}, fmt.Errorf("%w: %s threshold %d outside 0..%d", ErrInvalid, name, v, t.Bits)
+		}
+	}
+	for _, p := range []float64{q.VideoQueryPercent, q.VideoEntryPercent} {
+		if math.IsNaN(p) || p > 100 {
+			return Result{}, fmt.Errorf("%w: video match percentage %v outside 0..100", ErrInvalid, p)
+		}
+	}
+
+	var res Result
+	for _, h := range q.Hashes {
+		if len(types) > 0 && !types[h.Type] {
+			continue
+		}
+		low, err := m.matchHash(h)
+		if err != nil {
+			return Result{}, err
+		}
+		res.LowQuality = res.LowQuality || low
+	}
+	if len(q.Frames) > 0 && (len(types) == 0 || types[hashing.PDQ]) {
+		res.LowQuality = m.matchFrames() || res.LowQuality
+	}
+	m.resolveFrameHits()
+
+	order := map[string]int{}
+	for i, t := range hashing.Types() {
+		order[t.Name] = i
+	}
+	for _, c := range m.best {
+		res.Matches = append(res.Matches, c)
+	}
+	slices.SortFunc(res.Matches, func(a, b Match) int {
+		return cmp.Or(cmp.Compare(a.Distance, b.Distance), cmp.Compare(order[a.Type], order[b.Type]), cmp.Compare(a.EntryID, b.EntryID))
+	})
+	if len(res.Matches) > limit {
+		res.Matches, res.Truncated = res.Matches[:limit], true
+	}
+	return res, nil
+}
+
+// matchHash matches one whole-media hash of the query, reporting whether
+// it was skipped for low quality.
+func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
+	t, err := hashing.Lookup(h.Type)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(h.Bytes)*8 != t.Bits {
+		return false, fmt.Errorf("%w: %s query hash of %d bytes, want %d", ErrInvalid, h.Type, len(h.Bytes), t.Bits/8)
+	}
+	if t.Exact {
+		for _, id := range m.x.exact[t.Name][digestKey(h.Bytes)] {
+			if info, ok := m.accept(t, id, 0); ok {
+				m.consider(m.x.match(id, info, t.Name, 0, pdq.Original))
+			}
+		}
+		return false, nil
+	}
+	if t.HasQuality && h.Quality < m.minQuality(t) {
+		return true, nil
+	}
+	radius := m.radius(t)
+	if radius < 0 {
+		return false, nil
+	}
+	variants := []Hash{toHash(h.Bytes)}
+	if t.Name == hashing.PDQ && len(m.q.Dihedral) == pdq.NumDihedral {
+		variants = variants[:0]
+		for _, v := range m.q.Dihedral {
+			variants = append(variants, toHash(v[:]))
+		}
+	}
+	ti := m.x.perceptual[t.Name]
+	for vi, v := range variants {
+		ti.search.Search(v, radius, func(r uint64, dist int) bool {
+			id, slot := splitRef(r)
+			info, ok := m.accept(t, id, dist)
+			if !ok {
+				return true
+			}
+			if f := frameOfSlot(slot); f >= 0 {
+				hits := m.frameHits[id]
+				if hits == nil {
+					hits = map[int]frameHit{}
+					m.frameHits[id] = hits
+				}
+				if old, ok := hits[f]; !ok || dist < old.dist {
+					hits[f] = frameHit{dist, pdq.Dihedral(vi)}
+				}
+				return true
+			}
+			m.consider(m.x.match(id, info, t.Name, dist, pdq.Dihedral(vi)))
+			return true
+		})
+	}
+	return false, nil
+}
+
+func (m *matcher) minQuality(t hashing.Type) int {
+	if m.q.MinQuality >= 0 {
+		return m.q.MinQuality
+	}
+	return t.MinQuality
+}
+
+// resolveFrameHits turns an image query's hits on video frames into one
+// match per video entry, with the spans of the entry that matched.
+func (m *matcher) resolveFrameHits() {
+	for id, hits := range m.frameHits {
+		e, err := m.x.store.Entry(id)
+		if err != nil {
+			continue // removed since the search
+		}
+		frames := spans(e.Frames, e.Duration)
+		best := frameHit{dist: math.MaxInt}
+		for _, h := range hits {
+			if h.dist < best.dist || (h.dist == best.dist && h.dihedral < best.dihedral) {
+				best = h
+			}
+		}
+		c := m.x.match(id, m.x.entries[id], hashing.PDQ, best.dist, best.dihedral)
+		c.EntryRanges = ranges(frames, func(i int) bool { _, ok := hits[i]; return ok })
+		m.consider(c)
+	}
+}
+
+// vframe is a video frame as matching sees it: its span and its hashes
+// (the whole frame's, then the content region's when it has one).
+type vframe struct {
+	index      int // in the video's frame list
+	start, end float64
+	hashes     [2]Hash
+	n          int
+}
+
+// spans gives each frame the span until the next sampled frame (or the end
+// of the video; one second for a last frame of unknown length).
+func spans(frames []Frame, duration float64) []vframe {
+	out := make([]vframe, len(frames))
+	for i, f := range frames {
+		v := vframe{index: i, start: f.Seconds, n: 1}
+		v.hashes[0] = toHash(f.Hash[:])
+		if f.HasContent {
+			v.hashes[1] = toHash(f.Content[:])
+			v.n = 2
+		}
+		switch {
+		case i+1 < len(frames):
+			v.end = max(frames[i+1].Seconds, f.Seconds)
+		case duration > f.Seconds:
+			v.end = duration
+		default:
+			v.end = f.Seconds + 1
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// usable keeps the frames of matchable quality.
+func usable(frames []vframe, all []Frame, minQ int) []vframe {
+	out := make([]vframe, 0, len(frames))
+	for i, f := range frames {
+		if all[i].Quality >= minQ {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// frameDistance is the smallest distance between any hash of a and any of b.
+func frameDistance(a, b *vframe) int {
+	d := math.MaxInt
+	for i := range a.n {
+		for j := range b.n {
+			d = min(d, distance(&a.hashes[i], &b.hashes[j], 4))
+		}
+	}
+	return d
+}
+
+// ranges merges the spans of the frames for which matched(index) holds.
+func ranges(frames []vframe, matched func(i int) bool) []Range {
+	var out []Range
+	for _, f := range frames {
+		if !matched(f.index) {
+			continue
+		}
+		if n := len(out); n > 0 && f.start-out[n-1].End <= rangeGap {
+			out[n-1].End = max(out[n-1].End, f.end)
+			continue
+		}
+		out = append(out, Range{f.start, f.end})
+	}
+	return out
+}
+
+// matchFrames matches a video query frame by frame, reporting whether no
+// frame was of matchable quality.
+func (m *matcher) matchFrames() (lowQuality bool) {
+	t, _ := hashing.Lookup(hashing.PDQ)
+	minQ := m.minQuality(t)
+	all := spans(m.q.Frames, m.q.Duration)
+	query := usable(all, m.q.Frames, minQ)
+	if len(query) == 0 {
+		return true
+	}
+	radius := m.radius(t)
+	if radius < 0 {
+		return false
+	}
+	// Each distinct hash is searched once, for all the frames that have it.
+	byHash := map[Hash][]int{} // hash -> positions in query
+	for qi, f := range query {
+		for k := range f.n {
+			byHash[f.hashes[k]] = append(byHash[f.hashes[k]], qi)
+		}
+	}
+	imageHits := map[uint64]map[int]int{} // image entry -> query position -> best distance
+	videoHits := map[uint64]int{}         // video entry -> hits
+	ti := m.x.perceptual[t.Name]
+	for h, qis := range byHash {
+		ti.search.Search(h, radius, func(r uint64, dist int) bool {
+			id, slot := splitRef(r)
+			if _, ok := m.accept(t, id, dist); !ok {
+				return true
+			}
+			if slot > 0 {
+				videoHits[id]++
+				return true
+			}
+			hits := imageHits[id]
+			if hits == nil {
+				hits = map[int]int{}
+				imageHits[id] = hits
+			}
+			for _, qi := range qis {
+				if old, ok := hits[qi]; !ok || dist < old {
+					hits[qi] = dist
+				}
+			}
+			return true
+		})
+	}
+	for id, hits := range imageHits {
+		c := m.x.match(id, m.x.entries[id], t.Name, math.MaxInt, pdq.Original)
+		matched := map[int]bool{}
+		for qi, d := range hits {
+			c.Distance = min(c.Distance, d)
+			matched[query[qi].index] = true
+		}
+		c.QueryRanges = ranges(query, func(i int) bool { return matched[i] })
+		m.consider(c)
+	}
+	m.compareVideos(t, query, videoHits, minQ)
+	return false
+}
+
+// compareVideos applies the vPDQ rule to the video entries that some query
+// frame hit.
+func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]int, minQ int) {
+	ids := make([]uint64, 0, len(hits))
+	for id := range hits {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint64) int { return cmp.Or(cmp.Compare(hits[b], hits[a]), cmp.Compare(a, b)) })
+	if len(ids) > maxVideoCandidates {
+		ids = ids[:maxVideoCandidates]
+	}
+	qThreshold, eThreshold := m.q.VideoQueryPercent, m.q.VideoEntryPercent
+	if qThreshold < 0 {
+		qThreshold = vpdq.DefaultQueryPercent
+	}
+	if eThreshold < 0 {
+		eThreshold = vpdq.DefaultEntryPercent
+	}
+	for _, id := range ids {
+		e, err := m.x.store.Entry(id)
+		if err != nil {
+			continue // removed since the search
+		}
+		info := m.x.entries[id]
+		threshold := m.threshold(t, m.banks[info.bank])
+		all := spans(e.Frames, e.Duration)
+		entry := usable(all, e.Frames, minQ)
+		qBest := make([]int, len(query))
+		eMatched := map[int]bool{}
+		maxDist := -1
+		for qi := range query {
+			qBest[qi] = -1
+			for ei := range entry {
+				d := frameDistance(&query[qi], &entry[ei])
+				if d > threshold {
+					continue
+				}
+				eMatched[entry[ei].index] = true
+				if qBest[qi] < 0 || d < qBest[qi] {
+					qBest[qi] = d
+				}
+			}
+			maxDist = max(maxDist, qBest[qi])
+		}
+		if maxDist < 0 {
+			continue
+		}
+		qMatched := map[int]bool{}
+		for qi, d := range qBest {
+			if d >= 0 {
+				qMatched[query[qi].index] = true
+			}
+		}
+		qp := distinctShare(query, qMatched)
+		ep := distinctShare(entry, eMatched)
+		if qp < qThreshold || ep < eThreshold {
+			continue
+		}
+		c := m.x.match(id, info, t.Name, maxDist, pdq.Original)
+		c.QueryRanges = ranges(query, func(i int) bool { return qMatched[i] })
+		c.EntryRanges = ranges(entry, func(i int) bool { return eMatched[i] })
+		c.QueryPercent, c.EntryPercent, c.HasPercent = qp, ep, true
+		m.consider(c)
+	}
+}
+
+// distinctShare is the vPDQ percentage: of the distinct whole-frame hashes
+// among frames, the share (0 to 100) held by a matched frame.
+func distinctShare(frames []vframe, matched map[int]bool) float64 {
+	distinct := map[Hash]bool{}
+	for _, f := range frames {
+		distinct[f.hashes[0]] = distinct[f.hashes[0]] || matched[f.index]
+	}
+	if len(distinct) == 0 {
+		return 0
+	}
+	n := 0
+	for _, ok := range distinct {
+		if ok {
+			n++
+		}
+	}
+	return 100 * float64(n) / float64(len(distinct))
+}
+
+type matchKey struct {
+	id  uint64
+	typ string
+}
+
+func (x *Index) match(id uint64, info *entryInfo, typ string, dist int, d pdq.Dihedral) Match {
+	return Match{EntryID: id, Bank: info.bank, Labels: info.labels, Kind: info.kind, Type: typ, Distance: dist, Dihedral: d}
+}

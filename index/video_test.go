@@ -1,0 +1,293 @@
+package index
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/pdq"
+)
+
+func randPDQ(r *rand.Rand) [32]byte {
+	var h [32]byte
+	for i := range h {
+		h[i] = byte(r.Uint32())
+	}
+	return h
+}
+
+// flipBits flips n distinct bits of h.
+func flipBits(r *rand.Rand, h [32]byte, n int) [32]byte {
+	for _, p := range r.Perm(256)[:n] {
+		h[p/8] ^= 1 << (p % 8)
+	}
+	return h
+}
+
+// randomVideo returns n frames one second apart with unrelated hashes.
+func randomVideo(r *rand.Rand, n int) []Frame {
+	out := make([]Frame, n)
+	for i := range out {
+		out[i] = Frame{Seconds: float64(i), Hash: randPDQ(r), Quality: 100}
+	}
+	return out
+}
+
+func openTestIndex(t *testing.T) (*Index, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mediamatch.db")
+	x, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	if _, err := x.CreateBank(Bank{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	return x, path
+}
+
+func addOne(t *testing.T, x *Index, e *Entry) uint64 {
+	t.Helper()
+	res, err := x.Add([]*Entry{e}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0].ID
+}
+
+func videoQuery(frames []Frame) Query {
+	return Query{Frames: frames, MinQuality: -1, VideoQueryPercent: -1, VideoEntryPercent: -1}
+}
+
+func onlyMatch(t *testing.T, res Result, id uint64) Match {
+	t.Helper()
+	if len(res.Matches) != 1 || res.Matches[0].EntryID != id {
+		t.Fatalf("matches %+v, want one of entry %d", res.Matches, id)
+	}
+	return res.Matches[0]
+}
+
+func TestMatchVideoToVideo(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	x, path := openTestIndex(t)
+	entry := randomVideo(r, 20)
+	id := addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: entry, Duration: 20})
+	addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: randomVideo(r, 20), Duration: 20})
+
+	// A re-encoded middle segment: seconds 5 to 12 of the entry, re-timed
+	// from 0, each hash 10 bits off.
+	var clip []Frame
+	for i := 5; i <= 12; i++ {
+		clip = append(clip, Frame{Seconds: float64(i - 5), Hash: flipBits(r, entry[i].Hash, 10), Quality: 90})
+	}
+	res, err := x.Match(videoQuery(clip))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := onlyMatch(t, res, id)
+	if !m.HasPercent || m.QueryPercent != 100 || math.Abs(m.EntryPercent-40) > 1e-9 || m.Distance != 10 || m.Kind != KindVideo || m.Type != hashing.PDQ {
+		t.Errorf("match %+v", m)
+	}
+	if !reflect.DeepEqual(m.QueryRanges, []Range{{0, 8}}) || !reflect.DeepEqual(m.EntryRanges, []Range{{5, 13}}) {
+		t.Errorf("ranges: query %v entry %v", m.QueryRanges, m.EntryRanges)
+	}
+
+	// Unrelated frames match nothing, at any percentage.
+	q := videoQuery(randomVideo(r, 10))
+	q.VideoQueryPercent, q.VideoEntryPercent = 0, 0
+	if res, _ := x.Match(q); len(res.Matches) != 0 {
+		t.Errorf("unrelated video matched: %+v", res.Matches)
+	}
+
+	// Half the query unrelated: 50% of the query is found, under vPDQ's 80.
+	half := append(append([]Frame{}, clip[:4]...), randomVideo(r, 4)...)
+	for i := range half {
+		half[i].Seconds = float64(i)
+	}
+	if res, _ := x.Match(videoQuery(half)); len(res.Matches) != 0 {
+		t.Errorf("half-related video matched at the default threshold: %+v", res.Matches)
+	}
+	q = videoQuery(half)
+	q.VideoQueryPercent = 50
+	m = onlyMatch(t, mustMatch(t, x, q), id)
+	if m.QueryPercent != 50 || !reflect.DeepEqual(m.QueryRanges, []Range{{0, 4}}) {
+		t.Errorf("half match %+v", m)
+	}
+	// Asking for most of the entry too: 20% of it is not enough.
+	q.VideoEntryPercent = 25
+	if res, _ := x.Match(q); len(res.Matches) != 0 {
+		t.Errorf("matched with an entry percentage over what is shared: %+v", res.Matches)
+	}
+
+	// A threshold per request applies to frames.
+	q = videoQuery(clip)
+	q.Thresholds = map[string]int{hashing.PDQ: 9}
+	if res, _ := x.Match(q); len(res.Matches) != 0 {
+		t.Errorf("frames 10 bits off matched at threshold 9: %+v", res.Matches)
+	}
+
+	// Still there after a reopen, and gone after a remove.
+	x.Close()
+	x2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x2.Close()
+	onlyMatch(t, mustMatch(t, x2, videoQuery(clip)), id)
+	if _, err := x2.Remove(id, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustMatch(t, x2, videoQuery(clip)); len(res.Matches) != 0 {
+		t.Errorf("removed entry matched: %+v", res.Matches)
+	}
+}
+
+func mustMatch(t *testing.T, x *Index, q Query) Result {
+	t.Helper()
+	res, err := x.Match(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestMatchVideoQuality(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	x, _ := openTestIndex(t)
+	entry := randomVideo(r, 10)
+	for i := range entry[:5] {
+		entry[i].Quality = 20 // kept, but not matched
+	}
+	id := addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: entry})
+	stored, err := x.Store().Entry(id)
+	if err != nil || !reflect.DeepEqual(stored.Frames, entry) {
+		t.Fatalf("stored frames %v, %v", stored, err)
+	}
+	// Querying with the low-quality frames finds nothing.
+	if res := mustMatch(t, x, videoQuery(entry[:5])); len(res.Matches) != 0 || !res.LowQuality {
+		t.Errorf("low-quality frames: %+v", res)
+	}
+	// The good half matches, and only the good half counts on the entry's
+	// side: 100%.
+	m := onlyMatch(t, mustMatch(t, x, videoQuery(entry[5:])), id)
+	if m.QueryPercent != 100 || m.EntryPercent != 100 {
+		t.Errorf("match %+v", m)
+	}
+	// Duplicates count once: a query of one good frame repeated is 100%
+	// of the query and 20% of the entry.
+	dup := []Frame{entry[7], entry[7], entry[7]}
+	dup[1].Seconds, dup[2].Seconds = 8, 9
+	m = onlyMatch(t, mustMatch(t, x, videoQuery(dup)), id)
+	if m.QueryPercent != 100 || m.EntryPercent != 20 {
+		t.Errorf("duplicate frames: %+v", m)
+	}
+}
+
+func TestMatchVideoAndImages(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	x, _ := openTestIndex(t)
+	poster := randPDQ(r)
+	imageID := addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: poster[:], Quality: 100}}})
+	entry := randomVideo(r, 12)
+	videoID := addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: entry, Duration: 12})
+
+	// A video showing the poster from second 3 to 6, framed differently:
+	// the whole frames are far, their content regions close.
+	query := randomVideo(r, 10)
+	for i := 3; i < 6; i++ {
+		query[i].Content, query[i].HasContent = flipBits(r, poster, 6), true
+	}
+	m := onlyMatch(t, mustMatch(t, x, videoQuery(query)), imageID)
+	if m.Kind != KindImage || m.HasPercent || m.Distance != 6 || !reflect.DeepEqual(m.QueryRanges, []Range{{3, 6}}) {
+		t.Errorf("poster match %+v", m)
+	}
+
+	// An image query close to the video's frame 7: the entry's span of it.
+	still := flipBits(r, entry[7].Hash, 5)
+	q := Query{Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: still[:], Quality: 100}}, MinQuality: -1}
+	m = onlyMatch(t, mustMatch(t, x, q), videoID)
+	if m.Kind != KindVideo || m.Distance != 5 || !reflect.DeepEqual(m.EntryRanges, []Range{{7, 8}}) || len(m.QueryRanges) != 0 {
+		t.Errorf("still match %+v", m)
+	}
+	// Its dihedral variants are tried too: the still mirrored.
+	d := make([]pdq.Hash, pdq.NumDihedral)
+	for i := range d {
+		d[i] = randPDQ(r)
+	}
+	d[pdq.FlipX] = still
+	q = Query{Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: d[0][:], Quality: 100}}, Dihedral: d, MinQuality: -1}
+	m = onlyMatch(t, mustMatch(t, x, q), videoID)
+	if m.Dihedral != pdq.FlipX {
+		t.Errorf("mirrored still: %+v", m)
+	}
+	// Hash types other than PDQ leave the frames alone.
+	q.Types = []string{hashing.PHash}
+	if res := mustMatch(t, x, q); len(res.Matches) != 0 {
+		t.Errorf("phash-only query matched frames: %+v", res.Matches)
+	}
+}
+
+// TestEntryRecordV1 checks that records written before frames had content
+// hashes still decode.
+func TestEntryRecordV1(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	e := &Entry{ID: 5, Bank: "b", Kind: KindVideo, Frames: randomVideo(r, 3), Labels: map[string]string{}}
+	v2 := encodeEntry(e)
+	// Version 1 is version 2 without the flag byte after each frame.
+	v1 := []byte{entryRecordV1}
+	rest := v2[1:]
+	// Skip to the frames: bank, kind, format, width, height, duration,
+	// hash count (0), frame count.
+	pos := 0
+	skipString := func() {
+		n, k := binary.Uvarint(rest[pos:])
+		pos += k + int(n)
+	}
+	skipString()
+	pos++ // kind
+	skipString()
+	_, k := binary.Uvarint(rest[pos:])
+	pos += k
+	_, k = binary.Uvarint(rest[pos:])
+	pos += k
+	pos += 8
+	_, k = binary.Uvarint(rest[pos:]) // hashes: none
+	pos += k
+	n, k := binary.Uvarint(rest[pos:])
+	pos += k
+	v1 = append(v1, rest[:pos]...)
+	for range n {
+		v1 = append(v1, rest[pos:pos+8+32]...)
+		pos += 8 + 32
+		_, k := binary.Varint(rest[pos:])
+		v1 = append(v1, rest[pos:pos+k]...)
+		pos += k
+		if rest[pos] != 0 {
+			t.Fatal("frame flag set for a frame without content")
+		}
+		pos++
+	}
+	v1 = append(v1, rest[pos:]...)
+	got, err := decodeEntry(5, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Created, e.Created = got.Created.UTC(), got.Created.UTC()
+	if got.Labels == nil {
+		got.Labels = map[string]string{}
+	}
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("v1 record decoded to %+v, want %+v", got, e)
+	}
+	// And a content hash round-trips in version 2.
+	e.Frames[1].Content, e.Frames[1].HasContent = randPDQ(r), true
+	got, err = decodeEntry(5, encodeEntry(e))
+	if err != nil || !reflect.DeepEqual(got.Frames, e.Frames) {
+		t.Errorf("v2 frames %v, %v; want %v", got.Frames, err, e.Frames)
+	}
+}
