@@ -407,7 +407,12 @@ type VideoFrameHash struct {
 	// PDQ quality of the frame from 0 to 100. Frames below the matching
 	// minimum (50 by default) are kept but not used for matching. Unset when
 	// the supplier did not know it.
-	Quality       *int32 `protobuf:"varint,3,opt,name=quality,proto3,oneof" json:"quality,omitempty"`
+	Quality *int32 `protobuf:"varint,3,opt,name=quality,proto3,oneof" json:"quality,omitempty"`
+	// PDQ hash of the frame's main content region (the frame without
+	// letterbox bars, borders or caption bands) in lowercase hexadecimal, set
+	// only when the frame has such additions. mediamatch matches a frame by
+	// either hash; vPDQ exchange formats carry only pdq_hex.
+	ContentPdqHex string `protobuf:"bytes,4,opt,name=content_pdq_hex,json=contentPdqHex,proto3" json:"content_pdq_hex,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,6 +466,13 @@ func (x *VideoFrameHash) GetQuality() int32 {
 		return *x.Quality
 	}
 	return 0
+}
+
+func (x *VideoFrameHash) GetContentPdqHex() string {
+	if x != nil {
+		return x.ContentPdqHex
+	}
+	return ""
 }
 
 // TimeRange is a span of a video, in seconds from its start.
@@ -646,11 +658,12 @@ const file_mediamatch_v1_hash_proto_rawDesc = "" +
 	"\bdihedral\x18\x04 \x01(\x0e2\x1e.mediamatch.v1.DihedralVariantR\bdihedral\x12-\n" +
 	"\x06region\x18\x05 \x01(\v2\x15.mediamatch.v1.RegionR\x06regionB\n" +
 	"\n" +
-	"\b_quality\"d\n" +
+	"\b_quality\"\x8c\x01\n" +
 	"\x0eVideoFrameHash\x12\x0e\n" +
 	"\x02ts\x18\x01 \x01(\x01R\x02ts\x12\x17\n" +
 	"\apdq_hex\x18\x02 \x01(\tR\x06pdqHex\x12\x1d\n" +
-	"\aquality\x18\x03 \x01(\x05H\x00R\aquality\x88\x01\x01B\n" +
+	"\aquality\x18\x03 \x01(\x05H\x00R\aquality\x88\x01\x01\x12&\n" +
+	"\x0fcontent_pdq_hex\x18\x04 \x01(\tR\rcontentPdqHexB\n" +
 	"\n" +
 	"\b_quality\"Q\n" +
 	"\tTimeRange\x12#\n" +
