@@ -237,6 +237,7 @@ func (s *Server) entryFromMedia(ctx context.Context, c content, data []byte) (*i
 		return nil, err
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
+	e.Duration, e.Frames = h.duration, h.frames
 	return e, nil
 }
 

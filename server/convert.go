@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -103,16 +104,37 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 			p.dihedral[d] = h
 		}
 	}
+	if len(m.GetFrames()) > index.MaxFrames {
+		return nil, fmt.Errorf("%w: %d frames, over the limit of %d", errInvalidRequest, len(m.GetFrames()), index.MaxFrames)
+	}
 	for i, f := range m.GetFrames() {
 		h, err := pdq.ParseHex(f.GetPdqHex())
 		if err != nil {
 			return nil, fmt.Errorf("frame %d: %w: %v", i, errInvalidRequest, err)
 		}
-		q := 100
-		if f.Quality != nil {
-			q = int(f.GetQuality())
+		fr := index.Frame{Seconds: f.GetTs(), Hash: h, Quality: 100}
+		if math.IsNaN(fr.Seconds) || math.IsInf(fr.Seconds, 0) || fr.Seconds < 0 {
+			return nil, fmt.Errorf("%w: frame %d: time %v is not a time in the video", errInvalidRequest, i, fr.Seconds)
 		}
-		p.frames = append(p.frames, index.Frame{Seconds: f.GetTs(), Hash: h, Quality: q})
+		if i > 0 && fr.Seconds < p.frames[i-1].Seconds {
+			return nil, fmt.Errorf("%w: frame %d: time %v is before the previous frame's", errInvalidRequest, i, fr.Seconds)
+		}
+		if f.Quality != nil {
+			if q := f.GetQuality(); q < 0 || q > 100 {
+				return nil, fmt.Errorf("%w: frame %d: quality %d outside 0..100", errInvalidRequest, i, q)
+			}
+			fr.Quality = int(f.GetQuality())
+		}
+		if c := f.GetContentPdqHex(); c != "" {
+			if fr.Content, err = pdq.ParseHex(c); err != nil {
+				return nil, fmt.Errorf("frame %d: content hash: %w: %v", i, errInvalidRequest, err)
+			}
+			fr.HasContent = true
+		}
+		p.frames = append(p.frames, fr)
+	}
+	if d := m.GetDurationSeconds(); math.IsNaN(d) || math.IsInf(d, 0) || d < 0 {
+		return nil, fmt.Errorf("%w: duration %v", errInvalidRequest, d)
 	}
 	if len(p.hashes) == 0 && len(p.frames) == 0 {
 		return nil, fmt.Errorf("%w: no hashes given", errInvalidRequest)
@@ -137,9 +159,7 @@ func entryToProto(e *index.Entry) *pb.Entry {
 	for _, h := range e.Hashes {
 		m.Hashes = append(m.Hashes, hashToProto(h))
 	}
-	for _, f := range e.Frames {
-		m.Frames = append(m.Frames, &pb.VideoFrameHash{Ts: f.Seconds, PdqHex: pdq.Hash(f.Hash).String(), Quality: proto.Int32(int32(f.Quality))})
-	}
+	m.Frames = framesToProto(e.Frames)
 	out := &pb.Entry{
 		Id:        formatID(e.ID),
 		Bank:      e.Bank,
@@ -153,6 +173,18 @@ func entryToProto(e *index.Entry) *pb.Entry {
 	}
 	if !e.Created.IsZero() {
 		out.CreateTime = timestamppb.New(e.Created)
+	}
+	return out
+}
+
+func framesToProto(frames []index.Frame) []*pb.VideoFrameHash {
+	var out []*pb.VideoFrameHash
+	for _, f := range frames {
+		v := &pb.VideoFrameHash{Ts: f.Seconds, PdqHex: pdq.Hash(f.Hash).String(), Quality: proto.Int32(int32(f.Quality))}
+		if f.HasContent {
+			v.ContentPdqHex = pdq.Hash(f.Content).String()
+		}
+		out = append(out, v)
 	}
 	return out
 }

@@ -22,6 +22,7 @@ var codeTable = []struct {
 	{media.ErrInvalid, codes.InvalidArgument},
 	{media.ErrUnsupported, codes.InvalidArgument},
 	{media.ErrTooLarge, codes.ResourceExhausted},
+	{media.ErrUnavailable, codes.FailedPrecondition},
 	{hashing.ErrBadHex, codes.InvalidArgument},
 	{hashing.ErrUnknownType, codes.InvalidArgument},
 	{hashing.ErrMismatch, codes.InvalidArgument},

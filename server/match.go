@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -66,10 +68,7 @@ func (s *Server) MatchStream(stream pb.MatchService_MatchStreamServer) error {
 // side, refusing more than the media byte budget. declared is the size the
 // client announced, 0 if unknown.
 func (s *Server) receiveChunks(declared int64, next func() ([]byte, error)) ([]byte, error) {
-	limit := s.opts.Media.MaxBytes
-	if limit <= 0 {
-		limit = defaultMaxMediaBytes
-	}
+	limit := s.uploadLimit()
 	if declared < 0 {
 		return nil, fmt.Errorf("%w: negative size", errInvalidRequest)
 	}
@@ -99,6 +98,19 @@ func (s *Server) receiveChunks(declared int64, next func() ([]byte, error)) ([]b
 	return data, nil
 }
 
+// uploadLimit is the largest upload: the image or the video budget,
+// whichever is larger.
+func (s *Server) uploadLimit() int64 {
+	images, videos := s.opts.Media.MaxBytes, s.opts.Media.MaxVideoBytes
+	if images <= 0 {
+		images = media.DefaultMaxBytes
+	}
+	if videos <= 0 {
+		videos = media.DefaultMaxVideoBytes
+	}
+	return max(images, videos)
+}
+
 // nextChunk adapts an upload stream's Recv to receiveChunks: every message
 // after the header must be a chunk.
 func nextChunk[T interface{ GetChunk() []byte }](recv func() (T, error), isHeader func(T) bool) func() ([]byte, error) {
@@ -114,9 +126,6 @@ func nextChunk[T interface{ GetChunk() []byte }](recv func() (T, error), isHeade
 	}
 }
 
-// defaultMaxMediaBytes mirrors media's default budget for uploads.
-const defaultMaxMediaBytes = 64 << 20
-
 // matchMedia hashes uploaded media and matches it.
 func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOptions) (*pb.MatchResult, error) {
 	dihedral := opts == nil || opts.Dihedral == nil || opts.GetDihedral()
@@ -124,7 +133,7 @@ func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOpti
 	if err != nil {
 		return nil, err
 	}
-	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral}
+	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral, Frames: h.frames, Duration: h.duration}
 	return s.match(q, opts, h.toProto())
 }
 
@@ -134,7 +143,7 @@ func (s *Server) matchHashes(m *pb.MediaHashes, opts *pb.MatchOptions) (*pb.Matc
 	if err != nil {
 		return nil, err
 	}
-	q := index.Query{Hashes: p.hashes}
+	q := index.Query{Hashes: p.hashes, Frames: p.frames, Duration: m.GetDurationSeconds()}
 	if opts == nil || opts.Dihedral == nil || opts.GetDihedral() {
 		q.Dihedral = p.dihedral
 	}
@@ -160,6 +169,23 @@ func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHash
 	if q.Thresholds, err = thresholdsFromProto(opts.GetThresholds()); err != nil {
 		return nil, err
 	}
+	q.VideoQueryPercent, q.VideoEntryPercent = -1, -1
+	var queryPercent, entryPercent *float64
+	if opts != nil {
+		queryPercent, entryPercent = opts.VideoQueryMatchPercent, opts.VideoEntryMatchPercent
+	}
+	for _, p := range []struct {
+		set *float64
+		dst *float64
+	}{{queryPercent, &q.VideoQueryPercent}, {entryPercent, &q.VideoEntryPercent}} {
+		if p.set == nil {
+			continue
+		}
+		if v := *p.set; math.IsNaN(v) || v < 0 || v > 100 {
+			return nil, fmt.Errorf("%w: video match percentage %v outside 0..100", errInvalidRequest, v)
+		}
+		*p.dst = *p.set
+	}
 	res, err := s.idx.Match(q)
 	if err != nil {
 		return nil, err
@@ -177,7 +203,21 @@ func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHash
 		if m.Type == hashing.PDQ && m.Dihedral != pdq.Original {
 			pm.Dihedral = dihedralToProto(m.Dihedral)
 		}
+		pm.QueryRanges = rangesToProto(m.QueryRanges)
+		pm.EntryRanges = rangesToProto(m.EntryRanges)
+		if m.HasPercent {
+			pm.QueryMatchPercent = proto.Float64(m.QueryPercent)
+			pm.EntryMatchPercent = proto.Float64(m.EntryPercent)
+		}
 		out.Matches = append(out.Matches, pm)
 	}
 	return out, nil
+}
+
+func rangesToProto(rs []index.Range) []*pb.TimeRange {
+	var out []*pb.TimeRange
+	for _, r := range rs {
+		out = append(out, &pb.TimeRange{StartSeconds: r.Start, EndSeconds: r.End})
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/video"
 )
 
 // hashed is uploaded media, decoded and hashed.
@@ -17,8 +18,10 @@ type hashed struct {
 	kind          index.MediaKind
 	format        string
 	width, height int
+	duration      float64        // seconds, for a video
 	hashes        []hashing.Hash // perceptual hashes, then digests
 	dihedral      []pdq.Hash     // the 8 PDQ variants, when asked for
+	frames        []index.Frame  // a video's sampled frames
 }
 
 // hashMedia decodes and hashes uploaded bytes. Decodes are the costly
@@ -34,6 +37,9 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool) (*ha
 		defer func() { <-s.decodeSlots }()
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if media.IsVideo(data, s.opts.Media) {
+		return s.hashVideo(ctx, data)
 	}
 	img, err := media.Decode(data, s.opts.Media)
 	if err != nil {
@@ -55,14 +61,42 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool) (*ha
 	}, nil
 }
 
+// hashVideo samples and hashes a video (or an animated GIF).
+func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
+	v, err := video.Hash(ctx, data, s.opts.Media)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.metrics.decodeFailure(err)
+		}
+		return nil, err
+	}
+	h := &hashed{
+		kind:     index.KindVideo,
+		format:   string(v.Info.Format),
+		width:    v.Info.Width,
+		height:   v.Info.Height,
+		duration: v.Info.Duration.Seconds(),
+		hashes:   hashing.Digests(data),
+	}
+	for _, f := range v.Frames {
+		h.frames = append(h.frames, index.Frame{
+			Seconds: f.Seconds, Hash: f.Hash, Quality: f.Quality,
+			Content: f.Content, HasContent: f.HasContent,
+		})
+	}
+	return h, nil
+}
+
 // toProto describes the hashed media in the API's terms, with the dihedral
 // variants other than the original marked as such.
 func (h *hashed) toProto() *pb.MediaHashes {
 	m := &pb.MediaHashes{
-		Kind:   kindToProto(h.kind),
-		Format: h.format,
-		Width:  int32(h.width),
-		Height: int32(h.height),
+		Kind:            kindToProto(h.kind),
+		Format:          h.format,
+		Width:           int32(h.width),
+		Height:          int32(h.height),
+		DurationSeconds: h.duration,
+		Frames:          framesToProto(h.frames),
 	}
 	for _, x := range h.hashes {
 		m.Hashes = append(m.Hashes, hashToProto(x))
@@ -100,6 +134,8 @@ func classify(err error) string {
 		return "unsupported"
 	case errors.Is(err, media.ErrInvalid):
 		return "invalid"
+	case errors.Is(err, media.ErrUnavailable):
+		return "unavailable"
 	}
 	return "other"
 }

@@ -110,6 +110,11 @@ func New(idx *index.Index, opts Options) *Server {
 	if s.metrics != nil {
 		s.metrics.watchIndex(idx)
 	}
+	if st, err := media.VideoSupport(opts.Media); err != nil {
+		s.log.Warn("video decoding unavailable: videos other than GIF fail with FAILED_PRECONDITION", "reason", err.Error())
+	} else {
+		s.log.Info("video decoding available", "ffmpeg", st.FFmpeg, "version", st.Version, "network_isolated", st.NetworkIsolated)
+	}
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),

@@ -277,11 +277,11 @@ func TestStatusCodes(t *testing.T) {
 		{"truncated media", func() error {
 			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: pngData[:len(pngData)/2]}})
 			return err
-		}, codes.InvalidArgument, "invalid image"},
+		}, codes.InvalidArgument, "invalid media"},
 		{"text as media", func() error {
 			_, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Media{Media: []byte("hello, not an image")}})
 			return err
-		}, codes.InvalidArgument, "invalid image"},
+		}, codes.InvalidArgument, "invalid media"},
 		{"empty media", func() error {
 			_, err := ts.match.Hash(ctx(t), &pb.HashRequest{})
 			return err
@@ -370,7 +370,7 @@ func TestStatusCodes(t *testing.T) {
 }
 
 func TestStreamingUpload(t *testing.T) {
-	ts := startServer(t, "", Options{Media: media.Options{MaxBytes: 1 << 20}})
+	ts := startServer(t, "", Options{Media: media.Options{MaxBytes: 1 << 20, MaxVideoBytes: 1 << 20}})
 	ts.createBank("b")
 	data := encodePNG(t, readImage(t, "bridge-mods-aaa-orig.png"))
 	send := func(header *pb.AddContentStreamHeader, chunks [][]byte) (*pb.AddContentStreamResponse, error) {

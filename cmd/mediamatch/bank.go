@@ -3,10 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/vpdq"
 )
 
 // bankJSON is how the bank commands print a bank.
@@ -101,6 +104,7 @@ func runEntry(name string) func(e *env, args []string) int {
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
 		var cf clientFlags
 		cf.register(fs)
+		format := fs.String("format", "json", "output: json (the API's JSON form), vpdq (a video's frames as vPDQ lines) or vpdq-json (as the JSON list python-threatexchange stores)")
 		fs.Usage = func() {
 			fmt.Fprintf(e.stderr, "usage: mediamatch %s [flags] ID...\n", name)
 			fs.PrintDefaults()
@@ -110,6 +114,12 @@ func runEntry(name string) func(e *env, args []string) int {
 		}
 		if fs.NArg() == 0 {
 			fs.Usage()
+			return exitUsage
+		}
+		switch *format {
+		case "json", "vpdq", "vpdq-json":
+		default:
+			fmt.Fprintf(e.stderr, "mediamatch %s: --format must be json, vpdq or vpdq-json\n", name)
 			return exitUsage
 		}
 		c, err := dial(cf)
@@ -138,6 +148,13 @@ func runEntry(name string) func(e *env, args []string) int {
 				code = exitFail
 				continue
 			}
+			if *format != "json" {
+				if err := writeVPDQ(e.stdout, entry, *format == "vpdq-json"); err != nil {
+					fmt.Fprintf(e.stderr, "mediamatch: entry %s: %v\n", id, err)
+					code = exitFail
+				}
+				continue
+			}
 			data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(entry)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
@@ -147,4 +164,29 @@ func runEntry(name string) func(e *env, args []string) int {
 		}
 		return code
 	}
+}
+
+// writeVPDQ prints a video entry's frames in a vPDQ format.
+func writeVPDQ(w io.Writer, entry *pb.Entry, asJSON bool) error {
+	m := entry.GetMedia()
+	if len(m.GetFrames()) == 0 {
+		return fmt.Errorf("not a video: it has no frame hashes")
+	}
+	frames := make([]vpdq.Frame, 0, len(m.GetFrames()))
+	for i, f := range m.GetFrames() {
+		h, err := pdq.ParseHex(f.GetPdqHex())
+		if err != nil {
+			return err
+		}
+		frames = append(frames, vpdq.Frame{Index: i, Hash: h, Quality: int(f.GetQuality()), Seconds: f.GetTs()})
+	}
+	if !asJSON {
+		return vpdq.WriteLines(w, frames)
+	}
+	data, err := vpdq.MarshalJSON(frames)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", data)
+	return err
 }

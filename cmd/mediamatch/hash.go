@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,17 +11,31 @@ import (
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/media"
+	"github.com/mediamatch/mediamatch/video"
+	"github.com/mediamatch/mediamatch/vpdq"
 )
 
 // hashLine is the JSON line printed for one file.
 type hashLine struct {
-	File   string     `json:"file"`
-	Media  string     `json:"media,omitempty"`
-	Format string     `json:"format,omitempty"`
-	Width  int        `json:"width,omitempty"`
-	Height int        `json:"height,omitempty"`
-	Hashes []hashJSON `json:"hashes,omitempty"`
-	Error  string     `json:"error,omitempty"`
+	File     string      `json:"file"`
+	Media    string      `json:"media,omitempty"`
+	Format   string      `json:"format,omitempty"`
+	Width    int         `json:"width,omitempty"`
+	Height   int         `json:"height,omitempty"`
+	Duration float64     `json:"duration,omitempty"`
+	Hashes   []hashJSON  `json:"hashes,omitempty"`
+	Frames   []frameJSON `json:"frames,omitempty"`
+	Error    string      `json:"error,omitempty"`
+}
+
+// frameJSON is one sampled video frame in a hashLine.
+type frameJSON struct {
+	TS      float64 `json:"ts"`
+	PDQ     string  `json:"pdq"`
+	Quality int     `json:"quality"`
+	// Content is the PDQ hash of the frame's content region, for frames
+	// with bars, borders or caption bands.
+	Content string `json:"content_pdq,omitempty"`
 }
 
 // hashJSON is one hash in a hashLine.
@@ -38,15 +53,19 @@ func decodeFlags(fs *flag.FlagSet) *media.Options {
 	fs.Int64Var(&o.MaxBytes, "max-bytes", media.DefaultMaxBytes, "largest input file in bytes")
 	fs.Int64Var(&o.MaxPixels, "max-pixels", media.DefaultMaxPixels, "largest image in pixels (width*height), checked before decoding")
 	fs.IntVar(&o.MaxFrames, "max-frames", media.DefaultMaxFrames, "most frames an animated image may have")
+	fs.Int64Var(&o.MaxVideoBytes, "max-video-bytes", media.DefaultMaxVideoBytes, "largest video file in bytes")
+	fs.DurationVar(&o.MaxDuration, "max-duration", media.DefaultMaxDuration, "longest video accepted")
+	fs.DurationVar(&o.VideoTimeout, "video-timeout", media.DefaultVideoTimeout, "wall-clock limit for decoding one video")
 	return o
 }
 
 func runHash(e *env, args []string) int {
 	fs := flag.NewFlagSet("hash", flag.ContinueOnError)
 	dihedral := fs.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and mirrors")
+	vpdqOut := fs.Bool("vpdq", false, "for one video, print its frame hashes as vPDQ lines (frame,quality,hex,seconds) instead of JSON")
 	opts := decodeFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: mediamatch hash [--dihedral] FILE...  (FILE '-' is standard input)")
+		fmt.Fprintln(e.stderr, "usage: mediamatch hash [--dihedral] FILE...  (FILE '-' is standard input)\n       mediamatch hash --vpdq VIDEO")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(e, fs, args); err != nil {
@@ -55,6 +74,9 @@ func runHash(e *env, args []string) int {
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	if *vpdqOut {
+		return hashVPDQ(e, fs.Args(), *opts)
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
@@ -76,10 +98,13 @@ func runHash(e *env, args []string) int {
 // failure in the line's Error.
 func hashFile(e *env, name string, mo media.Options, ho hashing.Options) hashLine {
 	line := hashLine{File: name}
-	data, err := readInput(e, name, mo.MaxBytes)
+	data, err := readInput(e, name, max(mo.MaxBytes, mo.MaxVideoBytes))
 	if err != nil {
 		line.Error = err.Error()
 		return line
+	}
+	if media.IsVideo(data, mo) {
+		return hashVideoFile(line, data, mo)
 	}
 	img, err := media.Decode(data, mo)
 	if err != nil {
@@ -107,6 +132,55 @@ func hashFile(e *env, name string, mo media.Options, ho hashing.Options) hashLin
 		line.Hashes = append(line.Hashes, j)
 	}
 	return line
+}
+
+// hashVideoFile fills a hashLine for a video.
+func hashVideoFile(line hashLine, data []byte, mo media.Options) hashLine {
+	v, err := video.Hash(context.Background(), data, mo)
+	if err != nil {
+		line.Error = err.Error()
+		return line
+	}
+	line.Media, line.Format = "video", string(v.Info.Format)
+	line.Width, line.Height, line.Duration = v.Info.Width, v.Info.Height, v.Info.Duration.Seconds()
+	for _, h := range hashing.Digests(data) {
+		line.Hashes = append(line.Hashes, hashJSON{Type: h.Type, Hex: h.Hex()})
+	}
+	for _, f := range v.Frames {
+		j := frameJSON{TS: f.Seconds, PDQ: f.Hash.String(), Quality: f.Quality}
+		if f.HasContent {
+			j.Content = f.Content.String()
+		}
+		line.Frames = append(line.Frames, j)
+	}
+	return line
+}
+
+// hashVPDQ prints one video's frame hashes in the vPDQ reference format.
+func hashVPDQ(e *env, names []string, mo media.Options) int {
+	if len(names) != 1 {
+		fmt.Fprintln(e.stderr, "mediamatch hash --vpdq: give exactly one video")
+		return exitUsage
+	}
+	data, err := readInput(e, names[0], max(mo.MaxBytes, mo.MaxVideoBytes))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch hash: %v\n", err)
+		return exitFail
+	}
+	v, err := video.Hash(context.Background(), data, mo)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch hash: %s: %v\n", names[0], err)
+		return exitFail
+	}
+	frames := make([]vpdq.Frame, len(v.Frames))
+	for i, f := range v.Frames {
+		frames[i] = vpdq.Frame{Index: i, Hash: f.Hash, Quality: f.Quality, Seconds: f.Seconds}
+	}
+	if err := vpdq.WriteLines(e.stdout, frames); err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch: writing output: %v\n", err)
+		return exitFail
+	}
+	return exitOK
 }
 
 // errInputTooLarge reports a file over the --max-bytes budget, found while

@@ -146,7 +146,7 @@ func TestHashCommandFailuresDoNotStopTheRest(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("%d lines, want 3:\n%s", len(lines), out)
 	}
-	if lines[0].File != text || !strings.Contains(lines[0].Error, "invalid image") || lines[0].Hashes != nil {
+	if lines[0].File != text || !strings.Contains(lines[0].Error, "invalid media") || lines[0].Hashes != nil {
 		t.Errorf("text file line = %+v", lines[0])
 	}
 	if lines[1].File != good || lines[1].Error != "" || lines[1].Hashes[0].Hex != reference(t, "synth-plasma.png")[0] {

@@ -7,7 +7,32 @@ import (
 
 	"github.com/mediamatch/mediamatch/media"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/vpdq"
 )
+
+// maxUpload is the largest file the client reads: the server's video
+// budget, above its image budget.
+const maxUpload = max(media.DefaultMaxBytes, media.DefaultMaxVideoBytes)
+
+// readVPDQ reads a vPDQ hash file (the reference tool's lines or the JSON
+// list) as the hashes of a video.
+func readVPDQ(e *env, name string) (*pb.MediaHashes, error) {
+	data, err := readInput(e, name, 64<<20)
+	if err != nil {
+		return nil, err
+	}
+	frames, err := vpdq.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	m := &pb.MediaHashes{Kind: pb.MediaKind_MEDIA_KIND_VIDEO}
+	for _, f := range frames {
+		q := int32(f.Quality)
+		m.Frames = append(m.Frames, &pb.VideoFrameHash{Ts: f.Seconds, PdqHex: f.Hash.String(), Quality: &q})
+		m.DurationSeconds = max(m.DurationSeconds, f.Seconds)
+	}
+	return m, nil
+}
 
 // addLine is what add prints per file.
 type addLine struct {
@@ -27,8 +52,9 @@ func runAdd(e *env, args []string) int {
 	fs.Var(labels, "label", "key=value label of every file added, repeatable")
 	note := fs.String("note", "", "note kept with every file added")
 	origin := fs.String("source", "", "where the files came from (kept as the entries' source origin)")
+	isVPDQ := fs.Bool("vpdq", false, "the files are vPDQ video hashes (reference lines or JSON list), not media")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: mediamatch add --bank B [--label k=v]... FILE...  (FILE '-' is standard input)")
+		fmt.Fprintln(e.stderr, "usage: mediamatch add --bank B [--label k=v]... [--vpdq] FILE...  (FILE '-' is standard input)")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(e, fs, args); err != nil {
@@ -52,7 +78,7 @@ func runAdd(e *env, args []string) int {
 	code := exitOK
 	for _, name := range fs.Args() {
 		line := addLine{File: name}
-		entry, existed, err := c.add(e, name, *bank, labels, *note, source)
+		entry, existed, err := c.add(e, name, *bank, labels, *note, source, *isVPDQ)
 		if err != nil {
 			line.Error = err.Error()
 			code = exitFail
@@ -67,8 +93,23 @@ func runAdd(e *env, args []string) int {
 }
 
 // add sends one file to AddContent, streaming it when it is large.
-func (c *client) add(e *env, name, bank string, labels map[string]string, note string, source *pb.Source) (*pb.Entry, bool, error) {
-	data, err := readInput(e, name, media.DefaultMaxBytes)
+func (c *client) add(e *env, name, bank string, labels map[string]string, note string, source *pb.Source, isVPDQ bool) (*pb.Entry, bool, error) {
+	if isVPDQ {
+		m, err := readVPDQ(e, name)
+		if err != nil {
+			return nil, false, err
+		}
+		ctx, cancel := c.ctx()
+		defer cancel()
+		resp, err := c.bank.AddContent(ctx, &pb.AddContentRequest{
+			Bank: bank, Content: &pb.AddContentRequest_Hashes{Hashes: m}, Labels: labels, Note: note, Source: source,
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("%s", errorMessage(err))
+		}
+		return resp.GetEntry(), resp.GetAlreadyExists(), nil
+	}
+	data, err := readInput(e, name, maxUpload)
 	if err != nil {
 		return nil, false, err
 	}
@@ -123,12 +164,27 @@ type matchLine struct {
 }
 
 type matchJSON struct {
-	Entry    string            `json:"entry"`
-	Bank     string            `json:"bank"`
-	Type     string            `json:"type"`
-	Distance int32             `json:"distance"`
-	Dihedral string            `json:"dihedral,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
+	Entry     string            `json:"entry"`
+	Bank      string            `json:"bank"`
+	EntryKind string            `json:"entry_media,omitempty"`
+	Type      string            `json:"type"`
+	Distance  int32             `json:"distance"`
+	Dihedral  string            `json:"dihedral,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	// For video: the spans ([start, end] in seconds) of the query and of
+	// the entry that matched, and the vPDQ percentages.
+	QueryRanges  [][2]float64 `json:"query_ranges,omitempty"`
+	EntryRanges  [][2]float64 `json:"entry_ranges,omitempty"`
+	QueryPercent *float64     `json:"query_match_percent,omitempty"`
+	EntryPercent *float64     `json:"entry_match_percent,omitempty"`
+}
+
+func rangesJSON(rs []*pb.TimeRange) [][2]float64 {
+	var out [][2]float64
+	for _, r := range rs {
+		out = append(out, [2]float64{r.GetStartSeconds(), r.GetEndSeconds()})
+	}
+	return out
 }
 
 func runMatch(e *env, args []string) int {
@@ -139,8 +195,11 @@ func runMatch(e *env, args []string) int {
 	fs.Var(&banks, "bank", "bank to search, repeatable; default every enabled bank")
 	noDihedral := fs.Bool("no-dihedral", false, "do not try rotations and mirrors of images")
 	limit := fs.Int("limit", 0, "most matches per file (default: the server's, 100)")
+	isVPDQ := fs.Bool("vpdq", false, "the files are vPDQ video hashes (reference lines or JSON list), not media")
+	queryPercent := fs.Float64("video-query-percent", -1, "vPDQ: share (0-100) of the query video's frames that must match (default: the server's)")
+	entryPercent := fs.Float64("video-entry-percent", -1, "vPDQ: share (0-100) of the entry video's frames that must match (default: the server's)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: mediamatch match [--bank B]... FILE...  (FILE '-' is standard input)")
+		fmt.Fprintln(e.stderr, "usage: mediamatch match [--bank B]... [--vpdq] FILE...  (FILE '-' is standard input)")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(e, fs, args); err != nil {
@@ -161,11 +220,17 @@ func runMatch(e *env, args []string) int {
 		f := false
 		opts.Dihedral = &f
 	}
+	if *queryPercent >= 0 {
+		opts.VideoQueryMatchPercent = queryPercent
+	}
+	if *entryPercent >= 0 {
+		opts.VideoEntryMatchPercent = entryPercent
+	}
 	out := newPrinter(e.stdout)
 	code := exitOK
 	for _, name := range fs.Args() {
 		line := matchLine{File: name}
-		res, err := c.matchFile(e, name, opts)
+		res, err := c.matchFile(e, name, opts, *isVPDQ)
 		if err != nil {
 			line.Error = err.Error()
 			code = exitFail
@@ -173,7 +238,12 @@ func runMatch(e *env, args []string) int {
 			line.Matches = []matchJSON{}
 			line.LowQuality = res.GetLowQuality()
 			for _, m := range res.GetMatches() {
-				mj := matchJSON{Entry: m.GetEntryId(), Bank: m.GetBank(), Type: m.GetHashType(), Distance: m.GetDistance(), Labels: m.GetLabels()}
+				mj := matchJSON{Entry: m.GetEntryId(), Bank: m.GetBank(), Type: m.GetHashType(), Distance: m.GetDistance(), Labels: m.GetLabels(),
+					QueryRanges: rangesJSON(m.GetQueryRanges()), EntryRanges: rangesJSON(m.GetEntryRanges()),
+					QueryPercent: m.QueryMatchPercent, EntryPercent: m.EntryMatchPercent}
+				if k := m.GetEntryKind(); k != pb.MediaKind_MEDIA_KIND_UNSPECIFIED {
+					mj.EntryKind = strings.ToLower(strings.TrimPrefix(k.String(), "MEDIA_KIND_"))
+				}
 				if d := m.GetDihedral(); d != pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED {
 					mj.Dihedral = strings.ToLower(strings.TrimPrefix(d.String(), "DIHEDRAL_VARIANT_"))
 				}
@@ -188,8 +258,21 @@ func runMatch(e *env, args []string) int {
 }
 
 // matchFile sends one file to Match, streaming it when it is large.
-func (c *client) matchFile(e *env, name string, opts *pb.MatchOptions) (*pb.MatchResult, error) {
-	data, err := readInput(e, name, media.DefaultMaxBytes)
+func (c *client) matchFile(e *env, name string, opts *pb.MatchOptions, isVPDQ bool) (*pb.MatchResult, error) {
+	if isVPDQ {
+		m, err := readVPDQ(e, name)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := c.ctx()
+		defer cancel()
+		resp, err := c.match.Match(ctx, &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: m}, Options: opts})
+		if err != nil {
+			return nil, fmt.Errorf("%s", errorMessage(err))
+		}
+		return resp.GetResult(), nil
+	}
+	data, err := readInput(e, name, maxUpload)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,175 @@
+package video
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/mediamatch/mediamatch/internal/testvideo"
+	"github.com/mediamatch/mediamatch/media"
+	"github.com/mediamatch/mediamatch/pdq"
+)
+
+// photoGIF makes an animated GIF from pictures, each shown for the given
+// time.
+func photoGIF(t *testing.T, pics []image.Image, shown []time.Duration) []byte {
+	t.Helper()
+	g := &gif.GIF{}
+	for i, p := range pics {
+		m := image.NewPaletted(p.Bounds(), palette.Plan9)
+		draw.FloydSteinberg.Draw(m, m.Bounds(), p, p.Bounds().Min)
+		g.Image = append(g.Image, m)
+		g.Delay = append(g.Delay, int(shown[i]/(10*time.Millisecond)))
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func openPhoto(t *testing.T, name string, w int) image.Image {
+	t.Helper()
+	m, err := imaging.Open(testvideo.Photo(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imaging.Resize(m, w, 0, imaging.Lanczos)
+}
+
+// TestHashCollapsesAndFindsContent checks the two things Hash adds to the
+// sampling: a still scene sampled every second is kept once, and a
+// letterboxed picture also gets a hash of the picture itself.
+func TestHashCollapsesAndFindsContent(t *testing.T) {
+	a := imaging.Fill(openPhoto(t, testvideo.Known[0], 320), 320, 240, imaging.Center, imaging.Lanczos)
+	// A 16:9 picture inside a 4:3 frame, with black bars above and below.
+	b := imaging.Fill(openPhoto(t, testvideo.Known[1], 320), 320, 180, imaging.Center, imaging.Lanczos)
+	boxed := imaging.Paste(imaging.New(320, 240, color.Black), b, image.Pt(0, 30))
+	// The first picture is shown three times a second apart, as a GIF that
+	// repeats a frame does.
+	data := photoGIF(t, []image.Image{a, a, a, boxed}, []time.Duration{time.Second, time.Second, time.Second, 2 * time.Second})
+
+	h, err := Hash(context.Background(), data, media.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Samples at 0, 1, 2 (the same picture, collapsed), 3 (the cut).
+	if h.Info.Frames != 4 || len(h.Frames) != 2 {
+		t.Fatalf("%d samples, %d frames kept: %+v", h.Info.Frames, len(h.Frames), h.Frames)
+	}
+	if h.Frames[0].Seconds != 0 || h.Frames[1].Seconds != 3 {
+		t.Errorf("frame times %v, %v", h.Frames[0].Seconds, h.Frames[1].Seconds)
+	}
+	if h.Frames[0].HasContent {
+		t.Errorf("a full-frame picture got a content hash")
+	}
+	want, err := pdq.HashImage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := h.Frames[1]
+	whole, content := pdq.Distance(f.Hash, want.Hash), pdq.Distance(f.Content, want.Hash)
+	t.Logf("letterboxed frame: whole %d bits from the picture, content region %d", whole, content)
+	if !f.HasContent || content > 31 {
+		t.Errorf("letterboxed frame: content hash %v at %d bits from the picture", f.HasContent, content)
+	}
+	if whole <= content {
+		t.Errorf("the whole frame (%d bits) is as close as its content region (%d)", whole, content)
+	}
+}
+
+// BenchmarkHash720p measures video hashing on a minute of 720p H.264 at 30
+// fps: video seconds hashed per wall second, and the share of the wall time
+// spent waiting for ffmpeg (decoding, in its own process) against hashing.
+func BenchmarkHash720p(b *testing.B) {
+	data := video720p(b)
+	ctx := context.Background()
+	var seconds float64
+	var timings Timings
+	b.ResetTimer()
+	for range b.N {
+		h, tm, err := HashTimed(ctx, data, media.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		seconds += h.Info.Duration.Seconds()
+		timings.Decode += tm.Decode
+		timings.Hash += tm.Hash
+	}
+	elapsed := b.Elapsed().Seconds()
+	b.ReportMetric(seconds/elapsed, "video-s/s")
+	total := float64(timings.Decode + timings.Hash)
+	b.ReportMetric(100*float64(timings.Decode)/total, "%ffmpeg")
+	b.ReportMetric(100*float64(timings.Hash)/total, "%hash")
+}
+
+// BenchmarkDecode720p is the ffmpeg side alone: sampling the same video
+// with no hashing.
+func BenchmarkDecode720p(b *testing.B) {
+	data := video720p(b)
+	var seconds float64
+	b.ResetTimer()
+	for range b.N {
+		info, err := media.Video(context.Background(), data, media.Options{}, func(media.Frame) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		seconds += info.Duration.Seconds()
+	}
+	b.ReportMetric(seconds/b.Elapsed().Seconds(), "video-s/s")
+}
+
+// BenchmarkFrame720p is the hashing side alone: one 720p frame.
+func BenchmarkFrame720p(b *testing.B) {
+	data := video720p(b)
+	var frame *image.NRGBA
+	_, err := media.Video(context.Background(), data, media.Options{MaxSampledFrames: 100}, func(f media.Frame) error {
+		if frame == nil && f.Timestamp >= 2*time.Second {
+			frame = imaging.Clone(f.Image)
+		}
+		return nil
+	})
+	if err != nil || frame == nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := hashFrame(media.Frame{Image: frame}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// video720p makes (once per process) a minute of 1280x720 30 fps H.264:
+// the test photos panned, as the tests' slideshows are.
+func video720p(b *testing.B) []byte {
+	b.Helper()
+	if cached720p != nil {
+		return cached720p
+	}
+	dir := b.TempDir()
+	src := filepath.Join(dir, "src.mp4")
+	testvideo.Slideshow(b, src, testvideo.Photos(append(append([]string{}, testvideo.Known...), testvideo.Unrelated...), 10))
+	out := filepath.Join(dir, "720p.mp4")
+	testvideo.FFmpeg(b, "-i", src, "-vf", "scale=1280:720", "-r", "30", "-c:v", "libx264", "-preset", "medium", "-crf", "23", out)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cached720p = data
+	b.Logf("%s: %d bytes", fmt.Sprint(out[len(dir)+1:]), len(data))
+	return data
+}
+
+var cached720p []byte
