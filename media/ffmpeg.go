@@ -165,7 +165,7 @@ func (j *videoJob) probe(ffprobe string) (*probeResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: ffprobe: %w", err)
 	}
-	if err := start(cmd, j.opts); err != nil {
+	if err := j.start(cmd, "ffprobe"); err != nil {
 		return nil, err
 	}
 	body, readErr := io.ReadAll(io.LimitReader(stdout, 1<<20))
@@ -291,7 +291,7 @@ func (j *videoJob) frames(ffmpeg string, p *probeResult, fn func(Frame) error) (
 	if err != nil {
 		return vi, fmt.Errorf("media: ffmpeg: %w", err)
 	}
-	if err := start(cmd, j.opts); err != nil {
+	if err := j.start(cmd, "ffmpeg"); err != nil {
 		return vi, err
 	}
 	stderr := &tail{}
@@ -406,6 +406,18 @@ func scanStderr(r io.Reader, t *tail, lines chan<- frameLine, done <-chan struct
 			return
 		}
 	}
+}
+
+// start starts a process of the job; when the job's time is already up, the
+// error says so rather than blame the program.
+func (j *videoJob) start(cmd *exec.Cmd, name string) error {
+	err := start(cmd, j.opts)
+	if err != nil && j.ctx.Err() != nil {
+		if ferr := j.failure(name, err, &tail{}); ferr != nil {
+			return ferr
+		}
+	}
+	return err
 }
 
 // failure turns how a process ended into this package's errors.
