@@ -40,13 +40,12 @@ import (
 //     compression rings around text), goes on through lines with at least
 //     captionLineFlat of their samples within captionTolerance of c (the
 //     text rows), and ends with a margin line and a clear edge, as a bar
-//     does. It must be
-//     captionBandFlat flat overall, two-toned (at most captionBandMid of it
-//     between barTolerance and captionTolerance of c: background or marks,
-//     not texture), marked (at least captionBandInk beyond edgeTolerance:
-//     it has text) and take at most captionMaxShare of the extent. Its
-//     deepest possible end is taken, so a caption of several lines goes
-//     whole.
+//     does. It must be captionBandFlat flat overall, two-toned (at most
+//     captionBandMid of it between barTolerance and captionTolerance of c:
+//     background or marks, not texture), marked (at least captionBandInk
+//     beyond edgeTolerance: it has text), and take at most captionMaxShare
+//     of the extent. Its deepest possible end is taken, so a caption of
+//     several lines goes whole.
 //
 // The cut is placed where the share of samples beyond edgeTolerance first
 // reaches half its peak within the soft edge: in the middle of the blur and
@@ -54,10 +53,13 @@ import (
 // to the pixel at full resolution between the two grid lines around it:
 // PDQ moves by tens of bits when a 254-px picture is cut 1 px off.
 const (
-	// gridMax is the long side of the sampling grid: one step is then at
-	// most 0.35% of the long side (4 px of 1280), finer than PDQ's 64x64
-	// downsampling needs, for ~58k samples from a 16:9 frame.
+	// gridMax is the most samples on the long side of the grid: ~58k
+	// samples for a 16:9 frame, one every 4 px of 1280. Each cut is then
+	// refined to the pixel, so the grid only has to see the bands.
 	gridMax = 384
+	// minGridSide is the fewest samples across the short side, for
+	// extreme aspect ratios that gridMax alone would leave without lines.
+	minGridSide = 16
 	// minSide is the smallest image side analysed and the smallest side of
 	// a returned region: below it a region has too few pixels to hash.
 	minSide = 32
@@ -119,22 +121,26 @@ const (
 // TrimBorders returns the part of img left after removing uniform bars at
 // each edge: letterbox and pillarbox bars and added borders of any single
 // colour, tolerant of compression noise and of the soft edge that JPEG and
-// H.264 leave at a bar boundary. A bar is trimmed only where it ends at a
-// clear, straight edge; bars on opposite edges are judged independently and
-// need not share a colour. It returns img.Bounds() when nothing is trimmed,
-// or when the rest would be under 1/4 of the image or 32 px on a side.
+// H.264 leave at a bar boundary. A bar is one colour throughout (its lines
+// within 12 levels of it but for 1/32 of outliers, their means within 4)
+// and is trimmed only where it ends at a clear, straight edge. Bars on
+// opposite edges are judged independently and need not share a colour or
+// a size. It returns img.Bounds() when nothing is trimmed, and when the rest
+// would be under 1/4 of the image or 32 px on a side. The region is in
+// img's coordinates, exact to about a pixel.
 func TrimBorders(img image.Image) image.Rectangle {
 	return region(img, false)
 }
 
 // ContentRegion returns the main picture of img: what TrimBorders returns,
-// with caption bands also removed. A caption band is a band at an edge,
-// across the full width (or height), mostly of one flat colour (at least
-// 65% of it) with sparse text or graphics, that starts with a clean line
-// and is separated from the picture by a clean line and a clear edge. Bars
-// and caption bands are peeled repeatedly and in any order, so a border
-// around a captioned picture, or captions above and below, all go. The same
-// limits as TrimBorders apply.
+// with caption bands also removed. A caption band lies at an edge, across
+// the full width (or height), takes at most 40% of it, and is one flat
+// colour (at least 65% of it within 24 levels) with sparse, contrasting
+// text or graphics on it (at least 1/32 of it), not texture; it starts with
+// a flat margin line and is separated from the picture by another and a
+// clear edge. Bars and caption bands are peeled repeatedly, in any order,
+// so a border around a captioned picture, or captions above and below, all
+// go. The same limits as TrimBorders apply.
 func ContentRegion(img image.Image) image.Rectangle {
 	return region(img, true)
 }
@@ -254,6 +260,8 @@ type line struct {
 func newGrid(img image.Image) *grid {
 	b := img.Bounds()
 	step := (max(b.Dx(), b.Dy()) + gridMax - 1) / gridMax
+	// A strip as thin as a sample or two would have no lines to judge.
+	step = max(1, min(step, min(b.Dx(), b.Dy())/minGridSide))
 	w, h := b.Dx()/step, b.Dy()/step
 	g := &grid{w: w, h: h, step: step, x1: w, y1: h}
 	g.soft = (softEdgePx + step - 1) / step

@@ -43,9 +43,6 @@ func benchFrames(b *testing.B) []struct {
 	}
 }
 
-// generic hides an image's type, leaving only the image.Image methods.
-type generic struct{ image.Image }
-
 // BenchmarkContentRegion finds the picture in a 1280x720 frame.
 func BenchmarkContentRegion(b *testing.B) {
 	for _, f := range benchFrames(b) {
