@@ -54,6 +54,7 @@ func commands() []command {
 		{"match", "match files against the banks: match [--bank B]... FILE...", runMatch},
 		{"get", "print entries: get ID...", runEntry("get")},
 		{"remove", "remove entries: remove ID...", runEntry("remove")},
+		{"bench", "measure matching on a corpus: bench robustness --originals DIR --distractors DIR", runBench},
 	}
 }
 
