@@ -84,6 +84,9 @@ type Frame struct {
 	HasContent bool
 }
 
+// MaxRegions bounds the region hashes of one entry.
+const MaxRegions = 16
+
 // MaxFrames bounds the frames of one video entry (a day at one frame per
 // second, as vPDQ samples, is 86,400).
 const MaxFrames = 100_000
@@ -104,6 +107,10 @@ type Entry struct {
 	Hashes []hashing.Hash
 	// Frames are the hashes of a video's sampled frames.
 	Frames []Frame
+	// Regions are PDQ hashes of parts of an image (its picture without
+	// bars or captions, central windows), matched in addition to its whole
+	// PDQ hash.
+	Regions []hashing.RegionHash
 	// Labels classify the item (for example "group": "...").
 	Labels map[string]string
 	// Note is free text for people.
@@ -132,6 +139,17 @@ func (e *Entry) validate() error {
 	}
 	if len(e.Hashes) == 0 && len(e.Frames) == 0 {
 		return fmt.Errorf("%w: entry has no hashes", ErrInvalid)
+	}
+	if len(e.Regions) > 0 && len(e.Frames) > 0 {
+		return fmt.Errorf("%w: an entry has frames or region hashes, not both", ErrInvalid)
+	}
+	if len(e.Regions) > MaxRegions {
+		return fmt.Errorf("%w: %d region hashes, over the limit of %d", ErrInvalid, len(e.Regions), MaxRegions)
+	}
+	for i, r := range e.Regions {
+		if r.Kind == hashing.RegionWhole || r.Kind > hashing.RegionWindow {
+			return fmt.Errorf("%w: region hash %d has kind %v", ErrInvalid, i, r.Kind)
+		}
 	}
 	if len(e.Frames) > MaxFrames {
 		return fmt.Errorf("%w: %d frames, over the limit of %d", ErrInvalid, len(e.Frames), MaxFrames)
@@ -194,16 +212,18 @@ func (e *Entry) identity() [32]byte {
 
 // The entry record format. A version byte leads so that later fields can be
 // added; decoders refuse versions they do not know. Version 2 adds each
-// frame's content hash (a flag byte, then 32 bytes when set).
+// frame's content hash (a flag byte, then 32 bytes when set); version 3
+// adds region hashes after the frames.
 const (
 	entryRecordV1 = 1
 	entryRecordV2 = 2
+	entryRecordV3 = 3
 )
 
 // encodeEntry returns the stored form of e (without its id, which is the key).
 func encodeEntry(e *Entry) []byte {
 	b := make([]byte, 0, 128+len(e.Hashes)*40+len(e.Frames)*44)
-	b = append(b, entryRecordV2)
+	b = append(b, entryRecordV3)
 	b = appendString(b, e.Bank)
 	b = append(b, byte(e.Kind))
 	b = appendString(b, e.Format)
@@ -228,6 +248,15 @@ func encodeEntry(e *Entry) []byte {
 			b = append(b, 0)
 		}
 	}
+	b = binary.AppendUvarint(b, uint64(len(e.Regions)))
+	for _, r := range e.Regions {
+		b = append(b, byte(r.Kind))
+		for _, v := range []float32{r.Box.Left, r.Box.Top, r.Box.Width, r.Box.Height} {
+			b = binary.BigEndian.AppendUint32(b, math.Float32bits(v))
+		}
+		b = append(b, r.Hash[:]...)
+		b = binary.AppendVarint(b, int64(r.Quality))
+	}
 	keys := slices.Sorted(maps.Keys(e.Labels))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
@@ -247,7 +276,7 @@ func encodeEntry(e *Entry) []byte {
 func decodeEntry(id uint64, data []byte) (*Entry, error) {
 	r := reader{b: data}
 	version := r.byte()
-	if version != entryRecordV1 && version != entryRecordV2 {
+	if version < entryRecordV1 || version > entryRecordV3 {
 		return nil, fmt.Errorf("%w: entry %d has record version %d", ErrCorrupt, id, version)
 	}
 	e := &Entry{ID: id}
@@ -279,6 +308,21 @@ func decodeEntry(id uint64, data []byte) (*Entry, error) {
 				default:
 					r.fail("frame flag")
 				}
+			}
+		}
+	}
+	if version >= entryRecordV3 {
+		if n := r.count(1 + 16 + 32 + 1); n > 0 {
+			e.Regions = make([]hashing.RegionHash, n)
+			for i := range e.Regions {
+				g := &e.Regions[i]
+				g.Kind = hashing.RegionKind(r.byte())
+				g.Box = hashing.Box{
+					Left: math.Float32frombits(uint32(r.uint64n(4))), Top: math.Float32frombits(uint32(r.uint64n(4))),
+					Width: math.Float32frombits(uint32(r.uint64n(4))), Height: math.Float32frombits(uint32(r.uint64n(4))),
+				}
+				copy(g.Hash[:], r.take(32))
+				g.Quality = int(r.varint())
 			}
 		}
 	}
@@ -351,6 +395,16 @@ func (r *reader) uint64() uint64 {
 	}
 	v := binary.BigEndian.Uint64(r.b)
 	r.b = r.b[8:]
+	return v
+}
+
+// uint64n reads an n-byte big-endian unsigned integer (n <= 8).
+func (r *reader) uint64n(n int) uint64 {
+	p := r.take(n)
+	var v uint64
+	for _, c := range p {
+		v = v<<8 | uint64(c)
+	}
 	return v
 }
 

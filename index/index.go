@@ -48,9 +48,20 @@ type typeIndex struct {
 
 // entryInfo is what a match reports about an entry, kept in memory.
 type entryInfo struct {
-	bank   string
-	kind   MediaKind
-	labels map[string]string
+	bank    string
+	kind    MediaKind
+	labels  map[string]string
+	regions []regionInfo // of an image, by slot-1
+	// pdq is the entry's whole-image PDQ hash, when it has one of
+	// matchable quality: the corroboration for matches by other types.
+	pdq    Hash
+	hasPDQ bool
+}
+
+// regionInfo is what a match reports of an entry's region hash.
+type regionInfo struct {
+	kind hashing.RegionKind
+	box  hashing.Box
 }
 
 // Open opens the store at path (creating it if needed) and builds the
@@ -144,7 +155,14 @@ type bulkLoad struct {
 // remember records an entry's metadata, identity and exact digests. The
 // caller holds mu (or has the index to itself).
 func (x *Index) remember(e *Entry) {
-	x.entries[e.ID] = &entryInfo{bank: e.Bank, kind: e.Kind, labels: e.Labels}
+	info := &entryInfo{bank: e.Bank, kind: e.Kind, labels: e.Labels}
+	for _, r := range e.Regions {
+		info.regions = append(info.regions, regionInfo{r.Kind, r.Box})
+	}
+	if h, ok := e.Hash(hashing.PDQ); ok && h.Quality >= pdqMinQuality {
+		info.pdq, info.hasPDQ = toHash(h.Bytes), true
+	}
+	x.entries[e.ID] = info
 	if x.idents[e.Bank] == nil {
 		x.idents[e.Bank] = map[[32]byte]uint64{}
 	}
@@ -185,8 +203,9 @@ func (x *Index) forget(e *Entry) {
 
 // The search structures hold references to hashes rather than entry ids:
 // the entry id in the high bits and a slot in the low slotBits. Slot 0 is
-// the entry's whole-media hash of the type; a video's frame i is slot
-// 1+2i for the whole frame and 2+2i for its content region.
+// the entry's whole-media hash of the type; an image's region hash k is
+// slot 1+k; a video's frame i is slot 1+2i for the whole frame and 2+2i for
+// its content region.
 const slotBits = 20
 
 func ref(id uint64, slot int) uint64 { return id<<slotBits | uint64(slot) }
@@ -208,6 +227,11 @@ func frameOfSlot(slot int) int {
 func searched(e *Entry, fn func(typ string, r uint64, h Hash)) {
 	for _, h := range e.Hashes {
 		fn(h.Type, ref(e.ID, 0), toHash(h.Bytes))
+	}
+	for k, r := range e.Regions {
+		if r.Quality >= pdqMinQuality {
+			fn(hashing.PDQ, ref(e.ID, 1+k), toHash(r.Hash[:]))
+		}
 	}
 	for i, f := range e.Frames {
 		if f.Quality < pdqMinQuality {

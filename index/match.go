@@ -19,6 +19,9 @@ type Query struct {
 	// Dihedral, when set, holds the query image's eight PDQ variants in
 	// pdq.Dihedral order; each is tried and the best reported.
 	Dihedral []pdq.Hash
+	// Regions are PDQ hashes of parts of an image query (hashing.Regions
+	// with QueryRegions), matched by RegionThresholds.
+	Regions []hashing.RegionHash
 	// Frames, for a video query, are its sampled frames in time order. PDQ
 	// matching then goes frame by frame: against image entries (a known
 	// still shown in the video) and, by the vPDQ rule, against video
@@ -88,6 +91,46 @@ type Match struct {
 	// frame hashes found in the other video.
 	QueryPercent, EntryPercent float64
 	HasPercent                 bool
+	// QueryRegion and EntryRegion say which parts of the two images
+	// matched; the zero values mean the whole image.
+	QueryRegion, EntryRegion Region
+}
+
+// Region is a part of an image that matched.
+type Region struct {
+	Kind hashing.RegionKind
+	Box  hashing.Box
+}
+
+// Corroboration: the rule for the 64-bit hashes (pHash, dHash). On their
+// own they collide far more often than PDQ (on the robustness corpus, dHash
+// at distance 10 matched 0.13% of unrelated pairs, PDQ at 31 none), so a
+// pHash or dHash match is reported only when PDQ agrees loosely: the
+// query's and the entry's whole-image PDQ hashes within CorroborateDistance.
+// When either side has no PDQ hash of matchable quality, the 64-bit hash
+// must instead be within UncorroboratedThreshold.
+var (
+	CorroborateDistance     = 64
+	UncorroboratedThreshold = 4
+)
+
+// RegionThresholds are the largest PDQ distances at which a region hash of
+// the query (first) matches a hash of an entry (second); pairs not listed
+// do not match, and whole against whole uses the bank's threshold. Each is
+// also capped by that threshold. They are stricter than the whole-image
+// rule because every extra pair tried is another chance of a false match;
+// BENCHMARKS.md gives how they were calibrated.
+var RegionThresholds = map[[2]hashing.RegionKind]int{
+	{hashing.RegionWhole, hashing.RegionTrimmed}:   28,
+	{hashing.RegionWhole, hashing.RegionContent}:   28,
+	{hashing.RegionWhole, hashing.RegionWindow}:    24,
+	{hashing.RegionTrimmed, hashing.RegionWhole}:   28,
+	{hashing.RegionContent, hashing.RegionWhole}:   28,
+	{hashing.RegionTrimmed, hashing.RegionTrimmed}: 28,
+	{hashing.RegionTrimmed, hashing.RegionContent}: 28,
+	{hashing.RegionContent, hashing.RegionTrimmed}: 28,
+	{hashing.RegionContent, hashing.RegionContent}: 28,
+	{hashing.RegionWindow, hashing.RegionWhole}:    24,
 }
 
 // Result is the answer to a Query.
@@ -120,6 +163,9 @@ type matcher struct {
 	// frameHits are image-query hits on video entries' frames: entry id
 	// -> frame index -> best hit.
 	frameHits map[uint64]map[int]frameHit
+	// pdq is the query's whole PDQ hash, when of matchable quality.
+	pdq    Hash
+	hasPDQ bool
 }
 
 type frameHit struct {
@@ -219,6 +265,14 @@ func (x *Index) Match(q Query) (Result, error) {
 		}
 	}
 
+	for _, h := range q.Hashes {
+		if h.Type == hashing.PDQ && len(h.Bytes) == 32 {
+			t, _ := hashing.Lookup(hashing.PDQ)
+			if h.Quality >= m.minQuality(t) {
+				m.pdq, m.hasPDQ = toHash(h.Bytes), true
+			}
+		}
+	}
 	var res Result
 	for _, h := range q.Hashes {
 		if len(types) > 0 && !types[h.Type] {
@@ -229,6 +283,9 @@ func (x *Index) Match(q Query) (Result, error) {
 			return Result{}, err
 		}
 		res.LowQuality = res.LowQuality || low
+	}
+	if len(q.Regions) > 0 && (len(types) == 0 || types[hashing.PDQ]) {
+		m.matchRegions()
 	}
 	if len(q.Frames) > 0 && (len(types) == 0 || types[hashing.PDQ]) {
 		res.LowQuality = m.matchFrames() || res.LowQuality
@@ -288,7 +345,15 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 		ti.search.Search(v, radius, func(r uint64, dist int) bool {
 			id, slot := splitRef(r)
 			info, ok := m.accept(t, id, dist)
-			if !ok {
+			if !ok || !m.corroborated(t, info, dist) {
+				return true
+			}
+			if slot > 0 && info.kind != KindVideo {
+				// A region of a stored image: only the image as given is
+				// tried against those.
+				if vi == int(pdq.Original) {
+					m.regionHit(t, id, info, Region{}, slot, dist)
+				}
 				return true
 			}
 			if f := frameOfSlot(slot); f >= 0 {
@@ -307,6 +372,85 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 		})
 	}
 	return false, nil
+}
+
+// regionHit considers a hit of a query hash (whole or region q) on slot of
+// an image entry, under RegionThresholds.
+func (m *matcher) regionHit(t hashing.Type, id uint64, info *entryInfo, q Region, slot, dist int) {
+	var e Region
+	if slot > 0 {
+		if slot-1 >= len(info.regions) {
+			return
+		}
+		e = Region{info.regions[slot-1].kind, info.regions[slot-1].box}
+	}
+	limit, ok := RegionThresholds[[2]hashing.RegionKind{q.Kind, e.Kind}]
+	if !ok || dist > min(limit, m.threshold(t, m.banks[info.bank])) {
+		return
+	}
+	c := m.x.match(id, info, t.Name, dist, pdq.Original)
+	c.QueryRegion, c.EntryRegion = q, e
+	m.consider(c)
+}
+
+// matchRegions matches an image query's region hashes.
+func (m *matcher) matchRegions() {
+	t, _ := hashing.Lookup(hashing.PDQ)
+	radius := m.radius(t)
+	ti := m.x.perceptual[t.Name]
+	for _, qr := range m.q.Regions {
+		if qr.Quality < m.minQuality(t) || qr.Kind == hashing.RegionWhole {
+			continue
+		}
+		r := -1
+		for pair, v := range RegionThresholds {
+			if pair[0] == qr.Kind {
+				r = max(r, v)
+			}
+		}
+		r = min(r, radius)
+		if r < 0 {
+			continue
+		}
+		q := Region{qr.Kind, qr.Box}
+		ti.search.Search(toHash(qr.Hash[:]), r, func(ref uint64, dist int) bool {
+			id, slot := splitRef(ref)
+			info, ok := m.accept(t, id, dist)
+			if !ok {
+				return true
+			}
+			if info.kind == KindVideo {
+				// The picture inside a re-edited still, against a video's
+				// frames: as the content regions of frames are.
+				if limit, ok := RegionThresholds[[2]hashing.RegionKind{qr.Kind, hashing.RegionWhole}]; ok && qr.Kind != hashing.RegionWindow && dist <= limit {
+					if f := frameOfSlot(slot); f >= 0 {
+						hits := m.frameHits[id]
+						if hits == nil {
+							hits = map[int]frameHit{}
+							m.frameHits[id] = hits
+						}
+						if old, ok := hits[f]; !ok || dist < old.dist {
+							hits[f] = frameHit{dist, pdq.Original}
+						}
+					}
+				}
+				return true
+			}
+			m.regionHit(t, id, info, q, slot, dist)
+			return true
+		})
+	}
+}
+
+// corroborated applies the corroboration rule to a hit of a 64-bit hash.
+func (m *matcher) corroborated(t hashing.Type, info *entryInfo, dist int) bool {
+	if t.Name == hashing.PDQ || t.Exact {
+		return true
+	}
+	if m.hasPDQ && info.hasPDQ {
+		return distance(&m.pdq, &info.pdq, 4) <= CorroborateDistance
+	}
+	return dist <= UncorroboratedThreshold
 }
 
 func (m *matcher) minQuality(t hashing.Type) int {

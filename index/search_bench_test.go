@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -218,4 +219,92 @@ func fromHash(h Hash) [32]byte {
 		}
 	}
 	return b
+}
+
+// BenchmarkMatchRegions measures what region hashes cost at 1M image
+// entries (MIH): "whole" stores each entry's PDQ hash only and queries with
+// the hash and its 8 dihedral variants, as before region hashes; "regions"
+// stores, as AddContent does, the two central windows of every entry and a
+// trimmed region for one in five, and queries with the four quarters and a
+// content region besides. It reports the heap and file bytes per entry and
+// the query latency.
+func BenchmarkMatchRegions(b *testing.B) {
+	for _, withRegions := range []bool{false, true} {
+		name := "whole"
+		if withRegions {
+			name = "regions"
+		}
+		b.Run(fmt.Sprintf("n1000000/%s", name), func(b *testing.B) {
+			const n = 1_000_000
+			path := filepath.Join(b.TempDir(), "bench.db")
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			x, err := Open(path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer x.Close()
+			x.CreateBank(Bank{Name: "bench"})
+			r := rand.New(rand.NewPCG(5, 6))
+			var stored []Hash
+			for done := 0; done < n; done += 50_000 {
+				entries := benchEntries(r, "bench", 50_000)
+				for i, e := range entries {
+					stored = append(stored, toHash(e.Hashes[0].Bytes))
+					if !withRegions {
+						continue
+					}
+					e.Regions = []hashing.RegionHash{
+						{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100},
+						{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100},
+					}
+					if i%5 == 0 {
+						e.Regions = append(e.Regions, hashing.RegionHash{Kind: hashing.RegionTrimmed, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+					}
+				}
+				if _, err := x.Add(entries, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.GC()
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			st, err := os.Stat(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			queries := benchQueries(r, stored, 4, 1000)
+			lat := make([]time.Duration, 0, 1024)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				q := queries[i%len(queries)]
+				variants := make([]pdq.Hash, pdq.NumDihedral)
+				variants[0] = pdq.Hash(fromHash(q))
+				for v := 1; v < len(variants); v++ {
+					variants[v] = pdq.Hash(fromHash(randomHash(r, 4)))
+				}
+				query := Query{Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: variants[0][:], Quality: 100}}, Dihedral: variants, MinQuality: -1}
+				if withRegions {
+					for range 4 {
+						query.Regions = append(query.Regions, hashing.RegionHash{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+					}
+					query.Regions = append(query.Regions, hashing.RegionHash{Kind: hashing.RegionContent, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+				}
+				t0 := time.Now()
+				if _, err := x.Match(query); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/entry")
+			b.ReportMetric(float64(st.Size())/n, "file-B/entry")
+			b.ReportMetric(float64(x.Stats()[hashing.PDQ])/n, "pdq-hashes/entry")
+		})
+	}
 }

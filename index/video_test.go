@@ -238,7 +238,8 @@ func TestEntryRecordV1(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	e := &Entry{ID: 5, Bank: "b", Kind: KindVideo, Frames: randomVideo(r, 3), Labels: map[string]string{}}
 	v2 := encodeEntry(e)
-	// Version 1 is version 2 without the flag byte after each frame.
+	// Version 1 is version 3 without the flag byte after each frame and the
+	// region count after the frames.
 	v1 := []byte{entryRecordV1}
 	rest := v2[1:]
 	// Skip to the frames: bank, kind, format, width, height, duration,
@@ -272,6 +273,10 @@ func TestEntryRecordV1(t *testing.T) {
 		}
 		pos++
 	}
+	if rest[pos] != 0 {
+		t.Fatal("region count set for an entry without regions")
+	}
+	pos++ // version 3's region count
 	v1 = append(v1, rest[pos:]...)
 	got, err := decodeEntry(5, v1)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strconv"
 
+	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/index"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -232,12 +233,12 @@ func (s *Server) entryFromMedia(ctx context.Context, c content, data []byte) (*i
 	if _, err := s.idx.Bank(c.bank); err != nil {
 		return nil, err
 	}
-	h, err := s.hashMedia(ctx, data, false)
+	h, err := s.hashMedia(ctx, data, false, hashing.StoredRegions)
 	if err != nil {
 		return nil, err
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
-	e.Duration, e.Frames = h.duration, h.frames
+	e.Duration, e.Frames, e.Regions = h.duration, h.frames, h.regions
 	return e, nil
 }
 
@@ -250,7 +251,7 @@ func entryFromHashes(c content, m *pb.MediaHashes) (*index.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Kind, e.Hashes, e.Frames = p.kind, p.hashes, p.frames
+	e.Kind, e.Hashes, e.Frames, e.Regions = p.kind, p.hashes, p.frames, p.regions
 	e.Format, e.Width, e.Height, e.Duration = m.GetFormat(), int(m.GetWidth()), int(m.GetHeight()), m.GetDurationSeconds()
 	return e, nil
 }

@@ -50,11 +50,32 @@ func hashToProto(h hashing.Hash) *pb.Hash {
 	return out
 }
 
+func regionToProto(r hashing.RegionHash) *pb.Hash {
+	out := hashToProto(hashing.Hash{Type: hashing.PDQ, Bytes: r.Hash[:], Quality: r.Quality})
+	out.Region = &pb.Region{Kind: pb.RegionKind(r.Kind), Left: r.Box.Left, Top: r.Box.Top, Width: r.Box.Width, Height: r.Box.Height}
+	return out
+}
+
+func regionFromProto(r *pb.Region) index.Region {
+	if r == nil {
+		return index.Region{}
+	}
+	return index.Region{Kind: hashing.RegionKind(r.GetKind()), Box: hashing.Box{Left: r.GetLeft(), Top: r.GetTop(), Width: r.GetWidth(), Height: r.GetHeight()}}
+}
+
+func matchRegionToProto(r index.Region) *pb.Region {
+	if r.Kind == hashing.RegionWhole {
+		return nil
+	}
+	return &pb.Region{Kind: pb.RegionKind(r.Kind), Left: r.Box.Left, Top: r.Box.Top, Width: r.Box.Width, Height: r.Box.Height}
+}
+
 // parsedHashes is what a MediaHashes message says, checked.
 type parsedHashes struct {
 	kind     index.MediaKind
 	hashes   []hashing.Hash // at most one per type, dihedral variants excluded
 	dihedral []pdq.Hash     // all 8 PDQ variants when the message carries them
+	regions  []hashing.RegionHash
 	frames   []index.Frame
 	meta     *pb.MediaHashes
 }
@@ -81,6 +102,16 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 		} else if t, _ := hashing.Lookup(parsed.Type); t.HasQuality {
 			// A hash supplied without its quality is trusted as good enough.
 			parsed.Quality = 100
+		}
+		if reg := regionFromProto(h.GetRegion()); reg.Kind != hashing.RegionWhole {
+			if parsed.Type != hashing.PDQ || reg.Kind > hashing.RegionWindow || h.GetDihedral() > pb.DihedralVariant_DIHEDRAL_VARIANT_ORIGINAL {
+				return nil, fmt.Errorf("%w: hash %d: region %v of a %s hash", errInvalidRequest, i, h.GetRegion().GetKind(), parsed.Type)
+			}
+			if len(p.regions) >= index.MaxRegions {
+				return nil, fmt.Errorf("%w: more than %d region hashes", errInvalidRequest, index.MaxRegions)
+			}
+			p.regions = append(p.regions, hashing.RegionHash{Kind: reg.Kind, Box: reg.Box, Hash: pdq.Hash(parsed.Bytes), Quality: parsed.Quality})
+			continue
 		}
 		if d := h.GetDihedral(); d > pb.DihedralVariant_DIHEDRAL_VARIANT_ORIGINAL {
 			if parsed.Type != hashing.PDQ || d > pb.DihedralVariant_DIHEDRAL_VARIANT_FLIP_MINUS_1 {
@@ -158,6 +189,9 @@ func entryToProto(e *index.Entry) *pb.Entry {
 	}
 	for _, h := range e.Hashes {
 		m.Hashes = append(m.Hashes, hashToProto(h))
+	}
+	for _, r := range e.Regions {
+		m.Hashes = append(m.Hashes, regionToProto(r))
 	}
 	m.Frames = framesToProto(e.Frames)
 	out := &pb.Entry{

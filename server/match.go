@@ -18,7 +18,7 @@ import (
 
 // Hash implements MatchService.Hash.
 func (s *Server) Hash(ctx context.Context, req *pb.HashRequest) (*pb.HashResponse, error) {
-	h, err := s.hashMedia(ctx, req.GetMedia(), req.GetDihedral())
+	h, err := s.hashMedia(ctx, req.GetMedia(), req.GetDihedral(), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -129,11 +129,11 @@ func nextChunk[T interface{ GetChunk() []byte }](recv func() (T, error), isHeade
 // matchMedia hashes uploaded media and matches it.
 func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOptions) (*pb.MatchResult, error) {
 	dihedral := opts == nil || opts.Dihedral == nil || opts.GetDihedral()
-	h, err := s.hashMedia(ctx, data, dihedral)
+	h, err := s.hashMedia(ctx, data, dihedral, hashing.QueryRegions)
 	if err != nil {
 		return nil, err
 	}
-	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral, Frames: h.frames, Duration: h.duration}
+	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration}
 	return s.match(q, opts, h.toProto())
 }
 
@@ -143,7 +143,7 @@ func (s *Server) matchHashes(m *pb.MediaHashes, opts *pb.MatchOptions) (*pb.Matc
 	if err != nil {
 		return nil, err
 	}
-	q := index.Query{Hashes: p.hashes, Frames: p.frames, Duration: m.GetDurationSeconds()}
+	q := index.Query{Hashes: p.hashes, Regions: p.regions, Frames: p.frames, Duration: m.GetDurationSeconds()}
 	if opts == nil || opts.Dihedral == nil || opts.GetDihedral() {
 		q.Dihedral = p.dihedral
 	}
@@ -203,6 +203,7 @@ func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHash
 		if m.Type == hashing.PDQ && m.Dihedral != pdq.Original {
 			pm.Dihedral = dihedralToProto(m.Dihedral)
 		}
+		pm.QueryRegion, pm.EntryRegion = matchRegionToProto(m.QueryRegion), matchRegionToProto(m.EntryRegion)
 		pm.QueryRanges = rangesToProto(m.QueryRanges)
 		pm.EntryRanges = rangesToProto(m.EntryRanges)
 		if m.HasPercent {

@@ -21,14 +21,15 @@ type hashed struct {
 	duration      float64        // seconds, for a video
 	hashes        []hashing.Hash // perceptual hashes, then digests
 	dihedral      []pdq.Hash     // the 8 PDQ variants, when asked for
-	frames        []index.Frame  // a video's sampled frames
+	regions       []hashing.RegionHash
+	frames        []index.Frame // a video's sampled frames
 }
 
 // hashMedia decodes and hashes uploaded bytes. Decodes are the costly
 // part of a request (up to a few hundred MB for a 50-megapixel image), so
 // at most Options.MaxConcurrentDecodes run at once; others wait, until
 // their deadline.
-func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool) (*hashed, error) {
+func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regions hashing.RegionSet) (*hashed, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: no media given", errInvalidRequest)
 	}
@@ -51,6 +52,13 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool) (*ha
 		s.metrics.decodeFailure(err)
 		return nil, err
 	}
+	var rs []hashing.RegionHash
+	if regions != 0 {
+		if rs, err = hashing.Regions(img.Image, regions); err != nil {
+			s.metrics.decodeFailure(err)
+			return nil, err
+		}
+	}
 	return &hashed{
 		kind:     index.KindImage,
 		format:   string(img.Format),
@@ -58,6 +66,7 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool) (*ha
 		height:   img.Height,
 		hashes:   append(hs.Hashes, hashing.Digests(data)...),
 		dihedral: hs.Dihedral,
+		regions:  rs,
 	}, nil
 }
 
@@ -104,6 +113,9 @@ func (h *hashed) toProto() *pb.MediaHashes {
 	quality := 0
 	if p, ok := h.pdq(); ok {
 		quality = p.Quality
+	}
+	for _, r := range h.regions {
+		m.Hashes = append(m.Hashes, regionToProto(r))
 	}
 	for d, v := range h.dihedral {
 		if pdq.Dihedral(d) == pdq.Original {

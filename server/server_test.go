@@ -175,7 +175,17 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	if entry.GetId() == "" || entry.GetBank() != "tvec" || added.GetAlreadyExists() {
 		t.Fatalf("AddContent = %v", added)
 	}
-	if m := entry.GetMedia(); m.GetKind() != pb.MediaKind_MEDIA_KIND_IMAGE || m.GetWidth() != 400 || len(m.GetHashes()) != 5 {
+	// Five whole-image hashes, and the two central windows kept for crops.
+	whole, windows := 0, 0
+	for _, h := range entry.GetMedia().GetHashes() {
+		switch h.GetRegion().GetKind() {
+		case pb.RegionKind_REGION_KIND_UNSPECIFIED:
+			whole++
+		case pb.RegionKind_REGION_KIND_WINDOW:
+			windows++
+		}
+	}
+	if m := entry.GetMedia(); m.GetKind() != pb.MediaKind_MEDIA_KIND_IMAGE || m.GetWidth() != 400 || whole != 5 || windows != 2 {
 		t.Fatalf("entry media = %v", m)
 	}
 	// The same bytes again are the same entry.

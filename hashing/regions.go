@@ -1,0 +1,154 @@
+package hashing
+
+import (
+	"fmt"
+	"image"
+
+	"github.com/mediamatch/mediamatch/pdq"
+)
+
+// RegionKind says which part of an image a region hash describes.
+type RegionKind uint8
+
+// The region kinds. Every region hash is kept in addition to the hash of the
+// whole image, never instead of it.
+const (
+	// RegionWhole is the whole image (the zero value: a hash without a
+	// region).
+	RegionWhole RegionKind = iota
+	// RegionTrimmed is the image without uniform bars and borders
+	// (TrimBorders).
+	RegionTrimmed
+	// RegionContent is the main picture: without bars, borders or caption
+	// bands (ContentRegion).
+	RegionContent
+	// RegionWindow is a fixed sub-window: a central crop of a stored image
+	// (so that crops of it still match) or a quarter of a query (so that a
+	// known image shown in a collage is found).
+	RegionWindow
+)
+
+// String names the kind as the API does.
+func (k RegionKind) String() string {
+	switch k {
+	case RegionWhole:
+		return "whole"
+	case RegionTrimmed:
+		return "trimmed"
+	case RegionContent:
+		return "content"
+	case RegionWindow:
+		return "window"
+	}
+	return fmt.Sprintf("RegionKind(%d)", uint8(k))
+}
+
+// Box is a rectangle relative to an image: fractions of its width and height
+// from the top left.
+type Box struct {
+	Left, Top, Width, Height float32
+}
+
+// RegionHash is the PDQ hash of one region of an image.
+type RegionHash struct {
+	Kind    RegionKind
+	Box     Box
+	Hash    pdq.Hash
+	Quality int
+}
+
+// RegionSet selects the region hashes Regions computes.
+type RegionSet uint8
+
+// The region sets: what a stored image keeps, and what a query computes.
+// Crops are caught on the stored side (the query is a window of the
+// original); captions, borders, screenshots and collages on the query side
+// (the original is a region of the query). Bars and captions are looked for
+// on both sides, since a banked image may itself carry them.
+const (
+	// StoredRegions: trimmed and content regions when they differ from the
+	// whole image, and central windows at 90% and 80% of each side.
+	StoredRegions RegionSet = iota + 1
+	// QueryRegions: trimmed and content regions when they differ from the
+	// whole image, and the four quarters.
+	QueryRegions
+)
+
+// minRegionShare is the largest share of the image's area that a trimmed or
+// content region may cover and still be hashed on its own: above it the
+// region is the image, give or take a sliver.
+const minRegionShare = 0.97
+
+// windowScales are the central windows kept for a stored image, as a share
+// of each side. A crop of up to a few per cent from each edge lands near
+// one of them.
+var windowScales = []float32{0.9, 0.8}
+
+// Regions computes the PDQ hashes of the regions of img that set selects.
+func Regions(img image.Image, set RegionSet) (out []RegionHash, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("%w: regions: %v", ErrHasher, r)
+		}
+	}()
+	b := img.Bounds()
+	if b.Dx() < 2*minSide || b.Dy() < 2*minSide {
+		return nil, nil // too small to have parts worth hashing
+	}
+	sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if !ok {
+		return nil, nil
+	}
+	add := func(kind RegionKind, r image.Rectangle) error {
+		res, err := pdq.HashImage(sub.SubImage(r))
+		if err != nil {
+			return fmt.Errorf("pdq of %s region: %w", kind, err)
+		}
+		out = append(out, RegionHash{Kind: kind, Box: relative(b, r), Hash: res.Hash, Quality: res.Quality})
+		return nil
+	}
+	full := float64(b.Dx() * b.Dy())
+	trimmed := TrimBorders(img)
+	if float64(trimmed.Dx()*trimmed.Dy()) < minRegionShare*full {
+		if err := add(RegionTrimmed, trimmed); err != nil {
+			return nil, err
+		}
+	}
+	content := ContentRegion(img)
+	if content != trimmed && float64(content.Dx()*content.Dy()) < minRegionShare*full {
+		if err := add(RegionContent, content); err != nil {
+			return nil, err
+		}
+	}
+	switch set {
+	case StoredRegions:
+		for _, s := range windowScales {
+			w, h := int(float32(b.Dx())*s+0.5), int(float32(b.Dy())*s+0.5)
+			x, y := b.Min.X+(b.Dx()-w)/2, b.Min.Y+(b.Dy()-h)/2
+			if err := add(RegionWindow, image.Rect(x, y, x+w, y+h)); err != nil {
+				return nil, err
+			}
+		}
+	case QueryRegions:
+		mx, my := b.Min.X+b.Dx()/2, b.Min.Y+b.Dy()/2
+		for _, r := range []image.Rectangle{
+			image.Rect(b.Min.X, b.Min.Y, mx, my), image.Rect(mx, b.Min.Y, b.Max.X, my),
+			image.Rect(b.Min.X, my, mx, b.Max.Y), image.Rect(mx, my, b.Max.X, b.Max.Y),
+		} {
+			if err := add(RegionWindow, r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func relative(b, r image.Rectangle) Box {
+	w, h := float32(b.Dx()), float32(b.Dy())
+	return Box{
+		Left: float32(r.Min.X-b.Min.X) / w, Top: float32(r.Min.Y-b.Min.Y) / h,
+		Width: float32(r.Dx()) / w, Height: float32(r.Dy()) / h,
+	}
+}

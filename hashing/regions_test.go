@@ -1,0 +1,72 @@
+package hashing
+
+import (
+	"image"
+	"image/color"
+	"math"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/mediamatch/mediamatch/pdq"
+)
+
+// TestRegions checks which region hashes each side computes, and that the
+// trimmed region of a bordered photo hashes as the photo does.
+func TestRegions(t *testing.T) {
+	photo, err := imaging.Open("../testdata/pdq/tolerance/bridge-mods-aaa-orig.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo = imaging.Resize(photo, 400, 0, imaging.Lanczos)
+	want, err := pdq.HashImage(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := photo.Bounds()
+	framed := imaging.Paste(imaging.New(pb.Dx()+40, pb.Dy()+40, color.NRGBA{200, 20, 20, 255}), photo, image.Pt(20, 20))
+
+	kinds := func(rs []RegionHash) map[RegionKind]int {
+		m := map[RegionKind]int{}
+		for _, r := range rs {
+			m[r.Kind]++
+		}
+		return m
+	}
+	stored, err := Regions(photo, StoredRegions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds(stored); k[RegionWindow] != 2 || k[RegionTrimmed] != 0 || k[RegionContent] != 0 {
+		t.Errorf("stored regions of a plain photo: %v", k)
+	}
+	for _, r := range stored {
+		if math.Abs(float64(r.Box.Left+r.Box.Width/2)-0.5) > 0.01 || math.Abs(float64(r.Box.Top+r.Box.Height/2)-0.5) > 0.01 {
+			t.Errorf("window %+v is not central", r.Box)
+		}
+	}
+	query, err := Regions(framed, QueryRegions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kinds(query)
+	if k[RegionTrimmed] != 1 || k[RegionWindow] != 4 {
+		t.Fatalf("query regions of a framed photo: %v", k)
+	}
+	for _, r := range query {
+		if r.Kind != RegionTrimmed {
+			continue
+		}
+		if d := pdq.Distance(r.Hash, want.Hash); d > 8 {
+			t.Errorf("trimmed region is %d bits from the photo", d)
+		}
+		fw, fh := float32(framed.Bounds().Dx()), float32(framed.Bounds().Dy())
+		if math.Abs(float64(r.Box.Left-20/fw)) > 0.005 || math.Abs(float64(r.Box.Width-float32(pb.Dx())/fw)) > 0.005 || math.Abs(float64(r.Box.Height-float32(pb.Dy())/fh)) > 0.005 {
+			t.Errorf("trimmed box %+v", r.Box)
+		}
+	}
+	// Too small to have parts.
+	if rs, err := Regions(imaging.New(40, 40, color.White), QueryRegions); err != nil || len(rs) != 0 {
+		t.Errorf("tiny image: %v, %v", rs, err)
+	}
+}
