@@ -15,8 +15,15 @@ import (
 // Options selects optional work when hashing an image.
 type Options struct {
 	// Dihedral also computes the PDQ hashes of the image's seven other
-	// rotations and mirrors (cheap: they come from the same DCT).
+	// rotations and mirrors (cheap: they come from the same DCT, as the
+	// reference derives them).
 	Dihedral bool
+	// Transformed, with Dihedral, hashes each rotation and mirror of the
+	// image itself instead (pdq.TransformedImage): eight hashes' work, but
+	// each variant is what the rotated or mirrored image hashes to, where
+	// the reference's derivation is off by 15-50 bits on small, sharp
+	// images. Matching uses this; the reference form is for exchange.
+	Transformed bool
 }
 
 // ImageHashes is what Image computes for one image.
@@ -39,7 +46,14 @@ func Image(img image.Image, opts Options) (res ImageHashes, err error) {
 		}
 	}()
 	var p pdq.Result
-	if opts.Dihedral {
+	if opts.Dihedral && opts.Transformed {
+		d, err := pdq.TransformedImage(img)
+		if err != nil {
+			return ImageHashes{}, fmt.Errorf("pdq: %w", err)
+		}
+		res.Dihedral = d.Hashes[:]
+		p = pdq.Result{Hash: d.Hashes[pdq.Original], Quality: d.Quality}
+	} else if opts.Dihedral {
 		d, err := pdq.DihedralImage(img)
 		if err != nil {
 			return ImageHashes{}, fmt.Errorf("pdq: %w", err)
@@ -47,7 +61,7 @@ func Image(img image.Image, opts Options) (res ImageHashes, err error) {
 		res.Dihedral = d.Hashes[:]
 		p = pdq.Result{Hash: d.Hashes[pdq.Original], Quality: d.Quality}
 	}
-	if b := img.Bounds(); !opts.Dihedral || (b.Dx() == 64 && b.Dy() == 64) {
+	if b := img.Bounds(); !opts.Dihedral || (!opts.Transformed && b.Dx() == 64 && b.Dy() == 64) {
 		// The reference's single-hash entry point skips the tent filter on
 		// 64x64 input and its dihedral one does not; everywhere else the
 		// dihedral original is the same hash, so it is not computed twice.

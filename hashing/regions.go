@@ -67,7 +67,7 @@ type RegionSet uint8
 // on both sides, since a banked image may itself carry them.
 const (
 	// StoredRegions: trimmed and content regions when they differ from the
-	// whole image, and central windows at 90% and 80% of each side.
+	// whole image, and central windows at 95%, 90% and 85% of each side.
 	StoredRegions RegionSet = iota + 1
 	// QueryRegions: trimmed and content regions when they differ from the
 	// whole image, and the four quarters.
@@ -80,9 +80,9 @@ const (
 const minRegionShare = 0.97
 
 // windowScales are the central windows kept for a stored image, as a share
-// of each side. A crop of up to a few per cent from each edge lands near
-// one of them.
-var windowScales = []float32{0.9, 0.8}
+// of each side. A crop of 5-15% of each side lands near one of them when it
+// is not far off centre.
+var windowScales = []float32{0.95, 0.9, 0.85}
 
 // Regions computes the PDQ hashes of the regions of img that set selects.
 func Regions(img image.Image, set RegionSet) (out []RegionHash, err error) {

@@ -37,7 +37,7 @@ func TestRegions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := kinds(stored); k[RegionWindow] != 2 || k[RegionTrimmed] != 0 || k[RegionContent] != 0 {
+	if k := kinds(stored); k[RegionWindow] != 3 || k[RegionTrimmed] != 0 || k[RegionContent] != 0 {
 		t.Errorf("stored regions of a plain photo: %v", k)
 	}
 	for _, r := range stored {

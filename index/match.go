@@ -106,11 +106,13 @@ type Region struct {
 // own they collide far more often than PDQ (on the robustness corpus, dHash
 // at distance 10 matched 0.13% of unrelated pairs, PDQ at 31 none), so a
 // pHash or dHash match is reported only when PDQ agrees loosely: the
-// query's and the entry's whole-image PDQ hashes within CorroborateDistance.
+// query's and the entry's whole-image PDQ hashes within CorroborateDistance
+// (unrelated images are about 128 apart; a crop of 5% moves PDQ about 66
+// while pHash stays close).
 // When either side has no PDQ hash of matchable quality, the 64-bit hash
 // must instead be within UncorroboratedThreshold.
 var (
-	CorroborateDistance     = 64
+	CorroborateDistance     = 96
 	UncorroboratedThreshold = 4
 )
 
@@ -121,16 +123,18 @@ var (
 // rule because every extra pair tried is another chance of a false match;
 // BENCHMARKS.md gives how they were calibrated.
 var RegionThresholds = map[[2]hashing.RegionKind]int{
-	{hashing.RegionWhole, hashing.RegionTrimmed}:   28,
-	{hashing.RegionWhole, hashing.RegionContent}:   28,
-	{hashing.RegionWhole, hashing.RegionWindow}:    24,
-	{hashing.RegionTrimmed, hashing.RegionWhole}:   28,
-	{hashing.RegionContent, hashing.RegionWhole}:   28,
-	{hashing.RegionTrimmed, hashing.RegionTrimmed}: 28,
-	{hashing.RegionTrimmed, hashing.RegionContent}: 28,
-	{hashing.RegionContent, hashing.RegionTrimmed}: 28,
-	{hashing.RegionContent, hashing.RegionContent}: 28,
-	{hashing.RegionWindow, hashing.RegionWhole}:    24,
+	{hashing.RegionWhole, hashing.RegionTrimmed}:   31,
+	{hashing.RegionWhole, hashing.RegionContent}:   31,
+	{hashing.RegionWhole, hashing.RegionWindow}:    31,
+	{hashing.RegionTrimmed, hashing.RegionWhole}:   31,
+	{hashing.RegionContent, hashing.RegionWhole}:   31,
+	{hashing.RegionTrimmed, hashing.RegionTrimmed}: 31,
+	{hashing.RegionTrimmed, hashing.RegionContent}: 31,
+	{hashing.RegionContent, hashing.RegionTrimmed}: 31,
+	{hashing.RegionContent, hashing.RegionContent}: 31,
+	{hashing.RegionTrimmed, hashing.RegionWindow}:  28,
+	{hashing.RegionContent, hashing.RegionWindow}:  28,
+	{hashing.RegionWindow, hashing.RegionWhole}:    28,
 }
 
 // Result is the answer to a Query.

@@ -129,3 +129,66 @@ func lumaRow(img image.Image) func(y int, cols []int, dst []float32) {
 func lumaOf(r, g, b uint8) float32 {
 	return float32(lumaR*float32(r)) + float32(lumaG*float32(g)) + float32(lumaB*float32(b))
 }
+
+// TransformedImage hashes each of the eight rotations and mirrors of img as
+// if that transformed image had been hashed with HashImage: the sampled
+// luminance is rotated or mirrored and filtered again for each variant.
+// DihedralImage derives the variants from one DCT, as the reference does,
+// which is exact only where the downsampling filter is symmetric; on small,
+// sharp images (icons, sprites) its variants land 15-50 bits from the hash
+// of the image really mirrored. This costs eight hashes instead of one.
+func TransformedImage(img image.Image) (DihedralResult, error) {
+	luma, w, h := SampledLuma(img)
+	var res DihedralResult
+	buf := make([]float32, len(luma))
+	for d := range Dihedral(NumDihedral) {
+		tw, th := transformLuma(d, luma, w, h, buf)
+		r, err := HashLuma(buf, tw, th)
+		if err != nil {
+			return DihedralResult{}, err
+		}
+		res.Hashes[d] = r.Hash
+		if d == Original {
+			res.Quality = r.Quality
+		}
+	}
+	return res, nil
+}
+
+// transformLuma writes the variant d of the w x h buffer src into dst and
+// returns its size. The variants are those of the Dihedral constants:
+// Rotate90 turns counter-clockwise, FlipX swaps top and bottom, FlipY left
+// and right, FlipPlus1 transposes and FlipMinus1 transposes about the other
+// diagonal.
+func transformLuma(d Dihedral, src []float32, w, h int, dst []float32) (int, int) {
+	tw, th := w, h
+	if d == Rotate90 || d == Rotate270 || d == FlipPlus1 || d == FlipMinus1 {
+		tw, th = h, w
+	}
+	for y := range th {
+		row := dst[y*tw : (y+1)*tw]
+		for x := range row {
+			var sx, sy int
+			switch d {
+			case Original:
+				sx, sy = x, y
+			case Rotate90:
+				sx, sy = w-1-y, x
+			case Rotate180:
+				sx, sy = w-1-x, h-1-y
+			case Rotate270:
+				sx, sy = y, h-1-x
+			case FlipX:
+				sx, sy = x, h-1-y
+			case FlipY:
+				sx, sy = w-1-x, y
+			case FlipPlus1:
+				sx, sy = y, x
+			case FlipMinus1:
+				sx, sy = w-1-y, h-1-x
+			}
+			row[x] = src[sy*w+sx]
+		}
+	}
+	return tw, th
+}

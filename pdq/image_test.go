@@ -51,3 +51,57 @@ func TestHashSubImage(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformedImage checks that each variant is the hash of the image
+// rotated or mirrored by hand, pixel by pixel.
+func TestTransformedImage(t *testing.T) {
+	const w, h = 97, 61
+	src := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			v := uint8((x*x/5 + y*7 + x*y/3) % 253)
+			src.SetNRGBA(x, y, color.NRGBA{v, 255 - v, v / 3, 255})
+		}
+	}
+	// at returns the pixel that variant d shows at (x, y).
+	at := map[Dihedral]func(x, y int) (int, int){
+		Original:   func(x, y int) (int, int) { return x, y },
+		Rotate90:   func(x, y int) (int, int) { return w - 1 - y, x },
+		Rotate180:  func(x, y int) (int, int) { return w - 1 - x, h - 1 - y },
+		Rotate270:  func(x, y int) (int, int) { return y, h - 1 - x },
+		FlipX:      func(x, y int) (int, int) { return x, h - 1 - y },
+		FlipY:      func(x, y int) (int, int) { return w - 1 - x, y },
+		FlipPlus1:  func(x, y int) (int, int) { return y, x },
+		FlipMinus1: func(x, y int) (int, int) { return w - 1 - y, h - 1 - x },
+	}
+	got, err := TransformedImage(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := DihedralImage(src)
+	for d, f := range at {
+		tw, th := w, h
+		if d == Rotate90 || d == Rotate270 || d == FlipPlus1 || d == FlipMinus1 {
+			tw, th = h, w
+		}
+		m := image.NewNRGBA(image.Rect(0, 0, tw, th))
+		for y := range th {
+			for x := range tw {
+				sx, sy := f(x, y)
+				m.Set(x, y, src.At(sx, sy))
+			}
+		}
+		want, err := HashImage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Hashes[d] != want.Hash {
+			t.Errorf("%v: %v, want %v", d, got.Hashes[d], want.Hash)
+		}
+		// The reference's derivation agrees with it, within the filter's
+		// asymmetry, on the same orientation.
+		if dist := Distance(ref.Hashes[d], want.Hash); dist > 64 {
+			t.Errorf("%v: the reference's variant is %d bits away: wrong orientation?", d, dist)
+		}
+	}
+}

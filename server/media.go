@@ -47,7 +47,9 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		s.metrics.decodeFailure(err)
 		return nil, err
 	}
-	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: dihedral})
+	// Variants used for matching are hashes of the really transformed
+	// image; the Hash call returns the reference's derivation.
+	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: dihedral, Transformed: dihedral && regions == hashing.QueryRegions})
 	if err != nil {
 		s.metrics.decodeFailure(err)
 		return nil, err

@@ -175,7 +175,7 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	if entry.GetId() == "" || entry.GetBank() != "tvec" || added.GetAlreadyExists() {
 		t.Fatalf("AddContent = %v", added)
 	}
-	// Five whole-image hashes, and the two central windows kept for crops.
+	// Five whole-image hashes, and the three central windows kept for crops.
 	whole, windows := 0, 0
 	for _, h := range entry.GetMedia().GetHashes() {
 		switch h.GetRegion().GetKind() {
@@ -185,7 +185,7 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 			windows++
 		}
 	}
-	if m := entry.GetMedia(); m.GetKind() != pb.MediaKind_MEDIA_KIND_IMAGE || m.GetWidth() != 400 || whole != 5 || windows != 2 {
+	if m := entry.GetMedia(); m.GetKind() != pb.MediaKind_MEDIA_KIND_IMAGE || m.GetWidth() != 400 || whole != 5 || windows != 3 {
 		t.Fatalf("entry media = %v", m)
 	}
 	// The same bytes again are the same entry.

@@ -1,0 +1,120 @@
+package index
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/pdq"
+)
+
+func pdqHash(h [32]byte, quality int) hashing.Hash {
+	return hashing.Hash{Type: hashing.PDQ, Bytes: h[:], Quality: quality}
+}
+
+func TestMatchRegions(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	x, _ := openTestIndex(t)
+	whole, window := randPDQ(r), randPDQ(r)
+	id := addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(whole, 100)},
+		Regions: []hashing.RegionHash{{Kind: hashing.RegionWindow, Box: hashing.Box{Left: 0.05, Top: 0.05, Width: 0.9, Height: 0.9}, Hash: window, Quality: 100}}})
+	windowLimit := RegionThresholds[[2]hashing.RegionKind{hashing.RegionWhole, hashing.RegionWindow}]
+	contentLimit := RegionThresholds[[2]hashing.RegionKind{hashing.RegionContent, hashing.RegionWhole}]
+	quarterLimit := RegionThresholds[[2]hashing.RegionKind{hashing.RegionWindow, hashing.RegionWhole}]
+
+	// A crop: the query's whole hash near the entry's window.
+	for _, c := range []struct {
+		flip int
+		want bool
+	}{{windowLimit, true}, {windowLimit + 1, false}} {
+		q := Query{Hashes: []hashing.Hash{pdqHash(flipBits(r, window, c.flip), 100)}, MinQuality: -1}
+		res := mustMatch(t, x, q)
+		if got := len(res.Matches) == 1; got != c.want {
+			t.Fatalf("query %d bits from the window: matches %+v", c.flip, res.Matches)
+		}
+		if c.want {
+			m := res.Matches[0]
+			if m.EntryID != id || m.EntryRegion.Kind != hashing.RegionWindow || m.EntryRegion.Box.Width != 0.9 || m.QueryRegion.Kind != hashing.RegionWhole || m.Distance != c.flip {
+				t.Errorf("crop match %+v", m)
+			}
+		}
+	}
+	// The same hash as a mirrored variant does not match the window: only
+	// the image as given is tried against regions.
+	d := make([]pdq.Hash, pdq.NumDihedral)
+	for i := range d {
+		d[i] = randPDQ(r)
+	}
+	d[pdq.FlipY] = flipBits(r, window, 3)
+	if res := mustMatch(t, x, Query{Hashes: []hashing.Hash{pdqHash(d[0], 100)}, Dihedral: d, MinQuality: -1}); len(res.Matches) != 0 {
+		t.Errorf("a mirrored variant matched a window: %+v", res.Matches)
+	}
+	// A caption re-edit: the query's content region near the whole entry.
+	q := Query{Hashes: []hashing.Hash{pdqHash(randPDQ(r), 100)}, MinQuality: -1,
+		Regions: []hashing.RegionHash{{Kind: hashing.RegionContent, Hash: flipBits(r, whole, contentLimit), Quality: 90}}}
+	m := onlyMatch(t, mustMatch(t, x, q), id)
+	if m.QueryRegion.Kind != hashing.RegionContent || m.EntryRegion.Kind != hashing.RegionWhole {
+		t.Errorf("content match %+v", m)
+	}
+	// A low-quality region is not used.
+	q.Regions[0].Quality = 10
+	if res := mustMatch(t, x, q); len(res.Matches) != 0 {
+		t.Errorf("low-quality region matched: %+v", res.Matches)
+	}
+	// A collage quarter within its limit matches, beyond it not.
+	for _, c := range []struct {
+		flip int
+		want bool
+	}{{quarterLimit, true}, {quarterLimit + 1, false}} {
+		q := Query{Hashes: []hashing.Hash{pdqHash(randPDQ(r), 100)}, MinQuality: -1,
+			Regions: []hashing.RegionHash{{Kind: hashing.RegionWindow, Hash: flipBits(r, whole, c.flip), Quality: 100}}}
+		if got := len(mustMatch(t, x, q).Matches) == 1; got != c.want {
+			t.Errorf("quarter %d bits from the entry: matched %v", c.flip, got)
+		}
+	}
+	// A request threshold caps region thresholds too.
+	q = Query{Hashes: []hashing.Hash{pdqHash(flipBits(r, window, 10), 100)}, MinQuality: -1, Thresholds: map[string]int{hashing.PDQ: 9}}
+	if res := mustMatch(t, x, q); len(res.Matches) != 0 {
+		t.Errorf("window matched at 10 bits with threshold 9: %+v", res.Matches)
+	}
+}
+
+func TestCorroboration(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	x, _ := openTestIndex(t)
+	p := randPDQ(r)
+	ph := randHash(r, hashing.PHash)
+	id := addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(p, 100), ph}})
+	near := func(bits int) hashing.Hash {
+		b := append([]byte(nil), ph.Bytes...)
+		for _, i := range r.Perm(64)[:bits] {
+			b[i/8] ^= 1 << (i % 8)
+		}
+		return hashing.Hash{Type: hashing.PHash, Bytes: b}
+	}
+	for _, c := range []struct {
+		name   string
+		pdq    hashing.Hash
+		phash  hashing.Hash
+		wantID bool
+	}{
+		{"pHash close, PDQ unrelated", pdqHash(randPDQ(r), 100), near(8), false},
+		{"pHash close, PDQ loosely agrees", pdqHash(flipBits(r, p, CorroborateDistance), 100), near(8), true},
+		{"pHash close, PDQ just too far", pdqHash(flipBits(r, p, CorroborateDistance+1), 100), near(8), false},
+		{"no usable PDQ, pHash very close", pdqHash(randPDQ(r), 10), near(UncorroboratedThreshold), true},
+		{"no usable PDQ, pHash close", pdqHash(randPDQ(r), 10), near(UncorroboratedThreshold + 1), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := mustMatch(t, x, Query{Hashes: []hashing.Hash{c.pdq, c.phash}, MinQuality: -1, Types: []string{hashing.PHash, hashing.PDQ}})
+			found := false
+			for _, m := range res.Matches {
+				if m.EntryID == id && m.Type == hashing.PHash {
+					found = true
+				}
+			}
+			if found != c.wantID {
+				t.Errorf("pHash match %v, want %v: %+v", found, c.wantID, res.Matches)
+			}
+		})
+	}
+}
