@@ -361,14 +361,7 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 				return true
 			}
 			if f := frameOfSlot(slot); f >= 0 {
-				hits := m.frameHits[id]
-				if hits == nil {
-					hits = map[int]frameHit{}
-					m.frameHits[id] = hits
-				}
-				if old, ok := hits[f]; !ok || dist < old.dist {
-					hits[f] = frameHit{dist, pdq.Dihedral(vi)}
-				}
+				m.addFrameHit(id, f, frameHit{dist, pdq.Dihedral(vi)})
 				return true
 			}
 			m.consider(m.x.match(id, info, t.Name, dist, pdq.Dihedral(vi)))
@@ -376,6 +369,19 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 		})
 	}
 	return false, nil
+}
+
+// addFrameHit records an image query's hit on frame f of video entry id,
+// keeping the closest per frame.
+func (m *matcher) addFrameHit(id uint64, f int, h frameHit) {
+	hits := m.frameHits[id]
+	if hits == nil {
+		hits = map[int]frameHit{}
+		m.frameHits[id] = hits
+	}
+	if old, ok := hits[f]; !ok || h.dist < old.dist {
+		hits[f] = h
+	}
 }
 
 // regionHit considers a hit of a query hash (whole or region q) on slot of
@@ -428,14 +434,7 @@ func (m *matcher) matchRegions() {
 				// frames: as the content regions of frames are.
 				if limit, ok := RegionThresholds[[2]hashing.RegionKind{qr.Kind, hashing.RegionWhole}]; ok && qr.Kind != hashing.RegionWindow && dist <= limit {
 					if f := frameOfSlot(slot); f >= 0 {
-						hits := m.frameHits[id]
-						if hits == nil {
-							hits = map[int]frameHit{}
-							m.frameHits[id] = hits
-						}
-						if old, ok := hits[f]; !ok || dist < old.dist {
-							hits[f] = frameHit{dist, pdq.Original}
-						}
+						m.addFrameHit(id, f, frameHit{dist, pdq.Original})
 					}
 				}
 				return true
