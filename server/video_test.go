@@ -2,6 +2,9 @@ package server
 
 import (
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
 	"os"
 	"path/filepath"
 	"strings"
@@ -350,5 +353,40 @@ func TestVideoHostileStatus(t *testing.T) {
 	}
 	if n := ts.idx.BankSize("b"); n != 0 {
 		t.Errorf("%d entries written by failed adds", n)
+	}
+}
+
+// TestRegionMatch checks that a re-edit that defeats the whole-image hash
+// is found through a region, and that the response says which.
+func TestRegionMatch(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("b")
+	orig := readImage(t, "bridge-mods-aaa-orig.png")
+	entry := ts.addMedia("b", encodePNG(t, orig), nil).GetEntry()
+	// The photo in a thick blue frame: 60 px on each side.
+	ob := orig.Bounds()
+	framed := image.NewNRGBA(image.Rect(0, 0, ob.Dx()+120, ob.Dy()+120))
+	draw.Draw(framed, framed.Bounds(), image.NewUniform(color.NRGBA{20, 40, 200, 255}), image.Point{}, draw.Src)
+	draw.Draw(framed, image.Rect(60, 60, 60+ob.Dx(), 60+ob.Dy()), orig, ob.Min, draw.Src)
+	res := ts.matchMedia(encodePNG(t, framed), nil)
+	m := pdqMatch(res, entry.GetId())
+	if m == nil {
+		t.Fatalf("framed photo not matched: %v", res.GetMatches())
+	}
+	if k := m.GetQueryRegion().GetKind(); k != pb.RegionKind_REGION_KIND_TRIMMED && k != pb.RegionKind_REGION_KIND_CONTENT {
+		t.Errorf("matched by query region %v, want the trimmed picture", m.GetQueryRegion())
+	}
+	if r := m.GetQueryRegion(); abs(float64(r.GetLeft())-60.0/float64(framed.Bounds().Dx())) > 0.01 || m.GetEntryRegion() != nil {
+		t.Errorf("regions: query %v entry %v", r, m.GetEntryRegion())
+	}
+	// The query's hashes come back with their regions marked.
+	regions := 0
+	for _, h := range res.GetQuery().GetHashes() {
+		if h.GetRegion() != nil {
+			regions++
+		}
+	}
+	if regions < 5 { // trimmed or content, and the four quarters
+		t.Errorf("%d region hashes in the query", regions)
 	}
 }
