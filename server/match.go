@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 
 	"google.golang.org/protobuf/proto"
 
@@ -169,22 +168,15 @@ func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHash
 	if q.Thresholds, err = thresholdsFromProto(opts.GetThresholds()); err != nil {
 		return nil, err
 	}
-	q.VideoQueryPercent, q.VideoEntryPercent = -1, -1
 	var queryPercent, entryPercent *float64
 	if opts != nil {
 		queryPercent, entryPercent = opts.VideoQueryMatchPercent, opts.VideoEntryMatchPercent
 	}
-	for _, p := range []struct {
-		set *float64
-		dst *float64
-	}{{queryPercent, &q.VideoQueryPercent}, {entryPercent, &q.VideoEntryPercent}} {
-		if p.set == nil {
-			continue
-		}
-		if v := *p.set; math.IsNaN(v) || v < 0 || v > 100 {
-			return nil, fmt.Errorf("%w: video match percentage %v outside 0..100", errInvalidRequest, v)
-		}
-		*p.dst = *p.set
+	if q.VideoQueryPercent, err = percentOption(queryPercent); err != nil {
+		return nil, err
+	}
+	if q.VideoEntryPercent, err = percentOption(entryPercent); err != nil {
+		return nil, err
 	}
 	res, err := s.idx.Match(q)
 	if err != nil {
@@ -213,6 +205,18 @@ func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHash
 		out.Matches = append(out.Matches, pm)
 	}
 	return out, nil
+}
+
+// percentOption returns a vPDQ percentage from a request, or -1 (the
+// index's default) when it is unset.
+func percentOption(p *float64) (float64, error) {
+	if p == nil {
+		return -1, nil
+	}
+	if v := *p; !(v >= 0 && v <= 100) { // NaN fails both
+		return 0, fmt.Errorf("%w: video match percentage %v outside 0..100", errInvalidRequest, v)
+	}
+	return *p, nil
 }
 
 func rangesToProto(rs []index.Range) []*pb.TimeRange {

@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,14 +144,7 @@ func describe(m *pb.Match) string {
 
 // near reports whether a range is [start, end] give or take tol seconds.
 func near(r *pb.TimeRange, start, end, tol float64) bool {
-	return r != nil && abs(r.GetStartSeconds()-start) <= tol && abs(r.GetEndSeconds()-end) <= tol
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
+	return r != nil && math.Abs(r.GetStartSeconds()-start) <= tol && math.Abs(r.GetEndSeconds()-end) <= tol
 }
 
 // TestVideoMatching is the video acceptance test: a banked video is found
@@ -165,7 +159,7 @@ func TestVideoMatching(t *testing.T) {
 	ts.createBank("posters")
 	known := ts.addFile("videos", f.known, map[string]string{"name": "known"})
 	if got := known.GetMedia(); got.GetKind() != pb.MediaKind_MEDIA_KIND_VIDEO || got.GetFormat() != string(media.FormatMP4) ||
-		got.GetWidth() != 640 || got.GetHeight() != 360 || abs(got.GetDurationSeconds()-15) > 0.1 || len(got.GetFrames()) < 15 {
+		got.GetWidth() != 640 || got.GetHeight() != 360 || math.Abs(got.GetDurationSeconds()-15) > 0.1 || len(got.GetFrames()) < 15 {
 		t.Fatalf("known video entry: kind %v format %q %dx%d, %.2f s, %d frames", got.GetKind(), got.GetFormat(),
 			got.GetWidth(), got.GetHeight(), got.GetDurationSeconds(), len(got.GetFrames()))
 	}
@@ -376,7 +370,7 @@ func TestRegionMatch(t *testing.T) {
 	if k := m.GetQueryRegion().GetKind(); k != pb.RegionKind_REGION_KIND_TRIMMED && k != pb.RegionKind_REGION_KIND_CONTENT {
 		t.Errorf("matched by query region %v, want the trimmed picture", m.GetQueryRegion())
 	}
-	if r := m.GetQueryRegion(); abs(float64(r.GetLeft())-60.0/float64(framed.Bounds().Dx())) > 0.01 || m.GetEntryRegion() != nil {
+	if r := m.GetQueryRegion(); math.Abs(float64(r.GetLeft())-60.0/float64(framed.Bounds().Dx())) > 0.01 || m.GetEntryRegion() != nil {
 		t.Errorf("regions: query %v entry %v", r, m.GetEntryRegion())
 	}
 	// The query's hashes come back with their regions marked.
@@ -388,5 +382,40 @@ func TestRegionMatch(t *testing.T) {
 	}
 	if regions < 5 { // trimmed or content, and the four quarters
 		t.Errorf("%d region hashes in the query", regions)
+	}
+}
+
+// TestVideoPercentOptions checks that vPDQ percentages outside 0..100 are
+// refused, and that one within applies.
+func TestVideoPercentOptions(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("b")
+	frames := []*pb.VideoFrameHash{{Ts: 0, PdqHex: strings.Repeat("a5", 32)}, {Ts: 1, PdqHex: strings.Repeat("3c", 32)}}
+	add := &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Hashes{Hashes: &pb.MediaHashes{Frames: frames}}}
+	entry, err := ts.bank.AddContent(ctx(t), add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The query holds one of the entry's two frames and one unrelated.
+	query := &pb.MediaHashes{Frames: []*pb.VideoFrameHash{frames[0], {Ts: 1, PdqHex: strings.Repeat("0f", 32)}}}
+	match := func(opts *pb.MatchOptions) (*pb.MatchResult, error) {
+		resp, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: query}, Options: opts})
+		return resp.GetResult(), err
+	}
+	for _, bad := range []float64{-1, 100.5, math.NaN()} {
+		if _, err := match(&pb.MatchOptions{VideoQueryMatchPercent: new(bad)}); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("query percentage %v: %v", bad, err)
+		}
+		if _, err := match(&pb.MatchOptions{VideoEntryMatchPercent: new(bad)}); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("entry percentage %v: %v", bad, err)
+		}
+	}
+	// 50% of the query is found: not by default (80), yes at 50.
+	if res, err := match(nil); err != nil || pdqMatch(res, entry.GetEntry().GetId()) != nil {
+		t.Errorf("default threshold: %v, %v", res.GetMatches(), err)
+	}
+	res, err := match(&pb.MatchOptions{VideoQueryMatchPercent: new(50.0)})
+	if m := pdqMatch(res, entry.GetEntry().GetId()); err != nil || m == nil || m.GetQueryMatchPercent() != 50 || m.GetEntryMatchPercent() != 50 {
+		t.Errorf("at 50%%: %v, %v", res.GetMatches(), err)
 	}
 }
