@@ -2,6 +2,7 @@ package media
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,7 +186,7 @@ func (j *videoJob) probe(ffprobe string) (*probeResult, error) {
 	}
 	s := out.Streams[0]
 	p := &probeResult{codec: s.CodecName, width: s.Width, height: s.Height}
-	if !allowedDecoder(p.codec) {
+	if !slices.Contains(decoders, p.codec) {
 		return nil, fmt.Errorf("media: %s: video codec %q is not supported: %w", j.format, clip(p.codec), ErrUnsupported)
 	}
 	if s.Width <= 0 || s.Height <= 0 {
@@ -224,15 +226,6 @@ func (j *videoJob) probe(ffprobe string) (*probeResult, error) {
 			j.format, seconds(p.duration), j.opts.MaxDuration, ErrTooLarge)
 	}
 	return p, nil
-}
-
-func allowedDecoder(name string) bool {
-	for _, d := range decoders {
-		if d == name {
-			return true
-		}
-	}
-	return false
 }
 
 // parseSeconds parses ffprobe's seconds, NaN when absent ("N/A").
@@ -452,32 +445,34 @@ type tail struct {
 
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
-	t.mu.Unlock()
 	for {
-		t.mu.Lock()
-		i := strings.IndexByte(string(t.buf), '\n')
+		i := bytes.IndexByte(t.buf, '\n')
 		if i < 0 {
-			if len(t.buf) > 64<<10 {
-				t.buf = t.buf[:0]
-			}
-			t.mu.Unlock()
-			return len(p), nil
+			break
 		}
-		line := string(t.buf[:i])
+		t.addLocked(string(t.buf[:i]))
 		t.buf = t.buf[i+1:]
-		t.mu.Unlock()
-		t.add(line)
 	}
+	if len(t.buf) > 64<<10 {
+		t.buf = t.buf[:0]
+	}
+	return len(p), nil
 }
 
 func (t *tail) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.addLocked(line)
+}
+
+// addLocked keeps a line; the caller holds mu.
+func (t *tail) addLocked(line string) {
 	line = strings.TrimSpace(logPrefix.ReplaceAllString(line, ""))
 	if line == "" {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.lines = append(t.lines, line)
 	if len(t.lines) > 20 {
 		t.lines = t.lines[1:]
