@@ -489,6 +489,7 @@ func (m *matcher) resolveFrameHits() {
 type vframe struct {
 	index      int // in the video's frame list
 	start, end float64
+	quality    int
 	hashes     [2]Hash
 	n          int
 }
@@ -498,7 +499,7 @@ type vframe struct {
 func spans(frames []Frame, duration float64) []vframe {
 	out := make([]vframe, len(frames))
 	for i, f := range frames {
-		v := vframe{index: i, start: f.Seconds, n: 1}
+		v := vframe{index: i, start: f.Seconds, quality: f.Quality, n: 1}
 		v.hashes[0] = toHash(f.Hash[:])
 		if f.HasContent {
 			v.hashes[1] = toHash(f.Content[:])
@@ -518,14 +519,8 @@ func spans(frames []Frame, duration float64) []vframe {
 }
 
 // usable keeps the frames of matchable quality.
-func usable(frames []vframe, all []Frame, minQ int) []vframe {
-	out := make([]vframe, 0, len(frames))
-	for i, f := range frames {
-		if all[i].Quality >= minQ {
-			out = append(out, f)
-		}
-	}
-	return out
+func usable(frames []vframe, minQ int) []vframe {
+	return slices.DeleteFunc(frames, func(f vframe) bool { return f.quality < minQ })
 }
 
 // frameDistance is the smallest distance between any hash of a and any of b.
@@ -560,8 +555,7 @@ func ranges(frames []vframe, matched func(i int) bool) []Range {
 func (m *matcher) matchFrames() (lowQuality bool) {
 	t, _ := hashing.Lookup(hashing.PDQ)
 	minQ := m.minQuality(t)
-	all := spans(m.q.Frames, m.q.Duration)
-	query := usable(all, m.q.Frames, minQ)
+	query := usable(spans(m.q.Frames, m.q.Duration), minQ)
 	if len(query) == 0 {
 		return true
 	}
@@ -641,33 +635,28 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 		}
 		info := m.x.entries[id]
 		threshold := m.threshold(t, m.banks[info.bank])
-		all := spans(e.Frames, e.Duration)
-		entry := usable(all, e.Frames, minQ)
-		qBest := make([]int, len(query))
-		eMatched := map[int]bool{}
-		maxDist := -1
+		entry := usable(spans(e.Frames, e.Duration), minQ)
+		qMatched, eMatched := map[int]bool{}, map[int]bool{}
+		maxDist := -1 // the largest of the matched query frames' best distances
 		for qi := range query {
-			qBest[qi] = -1
+			best := -1
 			for ei := range entry {
 				d := frameDistance(&query[qi], &entry[ei])
 				if d > threshold {
 					continue
 				}
 				eMatched[entry[ei].index] = true
-				if qBest[qi] < 0 || d < qBest[qi] {
-					qBest[qi] = d
+				if best < 0 || d < best {
+					best = d
 				}
 			}
-			maxDist = max(maxDist, qBest[qi])
+			if best >= 0 {
+				qMatched[query[qi].index] = true
+				maxDist = max(maxDist, best)
+			}
 		}
 		if maxDist < 0 {
 			continue
-		}
-		qMatched := map[int]bool{}
-		for qi, d := range qBest {
-			if d >= 0 {
-				qMatched[query[qi].index] = true
-			}
 		}
 		qp := distinctShare(query, qMatched)
 		ep := distinctShare(entry, eMatched)

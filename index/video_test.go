@@ -10,6 +10,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/vpdq"
 )
 
 func randPDQ(r *rand.Rand) [32]byte {
@@ -294,5 +295,67 @@ func TestEntryRecordV1(t *testing.T) {
 	got, err = decodeEntry(5, encodeEntry(e))
 	if err != nil || !reflect.DeepEqual(got.Frames, e.Frames) {
 		t.Errorf("v2 frames %v, %v; want %v", got.Frames, err, e.Frames)
+	}
+}
+
+// TestMatchVideoAgreesWithVPDQ checks the index's video-to-video rule
+// against the vpdq package's reference implementation of it, on random
+// videos that share some frames (some near, some duplicated, some of low
+// quality): the same percentages and the same largest distance.
+func TestMatchVideoAgreesWithVPDQ(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for trial := range 40 {
+		x, _ := openTestIndex(t)
+		entry := randomVideo(r, 5+r.IntN(30))
+		for i := range entry {
+			switch r.IntN(6) {
+			case 0:
+				entry[i].Quality = r.IntN(50)
+			case 1:
+				if i > 0 {
+					entry[i].Hash = entry[i-1].Hash
+				}
+			}
+		}
+		query := randomVideo(r, 3+r.IntN(20))
+		for i := range query {
+			if r.IntN(3) > 0 {
+				query[i].Hash = flipBits(r, entry[r.IntN(len(entry))].Hash, r.IntN(40))
+				query[i].Quality = 40 + r.IntN(61)
+			}
+		}
+		id := addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: entry})
+		q := videoQuery(query)
+		q.VideoQueryPercent, q.VideoEntryPercent = 0, 0
+		res := mustMatch(t, x, q)
+
+		toVPDQ := func(fs []Frame) []vpdq.Frame {
+			out := make([]vpdq.Frame, len(fs))
+			for i, f := range fs {
+				out[i] = vpdq.Frame{Index: i, Hash: f.Hash, Quality: f.Quality, Seconds: f.Seconds}
+			}
+			return out
+		}
+		want := vpdq.Compare(toVPDQ(query), toVPDQ(entry), vpdq.Options{QueryPercent: -1, EntryPercent: -1})
+		var got *Match
+		for i := range res.Matches {
+			if res.Matches[i].EntryID == id && res.Matches[i].HasPercent {
+				got = &res.Matches[i]
+			}
+		}
+		if want.MaxDistance < 0 {
+			if got != nil {
+				t.Errorf("trial %d: index matched %+v, vpdq finds no frame in common", trial, *got)
+			}
+			continue
+		}
+		if got == nil {
+			t.Errorf("trial %d: no match, vpdq says %.1f%% / %.1f%%", trial, want.QueryPercent, want.EntryPercent)
+			continue
+		}
+		if math.Abs(got.QueryPercent-want.QueryPercent) > 1e-9 || math.Abs(got.EntryPercent-want.EntryPercent) > 1e-9 || got.Distance != want.MaxDistance {
+			t.Errorf("trial %d: index %.2f%% / %.2f%% at %d, vpdq %.2f%% / %.2f%% at %d", trial,
+				got.QueryPercent, got.EntryPercent, got.Distance, want.QueryPercent, want.EntryPercent, want.MaxDistance)
+		}
 	}
 }
