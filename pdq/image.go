@@ -139,14 +139,16 @@ func lumaOf(r, g, b uint8) float32 {
 // of the image really mirrored. This costs eight hashes instead of one.
 func TransformedImage(img image.Image) (DihedralResult, error) {
 	luma, w, h := SampledLuma(img)
+	if err := checkLuma(luma, w, h); err != nil {
+		return DihedralResult{}, err
+	}
 	var res DihedralResult
-	buf := make([]float32, len(luma))
+	// One buffer takes each variant in turn and the filter overwrites it;
+	// one more is the filter's scratch.
+	buf, tmp := make([]float32, len(luma)), make([]float32, len(luma))
 	for d := range Dihedral(NumDihedral) {
 		tw, th := transformLuma(d, luma, w, h, buf)
-		r, err := HashLuma(buf, tw, th)
-		if err != nil {
-			return DihedralResult{}, err
-		}
+		r := hashLuma(buf, tmp, tw, th)
 		res.Hashes[d] = r.Hash
 		if d == Original {
 			res.Quality = r.Quality

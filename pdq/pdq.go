@@ -64,22 +64,30 @@ func HashLuma(luma []float32, width, height int) (Result, error) {
 	if err := checkLuma(luma, width, height); err != nil {
 		return Result{}, err
 	}
+	return hashLuma(slices.Clone(luma), nil, width, height), nil
+}
+
+// hashLuma is HashLuma on a checked buffer that it may overwrite, with tmp
+// (at least len(work) long, or nil to allocate) as the filter's scratch.
+func hashLuma(work, tmp []float32, width, height int) Result {
 	if width < MinDim || height < MinDim {
-		return Result{}, nil
+		return Result{}
 	}
 	var grid [gridSize * gridSize]float32
 	if width == gridSize && height == gridSize {
 		// The reference takes a 64x64 input as already downsampled (as
 		// when ffmpeg scaled a video frame) and skips the filter.
-		copy(grid[:], luma)
+		copy(grid[:], work)
 	} else {
-		work := slices.Clone(luma)
-		downsample(work, make([]float32, len(luma)), width, height, &grid)
+		if len(tmp) < len(work) {
+			tmp = make([]float32, len(work))
+		}
+		downsample(work, tmp[:len(work)], width, height, &grid)
 	}
 	var coef [dctSize * dctSize]float32
 	q := quality(&grid)
 	dct(&grid, &coef)
-	return Result{Hash: toBits(&coef), Quality: q}, nil
+	return Result{Hash: toBits(&coef), Quality: q}
 }
 
 // DihedralLuma is HashLuma for all eight dihedral variants at once: the
