@@ -73,10 +73,7 @@ func BenchmarkSearch(b *testing.B) {
 						lat = append(lat, time.Since(t0))
 					}
 					b.StopTimer()
-					slices.Sort(lat)
-					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
-					b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-					b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+					reportLatency(b, lat)
 					b.ReportMetric(float64(mem)/float64(n), "B/hash")
 					b.ReportMetric(build.Seconds(), "build-s")
 					runtime.KeepAlive(s)
@@ -218,6 +215,12 @@ func measureMatch(b *testing.B, x *Index, query func(i int) Query) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// reportLatency reports queries/s and the median and 99th-percentile
+// latency of a benchmark's timed calls.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
