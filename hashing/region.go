@@ -574,15 +574,7 @@ type lineStats struct {
 
 // stats counts the samples of l against colour c.
 func (g *grid) stats(l line, c yuv[int]) lineStats {
-	t := &g.dist
-	if !t.valid || t.c != c {
-		for v := range 256 {
-			t.d[0][v] = uint8(absDiff(v, c[0]))
-			t.d[1][v] = uint8(absDiff(v, c[1]) / 2)
-			t.d[2][v] = uint8(absDiff(v, c[2]) / 2)
-		}
-		t.c, t.valid = c, true
-	}
+	t := g.distFrom(c)
 	s := lineStats{n: l.n}
 	y, cb, cr := l.ch[0], l.ch[1][:len(l.ch[0])], l.ch[2][:len(l.ch[0])]
 	for i := 0; i < len(y); i += l.stride {
@@ -601,6 +593,20 @@ func (g *grid) stats(l line, c yuv[int]) lineStats {
 		}
 	}
 	return s
+}
+
+// distFrom returns the distance table of colour c.
+func (g *grid) distFrom(c yuv[int]) *distTable {
+	t := &g.dist
+	if !t.valid || t.c != c {
+		for v := range 256 {
+			t.d[0][v] = uint8(absDiff(v, c[0]))
+			t.d[1][v] = uint8(absDiff(v, c[1]) / 2)
+			t.d[2][v] = uint8(absDiff(v, c[2]) / 2)
+		}
+		t.c, t.valid = c, true
+	}
+	return t
 }
 
 func absDiff(a, b int) int {

@@ -3,6 +3,7 @@ package hashing
 import (
 	"fmt"
 	"image"
+	"slices"
 
 	"github.com/mediamatch/mediamatch/pdq"
 )
@@ -119,6 +120,20 @@ func Regions(img image.Image, set RegionSet) (out []RegionHash, err error) {
 	content := ContentRegion(img)
 	if content != trimmed && float64(content.Dx()*content.Dy()) < minRegionShare*full {
 		if err := add(RegionContent, content); err != nil {
+			return nil, err
+		}
+	}
+	seen := []image.Rectangle{b, trimmed, content}
+	boxes := objectBoxes(img, set == QueryRegions)
+	if set == QueryRegions {
+		boxes = append(boxes, framedBoxes(img)...)
+	}
+	for _, r := range boxes {
+		if slices.ContainsFunc(seen, func(o image.Rectangle) bool { return near(o, r, 1) }) {
+			continue
+		}
+		seen = append(seen, r)
+		if err := add(RegionContent, r); err != nil {
 			return nil, err
 		}
 	}
