@@ -4,8 +4,10 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"math/bits"
 	"testing"
 
+	"github.com/corona10/goimagehash"
 	"github.com/disintegration/imaging"
 
 	"github.com/mediamatch/mediamatch/pdq"
@@ -43,6 +45,38 @@ func TestRegions(t *testing.T) {
 	for _, r := range stored {
 		if math.Abs(float64(r.Box.Left+r.Box.Width/2)-0.5) > 0.01 || math.Abs(float64(r.Box.Top+r.Box.Height/2)-0.5) > 0.01 {
 			t.Errorf("window %+v is not central", r.Box)
+		}
+		// Its pHash is the window's, within a bit or two (it is taken
+		// from a smaller copy when the image is large; this one is not).
+		x0, y0 := int(r.Box.Left*float32(pb.Dx())+0.5), int(r.Box.Top*float32(pb.Dy())+0.5)
+		win := imaging.Crop(photo, image.Rect(x0, y0, x0+int(r.Box.Width*float32(pb.Dx())+0.5), y0+int(r.Box.Height*float32(pb.Dy())+0.5)))
+		ph, err := goimagehash.PerceptionHash(win)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := bits.OnesCount64(ph.GetHash() ^ r.PHash); !r.HasPHash || d > 2 {
+			t.Errorf("window %+v: pHash set %v, %d bits from the window's", r.Box, r.HasPHash, d)
+		}
+	}
+	// On a large image, from the smaller copy: still within a few bits.
+	large := imaging.Resize(photo, 1600, 0, imaging.Lanczos)
+	big, err := Regions(large, StoredRegions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range big {
+		if r.Kind != RegionWindow || r.Box.Width < 0.94 {
+			continue
+		}
+		lb := large.Bounds()
+		x0, y0 := int(r.Box.Left*float32(lb.Dx())+0.5), int(r.Box.Top*float32(lb.Dy())+0.5)
+		win := imaging.Crop(large, image.Rect(x0, y0, x0+int(r.Box.Width*float32(lb.Dx())+0.5), y0+int(r.Box.Height*float32(lb.Dy())+0.5)))
+		ph, err := goimagehash.PerceptionHash(win)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := bits.OnesCount64(ph.GetHash() ^ r.PHash); d > 4 {
+			t.Errorf("large image's 95%% window: pHash %d bits from the window's", d)
 		}
 	}
 	query, err := Regions(framed, QueryRegions)

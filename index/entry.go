@@ -213,17 +213,19 @@ func (e *Entry) identity() [32]byte {
 // The entry record format. A version byte leads so that later fields can be
 // added; decoders refuse versions they do not know. Version 2 adds each
 // frame's content hash (a flag byte, then 32 bytes when set); version 3
-// adds region hashes after the frames.
+// adds region hashes after the frames; version 4 adds to each region a
+// flag byte and, when it is set, the region's pHash (8 bytes).
 const (
 	entryRecordV1 = 1
 	entryRecordV2 = 2
 	entryRecordV3 = 3
+	entryRecordV4 = 4
 )
 
 // encodeEntry returns the stored form of e (without its id, which is the key).
 func encodeEntry(e *Entry) []byte {
 	b := make([]byte, 0, 128+len(e.Hashes)*40+len(e.Frames)*44)
-	b = append(b, entryRecordV3)
+	b = append(b, entryRecordV4)
 	b = appendString(b, e.Bank)
 	b = append(b, byte(e.Kind))
 	b = appendString(b, e.Format)
@@ -256,6 +258,12 @@ func encodeEntry(e *Entry) []byte {
 		}
 		b = append(b, r.Hash[:]...)
 		b = binary.AppendVarint(b, int64(r.Quality))
+		if r.HasPHash {
+			b = append(b, 1)
+			b = binary.BigEndian.AppendUint64(b, r.PHash)
+		} else {
+			b = append(b, 0)
+		}
 	}
 	keys := slices.Sorted(maps.Keys(e.Labels))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
@@ -276,7 +284,7 @@ func encodeEntry(e *Entry) []byte {
 func decodeEntry(id uint64, data []byte) (*Entry, error) {
 	r := reader{b: data}
 	version := r.byte()
-	if version < entryRecordV1 || version > entryRecordV3 {
+	if version < entryRecordV1 || version > entryRecordV4 {
 		return nil, fmt.Errorf("%w: entry %d has record version %d", ErrCorrupt, id, version)
 	}
 	e := &Entry{ID: id}
@@ -323,6 +331,15 @@ func decodeEntry(id uint64, data []byte) (*Entry, error) {
 				}
 				copy(g.Hash[:], r.take(32))
 				g.Quality = int(r.varint())
+				if version >= entryRecordV4 {
+					switch r.byte() {
+					case 0:
+					case 1:
+						g.PHash, g.HasPHash = r.uint64(), true
+					default:
+						r.fail("region flag")
+					}
+				}
 			}
 		}
 	}

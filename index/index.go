@@ -2,6 +2,7 @@ package index
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
@@ -62,6 +63,8 @@ type entryInfo struct {
 type regionInfo struct {
 	kind hashing.RegionKind
 	box  hashing.Box
+	// pdq is the region's PDQ hash, which corroborates a hit on its pHash.
+	pdq Hash
 }
 
 // Open opens the store at path (creating it if needed) and builds the
@@ -157,7 +160,7 @@ type bulkLoad struct {
 func (x *Index) remember(e *Entry) {
 	info := &entryInfo{bank: e.Bank, kind: e.Kind, labels: e.Labels}
 	for _, r := range e.Regions {
-		info.regions = append(info.regions, regionInfo{r.Kind, r.Box})
+		info.regions = append(info.regions, regionInfo{r.Kind, r.Box, toHash(r.Hash[:])})
 	}
 	if h, ok := e.Hash(hashing.PDQ); ok && h.Quality >= pdqMinQuality {
 		info.pdq, info.hasPDQ = toHash(h.Bytes), true
@@ -231,6 +234,9 @@ func searched(e *Entry, fn func(typ string, r uint64, h Hash)) {
 	for k, r := range e.Regions {
 		if r.Quality >= pdqMinQuality {
 			fn(hashing.PDQ, ref(e.ID, 1+k), toHash(r.Hash[:]))
+		}
+		if r.HasPHash {
+			fn(hashing.PHash, ref(e.ID, 1+k), toHash(binary.BigEndian.AppendUint64(nil, r.PHash)))
 		}
 	}
 	for i, f := range e.Frames {

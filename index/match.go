@@ -350,7 +350,7 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 		ti.search.Search(v, radius, func(r uint64, dist int) bool {
 			id, slot := splitRef(r)
 			info, ok := m.accept(t, id, dist)
-			if !ok || !m.corroborated(t, info, dist) {
+			if !ok || !m.corroborated(t, info, slot, dist) {
 				return true
 			}
 			if slot > 0 && info.kind != KindVideo {
@@ -446,13 +446,19 @@ func (m *matcher) matchRegions() {
 	}
 }
 
-// corroborated applies the corroboration rule to a hit of a 64-bit hash.
-func (m *matcher) corroborated(t hashing.Type, info *entryInfo, dist int) bool {
+// corroborated applies the corroboration rule to a hit of a 64-bit hash
+// on slot of an entry. A hit on a region of an image (a central window) is
+// corroborated by the region's PDQ hash as well as the whole image's.
+func (m *matcher) corroborated(t hashing.Type, info *entryInfo, slot, dist int) bool {
 	if t.Name == hashing.PDQ || t.Exact {
 		return true
 	}
 	if m.hasPDQ && info.hasPDQ {
-		return distance(&m.pdq, &info.pdq, 4) <= CorroborateDistance
+		d := distance(&m.pdq, &info.pdq, 4)
+		if info.kind != KindVideo && slot > 0 && slot-1 < len(info.regions) {
+			d = min(d, distance(&m.pdq, &info.regions[slot-1].pdq, 4))
+		}
+		return d <= CorroborateDistance
 	}
 	return dist <= UncorroboratedThreshold
 }

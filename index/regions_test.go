@@ -1,7 +1,10 @@
 package index
 
 import (
+	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/hashing"
@@ -116,5 +119,97 @@ func TestCorroboration(t *testing.T) {
 				t.Errorf("pHash match %v, want %v: %+v", found, c.wantID, res.Matches)
 			}
 		})
+	}
+}
+
+// TestMatchRegionPHash checks a crop found through a stored window's pHash:
+// corroborated by the window's PDQ hash (which a crop is nearer than the
+// whole image's), and not without it.
+func TestMatchRegionPHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	x, _ := openTestIndex(t)
+	whole, window := randPDQ(r), randPDQ(r)
+	ph, wph := randHash(r, hashing.PHash), randHash(r, hashing.PHash)
+	box := hashing.Box{Left: 0.025, Top: 0.025, Width: 0.95, Height: 0.95}
+	id := addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(whole, 100), ph},
+		Regions: []hashing.RegionHash{{Kind: hashing.RegionWindow, Box: box, Hash: window, Quality: 100, PHash: binary.BigEndian.Uint64(wph.Bytes), HasPHash: true}}})
+	near := func(h hashing.Hash, bits int) hashing.Hash {
+		b := append([]byte(nil), h.Bytes...)
+		for _, i := range r.Perm(64)[:bits] {
+			b[i/8] ^= 1 << (i % 8)
+		}
+		return hashing.Hash{Type: hashing.PHash, Bytes: b}
+	}
+	for _, c := range []struct {
+		name string
+		pdq  [32]byte
+		want bool
+	}{
+		{"PDQ loosely agrees with the window", flipBits(r, window, CorroborateDistance), true},
+		{"PDQ unrelated", randPDQ(r), false},
+	} {
+		res := mustMatch(t, x, Query{Hashes: []hashing.Hash{pdqHash(c.pdq, 100), near(wph, 8)}, MinQuality: -1})
+		if !c.want {
+			if len(res.Matches) != 0 {
+				t.Errorf("%s: matches %+v", c.name, res.Matches)
+			}
+			continue
+		}
+		m := onlyMatch(t, res, id)
+		if m.Type != hashing.PHash || m.Distance != 8 || m.EntryRegion.Kind != hashing.RegionWindow || m.EntryRegion.Box != box {
+			t.Errorf("%s: match %+v", c.name, m)
+		}
+	}
+	// Removing the entry takes its window's pHash out of the search too.
+	if _, err := x.Remove(id, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustMatch(t, x, Query{Hashes: []hashing.Hash{pdqHash(window, 100), wph}, MinQuality: -1}); len(res.Matches) != 0 {
+		t.Errorf("removed entry matched: %+v", res.Matches)
+	}
+}
+
+// TestEntryRecordV3Regions checks that region records written before
+// regions carried a pHash still decode, and that a pHash round-trips.
+func TestEntryRecordV3Regions(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	e := &Entry{ID: 9, Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(randPDQ(r), 100)}, Labels: map[string]string{},
+		Regions: []hashing.RegionHash{
+			{Kind: hashing.RegionTrimmed, Box: hashing.Box{Left: 0.1, Top: 0, Width: 0.8, Height: 1}, Hash: randPDQ(r), Quality: 60},
+			{Kind: hashing.RegionWindow, Box: hashing.Box{Left: 0.05, Top: 0.05, Width: 0.9, Height: 0.9}, Hash: randPDQ(r), Quality: 50},
+		}}
+	rec := encodeEntry(e)
+	if rec[0] != entryRecordV4 {
+		t.Fatalf("record version %d", rec[0])
+	}
+	// Version 3 is version 4 without the flag byte after each region: each
+	// region ends with 32 hash bytes, a one-byte varint quality (60, 50 fit)
+	// and here a zero flag.
+	v3 := []byte{entryRecordV3}
+	rest := rec[1:]
+	for _, reg := range e.Regions {
+		tail := append(append([]byte{}, reg.Hash[:]...), byte(reg.Quality*2), 0)
+		i := bytes.Index(rest, tail)
+		if i < 0 {
+			t.Fatal("region not found in record")
+		}
+		v3 = append(v3, rest[:i+len(tail)-1]...)
+		rest = rest[i+len(tail):]
+	}
+	v3 = append(v3, rest...)
+	got, err := decodeEntry(9, v3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Created, e.Created = got.Created.UTC(), got.Created.UTC()
+	if got.Labels == nil {
+		got.Labels = map[string]string{}
+	}
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("v3 record decoded to %+v, want %+v", got, e)
+	}
+	e.Regions[1].PHash, e.Regions[1].HasPHash = 0x0123456789abcdef, true
+	if got, err := decodeEntry(9, encodeEntry(e)); err != nil || !reflect.DeepEqual(got.Regions, e.Regions) {
+		t.Errorf("v4 regions %+v, %v; want %+v", got.Regions, err, e.Regions)
 	}
 }

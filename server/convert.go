@@ -1,8 +1,10 @@
 package server
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -50,10 +52,20 @@ func hashToProto(h hashing.Hash) *pb.Hash {
 	return out
 }
 
-func regionToProto(r hashing.RegionHash) *pb.Hash {
+// regionToProto returns a region's hashes: its PDQ hash, and its pHash
+// when it has one, each carrying the region.
+func regionToProto(r hashing.RegionHash) []*pb.Hash {
+	reg := func() *pb.Region {
+		return &pb.Region{Kind: pb.RegionKind(r.Kind), Left: r.Box.Left, Top: r.Box.Top, Width: r.Box.Width, Height: r.Box.Height}
+	}
 	out := hashToProto(hashing.Hash{Type: hashing.PDQ, Bytes: r.Hash[:], Quality: r.Quality})
-	out.Region = &pb.Region{Kind: pb.RegionKind(r.Kind), Left: r.Box.Left, Top: r.Box.Top, Width: r.Box.Width, Height: r.Box.Height}
-	return out
+	out.Region = reg()
+	if !r.HasPHash {
+		return []*pb.Hash{out}
+	}
+	ph := hashToProto(hashing.Hash{Type: hashing.PHash, Bytes: binary.BigEndian.AppendUint64(nil, r.PHash)})
+	ph.Region = reg()
+	return []*pb.Hash{out, ph}
 }
 
 func regionFromProto(r *pb.Region) index.Region {
@@ -88,6 +100,12 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 	p := &parsedHashes{kind: kindFromProto(m.GetKind()), meta: m}
 	variants := map[pdq.Dihedral]pdq.Hash{}
 	seen := map[string]bool{}
+	type regionPHash struct {
+		i   int
+		reg index.Region
+		h   uint64
+	}
+	var phashes []regionPHash
 	for i, h := range m.GetHashes() {
 		parsed, err := hashing.Parse(h.GetType(), h.GetHex())
 		if err != nil {
@@ -104,6 +122,10 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 			parsed.Quality = 100
 		}
 		if reg := regionFromProto(h.GetRegion()); reg.Kind != hashing.RegionWhole {
+			if parsed.Type == hashing.PHash && reg.Kind <= hashing.RegionWindow && h.GetDihedral() <= pb.DihedralVariant_DIHEDRAL_VARIANT_ORIGINAL {
+				phashes = append(phashes, regionPHash{i, reg, binary.BigEndian.Uint64(parsed.Bytes)})
+				continue
+			}
 			if parsed.Type != hashing.PDQ || reg.Kind > hashing.RegionWindow || h.GetDihedral() > pb.DihedralVariant_DIHEDRAL_VARIANT_ORIGINAL {
 				return nil, fmt.Errorf("%w: hash %d: region %v of a %s hash", errInvalidRequest, i, h.GetRegion().GetKind(), parsed.Type)
 			}
@@ -128,6 +150,16 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 		if parsed.Type == hashing.PDQ {
 			variants[pdq.Original] = pdq.Hash(parsed.Bytes)
 		}
+	}
+	// A region's pHash goes with the PDQ hash of the same region.
+	for _, ph := range phashes {
+		k := slices.IndexFunc(p.regions, func(r hashing.RegionHash) bool {
+			return r.Kind == ph.reg.Kind && r.Box == ph.reg.Box && !r.HasPHash
+		})
+		if k < 0 {
+			return nil, fmt.Errorf("%w: hash %d: a phash of a region needs the pdq hash of the same region, given before it or after", errInvalidRequest, ph.i)
+		}
+		p.regions[k].PHash, p.regions[k].HasPHash = ph.h, true
 	}
 	if len(variants) == pdq.NumDihedral {
 		p.dihedral = make([]pdq.Hash, pdq.NumDihedral)
@@ -191,7 +223,7 @@ func entryToProto(e *index.Entry) *pb.Entry {
 		m.Hashes = append(m.Hashes, hashToProto(h))
 	}
 	for _, r := range e.Regions {
-		m.Hashes = append(m.Hashes, regionToProto(r))
+		m.Hashes = append(m.Hashes, regionToProto(r)...)
 	}
 	m.Frames = framesToProto(e.Frames)
 	out := &pb.Entry{

@@ -117,7 +117,7 @@ func (h *hashed) toProto() *pb.MediaHashes {
 		quality = p.Quality
 	}
 	for _, r := range h.regions {
-		m.Hashes = append(m.Hashes, regionToProto(r))
+		m.Hashes = append(m.Hashes, regionToProto(r)...)
 	}
 	for d, v := range h.dihedral {
 		if pdq.Dihedral(d) == pdq.Original {

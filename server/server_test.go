@@ -175,17 +175,18 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	if entry.GetId() == "" || entry.GetBank() != "tvec" || added.GetAlreadyExists() {
 		t.Fatalf("AddContent = %v", added)
 	}
-	// Five whole-image hashes, and the three central windows kept for crops.
-	whole, windows := 0, 0
+	// Five whole-image hashes, and the three central windows kept for
+	// crops, each by its pdq and phash hashes.
+	whole, windows := 0, map[string]int{}
 	for _, h := range entry.GetMedia().GetHashes() {
 		switch h.GetRegion().GetKind() {
 		case pb.RegionKind_REGION_KIND_UNSPECIFIED:
 			whole++
 		case pb.RegionKind_REGION_KIND_WINDOW:
-			windows++
+			windows[h.GetType()]++
 		}
 	}
-	if m := entry.GetMedia(); m.GetKind() != pb.MediaKind_MEDIA_KIND_IMAGE || m.GetWidth() != 400 || whole != 5 || windows != 3 {
+	if m := entry.GetMedia(); m.GetKind() != pb.MediaKind_MEDIA_KIND_IMAGE || m.GetWidth() != 400 || whole != 5 || windows["pdq"] != 3 || windows["phash"] != 3 {
 		t.Fatalf("entry media = %v", m)
 	}
 	// The same bytes again are the same entry.

@@ -419,3 +419,41 @@ func TestVideoPercentOptions(t *testing.T) {
 		t.Errorf("at 50%%: %v, %v", res.GetMatches(), err)
 	}
 }
+
+// TestRegionPHashRoundTrip checks that an entry's hashes, given back as
+// precomputed hashes, keep the pHash of its crop windows (so a partner's
+// copy finds crops as the original does), and that a region pHash without
+// the PDQ hash of its region is refused.
+func TestRegionPHashRoundTrip(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("a")
+	ts.createBank("b")
+	orig := readImage(t, "bridge-mods-aaa-orig.png")
+	entry := ts.addMedia("a", encodePNG(t, orig), nil).GetEntry()
+	copied, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Hashes{Hashes: entry.GetMedia()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(e *pb.Entry) (n int) {
+		for _, h := range e.GetMedia().GetHashes() {
+			if h.GetType() == "phash" && h.GetRegion() != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if a, b := count(entry), count(copied.GetEntry()); a != 3 || b != a {
+		t.Errorf("window phashes: %d in the original entry, %d in the copy", a, b)
+	}
+	// A lone region phash, here the first window's without its pdq hash.
+	var lone []*pb.Hash
+	for _, h := range entry.GetMedia().GetHashes() {
+		if h.GetRegion() == nil || h.GetType() == "phash" {
+			lone = append(lone, h)
+		}
+	}
+	_, err = ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: lone}}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "same region") {
+		t.Errorf("lone region phash: %v", err)
+	}
+}

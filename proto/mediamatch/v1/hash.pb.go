@@ -326,6 +326,8 @@ type Hash struct {
 	// for.
 	Dihedral DihedralVariant `protobuf:"varint,4,opt,name=dihedral,proto3,enum=mediamatch.v1.DihedralVariant" json:"dihedral,omitempty"`
 	// The part of the frame this hash describes. Unset for the whole frame.
+	// Region hashes are pdq; a stored image's windows also carry a phash,
+	// given as a second hash with the same region.
 	Region        *Region `protobuf:"bytes,5,opt,name=region,proto3" json:"region,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
