@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/keypoint"
 )
 
 // MediaKind says whether an entry is an image or a video.
@@ -87,6 +88,9 @@ type Frame struct {
 // MaxRegions bounds the region hashes of one entry.
 const MaxRegions = 16
 
+// MaxKeypoints bounds the keypoints of one entry.
+const MaxKeypoints = 64
+
 // MaxFrames bounds the frames of one video entry (a day at one frame per
 // second, as vPDQ samples, is 86,400).
 const MaxFrames = 100_000
@@ -111,6 +115,9 @@ type Entry struct {
 	// bars or captions, central windows), matched in addition to its whole
 	// PDQ hash.
 	Regions []hashing.RegionHash
+	// Keypoints are an image's local features (package keypoint), which
+	// find crops of it that no whole-image or region hash does.
+	Keypoints []keypoint.Point
 	// Labels classify the item (for example "group": "...").
 	Labels map[string]string
 	// Note is free text for people.
@@ -149,6 +156,17 @@ func (e *Entry) validate() error {
 	for i, r := range e.Regions {
 		if r.Kind == hashing.RegionWhole || r.Kind > hashing.RegionWindow {
 			return fmt.Errorf("%w: region hash %d has kind %v", ErrInvalid, i, r.Kind)
+		}
+	}
+	if len(e.Keypoints) > 0 && len(e.Frames) > 0 {
+		return fmt.Errorf("%w: an entry has frames or keypoints, not both", ErrInvalid)
+	}
+	if len(e.Keypoints) > MaxKeypoints {
+		return fmt.Errorf("%w: %d keypoints, over the limit of %d", ErrInvalid, len(e.Keypoints), MaxKeypoints)
+	}
+	for i, p := range e.Keypoints {
+		if !(p.X >= 0 && p.X <= 1 && p.Y >= 0 && p.Y <= 1) {
+			return fmt.Errorf("%w: keypoint %d at (%v, %v), outside the image", ErrInvalid, i, p.X, p.Y)
 		}
 	}
 	if len(e.Frames) > MaxFrames {
@@ -214,18 +232,21 @@ func (e *Entry) identity() [32]byte {
 // added; decoders refuse versions they do not know. Version 2 adds each
 // frame's content hash (a flag byte, then 32 bytes when set); version 3
 // adds region hashes after the frames; version 4 adds to each region a
-// flag byte and, when it is set, the region's pHash (8 bytes).
+// flag byte and, when it is set, the region's pHash (8 bytes); version 5
+// adds keypoints after the regions (a count, then per point its position
+// as two float32, its level and its 32-byte descriptor).
 const (
 	entryRecordV1 = 1
 	entryRecordV2 = 2
 	entryRecordV3 = 3
 	entryRecordV4 = 4
+	entryRecordV5 = 5
 )
 
 // encodeEntry returns the stored form of e (without its id, which is the key).
 func encodeEntry(e *Entry) []byte {
 	b := make([]byte, 0, 128+len(e.Hashes)*40+len(e.Frames)*44)
-	b = append(b, entryRecordV4)
+	b = append(b, entryRecordV5)
 	b = appendString(b, e.Bank)
 	b = append(b, byte(e.Kind))
 	b = appendString(b, e.Format)
@@ -265,6 +286,15 @@ func encodeEntry(e *Entry) []byte {
 			b = append(b, 0)
 		}
 	}
+	b = binary.AppendUvarint(b, uint64(len(e.Keypoints)))
+	for _, p := range e.Keypoints {
+		b = binary.BigEndian.AppendUint32(b, math.Float32bits(p.X))
+		b = binary.BigEndian.AppendUint32(b, math.Float32bits(p.Y))
+		b = append(b, p.Level)
+		for _, w := range p.D {
+			b = binary.BigEndian.AppendUint64(b, w)
+		}
+	}
 	keys := slices.Sorted(maps.Keys(e.Labels))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
@@ -284,7 +314,7 @@ func encodeEntry(e *Entry) []byte {
 func decodeEntry(id uint64, data []byte) (*Entry, error) {
 	r := reader{b: data}
 	version := r.byte()
-	if version < entryRecordV1 || version > entryRecordV4 {
+	if version < entryRecordV1 || version > entryRecordV5 {
 		return nil, fmt.Errorf("%w: entry %d has record version %d", ErrCorrupt, id, version)
 	}
 	e := &Entry{ID: id}
@@ -339,6 +369,20 @@ func decodeEntry(id uint64, data []byte) (*Entry, error) {
 					default:
 						r.fail("region flag")
 					}
+				}
+			}
+		}
+	}
+	if version >= entryRecordV5 {
+		if n := r.count(4 + 4 + 1 + 32); n > 0 {
+			e.Keypoints = make([]keypoint.Point, n)
+			for i := range e.Keypoints {
+				p := &e.Keypoints[i]
+				p.X = math.Float32frombits(uint32(r.uint64n(4)))
+				p.Y = math.Float32frombits(uint32(r.uint64n(4)))
+				p.Level = r.byte()
+				for k := range p.D {
+					p.D[k] = r.uint64()
 				}
 			}
 		}

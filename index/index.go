@@ -99,6 +99,18 @@ func Open(path string, opts Options) (*Index, error) {
 		}
 		x.perceptual[t.Name] = &typeIndex{typ: t, search: searcher, structure: st}
 	}
+	{
+		st := DefaultStructure(64)
+		if v, ok := opts.Structures[KeypointIndex]; ok {
+			st = v
+		}
+		searcher, err := New(st, 64)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("index for keypoints: %w", err)
+		}
+		x.perceptual[KeypointIndex] = &typeIndex{typ: hashing.Type{Name: KeypointIndex, Bits: 64}, search: searcher, structure: st}
+	}
 	for name := range opts.Structures {
 		if _, ok := x.perceptual[name]; !ok {
 			s.Close()
@@ -204,6 +216,11 @@ func (x *Index) forget(e *Entry) {
 	})
 }
 
+// KeypointIndex names the search structure of keypoint keys (in Stats,
+// Structures and Options.Structures), beside the hash types'. Slot k of an
+// entry is its keypoint k.
+const KeypointIndex = "keypoints"
+
 // The search structures hold references to hashes rather than entry ids:
 // the entry id in the high bits and a slot in the low slotBits. Slot 0 is
 // the entry's whole-media hash of the type; an image's region hash k is
@@ -238,6 +255,9 @@ func searched(e *Entry, fn func(typ string, r uint64, h Hash)) {
 		if r.HasPHash {
 			fn(hashing.PHash, ref(e.ID, 1+k), toHash(binary.BigEndian.AppendUint64(nil, r.PHash)))
 		}
+	}
+	for k := range e.Keypoints {
+		fn(KeypointIndex, ref(e.ID, k), Hash{e.Keypoints[k].Key()})
 	}
 	for i, f := range e.Frames {
 		if f.Quality < pdqMinQuality {

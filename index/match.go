@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
 	"github.com/mediamatch/mediamatch/vpdq"
 )
@@ -22,6 +23,12 @@ type Query struct {
 	// Regions are PDQ hashes of parts of an image query (hashing.Regions
 	// with QueryRegions), matched by RegionThresholds.
 	Regions []hashing.RegionHash
+	// Keypoints are an image query's local features (keypoint.Detect),
+	// matched against image entries' keypoints when Types is empty; Width
+	// and Height are the query image's size, for the part of the entry a
+	// keypoint match reports.
+	Keypoints     []keypoint.Point
+	Width, Height int
 	// Frames, for a video query, are its sampled frames in time order. PDQ
 	// matching then goes frame by frame: against image entries (a known
 	// still shown in the video) and, by the vPDQ rule, against video
@@ -94,6 +101,10 @@ type Match struct {
 	// QueryRegion and EntryRegion say which parts of the two images
 	// matched; the zero values mean the whole image.
 	QueryRegion, EntryRegion Region
+	// Inliers, for a match of Type KeypointIndex, is the number of query
+	// keypoints that agree on where the query lies in the entry
+	// (EntryRegion); Distance is then their mean descriptor distance.
+	Inliers int
 }
 
 // Region is a part of an image that matched.
@@ -295,12 +306,16 @@ func (x *Index) Match(q Query) (Result, error) {
 	if len(q.Frames) > 0 && (len(types) == 0 || types[hashing.PDQ]) {
 		res.LowQuality = m.matchFrames() || res.LowQuality
 	}
+	if len(q.Keypoints) > 0 && len(types) == 0 {
+		m.matchKeypoints()
+	}
 	m.resolveFrameHits()
 
 	order := map[string]int{}
 	for i, t := range hashing.Types() {
 		order[t.Name] = i
 	}
+	order[KeypointIndex] = len(order)
 	for _, c := range m.best {
 		res.Matches = append(res.Matches, c)
 	}

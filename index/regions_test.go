@@ -170,7 +170,8 @@ func TestMatchRegionPHash(t *testing.T) {
 }
 
 // TestEntryRecordV3Regions checks that region records written before
-// regions carried a pHash still decode, and that a pHash round-trips.
+// regions carried a pHash (and entries keypoints) still decode, and that a
+// pHash round-trips.
 func TestEntryRecordV3Regions(t *testing.T) {
 	r := rand.New(rand.NewPCG(27, 28))
 	e := &Entry{ID: 9, Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(randPDQ(r), 100)}, Labels: map[string]string{},
@@ -179,12 +180,12 @@ func TestEntryRecordV3Regions(t *testing.T) {
 			{Kind: hashing.RegionWindow, Box: hashing.Box{Left: 0.05, Top: 0.05, Width: 0.9, Height: 0.9}, Hash: randPDQ(r), Quality: 50},
 		}}
 	rec := encodeEntry(e)
-	if rec[0] != entryRecordV4 {
+	if rec[0] != entryRecordV5 {
 		t.Fatalf("record version %d", rec[0])
 	}
-	// Version 3 is version 4 without the flag byte after each region: each
-	// region ends with 32 hash bytes, a one-byte varint quality (60, 50 fit)
-	// and here a zero flag.
+	// Version 3 is version 5 without the flag byte after each region and
+	// the keypoint count after the regions: each region ends with 32 hash
+	// bytes, a one-byte varint quality (60, 50 fit) and here a zero flag.
 	v3 := []byte{entryRecordV3}
 	rest := rec[1:]
 	for _, reg := range e.Regions {
@@ -196,7 +197,10 @@ func TestEntryRecordV3Regions(t *testing.T) {
 		v3 = append(v3, rest[:i+len(tail)-1]...)
 		rest = rest[i+len(tail):]
 	}
-	v3 = append(v3, rest...)
+	if rest[0] != 0 {
+		t.Fatal("keypoint count set for an entry without keypoints")
+	}
+	v3 = append(v3, rest[1:]...)
 	got, err := decodeEntry(9, v3)
 	if err != nil {
 		t.Fatal(err)

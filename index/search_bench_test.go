@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
 )
 
@@ -245,12 +246,17 @@ func fromHash(h Hash) [32]byte {
 // content region besides. It reports the heap and file bytes per entry and
 // the query latency.
 func BenchmarkMatchRegions(b *testing.B) {
-	for _, withRegions := range []bool{false, true} {
-		name := "whole"
-		if withRegions {
-			name = "regions"
-		}
-		b.Run(fmt.Sprintf("n1000000/%s", name), func(b *testing.B) {
+	// "whole": an entry with its PDQ hash only. "regions": what AddContent
+	// stores for an image besides (three central windows with their pHash,
+	// a trimmed region for one in three and a content region for one in
+	// two, 3.8 regions per entry as on the robustness corpus), queried with
+	// four quarters, a content region and, one in two, a trimmed region.
+	// "keypoints": regions, and 32 keypoints per entry, queried with 48.
+	// Keys and descriptors are random: real ones collide more often, so a
+	// real query verifies more candidates than these (none).
+	for _, variant := range []string{"whole", "regions", "keypoints"} {
+		withRegions, withKeypoints := variant != "whole", variant == "keypoints"
+		b.Run(fmt.Sprintf("n1000000/%s", variant), func(b *testing.B) {
 			const n = 1_000_000
 			path := filepath.Join(b.TempDir(), "bench.db")
 			runtime.GC()
@@ -263,6 +269,13 @@ func BenchmarkMatchRegions(b *testing.B) {
 			defer x.Close()
 			x.CreateBank(Bank{Name: "bench"})
 			r := rand.New(rand.NewPCG(5, 6))
+			randomPoints := func(n int) []keypoint.Point {
+				ps := make([]keypoint.Point, n)
+				for i := range ps {
+					ps[i] = keypoint.Point{X: r.Float32(), Y: r.Float32(), Level: uint8(r.IntN(6)), D: [4]uint64{r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64()}}
+				}
+				return ps
+			}
 			var stored []Hash
 			for done := 0; done < n; done += 50_000 {
 				entries := benchEntries(r, "bench", 50_000)
@@ -271,13 +284,17 @@ func BenchmarkMatchRegions(b *testing.B) {
 					if !withRegions {
 						continue
 					}
-					e.Regions = []hashing.RegionHash{
-						{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100},
-						{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100},
-						{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100},
+					for range 3 {
+						e.Regions = append(e.Regions, hashing.RegionHash{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100, PHash: r.Uint64(), HasPHash: true})
 					}
-					if i%5 == 0 {
+					if i%3 == 0 {
 						e.Regions = append(e.Regions, hashing.RegionHash{Kind: hashing.RegionTrimmed, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+					}
+					if i%2 == 0 {
+						e.Regions = append(e.Regions, hashing.RegionHash{Kind: hashing.RegionContent, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+					}
+					if withKeypoints {
+						e.Keypoints = randomPoints(keypoint.StoredPoints)
 					}
 				}
 				if _, err := x.Add(entries, ""); err != nil {
@@ -300,12 +317,20 @@ func BenchmarkMatchRegions(b *testing.B) {
 						query.Regions = append(query.Regions, hashing.RegionHash{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100})
 					}
 					query.Regions = append(query.Regions, hashing.RegionHash{Kind: hashing.RegionContent, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+					if i%2 == 0 {
+						query.Regions = append(query.Regions, hashing.RegionHash{Kind: hashing.RegionTrimmed, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+					}
+				}
+				if withKeypoints {
+					query.Keypoints, query.Width, query.Height = randomPoints(keypoint.QueryPoints), 640, 480
 				}
 				return query
 			})
 			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/entry")
 			b.ReportMetric(float64(st.Size())/n, "file-B/entry")
 			b.ReportMetric(float64(x.Stats()[hashing.PDQ])/n, "pdq-hashes/entry")
+			b.ReportMetric(float64(x.Stats()[hashing.PHash])/n, "phash-hashes/entry")
+			b.ReportMetric(float64(x.Stats()[KeypointIndex])/n, "keypoints/entry")
 		})
 	}
 }

@@ -239,8 +239,8 @@ func TestEntryRecordV1(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	e := &Entry{ID: 5, Bank: "b", Kind: KindVideo, Frames: randomVideo(r, 3), Labels: map[string]string{}}
 	v2 := encodeEntry(e)
-	// Version 1 is version 3 without the flag byte after each frame and the
-	// region count after the frames.
+	// Version 1 is version 5 without the flag byte after each frame and the
+	// region and keypoint counts after the frames.
 	v1 := []byte{entryRecordV1}
 	rest := v2[1:]
 	// Skip to the frames: bank, kind, format, width, height, duration,
@@ -278,6 +278,10 @@ func TestEntryRecordV1(t *testing.T) {
 		t.Fatal("region count set for an entry without regions")
 	}
 	pos++ // version 3's region count
+	if rest[pos] != 0 {
+		t.Fatal("keypoint count set for an entry without keypoints")
+	}
+	pos++ // version 5's keypoint count
 	v1 = append(v1, rest[pos:]...)
 	got, err := decodeEntry(5, v1)
 	if err != nil {

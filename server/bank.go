@@ -238,7 +238,7 @@ func (s *Server) entryFromMedia(ctx context.Context, c content, data []byte) (*i
 		return nil, err
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
-	e.Duration, e.Frames, e.Regions = h.duration, h.frames, h.regions
+	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, h.keypoints
 	return e, nil
 }
 

@@ -132,7 +132,8 @@ func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOpti
 	if err != nil {
 		return nil, err
 	}
-	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration}
+	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration,
+		Keypoints: h.keypoints, Width: h.width, Height: h.height}
 	return s.match(q, opts, h.toProto())
 }
 
@@ -198,6 +199,9 @@ func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHash
 		pm.QueryRegion, pm.EntryRegion = matchRegionToProto(m.QueryRegion), matchRegionToProto(m.EntryRegion)
 		pm.QueryRanges = rangesToProto(m.QueryRanges)
 		pm.EntryRanges = rangesToProto(m.EntryRanges)
+		if m.Type == index.KeypointIndex {
+			pm.KeypointInliers = proto.Int32(int32(m.Inliers))
+		}
 		if m.HasPercent {
 			pm.QueryMatchPercent = proto.Float64(m.QueryPercent)
 			pm.EntryMatchPercent = proto.Float64(m.EntryPercent)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
@@ -22,7 +23,8 @@ type hashed struct {
 	hashes        []hashing.Hash // perceptual hashes, then digests
 	dihedral      []pdq.Hash     // the 8 PDQ variants, when asked for
 	regions       []hashing.RegionHash
-	frames        []index.Frame // a video's sampled frames
+	keypoints     []keypoint.Point // an image's, with its regions
+	frames        []index.Frame    // a video's sampled frames
 }
 
 // hashMedia decodes and hashes uploaded bytes. Decodes are the costly
@@ -55,20 +57,27 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		return nil, err
 	}
 	var rs []hashing.RegionHash
+	var kps []keypoint.Point
 	if regions != 0 {
 		if rs, err = hashing.Regions(img.Image, regions); err != nil {
 			s.metrics.decodeFailure(err)
 			return nil, err
 		}
+		n := keypoint.StoredPoints
+		if regions == hashing.QueryRegions {
+			n = keypoint.QueryPoints
+		}
+		kps = keypoint.Detect(img.Image, n)
 	}
 	return &hashed{
-		kind:     index.KindImage,
-		format:   string(img.Format),
-		width:    img.Width,
-		height:   img.Height,
-		hashes:   append(hs.Hashes, hashing.Digests(data)...),
-		dihedral: hs.Dihedral,
-		regions:  rs,
+		kind:      index.KindImage,
+		format:    string(img.Format),
+		width:     img.Width,
+		height:    img.Height,
+		hashes:    append(hs.Hashes, hashing.Digests(data)...),
+		dihedral:  hs.Dihedral,
+		regions:   rs,
+		keypoints: kps,
 	}, nil
 }
 

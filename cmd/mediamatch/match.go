@@ -177,6 +177,26 @@ type matchJSON struct {
 	EntryRanges  [][2]float64 `json:"entry_ranges,omitempty"`
 	QueryPercent *float64     `json:"query_match_percent,omitempty"`
 	EntryPercent *float64     `json:"entry_match_percent,omitempty"`
+	// The parts of the query and of the entry that matched, when not the
+	// whole image, and for a keypoints match how many keypoints agree.
+	QueryRegion *regionJSON `json:"query_region,omitempty"`
+	EntryRegion *regionJSON `json:"entry_region,omitempty"`
+	Inliers     *int32      `json:"keypoint_inliers,omitempty"`
+}
+
+// regionJSON is a region as kind and box (fractions of the image's sides).
+type regionJSON struct {
+	Kind string `json:"kind"`
+	// Box is left, top, width, height.
+	Box [4]float32 `json:"box"`
+}
+
+func regionOf(r *pb.Region) *regionJSON {
+	if r == nil {
+		return nil
+	}
+	return &regionJSON{Kind: strings.ToLower(strings.TrimPrefix(r.GetKind().String(), "REGION_KIND_")),
+		Box: [4]float32{r.GetLeft(), r.GetTop(), r.GetWidth(), r.GetHeight()}}
 }
 
 func rangesJSON(rs []*pb.TimeRange) [][2]float64 {
@@ -240,7 +260,8 @@ func runMatch(e *env, args []string) int {
 			for _, m := range res.GetMatches() {
 				mj := matchJSON{Entry: m.GetEntryId(), Bank: m.GetBank(), Type: m.GetHashType(), Distance: m.GetDistance(), Labels: m.GetLabels(),
 					QueryRanges: rangesJSON(m.GetQueryRanges()), EntryRanges: rangesJSON(m.GetEntryRanges()),
-					QueryPercent: m.QueryMatchPercent, EntryPercent: m.EntryMatchPercent}
+					QueryPercent: m.QueryMatchPercent, EntryPercent: m.EntryMatchPercent,
+					QueryRegion: regionOf(m.GetQueryRegion()), EntryRegion: regionOf(m.GetEntryRegion()), Inliers: m.KeypointInliers}
 				if k := m.GetEntryKind(); k != pb.MediaKind_MEDIA_KIND_UNSPECIFIED {
 					mj.EntryKind = strings.ToLower(strings.TrimPrefix(k.String(), "MEDIA_KIND_"))
 				}

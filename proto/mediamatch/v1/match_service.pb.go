@@ -357,11 +357,15 @@ type Match struct {
 	Bank string `protobuf:"bytes,2,opt,name=bank,proto3" json:"bank,omitempty"`
 	// The entry's labels.
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// The hash type that matched (for example "pdq").
+	// The hash type that matched (for example "pdq"), or "keypoints" when
+	// the query was found by local features: corners of the query and of the
+	// entry that agree on where the query lies in the entry (a crop).
 	HashType string `protobuf:"bytes,4,opt,name=hash_type,json=hashType,proto3" json:"hash_type,omitempty"`
 	// Hamming distance between the query's hash and the entry's (0 for a
 	// digest match). For a video-to-video match, the largest distance among
-	// the matched frames. Unset when the caller's role may not see distances.
+	// the matched frames. For a "keypoints" match, the mean distance of the
+	// agreeing keypoints' 256-bit descriptors. Unset when the caller's role
+	// may not see distances.
 	Distance *int32 `protobuf:"varint,5,opt,name=distance,proto3,oneof" json:"distance,omitempty"`
 	// Which variant of the query image matched: the rotation or mirror that,
 	// applied to the query, gives what the entry shows. Unspecified when the
@@ -383,10 +387,12 @@ type Match struct {
 	// frame.
 	QueryRegion *Region `protobuf:"bytes,12,opt,name=query_region,json=queryRegion,proto3" json:"query_region,omitempty"`
 	// The part of the entry's frame whose hash matched. Unset for the whole
-	// frame.
-	EntryRegion   *Region `protobuf:"bytes,13,opt,name=entry_region,json=entryRegion,proto3" json:"entry_region,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// frame. For a "keypoints" match, the part of the entry the query shows.
+	EntryRegion *Region `protobuf:"bytes,13,opt,name=entry_region,json=entryRegion,proto3" json:"entry_region,omitempty"`
+	// For a "keypoints" match, the number of keypoints that agree.
+	KeypointInliers *int32 `protobuf:"varint,14,opt,name=keypoint_inliers,json=keypointInliers,proto3,oneof" json:"keypoint_inliers,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Match) Reset() {
@@ -508,6 +514,13 @@ func (x *Match) GetEntryRegion() *Region {
 		return x.EntryRegion
 	}
 	return nil
+}
+
+func (x *Match) GetKeypointInliers() int32 {
+	if x != nil && x.KeypointInliers != nil {
+		return *x.KeypointInliers
+	}
+	return 0
 }
 
 // MatchResult is the answer to one query, shared by Match and MatchStream.
@@ -859,7 +872,7 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	"\x05media\x18\x01 \x01(\fH\x00R\x05media\x124\n" +
 	"\x06hashes\x18\x02 \x01(\v2\x1a.mediamatch.v1.MediaHashesH\x00R\x06hashes\x125\n" +
 	"\aoptions\x18\x03 \x01(\v2\x1b.mediamatch.v1.MatchOptionsR\aoptionsB\a\n" +
-	"\x05query\"\xf3\x05\n" +
+	"\x05query\"\xb8\x06\n" +
 	"\x05Match\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x12\n" +
 	"\x04bank\x18\x02 \x01(\tR\x04bank\x128\n" +
@@ -875,13 +888,15 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	" \x01(\x01H\x01R\x11queryMatchPercent\x88\x01\x01\x123\n" +
 	"\x13entry_match_percent\x18\v \x01(\x01H\x02R\x11entryMatchPercent\x88\x01\x01\x128\n" +
 	"\fquery_region\x18\f \x01(\v2\x15.mediamatch.v1.RegionR\vqueryRegion\x128\n" +
-	"\fentry_region\x18\r \x01(\v2\x15.mediamatch.v1.RegionR\ventryRegion\x1a9\n" +
+	"\fentry_region\x18\r \x01(\v2\x15.mediamatch.v1.RegionR\ventryRegion\x12.\n" +
+	"\x10keypoint_inliers\x18\x0e \x01(\x05H\x03R\x0fkeypointInliers\x88\x01\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
 	"\t_distanceB\x16\n" +
 	"\x14_query_match_percentB\x16\n" +
-	"\x14_entry_match_percent\"\xae\x01\n" +
+	"\x14_entry_match_percentB\x13\n" +
+	"\x11_keypoint_inliers\"\xae\x01\n" +
 	"\vMatchResult\x12.\n" +
 	"\amatches\x18\x01 \x03(\v2\x14.mediamatch.v1.MatchR\amatches\x120\n" +
 	"\x05query\x18\x02 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05query\x12\x1f\n" +

@@ -1,0 +1,338 @@
+// Package keypoint finds an image inside a crop of it, or a crop inside
+// the image, by local features: corners found at several scales, each
+// described by a 256-bit binary descriptor of the patch around it, and
+// matched under one consistent scale and shift.
+//
+// Whole-image hashes cannot do this. PDQ moves by about 32 bits when the
+// picture shifts by 1% of its side, so a crop of 15% (7.5% off each edge)
+// leaves nothing of it; a corner and its patch move with the picture and
+// keep their descriptor.
+//
+// Detect picks the strongest Harris corners of the image brought down to
+// baseSide on its long side, at levels levelStep apart in scale, so that a
+// crop blown back up to the original size still meets its corners at a
+// level near theirs. The descriptor compares the smoothed brightness of
+// 256 fixed pairs of points in the patch (BRIEF): no orientation, since
+// crops keep it. Positions are fractions of the image's long side.
+//
+// Verify pairs each query point with its nearest point of the entry within
+// MaxDistance, keeps a pair only when that nearest is clearly nearer than
+// the second (RatioTest) and the entry point is not taken, then finds the
+// scale and shift that the most pairs agree on (within InlierRadius). Two
+// unrelated images rarely agree on more than one or two pairs; a crop
+// agrees on tens.
+package keypoint
+
+import (
+	"image"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/disintegration/imaging"
+)
+
+// Point is one keypoint: where it is, as fractions of the image's long
+// side, the pyramid level it was found at, and its descriptor.
+type Point struct {
+	X, Y  float32
+	Level uint8
+	D     [4]uint64
+}
+
+// Key is the point's 64-bit search key: a quarter of its descriptor's
+// bits (the comparisons are independent, so any quarter serves).
+func (p *Point) Key() uint64 { return p.D[0] }
+
+// Distance is the Hamming distance between two descriptors.
+func Distance(a, b *Point) int {
+	return bits.OnesCount64(a.D[0]^b.D[0]) + bits.OnesCount64(a.D[1]^b.D[1]) +
+		bits.OnesCount64(a.D[2]^b.D[2]) + bits.OnesCount64(a.D[3]^b.D[3])
+}
+
+const (
+	// baseSide is the long side the image is resized to before detection.
+	baseSide = 512
+	// levels and levelStep: the pyramid. A crop of 15% resized back to the
+	// original size is 1.18 times larger, about one step.
+	levels    = 6
+	levelStep = 1.19
+	// patchRadius is the half-side of the described patch, in level pixels.
+	patchRadius = 15
+	// smoothRadius is the box filter applied before description and
+	// gradients (twice over, close to a Gaussian).
+	smoothRadius = 2
+	// nms is the half-side of the window a corner must be the maximum of.
+	nms = 3
+	// minResponse is the least Harris response kept: flat areas and
+	// faint texture have none worth describing.
+	minResponse = 50
+)
+
+// Defaults for the number of points kept: a stored image keeps fewer than
+// a query computes, since a crop's strongest corners need not be among
+// the image's strongest.
+const (
+	StoredPoints = 32
+	QueryPoints  = 48
+)
+
+// pairs are the BRIEF comparison pairs, fixed for all time: stored
+// descriptors depend on them.
+var pairs = func() [256][4]int8 {
+	r := rand.New(rand.NewPCG(0x6b657970, 0x6f696e74))
+	var p [256][4]int8
+	for i := range p {
+		for k := range 4 {
+			for {
+				v := math.Round(r.NormFloat64() * patchRadius / 2.2)
+				if v >= -patchRadius && v <= patchRadius {
+					p[i][k] = int8(v)
+					break
+				}
+			}
+		}
+	}
+	return p
+}()
+
+// plane is a grey image as float32 values.
+type plane struct {
+	w, h int
+	p    []float32
+}
+
+// Detect returns up to max keypoints of img, strongest first.
+func Detect(img image.Image, max int) []Point {
+	b := img.Bounds()
+	long := b.Dx()
+	if b.Dy() > long {
+		long = b.Dy()
+	}
+	if b.Dx() < 8 || b.Dy() < 8 {
+		return nil
+	}
+	// Larger images are brought down to baseSide; smaller ones are not
+	// blown up (that only blurs their corners): the pyramid spans the
+	// difference for an image matched against a larger copy of itself.
+	scale := min(1, float64(baseSide)/float64(long))
+	w, h := int(float64(b.Dx())*scale+0.5), int(float64(b.Dy())*scale+0.5)
+	var base plane
+	if scale < 1 {
+		base = grey(imaging.Resize(img, w, h, imaging.Linear))
+	} else {
+		base = grey(imaging.Clone(img))
+	}
+	type cand struct {
+		p     Point
+		score float32
+	}
+	var all []cand
+	lv := base
+	for l := range levels {
+		// Each level from the one before: a step of 1.19 needs no
+		// prefilter for bilinear sampling to hold its detail.
+		s := math.Pow(levelStep, -float64(l))
+		if l > 0 {
+			lv = resample(lv, int(float64(w)*s+0.5), int(float64(h)*s+0.5))
+		}
+		if lv.w < 4*patchRadius || lv.h < 4*patchRadius {
+			break
+		}
+		sm := blur(blur(lv, smoothRadius), smoothRadius)
+		resp := harris(sm)
+		m := patchRadius + 1
+		for y := m; y < lv.h-m; y++ {
+			row := resp.p[y*lv.w:]
+			for x := m; x < lv.w-m; x++ {
+				v := row[x]
+				if v <= minResponse || !localMax(resp, x, y, v) {
+					continue
+				}
+				pt := Point{
+					X:     float32(float64(x) / (scale * s) / float64(long)),
+					Y:     float32(float64(y) / (scale * s) / float64(long)),
+					Level: uint8(l),
+				}
+				for i, pr := range pairs {
+					a := sm.p[(y+int(pr[1]))*sm.w+x+int(pr[0])]
+					c := sm.p[(y+int(pr[3]))*sm.w+x+int(pr[2])]
+					if a < c {
+						pt.D[i/64] |= 1 << (i % 64)
+					}
+				}
+				all = append(all, cand{pt, v})
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b cand) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return 0
+	})
+	if len(all) > max {
+		all = all[:max]
+	}
+	out := make([]Point, len(all))
+	for i, c := range all {
+		out[i] = c.p
+	}
+	return out
+}
+
+// grey converts to luma (Y' of BT.601).
+func grey(n *image.NRGBA) plane {
+	b := n.Bounds()
+	g := plane{b.Dx(), b.Dy(), make([]float32, b.Dx()*b.Dy())}
+	for y := range g.h {
+		row := n.Pix[y*n.Stride:]
+		for x := range g.w {
+			o := 4 * x
+			g.p[y*g.w+x] = 0.299*float32(row[o]) + 0.587*float32(row[o+1]) + 0.114*float32(row[o+2])
+		}
+	}
+	return g
+}
+
+// resample scales a plane to w x h by bilinear interpolation.
+func resample(src plane, w, h int) plane {
+	out := plane{w, h, make([]float32, w*h)}
+	sx, sy := float64(src.w)/float64(w), float64(src.h)/float64(h)
+	for y := range h {
+		fy := (float64(y)+0.5)*sy - 0.5
+		y0 := int(math.Floor(fy))
+		ty := float32(fy - float64(y0))
+		y0c, y1c := clamp(y0, src.h), clamp(y0+1, src.h)
+		for x := range w {
+			fx := (float64(x)+0.5)*sx - 0.5
+			x0 := int(math.Floor(fx))
+			tx := float32(fx - float64(x0))
+			x0c, x1c := clamp(x0, src.w), clamp(x0+1, src.w)
+			a := src.p[y0c*src.w+x0c]*(1-tx) + src.p[y0c*src.w+x1c]*tx
+			c := src.p[y1c*src.w+x0c]*(1-tx) + src.p[y1c*src.w+x1c]*tx
+			out.p[y*w+x] = a*(1-ty) + c*ty
+		}
+	}
+	return out
+}
+
+func clamp(v, n int) int {
+	if v < 0 {
+		return 0
+	}
+	if v >= n {
+		return n - 1
+	}
+	return v
+}
+
+// blur is a box filter of radius r, by running sums, with the window
+// shrunk at the borders. The vertical pass runs along rows, a running sum
+// per column, to read memory in order.
+func blur(g plane, r int) plane {
+	tmp := make([]float32, len(g.p))
+	for y := range g.h {
+		boxLine(g.p[y*g.w:(y+1)*g.w], tmp[y*g.w:(y+1)*g.w], r)
+	}
+	out := plane{g.w, g.h, make([]float32, len(g.p))}
+	sum := make([]float32, g.w)
+	cnt := 0
+	for y := 0; y < r && y < g.h; y++ {
+		addRow(sum, tmp[y*g.w:(y+1)*g.w], 1)
+		cnt++
+	}
+	for y := range g.h {
+		if j := y + r; j < g.h {
+			addRow(sum, tmp[j*g.w:(j+1)*g.w], 1)
+			cnt++
+		}
+		if j := y - r - 1; j >= 0 {
+			addRow(sum, tmp[j*g.w:(j+1)*g.w], -1)
+			cnt--
+		}
+		inv := 1 / float32(cnt)
+		dst := out.p[y*g.w : (y+1)*g.w]
+		for x, v := range sum {
+			dst[x] = v * inv
+		}
+	}
+	return out
+}
+
+func addRow(sum, row []float32, sign float32) {
+	row = row[:len(sum)]
+	for i, v := range row {
+		sum[i] += sign * v
+	}
+}
+
+// boxLine filters one row.
+func boxLine(src, dst []float32, r int) {
+	n := len(src)
+	var sum float32
+	cnt := 0
+	for i := 0; i < r && i < n; i++ {
+		sum += src[i]
+		cnt++
+	}
+	for i := range n {
+		if j := i + r; j < n {
+			sum += src[j]
+			cnt++
+		}
+		if j := i - r - 1; j >= 0 {
+			sum -= src[j]
+			cnt--
+		}
+		dst[i] = sum / float32(cnt)
+	}
+}
+
+// harris returns the Harris corner response (k = 0.04) of the structure
+// tensor summed over a box of radius 2.
+func harris(sm plane) plane {
+	w, h := sm.w, sm.h
+	ixx, iyy, ixy := make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)
+	for y := 1; y < h-1; y++ {
+		for x := 1; x < w-1; x++ {
+			i := y*w + x
+			gx := sm.p[i+1] - sm.p[i-1]
+			gy := sm.p[i+w] - sm.p[i-w]
+			ixx[i], iyy[i], ixy[i] = gx*gx, gy*gy, gx*gy
+		}
+	}
+	sxx, syy, sxy := blur(plane{w, h, ixx}, 2), blur(plane{w, h, iyy}, 2), blur(plane{w, h, ixy}, 2)
+	out := plane{w, h, ixx} // reused
+	for i := range out.p {
+		a, c, b := sxx.p[i], syy.p[i], sxy.p[i]
+		out.p[i] = a*c - b*b - 0.04*(a+c)*(a+c)
+	}
+	return out
+}
+
+// localMax reports whether v at (x, y) is above every other response in
+// the window of half-side nms.
+func localMax(r plane, x, y int, v float32) bool {
+	for dy := -nms; dy <= nms; dy++ {
+		yy := y + dy
+		if yy < 0 || yy >= r.h {
+			continue
+		}
+		row := r.p[yy*r.w:]
+		for dx := -nms; dx <= nms; dx++ {
+			xx := x + dx
+			if xx < 0 || xx >= r.w || (dx == 0 && dy == 0) {
+				continue
+			}
+			if row[xx] >= v {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"image"
+	"math"
+	"testing"
+
+	"github.com/disintegration/imaging"
+
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+)
+
+// TestKeypointMatch checks, end to end over gRPC, that a 15% crop of a
+// banked photo, which defeats every whole-image and region hash, is found
+// by keypoints, with the part of the entry it shows.
+func TestKeypointMatch(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("b")
+	orig := readImage(t, "bridge-mods-aaa-orig.png")
+	entry := ts.addMedia("b", encodePNG(t, orig), nil).GetEntry()
+	b := orig.Bounds()
+	w, h := b.Dx(), b.Dy()
+	cut := image.Rect(w*15/100, 0, w, h*85/100)
+	res := ts.matchMedia(encodePNG(t, imaging.Crop(orig, cut)), nil)
+	var m *pb.Match
+	for _, x := range res.GetMatches() {
+		if x.GetEntryId() == entry.GetId() && x.GetHashType() == "keypoints" {
+			m = x
+		}
+		if x.GetEntryId() == entry.GetId() && x.GetHashType() == "pdq" {
+			t.Logf("also matched by pdq: %v", x)
+		}
+	}
+	if m == nil {
+		t.Fatalf("crop not matched by keypoints: %v", res.GetMatches())
+	}
+	if m.GetKeypointInliers() < 6 {
+		t.Errorf("%d inliers", m.GetKeypointInliers())
+	}
+	r := m.GetEntryRegion()
+	if math.Abs(float64(r.GetLeft())-0.15) > 0.02 || math.Abs(float64(r.GetTop())) > 0.02 || math.Abs(float64(r.GetWidth())-0.85) > 0.02 || math.Abs(float64(r.GetHeight())-0.85) > 0.02 {
+		t.Errorf("entry region %v, want the crop's", r)
+	}
+	// An unrelated photo finds nothing by keypoints.
+	other := ts.matchMedia(encodePNG(t, readImage(t, "labelme-subset-q2821.png")), nil)
+	for _, x := range other.GetMatches() {
+		t.Errorf("unrelated photo matched: %v", x)
+	}
+}
