@@ -2,6 +2,7 @@ package index
 
 import (
 	"cmp"
+	"image"
 	"slices"
 
 	"github.com/mediamatch/mediamatch/hashing"
@@ -65,7 +66,7 @@ func (m *matcher) matchKeypoints() {
 		if err != nil {
 			continue // removed since the search
 		}
-		res := keypoint.Verify(m.q.Keypoints, e.Keypoints)
+		res := keypoint.Verify(m.q.Keypoints, e.Keypoints, image.Pt(m.q.Width, m.q.Height), image.Pt(e.Width, e.Height))
 		if !res.Matched() {
 			continue
 		}

@@ -117,9 +117,9 @@ func TestVerifyCrops(t *testing.T) {
 				if c.quality > 0 {
 					q = jpegRoundTrip(t, q, c.quality)
 				}
-				res := Verify(Detect(q, QueryPoints), stored)
+				res := Verify(Detect(q, QueryPoints), stored, q.Bounds().Size(), b.Size())
 				if !res.Matched() {
-					t.Fatalf("%d inliers, want at least %d", res.Inliers, MinInliers)
+					t.Fatalf("%d inliers spread over %.2f, want at least %d over %.2f", res.Inliers, res.Spread, MinInliers, MinSpread)
 				}
 				// The query's origin lands at the crop's corner; its scale
 				// is crop pixels to query pixels over the long sides.
@@ -137,9 +137,11 @@ func TestVerifyCrops(t *testing.T) {
 // one is cropped, and keeps the largest agreement well under MinInliers.
 func TestVerifyUnrelated(t *testing.T) {
 	var pts [][]Point
+	var sizes []image.Point
 	for _, name := range scenes {
 		img := open(t, name)
 		pts = append(pts, Detect(img, QueryPoints))
+		sizes = append(sizes, img.Bounds().Size())
 	}
 	most := 0
 	for i := range scenes {
@@ -147,7 +149,7 @@ func TestVerifyUnrelated(t *testing.T) {
 			if i == j {
 				continue
 			}
-			res := Verify(pts[i], pts[j][:min(len(pts[j]), StoredPoints)])
+			res := Verify(pts[i], pts[j][:min(len(pts[j]), StoredPoints)], sizes[i], sizes[j])
 			most = max(most, res.Inliers)
 			if res.Matched() {
 				t.Errorf("%s matched %s: %+v", scenes[i], scenes[j], res)
@@ -158,7 +160,7 @@ func TestVerifyUnrelated(t *testing.T) {
 	if most > MinInliers/2 {
 		t.Errorf("distinct photos agree on %d pairs, too near the %d of a match", most, MinInliers)
 	}
-	if r := Verify(nil, pts[0]); r.Inliers != 0 || r.Matched() {
+	if r := Verify(nil, pts[0], sizes[0], sizes[0]); r.Inliers != 0 || r.Matched() {
 		t.Errorf("empty query: %+v", r)
 	}
 }
@@ -180,6 +182,6 @@ func BenchmarkVerify(b *testing.B) {
 	stored := Detect(img, StoredPoints)
 	query := Detect(open(b, scenes[1]), QueryPoints)
 	for b.Loop() {
-		Verify(query, stored)
+		Verify(query, stored, image.Pt(640, 480), image.Pt(640, 480))
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/disintegration/imaging"
 
+	"github.com/mediamatch/mediamatch/keypoint"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
 
@@ -34,7 +35,7 @@ func TestKeypointMatch(t *testing.T) {
 	if m == nil {
 		t.Fatalf("crop not matched by keypoints: %v", res.GetMatches())
 	}
-	if m.GetKeypointInliers() < 6 {
+	if m.GetKeypointInliers() < int32(keypoint.MinInliers) {
 		t.Errorf("%d inliers", m.GetKeypointInliers())
 	}
 	r := m.GetEntryRegion()
