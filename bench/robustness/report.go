@@ -5,9 +5,12 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/mediamatch/mediamatch/keypoint"
 )
 
 // Report is the outcome of a run; its JSON form is what `mediamatch bench
@@ -34,6 +37,11 @@ type Report struct {
 	// FalseMatches holds each matcher's false-match rates over the
 	// distractors, by matcher name.
 	FalseMatches map[string]FalseMatchRate `json:"false_matches"`
+	// KeypointAgreement counts the (distractor, original) pairs by how many
+	// of their keypoints agree on one scale and shift (keypoint.Verify):
+	// element k is the pairs agreeing on k, the last on that many or more.
+	// A match needs keypoint.MinInliers.
+	KeypointAgreement []int64 `json:"keypoint_agreement"`
 	// FalseMatchExamples lists false matches, at most 100 per matcher, so
 	// that a person can look at the pairs.
 	FalseMatchExamples []FalseMatch `json:"false_match_examples"`
@@ -295,6 +303,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 			parts = append(parts, fmt.Sprintf("%s %d", typ, by[typ]))
 		}
 		fmt.Fprintf(&b, "mediamatch's false-matched pairs by the hash type that matched: %s\n", strings.Join(parts, ", "))
+	}
+	if len(r.KeypointAgreement) > 0 {
+		var parts []string
+		for k, n := range r.KeypointAgreement {
+			label := strconv.Itoa(k)
+			if k == len(r.KeypointAgreement)-1 {
+				label += "+"
+			}
+			parts = append(parts, fmt.Sprintf("%s: %d", label, n))
+		}
+		fmt.Fprintf(&b, "distractor pairs by agreeing keypoints (a match needs %d): %s\n", keypoint.MinInliers, strings.Join(parts, ", "))
 	}
 	if len(r.FalseMatchExamples) > 0 {
 		fmt.Fprintf(&b, "\nfalse matches (first %d per matcher):\n", maxShownExamples)

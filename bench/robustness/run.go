@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
+	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -108,6 +109,7 @@ type original struct {
 	img    *image.NRGBA
 	pdq    pdq.Hash
 	phash  uint64
+	points []keypoint.Point
 	entry  string
 	loaded bool
 }
@@ -128,6 +130,8 @@ type distractorResult struct {
 	path    string
 	pdq     pdq.Hash
 	phash   uint64
+	points  []keypoint.Point
+	size    image.Point
 	matches []*pb.Match
 	err     string
 	ok      bool
@@ -208,6 +212,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			return
 		}
 		o.img, o.pdq, o.phash, o.loaded = img, h, ph, true
+		o.points = keypoint.Detect(img, keypoint.StoredPoints)
 	})
 	var usable []*original
 	for _, o := range origs {
@@ -319,6 +324,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 
 	phase = time.Now()
 	r.falseMatches(rep, origs, dists, entryOrigs)
+	rep.KeypointAgreement = r.keypointAgreement(origs, dists)
 	rep.Durations.Pairs = time.Since(phase).Seconds()
 
 	r.latMu.Lock()
@@ -550,6 +556,7 @@ func (r *runner) distractor(ctx context.Context, path string) distractorResult {
 		res.err = err.Error()
 		return res
 	}
+	res.points, res.size = keypoint.Detect(img, keypoint.QueryPoints), img.Bounds().Size()
 	data, err := Encode(img)
 	if err != nil {
 		res.err = err.Error()
@@ -583,6 +590,37 @@ func clientHashes(img image.Image) (h pdq.Hash, ph uint64, err error) {
 	}
 	return r.Hash, p.GetHash(), nil
 }
+
+// keypointAgreement verifies every (distractor, original) pair's
+// keypoints directly, as the server would if its index proposed the pair,
+// and counts the pairs by how many keypoints agree (the last count is for
+// maxAgreement or more): the margin under keypoint.MinInliers.
+func (r *runner) keypointAgreement(origs []*original, dists []distractorResult) []int64 {
+	counts := make([]int64, maxAgreement+1)
+	var mu sync.Mutex
+	r.parallel(len(dists), func(i int) {
+		d := &dists[i]
+		if !d.ok {
+			return
+		}
+		local := make([]int64, len(counts))
+		for _, o := range origs {
+			if o.loaded {
+				n := keypoint.Verify(d.points, o.points, d.size, o.img.Bounds().Size()).Inliers
+				local[min(n, maxAgreement)]++
+			}
+		}
+		mu.Lock()
+		for k, v := range local {
+			counts[k] += v
+		}
+		mu.Unlock()
+	})
+	return counts
+}
+
+// maxAgreement is the last count of keypointAgreement.
+const maxAgreement = 10
 
 // falseMatches counts every matcher's false matches: for the client-side
 // hashes over every (distractor, original) pair, for the server over its
