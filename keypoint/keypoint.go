@@ -118,6 +118,9 @@ func Detect(img image.Image, max int) []Point {
 	// difference for an image matched against a larger copy of itself.
 	scale := min(1, float64(baseSide)/float64(long))
 	w, h := int(float64(b.Dx())*scale+0.5), int(float64(b.Dy())*scale+0.5)
+	if w < 4*patchRadius || h < 4*patchRadius {
+		return nil // too thin to hold a patch
+	}
 	var base plane
 	if scale < 1 {
 		base = grey(imaging.Resize(img, w, h, imaging.Linear))

@@ -85,6 +85,17 @@ func TestDetect(t *testing.T) {
 	if p := Detect(imaging.New(5, 5, image.Black.C), QueryPoints); len(p) != 0 {
 		t.Errorf("%d points on a 5x5 image", len(p))
 	}
+	// Odd shapes: a line, a strip, a thin banner of a huge image.
+	for _, name := range []string{"exact/synth-1x300.png", "exact/synth-512x17.png", "exact/synth-63x65.png", "exact/synth-checker.png", "exact/synth-noise64.png"} {
+		for _, p := range Detect(open(t, name), QueryPoints) {
+			if !(p.X >= 0 && p.X <= 1 && p.Y >= 0 && p.Y <= 1) {
+				t.Errorf("%s: point %+v outside the image", name, p)
+			}
+		}
+	}
+	if p := Detect(imaging.New(20000, 9, image.White.C), QueryPoints); len(p) != 0 {
+		t.Errorf("%d points on a 20000x9 banner", len(p))
+	}
 }
 
 // TestVerifyCrops checks that crops of real photos, plain, scaled back up,
