@@ -337,15 +337,9 @@ func decodeEntry(id uint64, data []byte) (*Entry, error) {
 			f.Seconds = math.Float64frombits(r.uint64())
 			copy(f.Hash[:], r.take(32))
 			f.Quality = int(r.varint())
-			if version >= entryRecordV2 {
-				switch r.byte() {
-				case 0:
-				case 1:
-					f.HasContent = true
-					copy(f.Content[:], r.take(32))
-				default:
-					r.fail("frame flag")
-				}
+			if version >= entryRecordV2 && r.flag("frame flag") {
+				f.HasContent = true
+				copy(f.Content[:], r.take(32))
 			}
 		}
 	}
@@ -361,14 +355,8 @@ func decodeEntry(id uint64, data []byte) (*Entry, error) {
 				}
 				copy(g.Hash[:], r.take(32))
 				g.Quality = int(r.varint())
-				if version >= entryRecordV4 {
-					switch r.byte() {
-					case 0:
-					case 1:
-						g.PHash, g.HasPHash = r.uint64(), true
-					default:
-						r.fail("region flag")
-					}
+				if version >= entryRecordV4 && r.flag("region flag") {
+					g.PHash, g.HasPHash = r.uint64(), true
 				}
 			}
 		}
@@ -437,6 +425,18 @@ func (r *reader) take(n int) []byte {
 	p := r.b[:n:n]
 	r.b = r.b[n:]
 	return p
+}
+
+// flag reads a byte that says whether a field follows: 0 or 1.
+func (r *reader) flag(what string) bool {
+	switch r.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.fail(what)
+	return false
 }
 
 func (r *reader) byte() byte {

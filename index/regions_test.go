@@ -201,17 +201,7 @@ func TestEntryRecordV3Regions(t *testing.T) {
 		t.Fatal("keypoint count set for an entry without keypoints")
 	}
 	v3 = append(v3, rest[1:]...)
-	got, err := decodeEntry(9, v3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.Created, e.Created = got.Created.UTC(), got.Created.UTC()
-	if got.Labels == nil {
-		got.Labels = map[string]string{}
-	}
-	if !reflect.DeepEqual(got, e) {
-		t.Errorf("v3 record decoded to %+v, want %+v", got, e)
-	}
+	checkDecodes(t, v3, e)
 	e.Regions[1].PHash, e.Regions[1].HasPHash = 0x0123456789abcdef, true
 	if got, err := decodeEntry(9, encodeEntry(e)); err != nil || !reflect.DeepEqual(got.Regions, e.Regions) {
 		t.Errorf("v4 regions %+v, %v; want %+v", got.Regions, err, e.Regions)

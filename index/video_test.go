@@ -233,6 +233,23 @@ func TestMatchVideoAndImages(t *testing.T) {
 	}
 }
 
+// checkDecodes checks that an older record decodes to want (which has
+// non-nil Labels).
+func checkDecodes(t *testing.T, rec []byte, want *Entry) {
+	t.Helper()
+	got, err := decodeEntry(want.ID, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Created, want.Created = got.Created.UTC(), got.Created.UTC()
+	if got.Labels == nil {
+		got.Labels = map[string]string{}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("version %d record decoded to %+v, want %+v", rec[0], got, want)
+	}
+}
+
 // TestEntryRecordV1 checks that records written before frames had content
 // hashes still decode.
 func TestEntryRecordV1(t *testing.T) {
@@ -283,20 +300,10 @@ func TestEntryRecordV1(t *testing.T) {
 	}
 	pos++ // version 5's keypoint count
 	v1 = append(v1, rest[pos:]...)
-	got, err := decodeEntry(5, v1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.Created, e.Created = got.Created.UTC(), got.Created.UTC()
-	if got.Labels == nil {
-		got.Labels = map[string]string{}
-	}
-	if !reflect.DeepEqual(got, e) {
-		t.Errorf("v1 record decoded to %+v, want %+v", got, e)
-	}
+	checkDecodes(t, v1, e)
 	// And a content hash round-trips in version 2.
 	e.Frames[1].Content, e.Frames[1].HasContent = randPDQ(r), true
-	got, err = decodeEntry(5, encodeEntry(e))
+	got, err := decodeEntry(5, encodeEntry(e))
 	if err != nil || !reflect.DeepEqual(got.Frames, e.Frames) {
 		t.Errorf("v2 frames %v, %v; want %v", got.Frames, err, e.Frames)
 	}
