@@ -16,9 +16,13 @@ import (
 // candidate, and the candidates with the most votes (at most
 // maxKeypointCandidates) are read from the store and verified by
 // keypoint.Verify. A true pair's descriptors differ by about 12 of 256
-// bits, 3 of the key's 64; unrelated keys are 32 apart.
+// bits, so their keys by about 3 of 64 (unrelated keys by 32). Within 3
+// bits one of a key's four 16-bit parts is exact, which multi-index
+// hashing finds with one probe per part; at 6 it takes 17 per part, 2.4
+// times the Match time at 1M entries for the same recall on the
+// robustness corpus (BENCHMARKS.md).
 var (
-	KeypointKeyRadius = 6
+	KeypointKeyRadius = 3
 	KeypointMinVotes  = 2
 )
 
