@@ -38,6 +38,9 @@ const (
 	// frameMaxLines bounds the candidate lines per axis: those with the
 	// longest runs of edge.
 	frameMaxLines = 48
+	// frameMaxFound bounds the rectangles considered: a grid of lines (a
+	// spreadsheet, graph paper) frames every combination of them.
+	frameMaxFound = 4096
 	// frameMax is the most framed rectangles returned, largest first.
 	frameMax = 4
 )
@@ -145,7 +148,7 @@ func framedBoxes(img image.Image) []image.Rectangle {
 						continue
 					}
 					cover := min(rowCover(jt, il, ir), rowCover(jb, il, ir), colCover(il, jt, jb), colCover(ir, jt, jb))
-					if cover >= frameCover && stands(jt, jb, il, ir) {
+					if cover >= frameCover && stands(jt, jb, il, ir) && len(found) < frameMaxFound {
 						found = append(found, rect{il, jt, ir, jb, cover})
 					}
 				}

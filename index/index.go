@@ -21,7 +21,9 @@ type Options struct {
 
 // Index is the matcher's state: the durable store and, in memory, search
 // structures over every stored hash, rebuilt from the store at open and
-// updated after every commit, so that a match never reads the disk.
+// updated after every commit. A match reads the store only for the few
+// candidates it compares in full: videos frame by frame and images by
+// their keypoints.
 // It is safe for concurrent use; matches run in parallel with each other.
 type Index struct {
 	store *Store

@@ -598,12 +598,18 @@ func (m *matcher) matchFrames() (lowQuality bool) {
 	for h, qis := range byHash {
 		ti.search.Search(h, radius, func(r uint64, dist int) bool {
 			id, slot := splitRef(r)
-			if _, ok := m.accept(t, id, dist); !ok {
+			info, ok := m.accept(t, id, dist)
+			if !ok {
+				return true
+			}
+			if info.kind == KindVideo {
+				if slot > 0 {
+					videoHits[id]++
+				}
 				return true
 			}
 			if slot > 0 {
-				videoHits[id]++
-				return true
+				return true // an image's region: matched by the image's own rules, not frame by frame
 			}
 			hits := imageHits[id]
 			if hits == nil {

@@ -171,6 +171,21 @@ func TestVerifyUnrelated(t *testing.T) {
 	if most > MinInliers/2 {
 		t.Errorf("distinct photos agree on %d pairs, too near the %d of a match", most, MinInliers)
 	}
+	// A shared corner: the query's bottom right is the entry's top left
+	// (a watermark in opposite corners). The points agree, but the images
+	// overlap in a sliver, which is not a match.
+	img := open(t, scenes[0])
+	b := img.Bounds()
+	corner := imaging.Crop(img, image.Rect(0, 0, b.Dx()/3, b.Dy()/3))
+	query := imaging.Paste(imaging.New(b.Dx(), b.Dy(), image.White.C), corner, image.Pt(b.Dx()-corner.Bounds().Dx(), b.Dy()-corner.Bounds().Dy()))
+	entry := imaging.Paste(imaging.New(b.Dx(), b.Dy(), image.White.C), corner, image.Point{})
+	res := Verify(Detect(query, QueryPoints), Detect(entry, StoredPoints), b.Size(), b.Size())
+	if res.Matched() {
+		t.Errorf("a corner shared in opposite corners matched: %+v", res)
+	}
+	if res.Inliers < MinInliers {
+		t.Logf("the shared corner gave only %d inliers; the overlap rule was not exercised", res.Inliers)
+	}
 	if r := Verify(nil, pts[0], sizes[0], sizes[0]); r.Inliers != 0 || r.Matched() {
 		t.Errorf("empty query: %+v", r)
 	}

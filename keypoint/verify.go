@@ -53,6 +53,10 @@ type Result struct {
 // that spread over MinSpread of the matched part.
 func (r Result) Matched() bool { return r.Inliers >= MinInliers && r.Spread >= MinSpread }
 
+// minOverlap is the least share of the query or of the entry that the
+// other must cover under the transform found.
+const minOverlap = 0.5
+
 // minPairSpan is the least distance between two pairs' points (on both
 // sides) for their scale to be trusted.
 const minPairSpan = 0.05
@@ -67,16 +71,16 @@ func Verify(query, entry []Point, querySize, entrySize image.Point) Result {
 	var ps []pair
 	taken := make([]bool, len(entry))
 	for i := range query {
-		best, bd, second := -1, MaxDistance+1, math.MaxInt
+		best, bd, second := -1, math.MaxInt, math.MaxInt
 		for j := range entry {
 			d := Distance(&query[i], &entry[j])
 			if d < bd {
-				best, bd, second = j, d, min(second, bd)
+				best, bd, second = j, d, bd
 			} else if d < second {
 				second = d
 			}
 		}
-		if best >= 0 && !taken[best] && float64(bd) < RatioTest*float64(second) {
+		if best >= 0 && bd <= MaxDistance && !taken[best] && float64(bd) < RatioTest*float64(second) {
 			taken[best] = true
 			ps = append(ps, pair{&query[i], &entry[best]})
 		}
@@ -126,9 +130,18 @@ func spread(r Result, q, e image.Point) float64 {
 	// The query's extent in the entry, in the entry's long-side units,
 	// clipped to the entry.
 	x0, y0 := max(0, r.ShiftX), max(0, r.ShiftY)
-	x1 := min(float64(e.X)/el, r.ShiftX+r.Scale*float64(q.X)/ql)
-	y1 := min(float64(e.Y)/el, r.ShiftY+r.Scale*float64(q.Y)/ql)
+	qx1, qy1 := r.ShiftX+r.Scale*float64(q.X)/ql, r.ShiftY+r.Scale*float64(q.Y)/ql
+	ex1, ey1 := float64(e.X)/el, float64(e.Y)/el
+	x1, y1 := min(ex1, qx1), min(ey1, qy1)
 	if x1 <= x0 || y1 <= y0 {
+		return 0
+	}
+	// The two images must overlap in earnest: the overlap is at least
+	// minOverlap of the query (a crop lies inside the entry) or of the
+	// entry (a framed entry lies inside the query). A watermark in the
+	// query's corner and in the entry's opposite one overlaps in a sliver.
+	overlap := (x1 - x0) * (y1 - y0)
+	if overlap < minOverlap*(qx1-r.ShiftX)*(qy1-r.ShiftY) && overlap < minOverlap*ex1*ey1 {
 		return 0
 	}
 	return min((r.Span[2]-r.Span[0])/(x1-x0), (r.Span[3]-r.Span[1])/(y1-y0))

@@ -75,6 +75,23 @@ func regionFromProto(r *pb.Region) index.Region {
 	return index.Region{Kind: hashing.RegionKind(r.GetKind()), Box: hashing.Box{Left: r.GetLeft(), Top: r.GetTop(), Width: r.GetWidth(), Height: r.GetHeight()}}
 }
 
+// checkRegion refuses a region of an unknown kind or with a box outside
+// the frame (each field a finite number from 0 to 1).
+func checkRegion(r *pb.Region) error {
+	if r == nil {
+		return nil
+	}
+	if k := r.GetKind(); k < pb.RegionKind_REGION_KIND_UNSPECIFIED || k > pb.RegionKind_REGION_KIND_WINDOW {
+		return fmt.Errorf("region kind %d is not known", int32(k))
+	}
+	for _, v := range []float32{r.GetLeft(), r.GetTop(), r.GetWidth(), r.GetHeight()} {
+		if !(v >= 0 && v <= 1) {
+			return fmt.Errorf("region box %v, %v, %v, %v is not within the frame", r.GetLeft(), r.GetTop(), r.GetWidth(), r.GetHeight())
+		}
+	}
+	return nil
+}
+
 func matchRegionToProto(r index.Region) *pb.Region {
 	if r.Kind == hashing.RegionWhole {
 		return nil
@@ -120,6 +137,9 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 		} else if t, _ := hashing.Lookup(parsed.Type); t.HasQuality {
 			// A hash supplied without its quality is trusted as good enough.
 			parsed.Quality = 100
+		}
+		if err := checkRegion(h.GetRegion()); err != nil {
+			return nil, fmt.Errorf("%w: hash %d: %v", errInvalidRequest, i, err)
 		}
 		if reg := regionFromProto(h.GetRegion()); reg.Kind != hashing.RegionWhole {
 			if parsed.Type == hashing.PHash && reg.Kind <= hashing.RegionWindow && h.GetDihedral() <= pb.DihedralVariant_DIHEDRAL_VARIANT_ORIGINAL {

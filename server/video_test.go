@@ -456,4 +456,19 @@ func TestRegionPHashRoundTrip(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "same region") {
 		t.Errorf("lone region phash: %v", err)
 	}
+	// Regions of unknown kinds (256 would wrap to the whole frame in a
+	// byte) or with boxes outside the frame are refused.
+	pdqHex := strings.Repeat("a5", 32)
+	for _, r := range []*pb.Region{
+		{Kind: pb.RegionKind(256), Width: 1, Height: 1},
+		{Kind: pb.RegionKind(-1), Width: 1, Height: 1},
+		{Kind: pb.RegionKind_REGION_KIND_WINDOW, Left: -0.1, Width: 0.5, Height: 0.5},
+		{Kind: pb.RegionKind_REGION_KIND_WINDOW, Width: float32(math.NaN()), Height: 0.5},
+		{Kind: pb.RegionKind_REGION_KIND_WINDOW, Width: 1.5, Height: 0.5},
+	} {
+		m := &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: pdqHex}, {Type: "pdq", Hex: pdqHex, Region: r}}}
+		if _, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Hashes{Hashes: m}}); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("region %v: %v", r, err)
+		}
+	}
 }
