@@ -72,18 +72,29 @@ func framedBoxes(img image.Image) []image.Rectangle {
 		}
 		return 0
 	}
+	// rowRun[j] and colRun[i] are the longest runs of edge samples along
+	// each boundary line.
+	rowRun, colRun := make([]int, ht), make([]int, w)
 	for j := 1; j < ht; j++ {
+		run := 0
 		for i := range w {
 			d := diff(j*w+i, (j-1)*w+i)
 			o := j*(w+1) + i
-			hsum[o+1], hdiff[o+1] = hsum[o]+edge(d), hdiff[o]+d
+			e := edge(d)
+			hsum[o+1], hdiff[o+1] = hsum[o]+e, hdiff[o]+d
+			run = (run + 1) * int(e)
+			rowRun[j] = max(rowRun[j], run)
 		}
 	}
 	for i := 1; i < w; i++ {
+		run := 0
 		for j := range ht {
 			d := diff(j*w+i, j*w+i-1)
 			o := i*(ht+1) + j
-			vsum[o+1], vdiff[o+1] = vsum[o]+edge(d), vdiff[o]+d
+			e := edge(d)
+			vsum[o+1], vdiff[o+1] = vsum[o]+e, vdiff[o]+d
+			run = (run + 1) * int(e)
+			colRun[i] = max(colRun[i], run)
 		}
 	}
 	// rowCover is the edge share of boundary row j over columns i0..i1-1;
@@ -130,25 +141,32 @@ func framedBoxes(img image.Image) []image.Rectangle {
 			side(vdiff, ht+1, w, il, jt, jb) && side(vdiff, ht+1, w, ir, jt, jb)
 	}
 	minW, minH := max(2, int(frameMinSide*float64(w))), max(2, int(frameMinSide*float64(ht)))
-	rows := candidateLines(ht, w, minW, func(j, i int) bool { return hsum[j*(w+1)+i+1] != hsum[j*(w+1)+i] })
-	cols := candidateLines(w, ht, minH, func(i, j int) bool { return vsum[i*(ht+1)+j+1] != vsum[i*(ht+1)+j] })
+	rows := candidateLines(rowRun, minW)
+	cols := candidateLines(colRun, minH)
 	type rect struct {
 		x0, y0, x1, y1 int
 		cover          float64
 	}
 	var found []rect
+	sides := make([]int, 0, len(cols)) // the columns that can be sides between jt and jb
 	for a, jt := range rows {
 		for _, jb := range rows[a+1:] {
 			if jb-jt < minH || jt == 0 && jb == ht {
 				continue // a strip across the image is a bar's business
 			}
-			for c, il := range cols {
-				for _, ir := range cols[c+1:] {
-					if ir-il < minW || il == 0 && ir == w {
+			sides = sides[:0]
+			for _, i := range cols {
+				if colCover(i, jt, jb) >= frameCover {
+					sides = append(sides, i)
+				}
+			}
+			for c, il := range sides {
+				for _, ir := range sides[c+1:] {
+					if ir-il < minW || il == 0 && ir == w || len(found) == frameMaxFound {
 						continue
 					}
 					cover := min(rowCover(jt, il, ir), rowCover(jb, il, ir), colCover(il, jt, jb), colCover(ir, jt, jb))
-					if cover >= frameCover && stands(jt, jb, il, ir) && len(found) < frameMaxFound {
+					if cover >= frameCover && stands(jt, jb, il, ir) {
 						found = append(found, rect{il, jt, ir, jb, cover})
 					}
 				}
@@ -194,31 +212,22 @@ func framedBoxes(img image.Image) []image.Rectangle {
 	return out
 }
 
-// candidateLines returns the boundary lines 0..n (0 and n are the image's
-// borders) that hold a run of at least minRun edge samples, keeping the
-// frameMaxLines with the longest runs, in order.
-func candidateLines(n, length, minRun int, edge func(line, i int) bool) []int {
+// candidateLines returns the boundary lines 0..n (0 and n = len(runs) are
+// the image's borders) whose longest run of edge samples, runs[k], is at
+// least minRun, keeping the frameMaxLines with the longest runs, in order.
+func candidateLines(runs []int, minRun int) []int {
 	type cand struct{ k, run int }
 	var cs []cand
-	for k := 1; k < n; k++ {
-		best, run := 0, 0
-		for i := range length {
-			if edge(k, i) {
-				run++
-				best = max(best, run)
-			} else {
-				run = 0
-			}
-		}
-		if best >= minRun {
-			cs = append(cs, cand{k, best})
+	for k := 1; k < len(runs); k++ {
+		if runs[k] >= minRun {
+			cs = append(cs, cand{k, runs[k]})
 		}
 	}
 	if len(cs) > frameMaxLines {
 		slices.SortFunc(cs, func(a, b cand) int { return b.run - a.run })
 		cs = cs[:frameMaxLines]
 	}
-	out := []int{0, n}
+	out := []int{0, len(runs)}
 	for _, c := range cs {
 		out = append(out, c.k)
 	}

@@ -55,12 +55,12 @@ func objectBoxes(img image.Image, islands bool) []image.Rectangle {
 	}
 	g := newGrid(img)
 	var sides [4]plainSide
-	any := false
+	grounded := false
 	for e := top; e <= right; e++ {
 		sides[e] = g.plainSide(e)
-		any = any || sides[e].ok
+		grounded = grounded || sides[e].ok
 	}
-	if !any {
+	if !grounded {
 		return nil
 	}
 	skips := [][2]bool{{false, false}}
@@ -205,10 +205,10 @@ func (g *grid) plainBox(sides *[4]plainSide, skip [2]bool, width, height int) (i
 	// To the pixel: each peeled edge moves out from its first marked
 	// sample line while the pixel line beyond it is still marked.
 	r := image.Rect(g.pos(x0), g.pos(y0), g.pos(x1-1)+1, g.pos(y1-1)+1)
-	if x0 == 0 && !sides[left].ok || x0 == 0 && g.pos(0) == 0 {
+	if x0 == 0 && (!sides[left].ok || g.pos(0) == 0) {
 		r.Min.X = 0
 	}
-	if y0 == 0 && !sides[top].ok || y0 == 0 && g.pos(0) == 0 {
+	if y0 == 0 && (!sides[top].ok || g.pos(0) == 0) {
 		r.Min.Y = 0
 	}
 	if x1 == g.w && !sides[right].ok {
