@@ -24,6 +24,7 @@
 package keypoint
 
 import (
+	"cmp"
 	"image"
 	"math"
 	"math/bits"
@@ -103,13 +104,10 @@ type plane struct {
 	p    []float32
 }
 
-// Detect returns up to max keypoints of img, strongest first.
-func Detect(img image.Image, max int) []Point {
+// Detect returns up to limit keypoints of img, strongest first.
+func Detect(img image.Image, limit int) []Point {
 	b := img.Bounds()
-	long := b.Dx()
-	if b.Dy() > long {
-		long = b.Dy()
-	}
+	long := max(b.Dx(), b.Dy())
 	if b.Dx() < 8 || b.Dy() < 8 {
 		return nil
 	}
@@ -169,17 +167,9 @@ func Detect(img image.Image, max int) []Point {
 			}
 		}
 	}
-	slices.SortStableFunc(all, func(a, b cand) int {
-		switch {
-		case a.score > b.score:
-			return -1
-		case a.score < b.score:
-			return 1
-		}
-		return 0
-	})
-	if len(all) > max {
-		all = all[:max]
+	slices.SortStableFunc(all, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
+	if len(all) > limit {
+		all = all[:limit]
 	}
 	out := make([]Point, len(all))
 	for i, c := range all {

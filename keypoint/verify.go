@@ -63,8 +63,12 @@ const minOverlap = 0.5
 // sides) for their scale to be trusted.
 const minPairSpan = 0.05
 
-// pair is a query point and the entry point it was paired with.
-type pair struct{ q, e *Point }
+// pair is a query point, the entry point it was paired with, and their
+// descriptor distance.
+type pair struct {
+	q, e *Point
+	d    int
+}
 
 // Verify matches a query's points against an entry's; querySize and
 // entrySize are the two images' sizes in pixels (any scale: only their
@@ -84,7 +88,7 @@ func Verify(query, entry []Point, querySize, entrySize image.Point) Result {
 		}
 		if best >= 0 && bd <= MaxDistance && !taken[best] && float64(bd) < RatioTest*float64(second) {
 			taken[best] = true
-			ps = append(ps, pair{&query[i], &entry[best]})
+			ps = append(ps, pair{&query[i], &entry[best], bd})
 		}
 	}
 	var res Result
@@ -108,7 +112,7 @@ func Verify(query, entry []Point, querySize, entrySize image.Point) Result {
 				dy := s*float64(p.q.Y) + ty - float64(p.e.Y)
 				if dx*dx+dy*dy < r2 {
 					n++
-					sum += Distance(p.q, p.e)
+					sum += p.d
 				}
 			}
 			if n > res.Inliers {
