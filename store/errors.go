@@ -1,0 +1,64 @@
+package store
+
+import "errors"
+
+// Errors from opening a store. Each message says what happened; the caller
+// adds the file or address and what to do.
+var (
+	// ErrSchemaTooNew reports a store written by a newer mediamatch whose
+	// layout this one must not read or modify.
+	ErrSchemaTooNew = errors.New("store schema is newer than this program understands")
+	// ErrSchemaTooOld reports a store in a layout this program no longer
+	// reads (written before the record format was fixed).
+	ErrSchemaTooOld = errors.New("store schema is older than this program reads")
+	// ErrNotStore reports a file or database that is not a mediamatch
+	// store at all (an empty file, another program's database).
+	ErrNotStore = errors.New("not a mediamatch store")
+	// ErrLocked reports a store another process holds open.
+	ErrLocked = errors.New("store is in use by another process")
+)
+
+// Errors from reading a store, at open or later.
+var (
+	// ErrCorrupt reports damage: a record whose checksum or encoding is
+	// wrong, or a file whose structure is broken. Data read without this
+	// error is what was written.
+	ErrCorrupt = errors.New("store is damaged")
+	// ErrClosed reports a call on a closed store.
+	ErrClosed = errors.New("store is closed")
+)
+
+// Errors from the change log.
+var (
+	// ErrCompacted reports a revision older than the retained log: the
+	// changes after it are gone. The reader reads a fresh Snapshot and
+	// follows the log from the snapshot's revision.
+	ErrCompacted = errors.New("revision has been compacted")
+	// ErrFutureRevision reports a revision beyond the store's current one.
+	ErrFutureRevision = errors.New("revision is in the future")
+)
+
+// Errors about banks.
+var (
+	// ErrBankNotFound reports a bank name that does not exist.
+	ErrBankNotFound = errors.New("bank not found")
+	// ErrBankExists reports creating a bank whose name is taken.
+	ErrBankExists = errors.New("bank already exists")
+	// ErrBankNotEmpty reports deleting a bank that still holds entries
+	// without asking for them to be removed too.
+	ErrBankNotEmpty = errors.New("bank is not empty")
+)
+
+// Errors about entries.
+var (
+	// ErrEntryNotFound reports an entry id that does not exist.
+	ErrEntryNotFound = errors.New("entry not found")
+)
+
+// Errors about arguments.
+var (
+	// ErrInvalid reports an argument that breaks a rule of the data model:
+	// a bad bank name, an entry without hashes, a hash of the wrong length,
+	// an unknown update path, a field over its limit.
+	ErrInvalid = errors.New("invalid argument")
+)

@@ -1,0 +1,111 @@
+package store
+
+// OpKind says what an operation does.
+type OpKind uint8
+
+// The operations a commit can hold.
+const (
+	OpCreateBank OpKind = iota + 1
+	OpUpdateBank
+	OpDeleteBank
+	OpAddEntry
+	OpUpdateEntry
+	OpRemoveEntry
+)
+
+// Op is one operation of a commit. Build it with the functions below; a
+// backend reads its fields.
+type Op struct {
+	// Kind says what the operation does.
+	Kind OpKind
+	// Bank is the bank to create, or for UpdateBank the new values of the
+	// fields named in Fields. Its Name names the bank for every bank
+	// operation.
+	Bank Bank
+	// Force, for DeleteBank, removes a bank's entries with it.
+	Force bool
+	// Entry is the entry to add, or for UpdateEntry the new values of the
+	// fields named in Fields.
+	Entry *Entry
+	// ID names the entry for UpdateEntry and RemoveEntry.
+	ID uint64
+	// Fields are the update paths of UpdateBank and UpdateEntry.
+	Fields []string
+}
+
+// CreateBank creates a bank. A bank of the same name fails the commit with
+// ErrBankExists.
+func CreateBank(b Bank) Op { return Op{Kind: OpCreateBank, Bank: b} }
+
+// UpdateBank changes the named bank's fields given as update paths, taking
+// their values from b:
+//
+//	description             the description
+//	labels                  every label (replaced by b.Labels)
+//	labels.KEY              one label: set to b.Labels[KEY], or removed when b has none
+//	disabled                whether the bank is disabled
+//	thresholds              every threshold (replaced by b.Thresholds)
+//	thresholds.TYPE         one threshold: set, or removed when b has none
+//
+// An unknown bank fails with ErrBankNotFound; an unknown path with
+// ErrInvalid. An update that changes nothing records no change.
+func UpdateBank(name string, b Bank, fields ...string) Op {
+	b.Name = name
+	return Op{Kind: OpUpdateBank, Bank: b, Fields: fields}
+}
+
+// DeleteBank deletes the named bank. A bank that holds entries fails with
+// ErrBankNotEmpty unless force is set; then each of its entries is removed
+// in the same commit, and each removal is a change of its own.
+func DeleteBank(name string, force bool) Op {
+	return Op{Kind: OpDeleteBank, Bank: Bank{Name: name}, Force: force}
+}
+
+// AddEntry adds an entry to the bank e.Bank names; the store sets its ID,
+// times and actor. An entry whose hashes the bank already holds (the same
+// identity, see Identity) is not added again: the result names the entry
+// already there, with Existed set.
+func AddEntry(e *Entry) Op { return Op{Kind: OpAddEntry, Entry: e} }
+
+// UpdateEntry changes an entry's fields given as update paths, taking their
+// values from e:
+//
+//	labels        every label (replaced by e.Labels)
+//	labels.KEY    one label: set to e.Labels[KEY], or removed when e has none
+//	note          the note
+//
+// Hashes, bank and source cannot change. An unknown entry fails with
+// ErrEntryNotFound. An update that changes nothing records no change.
+func UpdateEntry(id uint64, e Entry, fields ...string) Op {
+	return Op{Kind: OpUpdateEntry, ID: id, Entry: &e, Fields: fields}
+}
+
+// RemoveEntry removes an entry. An unknown entry fails with
+// ErrEntryNotFound.
+func RemoveEntry(id uint64) Op { return Op{Kind: OpRemoveEntry, ID: id} }
+
+// CommitResult reports what a commit did.
+type CommitResult struct {
+	// Revision is the store's revision after the commit: that of its last
+	// change, or the revision it found when it changed nothing.
+	Revision Revision
+	// Results has one element per operation, in order.
+	Results []OpResult
+}
+
+// OpResult reports what one operation did.
+type OpResult struct {
+	// Bank is the bank as created or updated (DeleteBank: as it was).
+	Bank *Bank
+	// Entry is the entry as added (or the one already there), as updated,
+	// or as it was before its removal, in full.
+	Entry *Entry
+	// Existed is set when AddEntry found the entry already in its bank and
+	// wrote nothing.
+	Existed bool
+	// Removed is the number of entries DeleteBank removed with the bank.
+	Removed int
+	// Changed is false when the operation changed nothing (an AddEntry
+	// that existed, an update to the values already there).
+	Changed bool
+}
