@@ -4,51 +4,33 @@ package index
 // an index, its children a linked list through firstChild/nextSibling, each
 // labelled with its distance to the parent. No node is its own allocation,
 // so a million hashes cost a few slices, not a million objects.
-//
-// Deletion marks a node dead (it still routes searches); when the dead
-// outnumber the living the tree is rebuilt from the living.
 type bkTree struct {
-	words       int
-	hashes      []Hash
-	ids         []uint64
-	dead        []bool
+	packed
 	firstChild  []int32
 	nextSibling []int32
 	edge        []uint16 // distance to the parent
-	pos         map[uint64]int32
-	nDead       int
 }
 
 var _ Searcher = (*bkTree)(nil)
 
-func buildBKTree(words int, ids []uint64, hashes []Hash) *bkTree {
-	t := &bkTree{words: words, pos: make(map[uint64]int32, len(ids))}
-	for i := range ids {
-		t.Insert(ids[i], hashes[i])
+func buildBKTree(words int, refs []uint64, hashes []Hash) *bkTree {
+	n := len(refs)
+	t := &bkTree{packed: pack(words, refs, hashes),
+		firstChild: make([]int32, n), nextSibling: make([]int32, n), edge: make([]uint16, n)}
+	for i := range n {
+		t.firstChild[i], t.nextSibling[i] = -1, -1
+	}
+	for i := 1; i < n; i++ {
+		t.insert(int32(i), &hashes[i])
 	}
 	return t
 }
 
-func (t *bkTree) Len() int { return len(t.pos) }
-
-func (t *bkTree) Insert(id uint64, h Hash) {
-	if _, ok := t.pos[id]; ok {
-		t.Delete(id, h)
-	}
-	n := int32(len(t.hashes))
-	t.hashes = append(t.hashes, h)
-	t.ids = append(t.ids, id)
-	t.dead = append(t.dead, false)
-	t.firstChild = append(t.firstChild, -1)
-	t.nextSibling = append(t.nextSibling, -1)
-	t.edge = append(t.edge, 0)
-	t.pos[id] = n
-	if n == 0 {
-		return
-	}
+// insert hangs node n (with hash h) under the tree.
+func (t *bkTree) insert(n int32, h *Hash) {
 	node := int32(0)
 	for {
-		d := uint16(distance(&t.hashes[node], &h, t.words))
+		d := uint16(distanceWords(h, t.at(int(node))))
 		child := t.firstChild[node]
 		for child >= 0 && t.edge[child] != d {
 			child = t.nextSibling[child]
@@ -63,44 +45,17 @@ func (t *bkTree) Insert(id uint64, h Hash) {
 	}
 }
 
-func (t *bkTree) Delete(id uint64, _ Hash) bool {
-	n, ok := t.pos[id]
-	if !ok {
-		return false
-	}
-	delete(t.pos, id)
-	t.dead[n] = true
-	t.nDead++
-	if t.nDead > len(t.pos) && t.nDead > 1024 {
-		t.rebuild()
-	}
-	return true
-}
-
-// rebuild makes a new tree of the living nodes.
-func (t *bkTree) rebuild() {
-	var ids []uint64
-	var hashes []Hash
-	for i, dead := range t.dead {
-		if !dead {
-			ids = append(ids, t.ids[i])
-			hashes = append(hashes, t.hashes[i])
-		}
-	}
-	*t = *buildBKTree(t.words, ids, hashes)
-}
-
 func (t *bkTree) Search(q Hash, radius int, fn func(uint64, int) bool) {
-	if len(t.hashes) == 0 {
+	if len(t.refs) == 0 {
 		return
 	}
 	stack := []int32{0}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		d := distance(&q, &t.hashes[n], t.words)
-		if d <= radius && !t.dead[n] {
-			if !fn(t.ids[n], d) {
+		d := distanceWords(&q, t.at(int(n)))
+		if d <= radius {
+			if !fn(t.refs[n], d) {
 				return
 			}
 		}

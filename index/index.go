@@ -1,487 +1,553 @@
 package index
 
 import (
-	"cmp"
-	"encoding/binary"
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/store"
 )
 
-// Options configures Open.
+// Source is what the index reads of a store: a snapshot to start from, the
+// change feed to follow, and single entries for the few candidates a
+// match compares in full. store.Store satisfies it.
+type Source interface {
+	Snapshot(ctx context.Context) (store.Snapshot, error)
+	Watch(ctx context.Context, after store.Revision, view store.View) <-chan store.WatchResponse
+	Entry(ctx context.Context, id uint64, view store.View) (*store.Entry, error)
+}
+
+// Options configures New. The zero value is ready to use.
 type Options struct {
 	// Structures picks the search structure per perceptual hash type
-	// ("pdq", "phash", "dhash"); types left out use DefaultStructure.
+	// ("pdq", "phash", "dhash", KeypointIndex); types left out use
+	// DefaultStructure.
 	Structures map[string]Structure
-	// Store configures the file.
-	Store StoreOptions
+	// Logger receives the follower's events (rebuilds, errors). Default
+	// slog.Default().
+	Logger *slog.Logger
+
+	// tailEntries and fanIn override the segment sizes below, for tests
+	// that need merges without thousands of entries.
+	tailEntries, fanIn int
 }
 
-// Index is the matcher's state: the durable store and, in memory, search
-// structures over every stored hash, rebuilt from the store at open and
-// updated after every commit. A match reads the store only for the few
-// candidates it compares in full: videos frame by frame and images by
-// their keypoints.
-// It is safe for concurrent use; matches run in parallel with each other.
+// Segment sizes. New entries go to a small tail, rebuilt with each change
+// it takes; a full tail is frozen into a segment, and segments of one level
+// merge, four at a time, into one of the next level in the background.
+// Readers search every segment and the tail.
+const (
+	// tailEntries and tailHashes bound the tail: a few hundred entries
+	// scan in tens of microseconds per query.
+	tailEntries = 256
+	tailHashes  = 32 << 10
+	// mergeFanIn is how many segments of one level merge into one.
+	mergeFanIn = 4
+	// purgeShare: a segment whose removed entries reach this share of it
+	// is rebuilt without them.
+	purgeShare = 0.5
+	// retryDelay is the pause before the follower retries after an
+	// error reading the feed.
+	retryDelay = time.Second
+)
+
+// Index is the in-memory search structure over a store's entries. It is
+// built from a snapshot and kept current only by applying the store's
+// change feed, in order, on every node alike: a node that writes sees its
+// writes through the feed, as any other does (WaitFor).
+//
+// Matches read an immutable view, published atomically after each applied
+// commit, and never take a lock: they never wait for the writer, and the
+// writer never waits for them.
 type Index struct {
-	store *Store
+	src  Source
+	opts Options
+	log  *slog.Logger
 
-	// writeMu serialises writes, so that the duplicate check, the commit
-	// and the in-memory update of one write are not interleaved with
-	// another's.
-	writeMu sync.Mutex
+	view atomic.Pointer[view]
 
-	mu         sync.RWMutex // guards everything below
-	perceptual map[string]*typeIndex
-	exact      map[string]map[[32]byte][]uint64 // digest type -> zero-padded digest -> ids
-	entries    map[uint64]*entryInfo
-	idents     map[string]map[[32]byte]uint64 // bank -> identity -> id
-	banks      map[string]Bank
-	bankSize   map[string]int
+	pubMu sync.Mutex
+	pubCh chan struct{} // closed and replaced at every publish
+
+	err    atomic.Pointer[error] // the follower's last error, until it recovers
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// typeIndex is the range-search structure of one perceptual hash type.
-type typeIndex struct {
-	typ       hashing.Type
-	search    Searcher
-	structure Structure
+// view is one state of the index, never changed once published.
+type view struct {
+	rev      store.Revision
+	banks    map[string]*store.Bank
+	cat      *catalog
+	segments []*segment // frozen, oldest first, then the tail (if any)
+	entries  int
+	hashes   map[string]int
 }
 
-// entryInfo is what a match reports about an entry, kept in memory.
-type entryInfo struct {
-	bank    string
-	kind    MediaKind
-	labels  map[string]string
-	regions []regionInfo // of an image, by slot-1
-	// pdq is the entry's whole-image PDQ hash, when it has one of
-	// matchable quality: the corroboration for matches by other types.
-	pdq    Hash
-	hasPDQ bool
-}
-
-// regionInfo is what a match reports of an entry's region hash.
-type regionInfo struct {
-	kind hashing.RegionKind
-	box  hashing.Box
-	// pdq is the region's PDQ hash, which corroborates a hit on its pHash.
-	pdq Hash
-}
-
-// Open opens the store at path (creating it if needed) and builds the
-// in-memory index from it.
-func Open(path string, opts Options) (*Index, error) {
-	s, err := OpenStore(path, opts.Store)
-	if err != nil {
-		return nil, err
+// New builds an index from a snapshot of src and starts following src's
+// change feed. It returns once the snapshot is loaded.
+func New(ctx context.Context, src Source, opts Options) (*Index, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
-	x := &Index{
-		store:      s,
-		perceptual: map[string]*typeIndex{},
-		exact:      map[string]map[[32]byte][]uint64{},
-		entries:    map[uint64]*entryInfo{},
-		idents:     map[string]map[[32]byte]uint64{},
-		banks:      map[string]Bank{},
-		bankSize:   map[string]int{},
+	if opts.tailEntries <= 0 {
+		opts.tailEntries = tailEntries
 	}
-	for _, t := range hashing.Types() {
-		if t.Exact {
-			x.exact[t.Name] = map[[32]byte][]uint64{}
-			continue
-		}
-		st := DefaultStructure(t.Bits)
-		if v, ok := opts.Structures[t.Name]; ok {
-			st = v
-		}
-		searcher, err := New(st, t.Bits)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("index for %s: %w", t.Name, err)
-		}
-		x.perceptual[t.Name] = &typeIndex{typ: t, search: searcher, structure: st}
+	if opts.fanIn <= 1 {
+		opts.fanIn = mergeFanIn
 	}
-	{
-		st := DefaultStructure(64)
-		if v, ok := opts.Structures[KeypointIndex]; ok {
-			st = v
-		}
-		searcher, err := New(st, 64)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("index for keypoints: %w", err)
-		}
-		x.perceptual[KeypointIndex] = &typeIndex{typ: hashing.Type{Name: KeypointIndex, Bits: 64}, search: searcher, structure: st}
-	}
-	for name := range opts.Structures {
-		if _, ok := x.perceptual[name]; !ok {
-			s.Close()
+	for name, st := range opts.Structures {
+		bits, ok := typeBits(name)
+		if !ok {
 			return nil, fmt.Errorf("%w: no search structure applies to hash type %q", ErrInvalid, name)
 		}
+		if _, err := Build(st, bits, nil, nil); err != nil {
+			return nil, fmt.Errorf("index for %s: %w", name, err)
+		}
 	}
-	if err := x.rebuild(); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("rebuilding index from %s: %w", path, err)
+	x := &Index{src: src, opts: opts, log: opts.Logger, pubCh: make(chan struct{}), done: make(chan struct{})}
+	f := &follower{x: x, mergeDone: make(chan mergeResult, 1)}
+	if err := f.load(ctx); err != nil {
+		return nil, err
 	}
+	fctx, cancel := context.WithCancel(context.Background())
+	x.cancel = cancel
+	go func() {
+		defer close(x.done)
+		f.run(fctx)
+	}()
 	return x, nil
 }
 
-// rebuild loads banks and entries from the store into memory.
-func (x *Index) rebuild() error {
-	banks, err := x.store.Banks()
-	if err != nil {
-		return err
-	}
-	for _, b := range banks {
-		x.banks[b.Name] = b
-		x.idents[b.Name] = map[[32]byte]uint64{}
-	}
-	bulk := map[string]*bulkLoad{}
-	for name := range x.perceptual {
-		bulk[name] = &bulkLoad{}
-	}
-	err = x.store.ForEachEntry(func(e *Entry) error {
-		x.remember(e)
-		searched(e, func(typ string, r uint64, h Hash) {
-			if b := bulk[typ]; b != nil {
-				b.ids = append(b.ids, r)
-				b.hashes = append(b.hashes, h)
-			}
-		})
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for name, b := range bulk {
-		ti := x.perceptual[name]
-		searcher, err := Build(ti.structure, ti.typ.Bits, b.ids, b.hashes)
-		if err != nil {
-			return fmt.Errorf("building %s index: %w", name, err)
-		}
-		ti.search = searcher
+// Close stops following the feed. Matches already running finish.
+func (x *Index) Close() error {
+	x.cancel()
+	<-x.done
+	return nil
+}
+
+// Revision is the revision of the latest state the index shows.
+func (x *Index) Revision() store.Revision { return x.view.Load().rev }
+
+// Err returns the error that keeps the index from following the feed, or
+// nil while it follows.
+func (x *Index) Err() error {
+	if p := x.err.Load(); p != nil {
+		return *p
 	}
 	return nil
 }
 
-type bulkLoad struct {
-	ids    []uint64
-	hashes []Hash
-}
-
-// remember records an entry's metadata, identity and exact digests. The
-// caller holds mu (or has the index to itself).
-func (x *Index) remember(e *Entry) {
-	info := &entryInfo{bank: e.Bank, kind: e.Kind, labels: e.Labels}
-	for _, r := range e.Regions {
-		info.regions = append(info.regions, regionInfo{r.Kind, r.Box, toHash(r.Hash[:])})
-	}
-	if h, ok := e.Hash(hashing.PDQ); ok && h.Quality >= pdqMinQuality {
-		info.pdq, info.hasPDQ = toHash(h.Bytes), true
-	}
-	x.entries[e.ID] = info
-	if x.idents[e.Bank] == nil {
-		x.idents[e.Bank] = map[[32]byte]uint64{}
-	}
-	x.idents[e.Bank][e.identity()] = e.ID
-	x.bankSize[e.Bank]++
-	for _, h := range e.Hashes {
-		if m := x.exact[h.Type]; m != nil {
-			k := digestKey(h.Bytes)
-			m[k] = append(m[k], e.ID)
+// WaitFor waits until the index shows revision rev or a later one. It
+// returns early with the follower's error when following fails, and with
+// ctx's when ctx ends.
+func (x *Index) WaitFor(ctx context.Context, rev store.Revision) error {
+	for {
+		x.pubMu.Lock()
+		ch := x.pubCh
+		x.pubMu.Unlock()
+		if x.view.Load().rev >= rev {
+			return nil
+		}
+		if err := x.Err(); err != nil {
+			return fmt.Errorf("index is behind the store: %w", err)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-x.done:
+			return fmt.Errorf("index is closed")
 		}
 	}
 }
 
-// forget undoes remember and removes the entry's perceptual hashes.
-func (x *Index) forget(e *Entry) {
-	delete(x.entries, e.ID)
-	if ids := x.idents[e.Bank]; ids != nil && ids[e.identity()] == e.ID {
-		delete(ids, e.identity())
-	}
-	x.bankSize[e.Bank]--
-	for _, h := range e.Hashes {
-		if m := x.exact[h.Type]; m != nil {
-			k := digestKey(h.Bytes)
-			ids := slices.DeleteFunc(m[k], func(id uint64) bool { return id == e.ID })
-			if len(ids) == 0 {
-				delete(m, k)
-			} else {
-				m[k] = ids
-			}
-		}
-	}
-	searched(e, func(typ string, r uint64, h Hash) {
-		if ti := x.perceptual[typ]; ti != nil {
-			ti.search.Delete(r, h)
-		}
-	})
+func (x *Index) publish(v *view) {
+	x.view.Store(v)
+	x.pubMu.Lock()
+	close(x.pubCh)
+	x.pubCh = make(chan struct{})
+	x.pubMu.Unlock()
 }
 
-// KeypointIndex names the search structure of keypoint keys (in Stats,
-// Structures and Options.Structures), beside the hash types'. Slot k of an
-// entry is its keypoint k.
-const KeypointIndex = "keypoints"
+// Stats returns the number of hashes held per search structure (hash
+// types and KeypointIndex) and per digest type.
+func (x *Index) Stats() map[string]int { return maps.Clone(x.view.Load().hashes) }
 
-// The search structures hold references to hashes rather than entry ids:
-// the entry id in the high bits and a slot in the low slotBits. Slot 0 is
-// the entry's whole-media hash of the type; an image's region hash k is
-// slot 1+k; a video's frame i is slot 1+2i for the whole frame and 2+2i for
-// its content region.
-const slotBits = 20
+// Entries returns the number of entries the index holds.
+func (x *Index) Entries() int { return x.view.Load().entries }
 
-func ref(id uint64, slot int) uint64 { return id<<slotBits | uint64(slot) }
+// Segments returns the number of segments (the tail included) a match
+// searches.
+func (x *Index) Segments() int { return len(x.view.Load().segments) }
 
-func splitRef(r uint64) (id uint64, slot int) { return r >> slotBits, int(r & (1<<slotBits - 1)) }
-
-// frameOfSlot returns the frame index a slot refers to, or -1 for slot 0.
-func frameOfSlot(slot int) int {
-	if slot == 0 {
-		return -1
-	}
-	return (slot - 1) / 2
-}
-
-// searched calls fn with every hash of e that the search structures hold:
-// its perceptual hashes, and the PDQ hashes of its frames that are of
-// matchable quality (frames below it are kept in the store but, as vPDQ
-// does, not matched).
-func searched(e *Entry, fn func(typ string, r uint64, h Hash)) {
-	for _, h := range e.Hashes {
-		fn(h.Type, ref(e.ID, 0), toHash(h.Bytes))
-	}
-	for k, r := range e.Regions {
-		if r.Quality >= pdqMinQuality {
-			fn(hashing.PDQ, ref(e.ID, 1+k), toHash(r.Hash[:]))
-		}
-		if r.HasPHash {
-			fn(hashing.PHash, ref(e.ID, 1+k), toHash(binary.BigEndian.AppendUint64(nil, r.PHash)))
-		}
-	}
-	for k := range e.Keypoints {
-		fn(KeypointIndex, ref(e.ID, k), Hash{e.Keypoints[k].Key()})
-	}
-	for i, f := range e.Frames {
-		if f.Quality < pdqMinQuality {
-			continue
-		}
-		fn(hashing.PDQ, ref(e.ID, 1+2*i), toHash(f.Hash[:]))
-		if f.HasContent {
-			fn(hashing.PDQ, ref(e.ID, 2+2*i), toHash(f.Content[:]))
-		}
-	}
-}
-
-func digestKey(b []byte) [32]byte {
-	var k [32]byte
-	copy(k[:], b)
-	return k
-}
-
-// Close closes the store.
-func (x *Index) Close() error {
-	x.writeMu.Lock()
-	defer x.writeMu.Unlock()
-	return x.store.Close()
-}
-
-// Store returns the durable store, for reads such as listing entries.
-// Writes must go through the Index so that memory follows the file.
-func (x *Index) Store() *Store { return x.store }
-
-// Stats returns the number of hashes indexed per hash type.
-func (x *Index) Stats() map[string]int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	out := map[string]int{}
-	for name, ti := range x.perceptual {
-		out[name] = ti.search.Len()
-	}
-	for name, m := range x.exact {
-		n := 0
-		for _, ids := range m {
-			n += len(ids)
-		}
-		out[name] = n
-	}
-	return out
-}
-
-// Structures returns the search structure in use per perceptual hash type.
+// Structures returns the search structure configured per perceptual hash
+// type (small segments are scanned whatever it says).
 func (x *Index) Structures() map[string]Structure {
 	out := map[string]Structure{}
-	for name, ti := range x.perceptual {
-		out[name] = ti.structure
+	for _, t := range hashing.Types() {
+		if !t.Exact {
+			out[t.Name] = DefaultStructure(t.Bits)
+		}
 	}
+	out[KeypointIndex] = DefaultStructure(64)
+	maps.Copy(out, x.opts.Structures)
 	return out
 }
 
-// BankSize returns the number of entries in a bank.
-func (x *Index) BankSize(name string) int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return x.bankSize[name]
+// follower is the index's one writer: it applies the feed and runs the
+// merges. Nothing else touches its fields.
+type follower struct {
+	x     *Index
+	rev   store.Revision
+	banks map[string]*store.Bank
+	cat   *catalog
+	segs  []*segment // frozen segments, oldest first
+	// tail holds the newest entries, rebuilt into tailSeg with every
+	// change.
+	tail       []*store.Entry
+	tailHashes int
+	tailSeg    *segment
+	dead       map[*segment]int
+	entries    int
+	// gen counts rebuilds from a snapshot; a merge begun before one is
+	// dropped.
+	gen       int
+	merging   bool
+	mergeDone chan mergeResult
+	stats     map[string]int
 }
 
-// CreateBank creates a bank.
-func (x *Index) CreateBank(b Bank) (Bank, error) {
-	x.writeMu.Lock()
-	defer x.writeMu.Unlock()
-	b, err := x.store.CreateBank(b)
+type mergeResult struct {
+	gen         int
+	inputs      []*segment
+	deadAtStart []int // f.dead of each input when the merge began
+	out         *segment
+	err         error
+}
+
+// load (re)builds the follower's state from a fresh snapshot and
+// publishes it.
+func (f *follower) load(ctx context.Context) error {
+	start := time.Now()
+	snap, err := f.x.src.Snapshot(ctx)
 	if err != nil {
-		return Bank{}, err
+		return fmt.Errorf("reading a snapshot: %w", err)
 	}
-	x.mu.Lock()
-	x.banks[b.Name] = b
-	x.idents[b.Name] = map[[32]byte]uint64{}
-	x.mu.Unlock()
-	return b, nil
-}
-
-// UpdateBank changes a bank's settings (see Store.UpdateBank).
-func (x *Index) UpdateBank(name string, fn func(*Bank) error) (Bank, error) {
-	x.writeMu.Lock()
-	defer x.writeMu.Unlock()
-	b, err := x.store.UpdateBank(name, fn)
+	defer snap.Close()
+	banks := map[string]*store.Bank{}
+	err = snap.Banks(func(b store.Bank) error {
+		banks[b.Name] = &b
+		return nil
+	})
 	if err != nil {
-		return Bank{}, err
+		return fmt.Errorf("reading a snapshot's banks: %w", err)
 	}
-	x.mu.Lock()
-	x.banks[name] = b
-	x.mu.Unlock()
-	return b, nil
-}
-
-// DeleteBank deletes a bank, and with force its entries (see
-// Store.DeleteBank). It returns how many entries were removed.
-func (x *Index) DeleteBank(name string, force bool, actor string) (int, error) {
-	x.writeMu.Lock()
-	defer x.writeMu.Unlock()
-	removed, err := x.store.DeleteBank(name, force, actor)
+	cat := newCatalog()
+	b := newSegmentBuilder()
+	n := 0
+	err = snap.Entries(store.ViewFull, func(e *store.Entry) error {
+		cat.set(e.ID, newEntryInfo(e, 0))
+		b.add(e)
+		n++
+		return ctx.Err()
+	})
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("reading a snapshot's entries: %w", err)
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for _, e := range removed {
-		x.forget(e)
+	var segs []*segment
+	if n > 0 {
+		seg, err := b.build(f.x.opts.Structures, levelFor(n, f.x.opts.tailEntries, f.x.opts.fanIn))
+		if err != nil {
+			return err
+		}
+		segs = []*segment{seg}
 	}
-	delete(x.banks, name)
-	delete(x.idents, name)
-	delete(x.bankSize, name)
-	return len(removed), nil
+	f.gen++
+	f.rev, f.banks, f.cat, f.segs = snap.Revision(), banks, cat, segs
+	f.tail, f.tailHashes, f.tailSeg = nil, 0, nil
+	f.dead, f.entries = map[*segment]int{}, n
+	f.recount()
+	f.publish()
+	f.x.log.Info("index built from a snapshot", "revision", uint64(f.rev), "entries", n, "ms", time.Since(start).Milliseconds())
+	return nil
 }
 
-// AddResult reports what Add did with one entry.
-type AddResult struct {
-	// ID is the entry's id: new, or that of the entry already holding the
-	// same hashes in the bank.
-	ID uint64
-	// Existed is true when the bank already held the item, so nothing was
-	// written.
-	Existed bool
+// levelFor is the merge level of a segment of n entries.
+func levelFor(n, tail, fanIn int) int {
+	level, size := 0, tail
+	for size*fanIn <= n {
+		size *= fanIn
+		level++
+	}
+	return level
 }
 
-// Add stores entries and indexes their hashes, all in one transaction:
-// all are added or none. An entry whose hashes its bank already holds (the
-// same set of hash values) is not added again; its result names the
-// existing entry. Entries of one call that repeat each other are added once.
-func (x *Index) Add(entries []*Entry, actor string) ([]AddResult, error) {
-	x.writeMu.Lock()
-	defer x.writeMu.Unlock()
-	results := make([]AddResult, len(entries))
-	// repeatOf[i] is the index of an earlier entry of this call with the
-	// same identity in the same bank, or -1.
-	repeatOf := make([]int, len(entries))
-	firstOf := map[string]map[[32]byte]int{} // bank -> identity -> index in entries
-	var fresh []*Entry
-	x.mu.RLock()
-	for i, e := range entries {
-		repeatOf[i] = -1
-		if err := e.validate(); err != nil {
-			x.mu.RUnlock()
-			return nil, fmt.Errorf("entry %d: %w", i, err)
+// run follows the feed until ctx ends.
+func (f *follower) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := f.follow(ctx)
+		if ctx.Err() != nil {
+			return
 		}
-		if _, ok := x.banks[e.Bank]; !ok {
-			x.mu.RUnlock()
-			return nil, fmt.Errorf("entry %d: %w: %q", i, ErrBankNotFound, clip(e.Bank))
+		if errors.Is(err, store.ErrCompacted) {
+			f.x.log.Warn("index fell behind the compacted change log; rebuilding from a snapshot", "revision", uint64(f.rev))
+			err = f.load(ctx)
 		}
-		id := e.identity()
-		if existing, ok := x.idents[e.Bank][id]; ok {
-			results[i] = AddResult{ID: existing, Existed: true}
-			continue
-		}
-		if firstOf[e.Bank] == nil {
-			firstOf[e.Bank] = map[[32]byte]int{}
-		}
-		if j, ok := firstOf[e.Bank][id]; ok {
-			repeatOf[i] = j
-			continue
-		}
-		firstOf[e.Bank][id] = i
-		fresh = append(fresh, e)
-	}
-	x.mu.RUnlock()
-	if len(fresh) > 0 {
-		if err := x.store.AddEntries(fresh, actor); err != nil {
-			return nil, err
-		}
-	}
-	x.mu.Lock()
-	for _, e := range fresh {
-		x.remember(e)
-		searched(e, func(typ string, r uint64, h Hash) {
-			if ti := x.perceptual[typ]; ti != nil {
-				ti.search.Insert(r, h)
+		if err != nil && ctx.Err() == nil {
+			f.x.err.Store(&err)
+			f.x.log.Error("index cannot follow the store's changes; retrying", "revision", uint64(f.rev), "error", err.Error())
+			select {
+			case <-time.After(retryDelay):
+			case <-ctx.Done():
 			}
-		})
-	}
-	x.mu.Unlock()
-	for i, e := range entries {
-		switch {
-		case results[i].Existed:
-		case repeatOf[i] >= 0:
-			results[i] = AddResult{ID: entries[repeatOf[i]].ID, Existed: true}
-		default:
-			results[i] = AddResult{ID: e.ID}
 		}
 	}
-	return results, nil
 }
 
-// Remove deletes an entry from the store and the index, returning it.
-func (x *Index) Remove(id uint64, actor string) (*Entry, error) {
-	x.writeMu.Lock()
-	defer x.writeMu.Unlock()
-	e, err := x.store.RemoveEntry(id, actor)
+// follow applies the feed from the follower's revision until it fails.
+func (f *follower) follow(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch := f.x.src.Watch(wctx, f.rev, store.ViewFull)
+	for {
+		select {
+		case resp, ok := <-watch:
+			if !ok {
+				return ctx.Err()
+			}
+			if resp.Err != nil {
+				return resp.Err
+			}
+			if err := f.apply(resp.Changes); err != nil {
+				return err
+			}
+			f.x.err.Store(nil)
+		case res := <-f.mergeDone:
+			f.install(res)
+		}
+		f.maybeMerge()
+		f.publish()
+	}
+}
+
+// apply applies one delivery of changes (whole commits).
+func (f *follower) apply(changes []store.Change) error {
+	banksCopied := false
+	touchBanks := func() {
+		if !banksCopied {
+			f.banks = maps.Clone(f.banks)
+			banksCopied = true
+		}
+	}
+	tailChanged := false
+	for _, c := range changes {
+		if c.Revision <= f.rev {
+			continue // already applied (a delivery after a reconnect)
+		}
+		switch c.Kind {
+		case store.BankCreated, store.BankUpdated:
+			if c.BankValue != nil {
+				touchBanks()
+				b := *c.BankValue
+				f.banks[b.Name] = &b
+			}
+		case store.BankDeleted:
+			touchBanks()
+			delete(f.banks, c.Bank)
+		case store.EntryAdded:
+			e := c.EntryValue
+			if e == nil {
+				break // removed since; its removal follows
+			}
+			if old := f.cat.get(e.ID); old != nil {
+				// Seen already (the snapshot was newer than the change):
+				// only its metadata can differ.
+				info := newEntryInfo(e, old.added)
+				f.cat.set(e.ID, info)
+				break
+			}
+			f.cat.set(e.ID, newEntryInfo(e, c.Revision))
+			f.entries++
+			f.tail = append(f.tail, e)
+			searched(e, func(string, uint64, Hash) { f.tailHashes++ })
+			tailChanged = true
+		case store.EntryUpdated:
+			if e := c.EntryValue; e != nil {
+				if old := f.cat.get(e.ID); old != nil {
+					f.cat.set(e.ID, newEntryInfo(e, old.added))
+				}
+			}
+		case store.EntryRemoved:
+			if f.cat.get(c.EntryID) == nil {
+				break
+			}
+			f.cat.set(c.EntryID, nil)
+			f.entries--
+			if i := slices.IndexFunc(f.tail, func(e *store.Entry) bool { return e.ID == c.EntryID }); i >= 0 {
+				searched(f.tail[i], func(string, uint64, Hash) { f.tailHashes-- })
+				f.tail = slices.Delete(f.tail, i, i+1)
+				tailChanged = true
+			} else if s := f.segmentOf(c.EntryID); s != nil {
+				f.dead[s]++
+			}
+		default:
+			return fmt.Errorf("%w: change %d has kind %v", store.ErrCorrupt, c.Revision, c.Kind)
+		}
+		f.rev = c.Revision
+	}
+	if tailChanged {
+		if err := f.rebuildTail(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// segmentOf returns the frozen segment whose ids span id.
+func (f *follower) segmentOf(id uint64) *segment {
+	i, found := slices.BinarySearchFunc(f.segs, id, func(s *segment, id uint64) int {
+		switch {
+		case id < s.minID:
+			return 1
+		case id > s.maxID:
+			return -1
+		}
+		return 0
+	})
+	if !found {
+		return nil
+	}
+	return f.segs[i]
+}
+
+// rebuildTail rebuilds the tail's segment, freezing it when full.
+func (f *follower) rebuildTail() error {
+	if len(f.tail) == 0 {
+		f.tailSeg = nil
+		return nil
+	}
+	b := newSegmentBuilder()
+	for _, e := range f.tail {
+		b.add(e)
+	}
+	seg, err := b.build(f.x.opts.Structures, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	x.mu.Lock()
-	x.forget(e)
-	x.mu.Unlock()
-	return e, nil
+	if len(f.tail) >= f.x.opts.tailEntries || f.tailHashes >= tailHashes {
+		f.segs = append(f.segs, seg)
+		f.tail, f.tailHashes, f.tailSeg = nil, 0, nil
+		return nil
+	}
+	f.tailSeg = seg
+	return nil
 }
 
-// Bank returns a bank from memory.
-func (x *Index) Bank(name string) (Bank, error) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	b, ok := x.banks[name]
-	if !ok {
-		return Bank{}, fmt.Errorf("%w: %q", ErrBankNotFound, clip(name))
+// maybeMerge starts a background merge when the segments call for one
+// and none runs: four segments of the lowest full level, or one segment
+// that is mostly removed entries.
+func (f *follower) maybeMerge() {
+	if f.merging {
+		return
 	}
-	return b, nil
+	var job []*segment
+	for _, s := range f.segs {
+		if float64(f.dead[s]) >= purgeShare*float64(max(s.entries, 1)) && f.dead[s] > 0 {
+			job = []*segment{s}
+			break
+		}
+	}
+	if job == nil {
+		// Segments are ordered oldest (highest level) first; a run of
+		// mergeFanIn at one level merges.
+		for i := 0; i+f.x.opts.fanIn <= len(f.segs); i++ {
+			run := f.segs[i : i+f.x.opts.fanIn]
+			if slices.IndexFunc(run, func(s *segment) bool { return s.level != run[0].level }) < 0 {
+				job = slices.Clone(run)
+				break
+			}
+		}
+	}
+	if job == nil {
+		return
+	}
+	f.merging = true
+	gen, cat, structures := f.gen, f.cat, f.x.opts.Structures
+	deadAtStart := make([]int, len(job))
+	for k, s := range job {
+		deadAtStart[k] = f.dead[s]
+	}
+	go func() {
+		b := newSegmentBuilder()
+		for _, s := range job {
+			b.addSegment(s, func(id uint64) bool { return cat.get(id) != nil })
+		}
+		level := job[0].level
+		if len(job) > 1 {
+			level++
+		}
+		out, err := b.build(structures, level)
+		f.mergeDone <- mergeResult{gen: gen, inputs: job, deadAtStart: deadAtStart, out: out, err: err}
+	}()
 }
 
-// Banks returns every bank, in name order.
-func (x *Index) Banks() []Bank {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	out := make([]Bank, 0, len(x.banks))
-	for _, b := range x.banks {
-		out = append(out, b)
+// install puts a finished merge in place of its inputs.
+func (f *follower) install(res mergeResult) {
+	f.merging = false
+	if res.gen != f.gen {
+		return
 	}
-	slices.SortFunc(out, func(a, b Bank) int { return cmp.Compare(a.Name, b.Name) })
-	return out
+	if res.err != nil {
+		f.x.log.Error("index merge failed", "error", res.err.Error())
+		return
+	}
+	i := slices.Index(f.segs, res.inputs[0])
+	if i < 0 || i+len(res.inputs) > len(f.segs) || !slices.Equal(f.segs[i:i+len(res.inputs)], res.inputs) {
+		return // cannot happen: only the follower changes f.segs
+	}
+	// Entries removed while the merge ran are still in its output.
+	dead := 0
+	for k, s := range res.inputs {
+		dead += f.dead[s] - res.deadAtStart[k]
+		delete(f.dead, s)
+	}
+	f.segs = slices.Replace(f.segs, i, i+len(res.inputs), res.out)
+	if dead > 0 {
+		f.dead[res.out] = dead
+	}
+}
+
+// recount refreshes the hash counts reported by Stats.
+func (f *follower) recount() {
+	stats := map[string]int{KeypointIndex: 0}
+	for _, t := range hashing.Types() {
+		stats[t.Name] = 0
+	}
+	for _, s := range f.allSegments() {
+		for typ, n := range s.counts {
+			stats[typ] += n
+		}
+	}
+	f.stats = stats
+}
+
+func (f *follower) allSegments() []*segment {
+	if f.tailSeg == nil {
+		return f.segs
+	}
+	return append(slices.Clip(f.segs), f.tailSeg)
+}
+
+// publish makes the follower's state the index's view.
+func (f *follower) publish() {
+	f.recount()
+	f.x.publish(&view{rev: f.rev, banks: f.banks, cat: f.cat, segments: f.allSegments(), entries: f.entries, hashes: f.stats})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // Keypoint matching: each query keypoint's 64-bit key (a quarter of its
@@ -21,7 +22,7 @@ import (
 // hashing finds with one probe per part; at 6 it takes 17 per part, 2.4
 // times the Match time at 1M entries for the same recall on the
 // robustness corpus (BENCHMARKS.md).
-var (
+const (
 	KeypointKeyRadius = 3
 	KeypointMinVotes  = 2
 )
@@ -31,12 +32,11 @@ const maxKeypointCandidates = 64
 
 // matchKeypoints matches an image query's keypoints.
 func (m *matcher) matchKeypoints() {
-	ti := m.x.perceptual[KeypointIndex]
 	votes := map[uint64]int{}
 	voted := map[uint64]bool{}
 	for i := range m.q.Keypoints {
 		clear(voted) // an entry votes once per query keypoint
-		ti.search.Search(Hash{m.q.Keypoints[i].Key()}, KeypointKeyRadius, func(r uint64, _ int) bool {
+		m.search(KeypointIndex, Hash{m.q.Keypoints[i].Key()}, KeypointKeyRadius, func(r uint64, _ int) bool {
 			if id, _ := splitRef(r); !voted[id] {
 				voted[id] = true
 				votes[id]++
@@ -53,8 +53,8 @@ func (m *matcher) matchKeypoints() {
 		if v < KeypointMinVotes {
 			continue
 		}
-		info := m.x.entries[id]
-		if info == nil || info.kind == KindVideo {
+		info := m.entry(id)
+		if info == nil || info.kind == store.KindVideo {
 			continue
 		}
 		if _, ok := m.banks[info.bank]; ok {
@@ -66,15 +66,19 @@ func (m *matcher) matchKeypoints() {
 		cs = cs[:maxKeypointCandidates]
 	}
 	for _, c := range cs {
-		e, err := m.x.store.Entry(c.id)
-		if err != nil {
+		if m.ctx.Err() != nil {
+			return
+		}
+		info := m.entry(c.id)
+		e := m.read(c.id)
+		if e == nil || info == nil {
 			continue // removed since the search
 		}
-		res := keypoint.Verify(m.q.Keypoints, e.Keypoints, image.Pt(m.q.Width, m.q.Height), image.Pt(e.Width, e.Height))
+		res := keypoint.Verify(m.q.Keypoints, Points(e.Keypoints), image.Pt(m.q.Width, m.q.Height), image.Pt(e.Width, e.Height))
 		if !res.Matched() {
 			continue
 		}
-		match := m.x.match(c.id, m.x.entries[c.id], KeypointIndex, res.MeanDistance, pdq.Original)
+		match := m.x.match(c.id, info, KeypointIndex, res.MeanDistance, pdq.Original)
 		match.Inliers = res.Inliers
 		match.EntryRegion = entryBox(res, m.q.Width, m.q.Height, e.Width, e.Height)
 		m.consider(match)
@@ -103,3 +107,12 @@ func entryBox(r keypoint.Result, qw, qh, ew, eh int) Region {
 }
 
 func clip01(v float64) float64 { return min(1, max(0, v)) }
+
+// Points converts stored keypoints to the keypoint package's.
+func Points(ks []store.Keypoint) []keypoint.Point {
+	out := make([]keypoint.Point, len(ks))
+	for i, k := range ks {
+		out[i] = keypoint.Point{X: k.X, Y: k.Y, Level: k.Level, D: k.Descriptor}
+	}
+	return out
+}

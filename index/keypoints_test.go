@@ -10,6 +10,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/keypoint"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // TestMatchKeypoints stores two real photos with their keypoints and
@@ -18,7 +19,7 @@ import (
 // restart; gone once the entry is removed; and not run when the query
 // asks for particular hash types.
 func TestMatchKeypoints(t *testing.T) {
-	x, path := openTestIndex(t)
+	x, _ := openTestIndex(t)
 	var ids []uint64
 	var photos []image.Image
 	for i, name := range []string{"tolerance/bridge-mods-aaa-orig.jpg", "exact/labelme-subset-q2821.png"} {
@@ -28,9 +29,9 @@ func TestMatchKeypoints(t *testing.T) {
 		}
 		b := img.Bounds()
 		photos = append(photos, img)
-		ids = append(ids, addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Width: b.Dx(), Height: b.Dy(),
+		ids = append(ids, addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Width: b.Dx(), Height: b.Dy(),
 			Hashes:    []hashing.Hash{{Type: hashing.MD5, Bytes: append(make([]byte, 15), byte(i))}},
-			Keypoints: keypoint.Detect(img, keypoint.StoredPoints)}))
+			Keypoints: storedKeypoints(keypoint.Detect(img, keypoint.StoredPoints))}))
 	}
 	b := photos[0].Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -39,7 +40,7 @@ func TestMatchKeypoints(t *testing.T) {
 	query := func() Query {
 		return Query{Keypoints: keypoint.Detect(crop, keypoint.QueryPoints), Width: cut.Dx(), Height: cut.Dy(), MinQuality: -1}
 	}
-	check := func(x *Index) {
+	check := func(x *testIndex) {
 		t.Helper()
 		m := onlyMatch(t, mustMatch(t, x, query()), ids[0])
 		if m.Type != KeypointIndex || m.Inliers < keypoint.MinInliers || m.Distance > keypoint.MaxDistance {
@@ -65,27 +66,21 @@ func TestMatchKeypoints(t *testing.T) {
 	}
 
 	// The keypoints are in the store: a restart finds the crop again.
-	if err := x.Close(); err != nil {
-		t.Fatal(err)
-	}
-	x, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x = x.reopen(t)
 	check(x)
-	if _, err := x.Remove(ids[0], "test"); err != nil {
-		t.Fatal(err)
-	}
+	x.remove(t, ids[0])
 	if res := mustMatch(t, x, query()); len(res.Matches) != 0 {
 		t.Errorf("removed entry matched: %+v", res.Matches)
 	}
-	if x.Stats()[KeypointIndex] != keypoint.StoredPoints {
-		t.Errorf("stats after removal: %v", x.Stats())
+	if x.Entries() != 1 {
+		t.Errorf("%d entries after removal, want 1", x.Entries())
 	}
-	// Keypoints outside the image are refused.
-	bad := &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{{Type: hashing.MD5, Bytes: append(make([]byte, 15), 9)}}, Keypoints: []keypoint.Point{{X: 1.5}}}
-	if _, err := x.Add([]*Entry{bad}, "test"); err == nil {
-		t.Error("a keypoint outside the image was stored")
+}
+
+func storedKeypoints(ps []keypoint.Point) []store.Keypoint {
+	out := make([]store.Keypoint, len(ps))
+	for i, p := range ps {
+		out[i] = store.Keypoint{X: p.X, Y: p.Y, Level: p.Level, Descriptor: p.D}
 	}
+	return out
 }

@@ -2,13 +2,16 @@ package index
 
 import (
 	"cmp"
+	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/store"
 	"github.com/mediamatch/mediamatch/vpdq"
 )
 
@@ -33,7 +36,7 @@ type Query struct {
 	// matching then goes frame by frame: against image entries (a known
 	// still shown in the video) and, by the vPDQ rule, against video
 	// entries.
-	Frames []Frame
+	Frames []store.Frame
 	// Duration is the query video's length in seconds, when known; it ends
 	// the span of the last frame.
 	Duration float64
@@ -81,7 +84,7 @@ type Match struct {
 	EntryID  uint64
 	Bank     string
 	Labels   map[string]string
-	Kind     MediaKind
+	Kind     store.MediaKind
 	Type     string
 	Distance int
 	// Dihedral is the variant of the query that matched; pdq.Original
@@ -172,9 +175,11 @@ var pdqMinQuality = func() int {
 
 // matcher holds one Match call's state.
 type matcher struct {
+	ctx   context.Context
 	x     *Index
+	v     *view
 	q     Query
-	banks map[string]Bank
+	banks map[string]*store.Bank
 	best  map[matchKey]Match
 	// frameHits are image-query hits on video entries' frames: entry id
 	// -> frame index -> best hit.
@@ -190,7 +195,7 @@ type frameHit struct {
 }
 
 // threshold is the largest distance of type t that matches in bank b.
-func (m *matcher) threshold(t hashing.Type, b Bank) int {
+func (m *matcher) threshold(t hashing.Type, b *store.Bank) int {
 	if v, ok := m.q.Thresholds[t.Name]; ok {
 		return v
 	}
@@ -214,7 +219,7 @@ func (m *matcher) radius(t hashing.Type) int {
 // accept returns the entry behind a search hit when it is in a searched
 // bank and within that bank's threshold.
 func (m *matcher) accept(t hashing.Type, id uint64, dist int) (*entryInfo, bool) {
-	info := m.x.entries[id]
+	info := m.entry(id)
 	if info == nil {
 		return nil, false
 	}
@@ -232,29 +237,69 @@ func (m *matcher) consider(c Match) {
 	}
 }
 
+// entry returns the info of an entry the view shows, or nil.
+func (m *matcher) entry(id uint64) *entryInfo {
+	info := m.v.cat.get(id)
+	if info == nil || info.added > m.v.rev {
+		return nil
+	}
+	return info
+}
+
+// search calls fn for every hash of type typ within radius of q, in every
+// segment of the view.
+func (m *matcher) search(typ string, q Hash, radius int, fn func(ref uint64, dist int) bool) {
+	for _, s := range m.v.segments {
+		if srch := s.search[typ]; srch != nil {
+			stop := false
+			srch.Search(q, radius, func(r uint64, d int) bool {
+				if !fn(r, d) {
+					stop = true
+					return false
+				}
+				return true
+			})
+			if stop {
+				return
+			}
+		}
+	}
+}
+
+// read reads an entry from the store for a full comparison; nil when it
+// is gone (removed since the search) or unreadable.
+func (m *matcher) read(id uint64) *store.Entry {
+	e, err := m.x.src.Entry(m.ctx, id, store.ViewFull)
+	if err != nil {
+		return nil
+	}
+	return e
+}
+
 // Match finds the entries that a query matches. Unknown banks or hash types,
-// and hashes of the wrong length, are errors.
-func (x *Index) Match(q Query) (Result, error) {
+// and hashes of the wrong length, are errors. It reads the index's current
+// view without locking, and the store only for the few candidates it
+// compares in full; it stops with ctx.
+func (x *Index) Match(ctx context.Context, q Query) (Result, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
-	x.mu.RLock()
-	defer x.mu.RUnlock()
+	v := x.view.Load()
 
-	m := &matcher{x: x, q: q, banks: map[string]Bank{}, best: map[matchKey]Match{}, frameHits: map[uint64]map[int]frameHit{}}
+	m := &matcher{ctx: ctx, x: x, v: v, q: q, banks: map[string]*store.Bank{}, best: map[matchKey]Match{}, frameHits: map[uint64]map[int]frameHit{}}
 	if len(q.Banks) == 0 {
-		for name, b := range x.banks {
+		for name, b := range v.banks {
 			if !b.Disabled {
 				m.banks[name] = b
 			}
 		}
 	} else {
 		for _, name := range q.Banks {
-			b, ok := x.banks[name]
+			b, ok := v.banks[name]
 			if !ok {
-				return Result{}, fmt.Errorf("%w: %q", ErrBankNotFound, clip(name))
+				return Result{}, fmt.Errorf("%w: %q", store.ErrBankNotFound, store.Clip(name))
 			}
 			m.banks[name] = b
 		}
@@ -310,6 +355,9 @@ func (x *Index) Match(q Query) (Result, error) {
 		m.matchKeypoints()
 	}
 	m.resolveFrameHits()
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
 
 	order := map[string]int{}
 	for i, t := range hashing.Types() {
@@ -339,9 +387,12 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 		return false, fmt.Errorf("%w: %s query hash of %d bytes, want %d", ErrInvalid, h.Type, len(h.Bytes), t.Bits/8)
 	}
 	if t.Exact {
-		for _, id := range m.x.exact[t.Name][digestKey(h.Bytes)] {
-			if info, ok := m.accept(t, id, 0); ok {
-				m.consider(m.x.match(id, info, t.Name, 0, pdq.Original))
+		key := digestKey(h.Bytes)
+		for _, s := range m.v.segments {
+			for _, id := range s.exact[t.Name][key] {
+				if info, ok := m.accept(t, id, 0); ok {
+					m.consider(m.x.match(id, info, t.Name, 0, pdq.Original))
+				}
 			}
 		}
 		return false, nil
@@ -360,15 +411,14 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 			variants = append(variants, toHash(v[:]))
 		}
 	}
-	ti := m.x.perceptual[t.Name]
 	for vi, v := range variants {
-		ti.search.Search(v, radius, func(r uint64, dist int) bool {
+		m.search(t.Name, v, radius, func(r uint64, dist int) bool {
 			id, slot := splitRef(r)
 			info, ok := m.accept(t, id, dist)
 			if !ok || !m.corroborated(t, info, slot, dist) {
 				return true
 			}
-			if slot > 0 && info.kind != KindVideo {
+			if slot > 0 && info.kind != store.KindVideo {
 				// A region of a stored image: only the image as given is
 				// tried against those.
 				if vi == int(pdq.Original) {
@@ -423,7 +473,6 @@ func (m *matcher) regionHit(t hashing.Type, id uint64, info *entryInfo, q Region
 func (m *matcher) matchRegions() {
 	t, _ := hashing.Lookup(hashing.PDQ)
 	radius := m.radius(t)
-	ti := m.x.perceptual[t.Name]
 	for _, qr := range m.q.Regions {
 		if qr.Quality < m.minQuality(t) || qr.Kind == hashing.RegionWhole {
 			continue
@@ -439,13 +488,13 @@ func (m *matcher) matchRegions() {
 			continue
 		}
 		q := Region{qr.Kind, qr.Box}
-		ti.search.Search(toHash(qr.Hash[:]), r, func(ref uint64, dist int) bool {
+		m.search(t.Name, toHash(qr.Hash[:]), r, func(ref uint64, dist int) bool {
 			id, slot := splitRef(ref)
 			info, ok := m.accept(t, id, dist)
 			if !ok {
 				return true
 			}
-			if info.kind == KindVideo {
+			if info.kind == store.KindVideo {
 				// The picture inside a re-edited still, against a video's
 				// frames: as the content regions of frames are.
 				if limit, ok := RegionThresholds[[2]hashing.RegionKind{qr.Kind, hashing.RegionWhole}]; ok && qr.Kind != hashing.RegionWindow && dist <= limit {
@@ -470,7 +519,7 @@ func (m *matcher) corroborated(t hashing.Type, info *entryInfo, slot, dist int) 
 	}
 	if m.hasPDQ && info.hasPDQ {
 		d := distance(&m.pdq, &info.pdq, 4)
-		if info.kind != KindVideo && slot > 0 && slot-1 < len(info.regions) {
+		if info.kind != store.KindVideo && slot > 0 && slot-1 < len(info.regions) {
 			d = min(d, distance(&m.pdq, &info.regions[slot-1].pdq, 4))
 		}
 		return d <= CorroborateDistance
@@ -489,8 +538,11 @@ func (m *matcher) minQuality(t hashing.Type) int {
 // match per video entry, with the spans of the entry that matched.
 func (m *matcher) resolveFrameHits() {
 	for id, hits := range m.frameHits {
-		e, err := m.x.store.Entry(id)
-		if err != nil {
+		if m.ctx.Err() != nil {
+			return
+		}
+		e := m.read(id)
+		if e == nil {
 			continue // removed since the search
 		}
 		frames := spans(e.Frames, e.Duration)
@@ -500,7 +552,11 @@ func (m *matcher) resolveFrameHits() {
 				best = h
 			}
 		}
-		c := m.x.match(id, m.x.entries[id], hashing.PDQ, best.dist, best.dihedral)
+		info := m.entry(id)
+		if info == nil {
+			continue
+		}
+		c := m.x.match(id, info, hashing.PDQ, best.dist, best.dihedral)
 		c.EntryRanges = ranges(frames, func(i int) bool { _, ok := hits[i]; return ok })
 		m.consider(c)
 	}
@@ -518,7 +574,7 @@ type vframe struct {
 
 // spans gives each frame the span until the next sampled frame (or the end
 // of the video; one second for a last frame of unknown length).
-func spans(frames []Frame, duration float64) []vframe {
+func spans(frames []store.Frame, duration float64) []vframe {
 	out := make([]vframe, len(frames))
 	for i, f := range frames {
 		v := vframe{index: i, start: f.Seconds, quality: f.Quality, n: 1}
@@ -594,15 +650,17 @@ func (m *matcher) matchFrames() (lowQuality bool) {
 	}
 	imageHits := map[uint64]map[int]int{} // image entry -> query position -> best distance
 	videoHits := map[uint64]int{}         // video entry -> hits
-	ti := m.x.perceptual[t.Name]
 	for h, qis := range byHash {
-		ti.search.Search(h, radius, func(r uint64, dist int) bool {
+		if m.ctx.Err() != nil {
+			return false
+		}
+		m.search(t.Name, h, radius, func(r uint64, dist int) bool {
 			id, slot := splitRef(r)
 			info, ok := m.accept(t, id, dist)
 			if !ok {
 				return true
 			}
-			if info.kind == KindVideo {
+			if info.kind == store.KindVideo {
 				if slot > 0 {
 					videoHits[id]++
 				}
@@ -625,7 +683,11 @@ func (m *matcher) matchFrames() (lowQuality bool) {
 		})
 	}
 	for id, hits := range imageHits {
-		c := m.x.match(id, m.x.entries[id], t.Name, math.MaxInt, pdq.Original)
+		info := m.entry(id)
+		if info == nil {
+			continue
+		}
+		c := m.x.match(id, info, t.Name, math.MaxInt, pdq.Original)
 		matched := map[int]bool{}
 		for qi, d := range hits {
 			c.Distance = min(c.Distance, d)
@@ -657,11 +719,17 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 		eThreshold = vpdq.DefaultEntryPercent
 	}
 	for _, id := range ids {
-		e, err := m.x.store.Entry(id)
-		if err != nil {
+		if m.ctx.Err() != nil {
+			return
+		}
+		info := m.entry(id)
+		if info == nil {
+			continue
+		}
+		e := m.read(id)
+		if e == nil {
 			continue // removed since the search
 		}
-		info := m.x.entries[id]
 		threshold := m.threshold(t, m.banks[info.bank])
 		entry := usable(spans(e.Frames, e.Duration), minQ)
 		qMatched, eMatched := map[int]bool{}, map[int]bool{}
@@ -723,6 +791,7 @@ type matchKey struct {
 	typ string
 }
 
+// match starts a result for an entry; its labels are the caller's own copy.
 func (x *Index) match(id uint64, info *entryInfo, typ string, dist int, d pdq.Dihedral) Match {
-	return Match{EntryID: id, Bank: info.bank, Labels: info.labels, Kind: info.kind, Type: typ, Distance: dist, Dihedral: d}
+	return Match{EntryID: id, Bank: info.bank, Labels: maps.Clone(info.labels), Kind: info.kind, Type: typ, Distance: dist, Dihedral: d}
 }

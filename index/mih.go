@@ -7,122 +7,95 @@ import (
 
 // mih is multi-index hashing (Norouzi, Punjani and Fleet, "Fast Search in
 // Hamming Space with Multi-Index Hashing"). Each hash is cut into m
-// disjoint 16-bit substrings, and each substring position has a table from
+// disjoint substrings, and each substring position has a table from
 // substring value to the hashes holding it. By the pigeonhole principle a
-// hash within radius r of the query has some substring within
-// floor(r/m) of the query's: so a search looks up, in every table, the
-// values that close to the query's substring and verifies the full
-// distance of what it finds. For PDQ at radius 31 that is 16 tables and
+// hash within radius r of the query has some substring within floor(r/m)
+// of the query's: so a search looks up, in every table, the values that
+// close to the query's substring and verifies the full distance of what it
+// finds. For PDQ at radius 31 with 16-bit substrings that is 16 tables and
 // 17 lookups each, instead of comparing with every hash.
+//
+// The tables are built once, in compressed form: per table an offsets
+// array (one entry per substring value) into a positions array, so memory
+// is 4 bytes per hash per table plus the offsets. Substrings are 16 bits
+// for 64k hashes and more (about log2 of the size, as the paper
+// recommends), 8 bits below.
 //
 // When floor(r/m) exceeds maxSubRadius the lookups would outnumber the
 // hashes' worth of work, and the search scans linearly instead.
 type mih struct {
-	words  int
-	m      int // substrings per hash
-	hashes []Hash
-	ids    []uint64
-	dead   []bool
-	pos    map[uint64]uint32
-	nDead  int
-	// tables[i][v] lists the positions of the hashes whose substring i is v.
-	tables [][][]uint32
+	packed
+	width   int // substring bits: 8 or 16
+	m       int // substrings per hash
+	offsets [][]uint32
+	pos     [][]uint32
 }
 
 var _ Searcher = (*mih)(nil)
 
-const (
-	subBits = 16
-	// maxSubRadius bounds the substring radius searched by lookups: at 2
-	// there are 137 values per table; at 3 already 697.
-	maxSubRadius = 2
-)
+// maxSubRadius bounds the substring radius searched by lookups: at 2
+// there are 137 values per 16-bit table; at 3 already 697.
+const maxSubRadius = 2
 
-// byWeight lists every 16-bit value in order of popcount; weightEnd[w] is
-// the number of values of popcount <= w. XORing a substring with the first
-// weightEnd[s] masks enumerates its neighbours within distance s.
-var byWeight, weightEnd = func() ([]uint16, [subBits + 1]int) {
-	vals := make([]uint16, 1<<subBits)
-	for i := range vals {
-		vals[i] = uint16(i)
+// masks[w] lists every w-bit value in order of popcount; maskEnd[w][s] is
+// the number of values of popcount <= s. XORing a substring with the first
+// maskEnd[w][s] masks enumerates its neighbours within distance s.
+var masks, maskEnd = func() (map[int][]uint16, map[int][]int) {
+	ms, ends := map[int][]uint16{}, map[int][]int{}
+	for _, w := range []int{8, 16} {
+		vals := make([]uint16, 1<<w)
+		for i := range vals {
+			vals[i] = uint16(i)
+		}
+		slices.SortStableFunc(vals, func(a, b uint16) int { return bits.OnesCount16(a) - bits.OnesCount16(b) })
+		end := make([]int, w+1)
+		for i, v := range vals {
+			end[bits.OnesCount16(v)] = i + 1
+		}
+		ms[w], ends[w] = vals, end
 	}
-	slices.SortStableFunc(vals, func(a, b uint16) int { return bits.OnesCount16(a) - bits.OnesCount16(b) })
-	var end [subBits + 1]int
-	for i, v := range vals {
-		end[bits.OnesCount16(v)] = i + 1
-	}
-	return vals, end
+	return ms, ends
 }()
 
-func buildMIH(words int, ids []uint64, hashes []Hash) *mih {
-	x := &mih{words: words, m: words * 64 / subBits, pos: make(map[uint64]uint32, len(ids))}
-	x.tables = make([][][]uint32, x.m)
-	for i := range x.tables {
-		x.tables[i] = make([][]uint32, 1<<subBits)
+func buildMIH(words int, refs []uint64, hashes []Hash) *mih {
+	x := &mih{packed: pack(words, refs, hashes), width: 16}
+	if len(refs) < 1<<16 {
+		x.width = 8
 	}
-	// Count first so every bucket is allocated once at its final size.
-	counts := make([]uint32, 1<<subBits)
+	x.m = words * 64 / x.width
+	buckets := 1 << x.width
+	x.offsets = make([][]uint32, x.m)
+	x.pos = make([][]uint32, x.m)
 	for i := range x.m {
-		clear(counts)
-		for _, h := range hashes {
-			counts[x.sub(&h, i)]++
+		counts := make([]uint32, buckets+1)
+		for p := range hashes {
+			counts[int(x.sub(&hashes[p], i))+1]++
 		}
-		for v, c := range counts {
-			if c > 0 {
-				x.tables[i][v] = make([]uint32, 0, c)
-			}
+		for v := 1; v <= buckets; v++ {
+			counts[v] += counts[v-1]
 		}
-	}
-	for i := range ids {
-		x.Insert(ids[i], hashes[i])
+		pos := make([]uint32, len(hashes))
+		next := slices.Clone(counts[:buckets])
+		for p := range hashes {
+			v := x.sub(&hashes[p], i)
+			pos[next[v]] = uint32(p)
+			next[v]++
+		}
+		x.offsets[i], x.pos[i] = counts, pos
 	}
 	return x
 }
 
 // sub returns substring i of h, counting from the most significant bits.
 func (x *mih) sub(h *Hash, i int) uint16 {
-	return uint16(h[i/4] >> (48 - 16*(i%4)))
+	bit := i * x.width
+	return uint16(h[bit/64]>>(64-x.width-bit%64)) & uint16(1<<x.width-1)
 }
 
-func (x *mih) Len() int { return len(x.pos) }
-
-func (x *mih) Insert(id uint64, h Hash) {
-	if _, ok := x.pos[id]; ok {
-		x.Delete(id, h)
-	}
-	p := uint32(len(x.hashes))
-	x.hashes = append(x.hashes, h)
-	x.ids = append(x.ids, id)
-	x.dead = append(x.dead, false)
-	x.pos[id] = p
-	for i := range x.m {
-		v := x.sub(&h, i)
-		x.tables[i][v] = append(x.tables[i][v], p)
-	}
-}
-
-// Delete marks the hash dead; dead hashes are dropped by a rebuild once
-// they outnumber the living.
-func (x *mih) Delete(id uint64, _ Hash) bool {
-	p, ok := x.pos[id]
-	if !ok {
-		return false
-	}
-	delete(x.pos, id)
-	x.dead[p] = true
-	x.nDead++
-	if x.nDead > len(x.pos) && x.nDead > 1024 {
-		var ids []uint64
-		var hashes []Hash
-		for i, dead := range x.dead {
-			if !dead {
-				ids = append(ids, x.ids[i])
-				hashes = append(hashes, x.hashes[i])
-			}
-		}
-		*x = *buildMIH(x.words, ids, hashes)
-	}
-	return true
+// subWords is sub for a packed hash.
+func (x *mih) subWords(h []uint64, i int) uint16 {
+	bit := i * x.width
+	return uint16(h[bit/64]>>(64-x.width-bit%64)) & uint16(1<<x.width-1)
 }
 
 func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
@@ -131,38 +104,36 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	}
 	s := radius / x.m
 	if s > maxSubRadius {
-		for p := range x.hashes {
-			if d := distance(&q, &x.hashes[p], x.words); d <= radius && !x.dead[p] {
-				if !fn(x.ids[p], d) {
+		for p, r := range x.refs {
+			if d := distanceWords(&q, x.at(p)); d <= radius {
+				if !fn(r, d) {
 					return
 				}
 			}
 		}
 		return
 	}
-	var qs [16]uint16
+	var qs [32]uint16
 	for i := range x.m {
 		qs[i] = x.sub(&q, i)
 	}
-	masks := byWeight[:weightEnd[s]]
+	ms := masks[x.width][:maskEnd[x.width][s]]
 	for i := range x.m {
-		table := x.tables[i]
-		for _, mask := range masks {
+		offsets, pos := x.offsets[i], x.pos[i]
+		for _, mask := range ms {
+			v := int(qs[i] ^ mask)
 		bucket:
-			for _, p := range table[qs[i]^mask] {
-				if x.dead[p] {
-					continue
-				}
-				h := &x.hashes[p]
+			for _, p := range pos[offsets[v]:offsets[v+1]] {
+				h := x.at(int(p))
 				// Report each hash once: from the first table where it
 				// is within s, which is the first one it can be found in.
 				for j := range i {
-					if bits.OnesCount16(x.sub(h, j)^qs[j]) <= s {
+					if bits.OnesCount16(x.subWords(h, j)^qs[j]) <= s {
 						continue bucket
 					}
 				}
-				if d := distance(&q, h, x.words); d <= radius {
-					if !fn(x.ids[p], d) {
+				if d := distanceWords(&q, h); d <= radius {
+					if !fn(x.refs[p], d) {
 						return
 					}
 				}

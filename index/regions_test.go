@@ -1,14 +1,13 @@
 package index
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
-	"reflect"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 func pdqHash(h [32]byte, quality int) hashing.Hash {
@@ -19,7 +18,7 @@ func TestMatchRegions(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	x, _ := openTestIndex(t)
 	whole, window := randPDQ(r), randPDQ(r)
-	id := addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(whole, 100)},
+	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(whole, 100)},
 		Regions: []hashing.RegionHash{{Kind: hashing.RegionWindow, Box: hashing.Box{Left: 0.05, Top: 0.05, Width: 0.9, Height: 0.9}, Hash: window, Quality: 100}}})
 	windowLimit := RegionThresholds[[2]hashing.RegionKind{hashing.RegionWhole, hashing.RegionWindow}]
 	contentLimit := RegionThresholds[[2]hashing.RegionKind{hashing.RegionContent, hashing.RegionWhole}]
@@ -87,7 +86,7 @@ func TestCorroboration(t *testing.T) {
 	x, _ := openTestIndex(t)
 	p := randPDQ(r)
 	ph := randHash(r, hashing.PHash)
-	id := addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(p, 100), ph}})
+	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(p, 100), ph}})
 	near := func(bits int) hashing.Hash {
 		b := append([]byte(nil), ph.Bytes...)
 		for _, i := range r.Perm(64)[:bits] {
@@ -131,7 +130,7 @@ func TestMatchRegionPHash(t *testing.T) {
 	whole, window := randPDQ(r), randPDQ(r)
 	ph, wph := randHash(r, hashing.PHash), randHash(r, hashing.PHash)
 	box := hashing.Box{Left: 0.025, Top: 0.025, Width: 0.95, Height: 0.95}
-	id := addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(whole, 100), ph},
+	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(whole, 100), ph},
 		Regions: []hashing.RegionHash{{Kind: hashing.RegionWindow, Box: box, Hash: window, Quality: 100, PHash: binary.BigEndian.Uint64(wph.Bytes), HasPHash: true}}})
 	near := func(h hashing.Hash, bits int) hashing.Hash {
 		b := append([]byte(nil), h.Bytes...)
@@ -161,49 +160,8 @@ func TestMatchRegionPHash(t *testing.T) {
 		}
 	}
 	// Removing the entry takes its window's pHash out of the search too.
-	if _, err := x.Remove(id, "test"); err != nil {
-		t.Fatal(err)
-	}
+	x.remove(t, id)
 	if res := mustMatch(t, x, Query{Hashes: []hashing.Hash{pdqHash(window, 100), wph}, MinQuality: -1}); len(res.Matches) != 0 {
 		t.Errorf("removed entry matched: %+v", res.Matches)
-	}
-}
-
-// TestEntryRecordV3Regions checks that region records written before
-// regions carried a pHash (and entries keypoints) still decode, and that a
-// pHash round-trips.
-func TestEntryRecordV3Regions(t *testing.T) {
-	r := rand.New(rand.NewPCG(27, 28))
-	e := &Entry{ID: 9, Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{pdqHash(randPDQ(r), 100)}, Labels: map[string]string{},
-		Regions: []hashing.RegionHash{
-			{Kind: hashing.RegionTrimmed, Box: hashing.Box{Left: 0.1, Top: 0, Width: 0.8, Height: 1}, Hash: randPDQ(r), Quality: 60},
-			{Kind: hashing.RegionWindow, Box: hashing.Box{Left: 0.05, Top: 0.05, Width: 0.9, Height: 0.9}, Hash: randPDQ(r), Quality: 50},
-		}}
-	rec := encodeEntry(e)
-	if rec[0] != entryRecordV5 {
-		t.Fatalf("record version %d", rec[0])
-	}
-	// Version 3 is version 5 without the flag byte after each region and
-	// the keypoint count after the regions: each region ends with 32 hash
-	// bytes, a one-byte varint quality (60, 50 fit) and here a zero flag.
-	v3 := []byte{entryRecordV3}
-	rest := rec[1:]
-	for _, reg := range e.Regions {
-		tail := append(append([]byte{}, reg.Hash[:]...), byte(reg.Quality*2), 0)
-		i := bytes.Index(rest, tail)
-		if i < 0 {
-			t.Fatal("region not found in record")
-		}
-		v3 = append(v3, rest[:i+len(tail)-1]...)
-		rest = rest[i+len(tail):]
-	}
-	if rest[0] != 0 {
-		t.Fatal("keypoint count set for an entry without keypoints")
-	}
-	v3 = append(v3, rest[1:]...)
-	checkDecodes(t, v3, e)
-	e.Regions[1].PHash, e.Regions[1].HasPHash = 0x0123456789abcdef, true
-	if got, err := decodeEntry(9, encodeEntry(e)); err != nil || !reflect.DeepEqual(got.Regions, e.Regions) {
-		t.Errorf("v4 regions %+v, %v; want %+v", got.Regions, err, e.Regions)
 	}
 }

@@ -2,11 +2,12 @@ package index
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
 )
 
-// Hash is a perceptual hash as the search structures hold it: up to 256
+// Hash is a perceptual hash as the search structures take it: up to 256
 // bits in four words, most significant first. A 64-bit hash uses word 0.
 type Hash [4]uint64
 
@@ -30,17 +31,25 @@ func distance(a, b *Hash, n int) int {
 	return d
 }
 
-// Searcher finds stored hashes within a Hamming radius of a query. It is
-// not safe for concurrent mutation: Index serialises writes and holds
-// readers off while it mutates.
+// distanceWords is distance between a query and a stored hash held as
+// its first len(s) words.
+func distanceWords(q *Hash, s []uint64) int {
+	d := 0
+	for i, w := range s {
+		d += bits.OnesCount64(q[i] ^ w)
+	}
+	return d
+}
+
+// Searcher finds stored hashes within a Hamming radius of a query. A
+// searcher is built once, in bulk, and never changes: any number of
+// goroutines may search it at once, and the index replaces it whole.
 type Searcher interface {
-	// Insert adds a hash under an id; an id may hold one hash.
-	Insert(id uint64, h Hash)
-	// Delete removes the id's hash, reporting whether it was there.
-	Delete(id uint64, h Hash) bool
 	// Search calls fn for every stored hash within radius of q, in no
 	// particular order, until fn returns false.
-	Search(q Hash, radius int, fn func(id uint64, dist int) bool)
+	Search(q Hash, radius int, fn func(ref uint64, dist int) bool)
+	// Each calls fn for every stored hash, in the order they were given.
+	Each(fn func(ref uint64, h Hash))
 	// Len is the number of stored hashes.
 	Len() int
 }
@@ -60,42 +69,67 @@ const (
 	MIH Structure = "mih"
 )
 
+// ErrStructure reports an unknown search structure or hash width.
+var ErrStructure = errors.New("no such search structure")
+
 // DefaultStructure is the structure used for hashes of the given width:
 // multi-index hashing for both. Measured on clustered hashes (BENCHMARKS.md):
 // at 1M 256-bit hashes and radius 31 it answers in 0.86 ms median against
 // 7.6 ms for the linear scan and 170 ms for the BK-tree; at 1M 64-bit
-// hashes and radius 10, 0.76 ms against 2.9 ms and 75 ms. It costs about
-// 100-175 bytes per hash against 78 for the scan.
+// hashes and radius 10, 0.76 ms against 2.9 ms and 75 ms.
 func DefaultStructure(bits int) Structure {
 	return MIH
 }
 
-// New returns an empty search structure for hashes of the given width (64
-// or 256 bits).
-func New(s Structure, bits int) (Searcher, error) {
-	return Build(s, bits, nil, nil)
-}
-
-// Build returns a search structure holding the given hashes, built in bulk.
-func Build(s Structure, bits int, ids []uint64, hashes []Hash) (Searcher, error) {
+// Build returns a search structure holding the given hashes under their
+// refs.
+func Build(s Structure, bits int, refs []uint64, hashes []Hash) (Searcher, error) {
 	if bits != 64 && bits != 256 {
-		return nil, fmt.Errorf("%w: no search structure for %d-bit hashes", ErrInvalid, bits)
+		return nil, fmt.Errorf("%w: no search structure for %d-bit hashes", ErrStructure, bits)
 	}
-	if len(ids) != len(hashes) {
-		return nil, fmt.Errorf("%w: %d ids for %d hashes", ErrInvalid, len(ids), len(hashes))
+	if len(refs) != len(hashes) {
+		return nil, fmt.Errorf("%w: %d refs for %d hashes", ErrStructure, len(refs), len(hashes))
 	}
 	words := bits / 64
 	switch s {
 	case Linear:
-		l := newLinear(words)
-		for i := range ids {
-			l.Insert(ids[i], hashes[i])
-		}
-		return l, nil
+		return buildLinear(words, refs, hashes), nil
 	case BKTree:
-		return buildBKTree(words, ids, hashes), nil
+		return buildBKTree(words, refs, hashes), nil
 	case MIH:
-		return buildMIH(words, ids, hashes), nil
+		return buildMIH(words, refs, hashes), nil
 	}
-	return nil, fmt.Errorf("%w: unknown search structure %q (use linear, bktree or mih)", ErrInvalid, s)
+	return nil, fmt.Errorf("%w: %q (use linear, bktree or mih)", ErrStructure, s)
+}
+
+// packed holds hashes as words-long runs of one slice: a 64-bit hash costs
+// 8 bytes, not the 32 of a Hash.
+type packed struct {
+	words  int
+	refs   []uint64
+	hashes []uint64
+}
+
+func pack(words int, refs []uint64, hashes []Hash) packed {
+	p := packed{words: words, refs: append([]uint64(nil), refs...), hashes: make([]uint64, 0, len(hashes)*words)}
+	for i := range hashes {
+		p.hashes = append(p.hashes, hashes[i][:words]...)
+	}
+	return p
+}
+
+func (p *packed) at(i int) []uint64 { return p.hashes[i*p.words : (i+1)*p.words : (i+1)*p.words] }
+
+func (p *packed) hash(i int) Hash {
+	var h Hash
+	copy(h[:], p.at(i))
+	return h
+}
+
+func (p *packed) Len() int { return len(p.refs) }
+
+func (p *packed) Each(fn func(uint64, Hash)) {
+	for i, r := range p.refs {
+		fn(r, p.hash(i))
+	}
 }

@@ -1,7 +1,9 @@
 package index
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // benchQueries returns n queries: half near-duplicates of stored hashes
@@ -85,70 +88,53 @@ func BenchmarkSearch(b *testing.B) {
 }
 
 // benchEntries makes n hash-list entries (PDQ only, as partners share them).
-func benchEntries(r *rand.Rand, bank string, n int) []*Entry {
-	out := make([]*Entry, n)
+func benchEntries(r *rand.Rand, bank string, n int) []*store.Entry {
+	out := make([]*store.Entry, n)
 	for i := range out {
 		b := fromHash(randomHash(r, 4))
-		out[i] = &Entry{Bank: bank, Kind: KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: b[:], Quality: 100}}}
+		out[i] = &store.Entry{Bank: bank, Kind: store.KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: b[:], Quality: 100}}}
 	}
 	return out
 }
 
-// BenchmarkBulkAdd measures Index.Add in batches of 10k entries, each batch
-// one fsynced transaction.
-func BenchmarkBulkAdd(b *testing.B) {
-	const batch = 10_000
-	x, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer x.Close()
-	if _, err := x.CreateBank(Bank{Name: "bench"}); err != nil {
-		b.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(1, 1))
-	for b.Loop() {
-		b.StopTimer()
-		entries := benchEntries(r, "bench", batch)
-		b.StartTimer()
-		if _, err := x.Add(entries, "bench"); err != nil {
-			b.Fatal(err)
+// addAll commits entries in batches of 10k.
+func (x *testIndex) addAll(b testing.TB, entries []*store.Entry) {
+	b.Helper()
+	for len(entries) > 0 {
+		n := min(len(entries), 10_000)
+		ops := make([]store.Op, n)
+		for i, e := range entries[:n] {
+			ops[i] = store.AddEntry(e)
 		}
+		x.commit(b, ops...)
+		entries = entries[n:]
 	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "hashes/s")
 }
 
-// BenchmarkColdStart measures Open on a store of 1M PDQ entries: reading
-// every entry and building the in-memory index. It also reports the heap
-// the open index holds per entry.
+// BenchmarkColdStart measures New on a store of 1M PDQ entries: reading
+// every entry from a snapshot and building the in-memory index. It also
+// reports the heap the index holds per entry.
 func BenchmarkColdStart(b *testing.B) {
 	n := 1_000_000
 	if testing.Short() {
 		n = 100_000
 	}
-	path := filepath.Join(b.TempDir(), "bench.db")
-	x, err := Open(path, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	x.CreateBank(Bank{Name: "bench"})
+	x, _ := openTestIndex(b)
 	r := rand.New(rand.NewPCG(2, 2))
 	for done := 0; done < n; done += 50_000 {
-		if _, err := x.Add(benchEntries(r, "bench", 50_000), ""); err != nil {
-			b.Fatal(err)
-		}
+		x.addAll(b, benchEntries(r, "b", 50_000))
 	}
-	x.Close()
+	x.Index.Close()
 	var mem uint64
 	for b.Loop() {
 		before := heapAlloc()
-		x, err := Open(path, Options{})
+		idx, err := New(context.Background(), x.st, Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
 		mem = heapAlloc() - before
-		x.Close()
+		idx.Close()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n), "entries")
@@ -166,27 +152,39 @@ func BenchmarkMatch(b *testing.B) {
 				if n > 100_000 && testing.Short() {
 					b.Skip("1M entries in -short mode")
 				}
-				x, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{Structures: map[string]Structure{hashing.PDQ: st}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer x.Close()
-				x.CreateBank(Bank{Name: "bench"})
+				x := openIndexAt(b, filepath.Join(b.TempDir(), "bench.db"), Options{Structures: map[string]Structure{hashing.PDQ: st}, Logger: slog.New(slog.DiscardHandler)})
+				x.commit(b, store.CreateBank(store.Bank{Name: "bench"}))
 				r := rand.New(rand.NewPCG(3, uint64(n)))
 				var stored []Hash
 				for done := 0; done < n; done += 50_000 {
 					entries := benchEntries(r, "bench", 50_000)
-					if _, err := x.Add(entries, ""); err != nil {
-						b.Fatal(err)
-					}
+					x.addAll(b, entries)
 					for _, e := range entries {
 						stored = append(stored, toHash(e.Hashes[0].Bytes))
 					}
 				}
+				x.settle(b)
 				queries := benchQueries(r, stored, 4, 1000)
 				b.ResetTimer()
 				measureMatch(b, x, func(i int) Query { return dihedralQuery(r, queries[i%len(queries)]) })
+				b.ReportMetric(float64(x.Segments()), "segments")
 			})
+		}
+	}
+}
+
+// settle waits until the index has no merge to do, so that a benchmark
+// measures the segments a steady state keeps.
+func (x *testIndex) settle(b testing.TB) {
+	b.Helper()
+	for range 600 {
+		n := x.Segments()
+		time.Sleep(100 * time.Millisecond)
+		if x.Segments() == n {
+			time.Sleep(400 * time.Millisecond)
+			if x.Segments() == n {
+				return
+			}
 		}
 	}
 }
@@ -205,7 +203,7 @@ func dihedralQuery(r *rand.Rand, q Hash) Query {
 
 // measureMatch runs Match on query(i) for the benchmark's iterations and
 // reports queries/s and the median and 99th-percentile latency.
-func measureMatch(b *testing.B, x *Index, query func(i int) Query) {
+func measureMatch(b *testing.B, x *testIndex, query func(i int) Query) {
 	lat := make([]time.Duration, 0, 1024)
 	for i := 0; b.Loop(); i++ {
 		q := query(i)
@@ -262,20 +260,9 @@ func BenchmarkMatchRegions(b *testing.B) {
 			runtime.GC()
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
-			x, err := Open(path, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer x.Close()
-			x.CreateBank(Bank{Name: "bench"})
+			x := openIndexAt(b, path, Options{Logger: slog.New(slog.DiscardHandler)})
+			x.commit(b, store.CreateBank(store.Bank{Name: "bench"}))
 			r := rand.New(rand.NewPCG(5, 6))
-			randomPoints := func(n int) []keypoint.Point {
-				ps := make([]keypoint.Point, n)
-				for i := range ps {
-					ps[i] = keypoint.Point{X: r.Float32(), Y: r.Float32(), Level: uint8(r.IntN(6)), D: [4]uint64{r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64()}}
-				}
-				return ps
-			}
 			var stored []Hash
 			for done := 0; done < n; done += 50_000 {
 				entries := benchEntries(r, "bench", 50_000)
@@ -294,13 +281,12 @@ func BenchmarkMatchRegions(b *testing.B) {
 						e.Regions = append(e.Regions, hashing.RegionHash{Kind: hashing.RegionContent, Hash: fromHash(randomHash(r, 4)), Quality: 100})
 					}
 					if withKeypoints {
-						e.Keypoints = randomPoints(keypoint.StoredPoints)
+						e.Keypoints = randomKeypoints(r, keypoint.StoredPoints)
 					}
 				}
-				if _, err := x.Add(entries, ""); err != nil {
-					b.Fatal(err)
-				}
+				x.addAll(b, entries)
 			}
+			x.settle(b)
 			runtime.GC()
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)
@@ -322,7 +308,7 @@ func BenchmarkMatchRegions(b *testing.B) {
 					}
 				}
 				if withKeypoints {
-					query.Keypoints, query.Width, query.Height = randomPoints(keypoint.QueryPoints), 640, 480
+					query.Keypoints, query.Width, query.Height = Points(randomKeypoints(r, keypoint.QueryPoints)), 640, 480
 				}
 				return query
 			})
@@ -333,4 +319,14 @@ func BenchmarkMatchRegions(b *testing.B) {
 			b.ReportMetric(float64(x.Stats()[KeypointIndex])/n, "keypoints/entry")
 		})
 	}
+}
+
+// randomKeypoints returns n keypoints at random places with random
+// descriptors.
+func randomKeypoints(r *rand.Rand, n int) []store.Keypoint {
+	ps := make([]store.Keypoint, n)
+	for i := range ps {
+		ps[i] = store.Keypoint{X: r.Float32(), Y: r.Float32(), Level: uint8(r.IntN(6)), Descriptor: [4]uint64{r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64()}}
+	}
+	return ps
 }

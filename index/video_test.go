@@ -1,15 +1,15 @@
 package index
 
 import (
-	"encoding/binary"
+	"context"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/store"
 	"github.com/mediamatch/mediamatch/vpdq"
 )
 
@@ -30,38 +30,15 @@ func flipBits(r *rand.Rand, h [32]byte, n int) [32]byte {
 }
 
 // randomVideo returns n frames one second apart with unrelated hashes.
-func randomVideo(r *rand.Rand, n int) []Frame {
-	out := make([]Frame, n)
+func randomVideo(r *rand.Rand, n int) []store.Frame {
+	out := make([]store.Frame, n)
 	for i := range out {
-		out[i] = Frame{Seconds: float64(i), Hash: randPDQ(r), Quality: 100}
+		out[i] = store.Frame{Seconds: float64(i), Hash: randPDQ(r), Quality: 100}
 	}
 	return out
 }
 
-func openTestIndex(t *testing.T) (*Index, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "mediamatch.db")
-	x, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { x.Close() })
-	if _, err := x.CreateBank(Bank{Name: "b"}); err != nil {
-		t.Fatal(err)
-	}
-	return x, path
-}
-
-func addOne(t *testing.T, x *Index, e *Entry) uint64 {
-	t.Helper()
-	res, err := x.Add([]*Entry{e}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res[0].ID
-}
-
-func videoQuery(frames []Frame) Query {
+func videoQuery(frames []store.Frame) Query {
 	return Query{Frames: frames, MinQuality: -1, VideoQueryPercent: -1, VideoEntryPercent: -1}
 }
 
@@ -75,23 +52,23 @@ func onlyMatch(t *testing.T, res Result, id uint64) Match {
 
 func TestMatchVideoToVideo(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	x, path := openTestIndex(t)
+	x, _ := openTestIndex(t)
 	entry := randomVideo(r, 20)
-	id := addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: entry, Duration: 20})
-	addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: randomVideo(r, 20), Duration: 20})
+	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: entry, Duration: 20})
+	addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: randomVideo(r, 20), Duration: 20})
 
 	// A re-encoded middle segment: seconds 5 to 12 of the entry, re-timed
 	// from 0, each hash 10 bits off.
-	var clip []Frame
+	var clip []store.Frame
 	for i := 5; i <= 12; i++ {
-		clip = append(clip, Frame{Seconds: float64(i - 5), Hash: flipBits(r, entry[i].Hash, 10), Quality: 90})
+		clip = append(clip, store.Frame{Seconds: float64(i - 5), Hash: flipBits(r, entry[i].Hash, 10), Quality: 90})
 	}
 	res, err := x.Match(videoQuery(clip))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := onlyMatch(t, res, id)
-	if !m.HasPercent || m.QueryPercent != 100 || math.Abs(m.EntryPercent-40) > 1e-9 || m.Distance != 10 || m.Kind != KindVideo || m.Type != hashing.PDQ {
+	if !m.HasPercent || m.QueryPercent != 100 || math.Abs(m.EntryPercent-40) > 1e-9 || m.Distance != 10 || m.Kind != store.KindVideo || m.Type != hashing.PDQ {
 		t.Errorf("match %+v", m)
 	}
 	if !reflect.DeepEqual(m.QueryRanges, []Range{{0, 8}}) || !reflect.DeepEqual(m.EntryRanges, []Range{{5, 13}}) {
@@ -106,7 +83,7 @@ func TestMatchVideoToVideo(t *testing.T) {
 	}
 
 	// Half the query unrelated: 50% of the query is found, under vPDQ's 80.
-	half := append(append([]Frame{}, clip[:4]...), randomVideo(r, 4)...)
+	half := append(append([]store.Frame{}, clip[:4]...), randomVideo(r, 4)...)
 	for i := range half {
 		half[i].Seconds = float64(i)
 	}
@@ -133,28 +110,12 @@ func TestMatchVideoToVideo(t *testing.T) {
 	}
 
 	// Still there after a reopen, and gone after a remove.
-	x.Close()
-	x2, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x2.Close()
+	x2 := x.reopen(t)
 	onlyMatch(t, mustMatch(t, x2, videoQuery(clip)), id)
-	if _, err := x2.Remove(id, "test"); err != nil {
-		t.Fatal(err)
-	}
+	x2.remove(t, id)
 	if res := mustMatch(t, x2, videoQuery(clip)); len(res.Matches) != 0 {
 		t.Errorf("removed entry matched: %+v", res.Matches)
 	}
-}
-
-func mustMatch(t *testing.T, x *Index, q Query) Result {
-	t.Helper()
-	res, err := x.Match(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
 }
 
 func TestMatchVideoQuality(t *testing.T) {
@@ -164,8 +125,8 @@ func TestMatchVideoQuality(t *testing.T) {
 	for i := range entry[:5] {
 		entry[i].Quality = 20 // kept, but not matched
 	}
-	id := addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: entry})
-	stored, err := x.Store().Entry(id)
+	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: entry})
+	stored, err := x.st.Entry(context.Background(), id, store.ViewFull)
 	if err != nil || !reflect.DeepEqual(stored.Frames, entry) {
 		t.Fatalf("stored frames %v, %v", stored, err)
 	}
@@ -181,7 +142,7 @@ func TestMatchVideoQuality(t *testing.T) {
 	}
 	// Duplicates count once: a query of one good frame repeated is 100%
 	// of the query and 20% of the entry.
-	dup := []Frame{entry[7], entry[7], entry[7]}
+	dup := []store.Frame{entry[7], entry[7], entry[7]}
 	dup[1].Seconds, dup[2].Seconds = 8, 9
 	m = onlyMatch(t, mustMatch(t, x, videoQuery(dup)), id)
 	if m.QueryPercent != 100 || m.EntryPercent != 20 {
@@ -193,9 +154,9 @@ func TestMatchVideoAndImages(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	x, _ := openTestIndex(t)
 	poster := randPDQ(r)
-	imageID := addOne(t, x, &Entry{Bank: "b", Kind: KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: poster[:], Quality: 100}}})
+	imageID := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: poster[:], Quality: 100}}})
 	entry := randomVideo(r, 12)
-	videoID := addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: entry, Duration: 12})
+	videoID := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: entry, Duration: 12})
 
 	// A video showing the poster from second 3 to 6, framed differently:
 	// the whole frames are far, their content regions close.
@@ -204,7 +165,7 @@ func TestMatchVideoAndImages(t *testing.T) {
 		query[i].Content, query[i].HasContent = flipBits(r, poster, 6), true
 	}
 	m := onlyMatch(t, mustMatch(t, x, videoQuery(query)), imageID)
-	if m.Kind != KindImage || m.HasPercent || m.Distance != 6 || !reflect.DeepEqual(m.QueryRanges, []Range{{3, 6}}) {
+	if m.Kind != store.KindImage || m.HasPercent || m.Distance != 6 || !reflect.DeepEqual(m.QueryRanges, []Range{{3, 6}}) {
 		t.Errorf("poster match %+v", m)
 	}
 
@@ -212,7 +173,7 @@ func TestMatchVideoAndImages(t *testing.T) {
 	still := flipBits(r, entry[7].Hash, 5)
 	q := Query{Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: still[:], Quality: 100}}, MinQuality: -1}
 	m = onlyMatch(t, mustMatch(t, x, q), videoID)
-	if m.Kind != KindVideo || m.Distance != 5 || !reflect.DeepEqual(m.EntryRanges, []Range{{7, 8}}) || len(m.QueryRanges) != 0 {
+	if m.Kind != store.KindVideo || m.Distance != 5 || !reflect.DeepEqual(m.EntryRanges, []Range{{7, 8}}) || len(m.QueryRanges) != 0 {
 		t.Errorf("still match %+v", m)
 	}
 	// Its dihedral variants are tried too: the still mirrored.
@@ -230,82 +191,6 @@ func TestMatchVideoAndImages(t *testing.T) {
 	q.Types = []string{hashing.PHash}
 	if res := mustMatch(t, x, q); len(res.Matches) != 0 {
 		t.Errorf("phash-only query matched frames: %+v", res.Matches)
-	}
-}
-
-// checkDecodes checks that an older record decodes to want (which has
-// non-nil Labels).
-func checkDecodes(t *testing.T, rec []byte, want *Entry) {
-	t.Helper()
-	got, err := decodeEntry(want.ID, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.Created, want.Created = got.Created.UTC(), got.Created.UTC()
-	if got.Labels == nil {
-		got.Labels = map[string]string{}
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("version %d record decoded to %+v, want %+v", rec[0], got, want)
-	}
-}
-
-// TestEntryRecordV1 checks that records written before frames had content
-// hashes still decode.
-func TestEntryRecordV1(t *testing.T) {
-	r := rand.New(rand.NewPCG(13, 14))
-	e := &Entry{ID: 5, Bank: "b", Kind: KindVideo, Frames: randomVideo(r, 3), Labels: map[string]string{}}
-	v2 := encodeEntry(e)
-	// Version 1 is version 5 without the flag byte after each frame and the
-	// region and keypoint counts after the frames.
-	v1 := []byte{entryRecordV1}
-	rest := v2[1:]
-	// Skip to the frames: bank, kind, format, width, height, duration,
-	// hash count (0), frame count.
-	pos := 0
-	skipString := func() {
-		n, k := binary.Uvarint(rest[pos:])
-		pos += k + int(n)
-	}
-	skipString()
-	pos++ // kind
-	skipString()
-	_, k := binary.Uvarint(rest[pos:])
-	pos += k
-	_, k = binary.Uvarint(rest[pos:])
-	pos += k
-	pos += 8
-	_, k = binary.Uvarint(rest[pos:]) // hashes: none
-	pos += k
-	n, k := binary.Uvarint(rest[pos:])
-	pos += k
-	v1 = append(v1, rest[:pos]...)
-	for range n {
-		v1 = append(v1, rest[pos:pos+8+32]...)
-		pos += 8 + 32
-		_, k := binary.Varint(rest[pos:])
-		v1 = append(v1, rest[pos:pos+k]...)
-		pos += k
-		if rest[pos] != 0 {
-			t.Fatal("frame flag set for a frame without content")
-		}
-		pos++
-	}
-	if rest[pos] != 0 {
-		t.Fatal("region count set for an entry without regions")
-	}
-	pos++ // version 3's region count
-	if rest[pos] != 0 {
-		t.Fatal("keypoint count set for an entry without keypoints")
-	}
-	pos++ // version 5's keypoint count
-	v1 = append(v1, rest[pos:]...)
-	checkDecodes(t, v1, e)
-	// And a content hash round-trips in version 2.
-	e.Frames[1].Content, e.Frames[1].HasContent = randPDQ(r), true
-	got, err := decodeEntry(5, encodeEntry(e))
-	if err != nil || !reflect.DeepEqual(got.Frames, e.Frames) {
-		t.Errorf("v2 frames %v, %v; want %v", got.Frames, err, e.Frames)
 	}
 }
 
@@ -335,12 +220,12 @@ func TestMatchVideoAgreesWithVPDQ(t *testing.T) {
 				query[i].Quality = 40 + r.IntN(61)
 			}
 		}
-		id := addOne(t, x, &Entry{Bank: "b", Kind: KindVideo, Frames: entry})
+		id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: entry})
 		q := videoQuery(query)
 		q.VideoQueryPercent, q.VideoEntryPercent = 0, 0
 		res := mustMatch(t, x, q)
 
-		toVPDQ := func(fs []Frame) []vpdq.Frame {
+		toVPDQ := func(fs []store.Frame) []vpdq.Frame {
 			out := make([]vpdq.Frame, len(fs))
 			for i, f := range fs {
 				out[i] = vpdq.Frame{Index: i, Hash: f.Hash, Quality: f.Quality, Seconds: f.Seconds}

@@ -5,198 +5,183 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/hashing"
-	"github.com/mediamatch/mediamatch/index"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
 )
 
-// Page sizes of the List calls.
-const (
-	defaultPageSize = 100
-	// maxPageSize keeps one response well under the message size limit.
-	maxPageSize = 1000
-)
+// maxIndexWait bounds how long a write waits for the index to show it, so
+// that the next match sees the write. The index applies a commit in
+// microseconds; only a broken follower makes a write wait this long, and
+// then the write, durable, still succeeds (and the wait is logged).
+const maxIndexWait = 5 * time.Second
 
-func pageSize(n int32) (int, error) {
-	switch {
-	case n < 0:
-		return 0, fmt.Errorf("%w: negative page_size", errInvalidRequest)
-	case n == 0:
-		return defaultPageSize, nil
+// commit writes ops as the caller and waits for the index to show them.
+func (s *Server) commit(ctx context.Context, ops ...store.Op) (store.CommitResult, error) {
+	res, err := s.st.Commit(ctx, actor(ctx), ops...)
+	if err != nil {
+		return res, err
 	}
-	return min(int(n), maxPageSize), nil
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxIndexWait)
+	defer cancel()
+	if err := s.idx.WaitFor(wctx, res.Revision); err != nil {
+		s.log.Warn("a write is durable but the index does not show it yet", "revision", uint64(res.Revision), "error", err.Error())
+	}
+	return res, nil
 }
 
 // CreateBank implements BankService.CreateBank.
-func (s *Server) CreateBank(_ context.Context, req *pb.CreateBankRequest) (*pb.CreateBankResponse, error) {
-	in := req.GetBank()
-	if in == nil {
-		return nil, fmt.Errorf("%w: no bank given", errInvalidRequest)
+func (s *Server) CreateBank(ctx context.Context, req *pb.CreateBankRequest) (*pb.CreateBankResponse, error) {
+	if req.GetBankId() == "" {
+		return nil, fmt.Errorf("%w: bank_id is required", errInvalidRequest)
 	}
+	if !store.ValidBankName(req.GetBankId()) {
+		return nil, fmt.Errorf("%w: bank_id %q: a bank ID is 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", errInvalidRequest, store.Clip(req.GetBankId()), store.MaxBankNameLen)
+	}
+	in := req.GetBank()
 	th, err := thresholdsFromProto(in.GetThresholds())
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.idx.CreateBank(index.Bank{
-		Name:        in.GetName(),
+	res, err := s.commit(ctx, store.CreateBank(store.Bank{
+		Name:        req.GetBankId(),
 		Description: in.GetDescription(),
 		Labels:      in.GetLabels(),
-		Disabled:    in.Enabled != nil && !in.GetEnabled(),
+		Disabled:    in != nil && in.Enabled != nil && !in.GetEnabled(),
 		Thresholds:  th,
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
-	return &pb.CreateBankResponse{Bank: bankToProto(b, 0)}, nil
+	return &pb.CreateBankResponse{Bank: bankToProto(*res.Results[0].Bank)}, nil
 }
 
-// ListBanks implements BankService.ListBanks. The page token is the name
-// of the last bank of the previous page.
-func (s *Server) ListBanks(_ context.Context, req *pb.ListBanksRequest) (*pb.ListBanksResponse, error) {
+// GetBank implements BankService.GetBank.
+func (s *Server) GetBank(ctx context.Context, req *pb.GetBankRequest) (*pb.GetBankResponse, error) {
+	id, err := parseBankName(req.GetName(), false)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.st.Bank(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.GetBankResponse{Bank: bankToProto(b)}, nil
+}
+
+// ListBanks implements BankService.ListBanks.
+func (s *Server) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (*pb.ListBanksResponse, error) {
 	size, err := pageSize(req.GetPageSize())
 	if err != nil {
 		return nil, err
 	}
+	after, err := parsePageToken(req.GetPageToken(), "banks", "")
+	if err != nil {
+		return nil, err
+	}
+	banks, err := s.st.ListBanks(ctx, after, size+1)
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.ListBanksResponse{}
-	for _, b := range s.idx.Banks() {
-		if b.Name <= req.GetPageToken() {
-			continue
-		}
-		if len(out.Banks) == size {
-			out.NextPageToken = out.Banks[size-1].Name
+	bytes := 0
+	for i, b := range banks {
+		pbank := bankToProto(b)
+		n := proto.Size(pbank)
+		if i == size || (i > 0 && bytes+n > maxPageBytes) {
+			out.NextPageToken = pageToken("banks", "", banks[i-1].Name)
 			break
 		}
-		out.Banks = append(out.Banks, bankToProto(b, s.idx.BankSize(b.Name)))
+		bytes += n
+		out.Banks = append(out.Banks, pbank)
 	}
 	return out, nil
 }
 
-// GetBank implements BankService.GetBank.
-func (s *Server) GetBank(_ context.Context, req *pb.GetBankRequest) (*pb.GetBankResponse, error) {
-	b, err := s.idx.Bank(req.GetName())
+// UpdateBank implements BankService.UpdateBank.
+func (s *Server) UpdateBank(ctx context.Context, req *pb.UpdateBankRequest) (*pb.UpdateBankResponse, error) {
+	id, err := parseBankName(req.GetBank().GetName(), false)
 	if err != nil {
 		return nil, err
 	}
-	return &pb.GetBankResponse{Bank: bankToProto(b, s.idx.BankSize(b.Name))}, nil
-}
-
-// UpdateBank implements BankService.UpdateBank: the fields named in the
-// mask (description, labels, enabled, thresholds) are replaced; an empty
-// mask replaces all of them.
-func (s *Server) UpdateBank(_ context.Context, req *pb.UpdateBankRequest) (*pb.UpdateBankResponse, error) {
-	in := req.GetBank()
-	if in == nil {
-		return nil, fmt.Errorf("%w: no bank given", errInvalidRequest)
-	}
-	paths := req.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		paths = []string{"description", "labels", "enabled", "thresholds"}
-	}
-	th, err := thresholdsFromProto(in.GetThresholds())
+	values, paths, err := bankUpdate(req)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range paths {
-		switch p {
-		case "description", "labels", "enabled", "thresholds":
-		default:
-			return nil, fmt.Errorf("%w: field %q cannot be updated", errInvalidRequest, clip(p))
-		}
-	}
-	b, err := s.idx.UpdateBank(in.GetName(), func(b *index.Bank) error {
-		for _, p := range paths {
-			switch p {
-			case "description":
-				b.Description = in.GetDescription()
-			case "labels":
-				b.Labels = maps.Clone(in.GetLabels())
-			case "enabled":
-				b.Disabled = in.Enabled != nil && !in.GetEnabled()
-			case "thresholds":
-				b.Thresholds = th
-			}
-		}
-		return nil
-	})
+	res, err := s.commit(ctx, store.UpdateBank(id, values, paths...))
 	if err != nil {
 		return nil, err
 	}
-	return &pb.UpdateBankResponse{Bank: bankToProto(b, s.idx.BankSize(b.Name))}, nil
+	return &pb.UpdateBankResponse{Bank: bankToProto(*res.Results[0].Bank)}, nil
 }
 
 // DeleteBank implements BankService.DeleteBank.
 func (s *Server) DeleteBank(ctx context.Context, req *pb.DeleteBankRequest) (*pb.DeleteBankResponse, error) {
-	n, err := s.idx.DeleteBank(req.GetName(), req.GetForce(), actor(ctx))
+	id, err := parseBankName(req.GetName(), false)
 	if err != nil {
 		return nil, err
 	}
-	return &pb.DeleteBankResponse{RemovedEntries: int64(n)}, nil
+	res, err := s.commit(ctx, store.DeleteBank(id, req.GetForce()))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DeleteBankResponse{RemovedEntries: int64(res.Results[0].Removed)}, nil
 }
 
-// content is what an add request says besides the media.
-type content struct {
-	bank   string
-	labels map[string]string
-	note   string
-	source *pb.Source
+// entryFields checks an entry's labels, note and source from a request.
+func entryFields(bank string, in *pb.Entry) *store.Entry {
+	src := in.GetSource()
+	return &store.Entry{
+		Bank:   bank,
+		Labels: maps.Clone(in.GetLabels()),
+		Note:   in.GetNote(),
+		Source: store.Source{Origin: src.GetOrigin(), ExternalID: src.GetExternalId(), URI: src.GetUri()},
+	}
 }
 
-// maxNoteBytes and maxLabels bound what one entry may carry beside its hashes.
-const (
-	maxNoteBytes  = 4 << 10
-	maxLabels     = 64
-	maxLabelBytes = 256
-)
-
-func (c content) entry() (*index.Entry, error) {
-	if len(c.note) > maxNoteBytes {
-		return nil, fmt.Errorf("%w: note over %d bytes", errInvalidRequest, maxNoteBytes)
+// CreateEntry implements BankService.CreateEntry.
+func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*pb.CreateEntryResponse, error) {
+	bank, err := parseBankName(req.GetParent(), false)
+	if err != nil {
+		return nil, err
 	}
-	if len(c.labels) > maxLabels {
-		return nil, fmt.Errorf("%w: more than %d labels", errInvalidRequest, maxLabels)
+	view, err := viewFromProto(req.GetView(), store.ViewBasic)
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range c.labels {
-		if k == "" || len(k) > maxLabelBytes || len(v) > maxLabelBytes {
-			return nil, fmt.Errorf("%w: label keys must be 1-%d bytes and values at most %d", errInvalidRequest, maxLabelBytes, maxLabelBytes)
+	e := entryFields(bank, req.GetEntry())
+	switch media := req.GetEntry().GetMedia(); {
+	case len(req.GetMedia()) > 0 && media != nil:
+		return nil, fmt.Errorf("%w: give media bytes or entry.media, not both", errInvalidRequest)
+	case len(req.GetMedia()) > 0:
+		// Refuse an unknown bank before hashing the upload.
+		if _, err := s.st.Bank(ctx, bank); err != nil {
+			return nil, err
 		}
-	}
-	src := c.source
-	return &index.Entry{
-		Bank:   c.bank,
-		Labels: maps.Clone(c.labels),
-		Note:   c.note,
-		Source: index.Source{Origin: src.GetOrigin(), ExternalID: src.GetExternalId(), URI: src.GetUri()},
-	}, nil
-}
-
-// AddContent implements BankService.AddContent.
-func (s *Server) AddContent(ctx context.Context, req *pb.AddContentRequest) (*pb.AddContentResponse, error) {
-	c := content{bank: req.GetBank(), labels: req.GetLabels(), note: req.GetNote(), source: req.GetSource()}
-	var (
-		e   *index.Entry
-		err error
-	)
-	switch v := req.GetContent().(type) {
-	case *pb.AddContentRequest_Media:
-		e, err = s.entryFromMedia(ctx, c, v.Media)
-	case *pb.AddContentRequest_Hashes:
-		e, err = entryFromHashes(c, v.Hashes)
+		if err := s.hashInto(ctx, e, req.GetMedia()); err != nil {
+			return nil, err
+		}
+	case media != nil:
+		if err := hashesInto(e, media); err != nil {
+			return nil, err
+		}
 	default:
-		err = fmt.Errorf("%w: give media or hashes to add", errInvalidRequest)
-	}
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: give media bytes or entry.media to add", errInvalidRequest)
 	}
 	stored, existed, err := s.add(ctx, e)
 	if err != nil {
 		return nil, err
 	}
-	return &pb.AddContentResponse{Entry: entryToProto(stored), AlreadyExists: existed}, nil
+	return &pb.CreateEntryResponse{Entry: entryToProto(stored, view), AlreadyExists: existed}, nil
 }
 
-// AddContentStream implements BankService.AddContentStream.
-func (s *Server) AddContentStream(stream pb.BankService_AddContentStreamServer) error {
+// CreateEntryStream implements BankService.CreateEntryStream.
+func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer) error {
+	ctx := stream.Context()
 	first, err := stream.Recv()
 	if err != nil {
 		return fmt.Errorf("%w: reading the header: %v", errInvalidRequest, err)
@@ -205,122 +190,232 @@ func (s *Server) AddContentStream(stream pb.BankService_AddContentStreamServer) 
 	if h == nil {
 		return fmt.Errorf("%w: the first message must be the header", errInvalidRequest)
 	}
-	c := content{bank: h.GetBank(), labels: h.GetLabels(), note: h.GetNote(), source: h.GetSource()}
+	bank, err := parseBankName(h.GetParent(), false)
+	if err != nil {
+		return err
+	}
+	view, err := viewFromProto(h.GetView(), store.ViewBasic)
+	if err != nil {
+		return err
+	}
+	if h.GetEntry().GetMedia() != nil {
+		return fmt.Errorf("%w: the header's entry.media must be empty: the media follows in chunks", errInvalidRequest)
+	}
 	// Refuse an unknown bank before receiving megabytes for it.
-	if _, err := s.idx.Bank(c.bank); err != nil {
+	if _, err := s.st.Bank(ctx, bank); err != nil {
 		return err
 	}
-	data, err := s.receiveChunks(h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.AddContentStreamRequest) bool { return m.GetHeader() != nil }))
+	data, err := s.receiveChunks(h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.CreateEntryStreamRequest) bool { return m.GetHeader() != nil }))
 	if err != nil {
 		return err
 	}
-	e, err := s.entryFromMedia(stream.Context(), c, data)
+	e := entryFields(bank, h.GetEntry())
+	if err := s.hashInto(ctx, e, data); err != nil {
+		return err
+	}
+	stored, existed, err := s.add(ctx, e)
 	if err != nil {
 		return err
 	}
-	stored, existed, err := s.add(stream.Context(), e)
-	if err != nil {
-		return err
-	}
-	return stream.SendAndClose(&pb.AddContentStreamResponse{Entry: entryToProto(stored), AlreadyExists: existed})
+	return stream.SendAndClose(&pb.CreateEntryStreamResponse{Entry: entryToProto(stored, view), AlreadyExists: existed})
 }
 
-func (s *Server) entryFromMedia(ctx context.Context, c content, data []byte) (*index.Entry, error) {
-	e, err := c.entry()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.idx.Bank(c.bank); err != nil {
-		return nil, err
-	}
+// hashInto hashes uploaded media into e.
+func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) error {
 	h, err := s.hashMedia(ctx, data, false, hashing.StoredRegions)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
-	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, h.keypoints
-	return e, nil
+	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, storedKeypoints(h.keypoints)
+	return nil
 }
 
-func entryFromHashes(c content, m *pb.MediaHashes) (*index.Entry, error) {
-	e, err := c.entry()
-	if err != nil {
-		return nil, err
-	}
+// hashesInto takes an entry's media from precomputed hashes.
+func hashesInto(e *store.Entry, m *pb.MediaHashes) error {
 	p, err := parseMediaHashes(m)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	e.Kind, e.Hashes, e.Frames, e.Regions = p.kind, p.hashes, p.frames, p.regions
+	e.Kind, e.Hashes, e.Frames, e.Regions, e.Keypoints = p.kind, p.hashes, p.frames, p.regions, p.keypoints
 	e.Format, e.Width, e.Height, e.Duration = m.GetFormat(), int(m.GetWidth()), int(m.GetHeight()), m.GetDurationSeconds()
-	return e, nil
+	return nil
 }
 
 // add stores one entry, or finds the one already holding its hashes.
-func (s *Server) add(ctx context.Context, e *index.Entry) (*index.Entry, bool, error) {
-	res, err := s.idx.Add([]*index.Entry{e}, actor(ctx))
+func (s *Server) add(ctx context.Context, e *store.Entry) (*store.Entry, bool, error) {
+	res, err := s.commit(ctx, store.AddEntry(e))
 	if err != nil {
 		return nil, false, err
 	}
-	if !res[0].Existed {
-		return e, false, nil
-	}
-	old, err := s.idx.Store().Entry(res[0].ID)
-	if err != nil {
-		return nil, false, err
-	}
-	return old, true, nil
+	r := res.Results[0]
+	return r.Entry, r.Existed, nil
 }
 
-// RemoveContent implements BankService.RemoveContent.
-func (s *Server) RemoveContent(ctx context.Context, req *pb.RemoveContentRequest) (*pb.RemoveContentResponse, error) {
-	id, err := parseID(req.GetEntryId())
+// entryIn reads the entry a name names, checking the bank it gives.
+func (s *Server) entryIn(ctx context.Context, name string, view store.View) (*store.Entry, error) {
+	bank, id, err := parseEntryName(name)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.idx.Remove(id, actor(ctx))
+	e, err := s.st.Entry(ctx, id, view)
 	if err != nil {
 		return nil, err
 	}
-	return &pb.RemoveContentResponse{Entry: entryToProto(e)}, nil
+	if bank != anyBank && e.Bank != bank {
+		return nil, fmt.Errorf("%w: %s (the entry is in another bank)", store.ErrEntryNotFound, store.Clip(name))
+	}
+	return e, nil
 }
 
-// GetContent implements BankService.GetContent.
-func (s *Server) GetContent(_ context.Context, req *pb.GetContentRequest) (*pb.GetContentResponse, error) {
-	id, err := parseID(req.GetEntryId())
+// GetEntry implements BankService.GetEntry.
+func (s *Server) GetEntry(ctx context.Context, req *pb.GetEntryRequest) (*pb.GetEntryResponse, error) {
+	view, err := viewFromProto(req.GetView(), store.ViewFull)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.idx.Store().Entry(id)
+	e, err := s.entryIn(ctx, req.GetName(), view)
 	if err != nil {
 		return nil, err
 	}
-	return &pb.GetContentResponse{Entry: entryToProto(e)}, nil
+	return &pb.GetEntryResponse{Entry: entryToProto(e, view)}, nil
 }
 
-// ListContent implements BankService.ListContent. The page token is the id
-// of the last entry of the previous page.
-func (s *Server) ListContent(_ context.Context, req *pb.ListContentRequest) (*pb.ListContentResponse, error) {
+// ListEntries implements BankService.ListEntries.
+func (s *Server) ListEntries(ctx context.Context, req *pb.ListEntriesRequest) (*pb.ListEntriesResponse, error) {
+	bank, err := parseBankName(req.GetParent(), true)
+	if err != nil {
+		return nil, err
+	}
 	size, err := pageSize(req.GetPageSize())
 	if err != nil {
 		return nil, err
 	}
-	var after uint64
-	if t := req.GetPageToken(); t != "" {
-		if after, err = strconv.ParseUint(t, 10, 64); err != nil {
-			return nil, fmt.Errorf("%w: page_token %q did not come from this server", errInvalidRequest, clip(t))
-		}
-	}
-	entries, more, err := s.idx.Store().ListEntries(req.GetBank(), after, size)
+	view, err := viewFromProto(req.GetView(), store.ViewBasic)
 	if err != nil {
 		return nil, err
 	}
-	out := &pb.ListContentResponse{}
-	for _, e := range entries {
-		out.Entries = append(out.Entries, entryToProto(e))
+	kind := fmt.Sprintf("entries/%d", view)
+	after, err := parseUintToken(req.GetPageToken(), kind, req.GetParent())
+	if err != nil {
+		return nil, err
 	}
-	if more && len(entries) > 0 {
-		out.NextPageToken = formatID(entries[len(entries)-1].ID)
+	q := store.EntryQuery{After: after, View: view}
+	if bank != anyBank {
+		q.Bank = bank
+	}
+	out := &pb.ListEntriesResponse{}
+	bytes := 0
+	var last uint64
+	err = s.st.ListEntries(ctx, q, func(e *store.Entry) bool {
+		pe := entryToProto(e, view)
+		n := proto.Size(pe)
+		if len(out.Entries) == size || (len(out.Entries) > 0 && bytes+n > maxPageBytes) {
+			out.NextPageToken = pageToken(kind, req.GetParent(), strconv.FormatUint(last, 10))
+			return false
+		}
+		bytes += n
+		last = e.ID
+		out.Entries = append(out.Entries, pe)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateEntry implements BankService.UpdateEntry.
+func (s *Server) UpdateEntry(ctx context.Context, req *pb.UpdateEntryRequest) (*pb.UpdateEntryResponse, error) {
+	e, err := s.entryIn(ctx, req.GetEntry().GetName(), store.ViewBasic)
+	if err != nil {
+		return nil, err
+	}
+	values, paths, err := entryUpdate(req)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.commit(ctx, store.UpdateEntry(e.ID, values, paths...))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.UpdateEntryResponse{Entry: entryToProto(res.Results[0].Entry, store.ViewBasic)}, nil
+}
+
+// DeleteEntry implements BankService.DeleteEntry.
+func (s *Server) DeleteEntry(ctx context.Context, req *pb.DeleteEntryRequest) (*pb.DeleteEntryResponse, error) {
+	e, err := s.entryIn(ctx, req.GetName(), store.ViewBasic)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.commit(ctx, store.RemoveEntry(e.ID))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DeleteEntryResponse{Entry: entryToProto(res.Results[0].Entry, store.ViewBasic)}, nil
+}
+
+// maxChangesScanned bounds the log records one ListChanges call reads
+// looking for one bank's changes; the page ends there, with a token.
+const maxChangesScanned = 10_000
+
+// ListChanges implements BankService.ListChanges.
+func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*pb.ListChangesResponse, error) {
+	bank, err := parseBankName(req.GetParent(), true)
+	if err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetAfterRevision() < 0 {
+		return nil, fmt.Errorf("%w: negative after_revision", errInvalidRequest)
+	}
+	kind := fmt.Sprintf("changes/%d", req.GetAfterRevision())
+	after, err := parseUintToken(req.GetPageToken(), kind, req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetPageToken() == "" {
+		after = uint64(req.GetAfterRevision())
+		if after == 0 {
+			// From the first change kept.
+			revs, err := s.st.Revisions(ctx)
+			if err != nil {
+				return nil, err
+			}
+			after = uint64(revs.Compacted)
+		}
+	}
+	revs, err := s.st.Revisions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.ListChangesResponse{Revision: int64(revs.Current)}
+	scanned := 0
+	cursor := store.Revision(after)
+	for len(out.Changes) < size && scanned < maxChangesScanned {
+		changes, err := s.st.Changes(ctx, cursor, min(size, maxChangesScanned-scanned), store.ViewNone)
+		if err != nil {
+			return nil, err
+		}
+		if len(changes) == 0 {
+			return out, nil
+		}
+		for _, c := range changes {
+			scanned++
+			cursor = c.Revision
+			if bank == anyBank || c.Bank == bank {
+				out.Changes = append(out.Changes, changeToProto(c))
+				if len(out.Changes) == size {
+					break
+				}
+			}
+		}
+	}
+	if cursor < revs.Current {
+		out.NextPageToken = pageToken(kind, req.GetParent(), strconv.FormatUint(uint64(cursor), 10))
 	}
 	return out, nil
 }

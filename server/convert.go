@@ -2,40 +2,47 @@ package server
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
 )
 
-// Conversions between the API's messages and the index's types.
+// Conversions between the API's messages and the store's and index's
+// types.
 
-func kindToProto(k index.MediaKind) pb.MediaKind {
+func kindToProto(k store.MediaKind) pb.MediaKind {
 	switch k {
-	case index.KindImage:
+	case store.KindImage:
 		return pb.MediaKind_MEDIA_KIND_IMAGE
-	case index.KindVideo:
+	case store.KindVideo:
 		return pb.MediaKind_MEDIA_KIND_VIDEO
 	}
 	return pb.MediaKind_MEDIA_KIND_UNSPECIFIED
 }
 
-func kindFromProto(k pb.MediaKind) index.MediaKind {
+func kindFromProto(k pb.MediaKind) (store.MediaKind, error) {
 	switch k {
+	case pb.MediaKind_MEDIA_KIND_UNSPECIFIED:
+		return store.KindUnknown, nil
 	case pb.MediaKind_MEDIA_KIND_IMAGE:
-		return index.KindImage
+		return store.KindImage, nil
 	case pb.MediaKind_MEDIA_KIND_VIDEO:
-		return index.KindVideo
+		return store.KindVideo, nil
 	}
-	return index.KindUnknown
+	return 0, fmt.Errorf("%w: media kind %d is not known", errInvalidRequest, int32(k))
 }
 
 // dihedralToProto names a PDQ variant; the API's enum is the reference's
@@ -101,12 +108,13 @@ func matchRegionToProto(r index.Region) *pb.Region {
 
 // parsedHashes is what a MediaHashes message says, checked.
 type parsedHashes struct {
-	kind     index.MediaKind
-	hashes   []hashing.Hash // at most one per type, dihedral variants excluded
-	dihedral []pdq.Hash     // all 8 PDQ variants when the message carries them
-	regions  []hashing.RegionHash
-	frames   []index.Frame
-	meta     *pb.MediaHashes
+	kind      store.MediaKind
+	hashes    []hashing.Hash // at most one per type, dihedral variants excluded
+	dihedral  []pdq.Hash     // all 8 PDQ variants when the message carries them
+	regions   []hashing.RegionHash
+	frames    []store.Frame
+	keypoints []store.Keypoint
+	meta      *pb.MediaHashes
 }
 
 // parseMediaHashes checks precomputed hashes from a caller.
@@ -114,13 +122,20 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%w: no hashes given", errInvalidRequest)
 	}
-	p := &parsedHashes{kind: kindFromProto(m.GetKind()), meta: m}
+	kind, err := kindFromProto(m.GetKind())
+	if err != nil {
+		return nil, err
+	}
+	p := &parsedHashes{kind: kind, meta: m}
 	variants := map[pdq.Dihedral]pdq.Hash{}
 	seen := map[string]bool{}
 	type regionPHash struct {
 		i   int
 		reg index.Region
 		h   uint64
+	}
+	if w, h := m.GetWidth(), m.GetHeight(); w < 0 || h < 0 || w > store.MaxDimension || h > store.MaxDimension {
+		return nil, fmt.Errorf("%w: size %dx%d", errInvalidRequest, w, h)
 	}
 	var phashes []regionPHash
 	for i, h := range m.GetHashes() {
@@ -149,8 +164,8 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 			if parsed.Type != hashing.PDQ || reg.Kind > hashing.RegionWindow || h.GetDihedral() > pb.DihedralVariant_DIHEDRAL_VARIANT_ORIGINAL {
 				return nil, fmt.Errorf("%w: hash %d: region %v of a %s hash", errInvalidRequest, i, h.GetRegion().GetKind(), parsed.Type)
 			}
-			if len(p.regions) >= index.MaxRegions {
-				return nil, fmt.Errorf("%w: more than %d region hashes", errInvalidRequest, index.MaxRegions)
+			if len(p.regions) >= store.MaxRegions {
+				return nil, fmt.Errorf("%w: more than %d region hashes", errInvalidRequest, store.MaxRegions)
 			}
 			p.regions = append(p.regions, hashing.RegionHash{Kind: reg.Kind, Box: reg.Box, Hash: pdq.Hash(parsed.Bytes), Quality: parsed.Quality})
 			continue
@@ -187,15 +202,32 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 			p.dihedral[d] = h
 		}
 	}
-	if len(m.GetFrames()) > index.MaxFrames {
-		return nil, fmt.Errorf("%w: %d frames, over the limit of %d", errInvalidRequest, len(m.GetFrames()), index.MaxFrames)
+	if len(m.GetFrames()) > store.MaxFrames {
+		return nil, fmt.Errorf("%w: %d frames, over the limit of %d", errInvalidRequest, len(m.GetFrames()), store.MaxFrames)
+	}
+	if len(m.GetKeypoints()) > store.MaxKeypoints {
+		return nil, fmt.Errorf("%w: %d keypoints, over the limit of %d", errInvalidRequest, len(m.GetKeypoints()), store.MaxKeypoints)
+	}
+	for i, k := range m.GetKeypoints() {
+		d, err := hex.DecodeString(k.GetDescriptorHex())
+		if err != nil || len(d) != 32 {
+			return nil, fmt.Errorf("%w: keypoint %d: the descriptor is not 64 hex digits", errInvalidRequest, i)
+		}
+		if l := k.GetLevel(); l < 0 || l > math.MaxUint8 {
+			return nil, fmt.Errorf("%w: keypoint %d: level %d", errInvalidRequest, i, l)
+		}
+		kp := store.Keypoint{X: k.GetX(), Y: k.GetY(), Level: uint8(k.GetLevel())}
+		for w := range kp.Descriptor {
+			kp.Descriptor[w] = binary.BigEndian.Uint64(d[8*w:])
+		}
+		p.keypoints = append(p.keypoints, kp)
 	}
 	for i, f := range m.GetFrames() {
 		h, err := pdq.ParseHex(f.GetPdqHex())
 		if err != nil {
 			return nil, fmt.Errorf("frame %d: %w: %v", i, errInvalidRequest, err)
 		}
-		fr := index.Frame{Seconds: f.GetTs(), Hash: h, Quality: 100}
+		fr := store.Frame{Seconds: f.GetTs(), Hash: h, Quality: 100}
 		if math.IsNaN(fr.Seconds) || math.IsInf(fr.Seconds, 0) || fr.Seconds < 0 {
 			return nil, fmt.Errorf("%w: frame %d: time %v is not a time in the video", errInvalidRequest, i, fr.Seconds)
 		}
@@ -222,16 +254,24 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 	if len(p.hashes) == 0 && len(p.frames) == 0 {
 		return nil, fmt.Errorf("%w: no hashes given", errInvalidRequest)
 	}
-	if p.kind == index.KindUnknown {
-		p.kind = index.KindImage
+	if p.kind == store.KindUnknown {
+		p.kind = store.KindImage
 		if len(p.frames) > 0 {
-			p.kind = index.KindVideo
+			p.kind = store.KindVideo
 		}
 	}
 	return p, nil
 }
 
-func entryToProto(e *index.Entry) *pb.Entry {
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+// entryToProto describes an entry, leaving out what view leaves out.
+func entryToProto(e *store.Entry, view store.View) *pb.Entry {
 	m := &pb.MediaHashes{
 		Kind:            kindToProto(e.Kind),
 		Format:          e.Format,
@@ -245,25 +285,99 @@ func entryToProto(e *index.Entry) *pb.Entry {
 	for _, r := range e.Regions {
 		m.Hashes = append(m.Hashes, regionToProto(r)...)
 	}
-	m.Frames = framesToProto(e.Frames)
+	if view == store.ViewFull {
+		m.Frames = framesToProto(e.Frames)
+		m.Keypoints = keypointsToProto(e.Keypoints)
+	}
 	out := &pb.Entry{
-		Id:        formatID(e.ID),
-		Bank:      e.Bank,
-		Media:     m,
-		Labels:    e.Labels,
-		Note:      e.Note,
-		CreatedBy: e.Actor,
+		Name:       entryName(e.Bank, e.ID),
+		Media:      m,
+		Labels:     e.Labels,
+		Note:       e.Note,
+		CreateTime: timestamp(e.Created),
+		Creator:    e.CreatedBy,
+		UpdateTime: timestamp(e.Updated),
+		Updater:    e.UpdatedBy,
+		Revision:   int64(e.Revision),
 	}
-	if e.Source != (index.Source{}) {
+	if e.Source != (store.Source{}) {
 		out.Source = &pb.Source{Origin: e.Source.Origin, ExternalId: e.Source.ExternalID, Uri: e.Source.URI}
-	}
-	if !e.Created.IsZero() {
-		out.CreateTime = timestamppb.New(e.Created)
 	}
 	return out
 }
 
-func framesToProto(frames []index.Frame) []*pb.VideoFrameHash {
+func keypointsToProto(ks []store.Keypoint) []*pb.Keypoint {
+	var out []*pb.Keypoint
+	for _, k := range ks {
+		var d [32]byte
+		for w, v := range k.Descriptor {
+			binary.BigEndian.PutUint64(d[8*w:], v)
+		}
+		out = append(out, &pb.Keypoint{X: k.X, Y: k.Y, Level: int32(k.Level), DescriptorHex: hex.EncodeToString(d[:])})
+	}
+	return out
+}
+
+// storedKeypoints converts the keypoint package's points for the store.
+func storedKeypoints(ps []keypoint.Point) []store.Keypoint {
+	out := make([]store.Keypoint, len(ps))
+	for i, p := range ps {
+		out[i] = store.Keypoint{X: p.X, Y: p.Y, Level: p.Level, Descriptor: p.D}
+	}
+	return out
+}
+
+// viewFromProto returns the store's view for a request's, with def for
+// unspecified.
+func viewFromProto(v pb.EntryView, def store.View) (store.View, error) {
+	switch v {
+	case pb.EntryView_ENTRY_VIEW_UNSPECIFIED:
+		return def, nil
+	case pb.EntryView_ENTRY_VIEW_BASIC:
+		return store.ViewBasic, nil
+	case pb.EntryView_ENTRY_VIEW_FULL:
+		return store.ViewFull, nil
+	}
+	return 0, fmt.Errorf("%w: entry view %d is not known", errInvalidRequest, int32(v))
+}
+
+func changeKindToProto(k store.ChangeKind) pb.ChangeKind {
+	switch k {
+	case store.BankCreated:
+		return pb.ChangeKind_CHANGE_KIND_BANK_CREATED
+	case store.BankUpdated:
+		return pb.ChangeKind_CHANGE_KIND_BANK_UPDATED
+	case store.BankDeleted:
+		return pb.ChangeKind_CHANGE_KIND_BANK_DELETED
+	case store.EntryAdded:
+		return pb.ChangeKind_CHANGE_KIND_ENTRY_CREATED
+	case store.EntryUpdated:
+		return pb.ChangeKind_CHANGE_KIND_ENTRY_UPDATED
+	case store.EntryRemoved:
+		return pb.ChangeKind_CHANGE_KIND_ENTRY_DELETED
+	}
+	return pb.ChangeKind_CHANGE_KIND_UNSPECIFIED
+}
+
+func changeToProto(c store.Change) *pb.Change {
+	out := &pb.Change{
+		Revision: int64(c.Revision),
+		Kind:     changeKindToProto(c.Kind),
+		Time:     timestamp(c.Time),
+		Actor:    c.Actor,
+		Bank:     bankName(c.Bank),
+		WriteEnd: c.CommitEnd,
+	}
+	if c.Kind.IsEntry() {
+		out.Entry = entryName(c.Bank, c.EntryID)
+	}
+	if len(c.Fields) > 0 {
+		out.UpdateMask = &fieldmaskpb.FieldMask{Paths: maskFromStore(c.Fields)}
+	}
+	return out
+}
+
+func framesToProto(frames []store.Frame) []*pb.VideoFrameHash {
 	var out []*pb.VideoFrameHash
 	for _, f := range frames {
 		v := &pb.VideoFrameHash{Ts: f.Seconds, PdqHex: pdq.Hash(f.Hash).String(), Quality: proto.Int32(int32(f.Quality))}
@@ -275,15 +389,17 @@ func framesToProto(frames []index.Frame) []*pb.VideoFrameHash {
 	return out
 }
 
-func bankToProto(b index.Bank, entries int) *pb.Bank {
+func bankToProto(b store.Bank) *pb.Bank {
 	out := &pb.Bank{
-		Name:        b.Name,
+		Name:        bankName(b.Name),
 		Description: b.Description,
 		Labels:      b.Labels,
 		Enabled:     proto.Bool(!b.Disabled),
-		EntryCount:  int64(entries),
-		CreateTime:  timestamppb.New(b.Created),
-		UpdateTime:  timestamppb.New(b.Updated),
+		EntryCount:  b.Entries,
+		CreateTime:  timestamp(b.Created),
+		UpdateTime:  timestamp(b.Updated),
+		Creator:     b.CreatedBy,
+		Revision:    int64(b.Revision),
 	}
 	if len(b.Thresholds) > 0 {
 		out.Thresholds = map[string]int32{}
@@ -314,23 +430,4 @@ func thresholdsFromProto(m map[string]int32) (map[string]int, error) {
 		out[name] = int(v)
 	}
 	return out, nil
-}
-
-func formatID(id uint64) string { return strconv.FormatUint(id, 10) }
-
-func parseID(s string) (uint64, error) {
-	id, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || id == 0 {
-		return 0, fmt.Errorf("%w: entry id %q is not an id this server issued", errInvalidRequest, clip(s))
-	}
-	return id, nil
-}
-
-// clip keeps echoed input short in error messages.
-func clip(s string) string {
-	const max = 80
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
 }

@@ -4,38 +4,50 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/media"
+	"github.com/mediamatch/mediamatch/store"
 )
 
+// errorDomain is the ErrorInfo domain of mediamatch's errors (AIP-193).
+const errorDomain = "mediamatch"
+
 // codeTable maps the errors of the packages below the server to gRPC
-// codes. It is the only place that does: handlers return errors wrapped
-// with context and toStatus classifies them here.
+// codes and to the machine-readable reason an ErrorInfo detail carries. It
+// is the only place that does: handlers return errors wrapped with context
+// and toStatus classifies them here, first match first.
 var codeTable = []struct {
-	err  error
-	code codes.Code
+	err    error
+	code   codes.Code
+	reason string
 }{
-	{media.ErrInvalid, codes.InvalidArgument},
-	{media.ErrUnsupported, codes.InvalidArgument},
-	{media.ErrTooLarge, codes.ResourceExhausted},
-	{media.ErrUnavailable, codes.FailedPrecondition},
-	{hashing.ErrBadHex, codes.InvalidArgument},
-	{hashing.ErrUnknownType, codes.InvalidArgument},
-	{hashing.ErrMismatch, codes.InvalidArgument},
-	{hashing.ErrHasher, codes.InvalidArgument},
-	{index.ErrInvalid, codes.InvalidArgument},
-	{index.ErrBankNotFound, codes.NotFound},
-	{index.ErrEntryNotFound, codes.NotFound},
-	{index.ErrBankExists, codes.AlreadyExists},
-	{index.ErrBankNotEmpty, codes.FailedPrecondition},
-	{errInvalidRequest, codes.InvalidArgument},
-	{errTooLarge, codes.ResourceExhausted},
-	{context.Canceled, codes.Canceled},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{media.ErrInvalid, codes.InvalidArgument, "MEDIA_INVALID"},
+	{media.ErrUnsupported, codes.InvalidArgument, "MEDIA_UNSUPPORTED"},
+	{media.ErrTooLarge, codes.ResourceExhausted, "MEDIA_TOO_LARGE"},
+	{media.ErrUnavailable, codes.FailedPrecondition, "VIDEO_UNAVAILABLE"},
+	{hashing.ErrBadHex, codes.InvalidArgument, "HASH_INVALID"},
+	{hashing.ErrUnknownType, codes.InvalidArgument, "HASH_TYPE_UNKNOWN"},
+	{hashing.ErrMismatch, codes.InvalidArgument, "HASH_INVALID"},
+	{hashing.ErrHasher, codes.InvalidArgument, "MEDIA_INVALID"},
+	{index.ErrInvalid, codes.InvalidArgument, "QUERY_INVALID"},
+	{store.ErrInvalid, codes.InvalidArgument, "INVALID_ARGUMENT"},
+	{store.ErrBankNotFound, codes.NotFound, "BANK_NOT_FOUND"},
+	{store.ErrEntryNotFound, codes.NotFound, "ENTRY_NOT_FOUND"},
+	{store.ErrBankExists, codes.AlreadyExists, "BANK_EXISTS"},
+	{store.ErrBankNotEmpty, codes.FailedPrecondition, "BANK_NOT_EMPTY"},
+	{store.ErrCompacted, codes.FailedPrecondition, "REVISION_COMPACTED"},
+	{store.ErrFutureRevision, codes.OutOfRange, "REVISION_IN_FUTURE"},
+	{store.ErrCorrupt, codes.DataLoss, "STORE_DAMAGED"},
+	{store.ErrClosed, codes.Unavailable, "SHUTTING_DOWN"},
+	{errInvalidRequest, codes.InvalidArgument, "INVALID_ARGUMENT"},
+	{errTooLarge, codes.ResourceExhausted, "UPLOAD_TOO_LARGE"},
+	{context.Canceled, codes.Canceled, "CANCELLED"},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED"},
 }
 
 // Errors of the server's own checks.
@@ -46,9 +58,11 @@ var (
 	errTooLarge = errors.New("over the size limit")
 )
 
-// toStatus turns an error into a gRPC status. Known errors keep their
-// message, which is written for people and holds no internal paths;
-// anything else becomes Internal with a generic message (and is logged).
+// toStatus turns an error into a gRPC status with an ErrorInfo detail.
+// Known errors keep their message, which is written for people and holds
+// no internal paths; anything else becomes Internal with a generic message
+// (and is logged). Damage found in the store is DataLoss: that call fails,
+// the server goes on.
 func toStatus(err error) error {
 	if err == nil {
 		return nil
@@ -58,7 +72,11 @@ func toStatus(err error) error {
 	}
 	for _, row := range codeTable {
 		if errors.Is(err, row.err) {
-			return status.Error(row.code, err.Error())
+			st := status.New(row.code, err.Error())
+			if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: row.reason, Domain: errorDomain}); derr == nil {
+				st = d
+			}
+			return st.Err()
 		}
 	}
 	return status.Error(codes.Internal, "internal error")

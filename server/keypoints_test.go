@@ -25,10 +25,10 @@ func TestKeypointMatch(t *testing.T) {
 	res := ts.matchMedia(encodePNG(t, imaging.Crop(orig, cut)), nil)
 	var m *pb.Match
 	for _, x := range res.GetMatches() {
-		if x.GetEntryId() == entry.GetId() && x.GetHashType() == "keypoints" {
+		if x.GetEntry() == entry.GetName() && x.GetHashType() == "keypoints" {
 			m = x
 		}
-		if x.GetEntryId() == entry.GetId() && x.GetHashType() == "pdq" {
+		if x.GetEntry() == entry.GetName() && x.GetHashType() == "pdq" {
 			t.Logf("also matched by pdq: %v", x)
 		}
 	}

@@ -32,7 +32,7 @@ func (s *Server) Match(ctx context.Context, req *pb.MatchRequest) (*pb.MatchResp
 	case *pb.MatchRequest_Media:
 		res, err = s.matchMedia(ctx, q.Media, req.GetOptions())
 	case *pb.MatchRequest_Hashes:
-		res, err = s.matchHashes(q.Hashes, req.GetOptions())
+		res, err = s.matchHashes(ctx, q.Hashes, req.GetOptions())
 	default:
 		err = fmt.Errorf("%w: give media or hashes to match", errInvalidRequest)
 	}
@@ -134,26 +134,33 @@ func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOpti
 	}
 	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration,
 		Keypoints: h.keypoints, Width: h.width, Height: h.height}
-	return s.match(q, opts, h.toProto())
+	return s.match(ctx, q, opts, h.toProto())
 }
 
 // matchHashes matches precomputed hashes.
-func (s *Server) matchHashes(m *pb.MediaHashes, opts *pb.MatchOptions) (*pb.MatchResult, error) {
+func (s *Server) matchHashes(ctx context.Context, m *pb.MediaHashes, opts *pb.MatchOptions) (*pb.MatchResult, error) {
 	p, err := parseMediaHashes(m)
 	if err != nil {
 		return nil, err
 	}
-	q := index.Query{Hashes: p.hashes, Regions: p.regions, Frames: p.frames, Duration: m.GetDurationSeconds()}
+	q := index.Query{Hashes: p.hashes, Regions: p.regions, Frames: p.frames, Duration: m.GetDurationSeconds(),
+		Keypoints: index.Points(p.keypoints), Width: int(m.GetWidth()), Height: int(m.GetHeight())}
 	if opts == nil || opts.Dihedral == nil || opts.GetDihedral() {
 		q.Dihedral = p.dihedral
 	}
-	return s.match(q, opts, m)
+	return s.match(ctx, q, opts, m)
 }
 
 // match runs a query with the request's options.
-func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHashes) (*pb.MatchResult, error) {
+func (s *Server) match(ctx context.Context, q index.Query, opts *pb.MatchOptions, query *pb.MediaHashes) (*pb.MatchResult, error) {
 	var err error
-	q.Banks = opts.GetBanks()
+	for _, name := range opts.GetBanks() {
+		id, err := parseBankName(name, false)
+		if err != nil {
+			return nil, err
+		}
+		q.Banks = append(q.Banks, id)
+	}
 	q.Types = opts.GetHashTypes()
 	q.Limit = int(opts.GetLimit())
 	if q.Limit < 0 {
@@ -179,15 +186,15 @@ func (s *Server) match(q index.Query, opts *pb.MatchOptions, query *pb.MediaHash
 	if q.VideoEntryPercent, err = percentOption(entryPercent); err != nil {
 		return nil, err
 	}
-	res, err := s.idx.Match(q)
+	res, err := s.idx.Match(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	out := &pb.MatchResult{Query: query, LowQuality: res.LowQuality, Truncated: res.Truncated}
 	for _, m := range res.Matches {
 		pm := &pb.Match{
-			EntryId:   formatID(m.EntryID),
-			Bank:      m.Bank,
+			Entry:     entryName(m.Bank, m.EntryID),
+			Bank:      bankName(m.Bank),
 			Labels:    m.Labels,
 			HashType:  m.Type,
 			Distance:  proto.Int32(int32(m.Distance)),

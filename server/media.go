@@ -6,17 +6,17 @@ import (
 	"fmt"
 
 	"github.com/mediamatch/mediamatch/hashing"
-	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
 	"github.com/mediamatch/mediamatch/video"
 )
 
 // hashed is uploaded media, decoded and hashed.
 type hashed struct {
-	kind          index.MediaKind
+	kind          store.MediaKind
 	format        string
 	width, height int
 	duration      float64        // seconds, for a video
@@ -24,7 +24,7 @@ type hashed struct {
 	dihedral      []pdq.Hash     // the 8 PDQ variants, when asked for
 	regions       []hashing.RegionHash
 	keypoints     []keypoint.Point // an image's, with its regions
-	frames        []index.Frame    // a video's sampled frames
+	frames        []store.Frame    // a video's sampled frames
 }
 
 // hashMedia decodes and hashes uploaded bytes. Decodes are the costly
@@ -70,7 +70,7 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		kps = keypoint.Detect(img.Image, n)
 	}
 	return &hashed{
-		kind:      index.KindImage,
+		kind:      store.KindImage,
 		format:    string(img.Format),
 		width:     img.Width,
 		height:    img.Height,
@@ -91,7 +91,7 @@ func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
 		return nil, err
 	}
 	h := &hashed{
-		kind:     index.KindVideo,
+		kind:     store.KindVideo,
 		format:   string(v.Info.Format),
 		width:    v.Info.Width,
 		height:   v.Info.Height,
@@ -99,7 +99,7 @@ func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
 		hashes:   hashing.Digests(data),
 	}
 	for _, f := range v.Frames {
-		h.frames = append(h.frames, index.Frame{
+		h.frames = append(h.frames, store.Frame{
 			Seconds: f.Seconds, Hash: f.Hash, Quality: f.Quality,
 			Content: f.Content, HasContent: f.HasContent,
 		})

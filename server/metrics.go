@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // Metrics holds the server's Prometheus measurements, in a registry of its
@@ -56,21 +58,37 @@ func (m *Metrics) decodeFailure(err error) {
 	}
 }
 
-// indexCollector reports the index's size when scraped.
-type indexCollector struct {
-	idx  *index.Index
-	desc *prometheus.Desc
+// stateCollector reports the index's size and the store's and index's
+// revisions when scraped.
+type stateCollector struct {
+	st                 store.Store
+	idx                *index.Index
+	hashes, revs, segs *prometheus.Desc
 }
 
-func (c indexCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.hashes
+	ch <- c.revs
+	ch <- c.segs
+}
 
-func (c indexCollector) Collect(ch chan<- prometheus.Metric) {
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for typ, n := range c.idx.Stats() {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), typ)
+		ch <- prometheus.MustNewConstMetric(c.hashes, prometheus.GaugeValue, float64(n), typ)
 	}
+	if revs, err := c.st.Revisions(context.Background()); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.revs, prometheus.GaugeValue, float64(revs.Current), "store")
+		ch <- prometheus.MustNewConstMetric(c.revs, prometheus.GaugeValue, float64(revs.Compacted), "compacted")
+	}
+	ch <- prometheus.MustNewConstMetric(c.revs, prometheus.GaugeValue, float64(c.idx.Revision()), "index")
+	ch <- prometheus.MustNewConstMetric(c.segs, prometheus.GaugeValue, float64(c.idx.Segments()))
 }
 
-func (m *Metrics) watchIndex(idx *index.Index) {
-	m.registry.MustRegister(indexCollector{idx: idx, desc: prometheus.NewDesc(
-		"mediamatch_index_hashes", "Hashes held in the in-memory index, by hash type.", []string{"type"}, nil)})
+func (m *Metrics) watch(st store.Store, idx *index.Index) {
+	m.registry.MustRegister(stateCollector{st: st, idx: idx,
+		hashes: prometheus.NewDesc("mediamatch_index_hashes", "Hashes held in the in-memory index, by hash type.", []string{"type"}, nil),
+		revs: prometheus.NewDesc("mediamatch_revision", "Revisions of the change log: the store's current and compacted ones, and the one the index shows (the index lags the store by their difference).",
+			[]string{"of"}, nil),
+		segs: prometheus.NewDesc("mediamatch_index_segments", "Segments of the in-memory index a match searches.", nil, nil),
+	})
 }

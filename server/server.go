@@ -20,6 +20,7 @@ import (
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/media"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // Limits of the gRPC server, each with the reason for its value.
@@ -67,11 +68,13 @@ type Options struct {
 	Metrics *Metrics
 }
 
-// Server implements the mediamatch.v1 services over an index.
+// Server implements the mediamatch.v1 services: reads and writes go to the
+// store, matches to the index that follows it.
 type Server struct {
 	pb.UnimplementedMatchServiceServer
 	pb.UnimplementedBankServiceServer
 
+	st          store.Store
 	idx         *index.Index
 	opts        Options
 	log         *slog.Logger
@@ -81,9 +84,10 @@ type Server struct {
 	grpc        *grpc.Server
 }
 
-// New returns a server for idx, with its gRPC server built and every
-// service registered (mediamatch.v1, health, reflection).
-func New(idx *index.Index, opts Options) *Server {
+// New returns a server over st and the index that follows it, with its
+// gRPC server built and every service registered (mediamatch.v1, health,
+// reflection).
+func New(st store.Store, idx *index.Index, opts Options) *Server {
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
 	}
@@ -100,6 +104,7 @@ func New(idx *index.Index, opts Options) *Server {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{
+		st:          st,
 		idx:         idx,
 		opts:        opts,
 		log:         opts.Logger,
@@ -108,7 +113,7 @@ func New(idx *index.Index, opts Options) *Server {
 		health:      health.NewServer(),
 	}
 	if s.metrics != nil {
-		s.metrics.watchIndex(idx)
+		s.metrics.watch(st, idx)
 	}
 	if st, err := media.VideoSupport(opts.Media); err != nil {
 		s.log.Warn("video decoding unavailable: videos other than GIF fail with FAILED_PRECONDITION", "reason", err.Error())
@@ -139,7 +144,8 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // Shutdown stops the server gracefully: health turns NOT_SERVING, new
 // calls are refused, calls in flight finish, and after grace any still
-// running are cancelled. The caller closes the index afterwards.
+// running are cancelled. The caller closes the index and the store
+// afterwards.
 func (s *Server) Shutdown(grace time.Duration) {
 	s.health.Shutdown()
 	done := make(chan struct{})

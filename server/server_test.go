@@ -31,6 +31,7 @@ import (
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/media"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store/bolt"
 )
 
 const imageDir = "../testdata/pdq/exact"
@@ -39,6 +40,7 @@ const imageDir = "../testdata/pdq/exact"
 type testServer struct {
 	t      testing.TB
 	db     string
+	st     *bolt.DB
 	idx    *index.Index
 	srv    *Server
 	conn   *grpc.ClientConn
@@ -53,14 +55,18 @@ func startServer(t testing.TB, db string, opts Options) *testServer {
 	if db == "" {
 		db = filepath.Join(t.TempDir(), "mediamatch.db")
 	}
-	idx, err := index.Open(db, index.Options{})
+	st, err := bolt.Open(db, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	srv := New(idx, opts)
+	idx, err := index.New(context.Background(), st, index.Options{Logger: opts.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(st, idx, opts)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +76,7 @@ func startServer(t testing.TB, db string, opts Options) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, db: db, idx: idx, srv: srv, conn: conn, opts: opts,
+	ts := &testServer{t: t, db: db, st: st, idx: idx, srv: srv, conn: conn, opts: opts,
 		match: pb.NewMatchServiceClient(conn), bank: pb.NewBankServiceClient(conn), health: healthpb.NewHealthClient(conn)}
 	t.Cleanup(ts.stop)
 	return ts
@@ -83,8 +89,9 @@ func (ts *testServer) stop() {
 	}
 	ts.conn.Close()
 	ts.srv.Shutdown(5 * time.Second)
-	if err := ts.idx.Close(); err != nil {
-		ts.t.Errorf("closing index: %v", err)
+	ts.idx.Close()
+	if err := ts.st.Close(); err != nil {
+		ts.t.Errorf("closing the store: %v", err)
 	}
 	ts.srv = nil
 }
@@ -133,14 +140,14 @@ func fileBytes(t testing.TB, name string) []byte {
 
 func (ts *testServer) createBank(name string) {
 	ts.t.Helper()
-	if _, err := ts.bank.CreateBank(ctx(ts.t), &pb.CreateBankRequest{Bank: &pb.Bank{Name: name}}); err != nil {
+	if _, err := ts.bank.CreateBank(ctx(ts.t), &pb.CreateBankRequest{BankId: name}); err != nil {
 		ts.t.Fatal(err)
 	}
 }
 
-func (ts *testServer) addMedia(bank string, data []byte, labels map[string]string) *pb.AddContentResponse {
+func (ts *testServer) addMedia(bank string, data []byte, labels map[string]string) *pb.CreateEntryResponse {
 	ts.t.Helper()
-	resp, err := ts.bank.AddContent(ctx(ts.t), &pb.AddContentRequest{Bank: bank, Content: &pb.AddContentRequest_Media{Media: data}, Labels: labels})
+	resp, err := ts.bank.CreateEntry(ctx(ts.t), &pb.CreateEntryRequest{Parent: "banks/" + bank, Media: data, Entry: &pb.Entry{Labels: labels}})
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -159,7 +166,7 @@ func (ts *testServer) matchMedia(data []byte, opts *pb.MatchOptions) *pb.MatchRe
 // pdqMatch returns the PDQ match of an entry in a result, if any.
 func pdqMatch(res *pb.MatchResult, entry string) *pb.Match {
 	for _, m := range res.GetMatches() {
-		if m.GetEntryId() == entry && m.GetHashType() == "pdq" {
+		if m.GetEntry() == entry && m.GetHashType() == "pdq" {
 			return m
 		}
 	}
@@ -172,8 +179,8 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	orig := readImage(t, "bridge-mods-aaa-orig.png")
 	added := ts.addMedia("tvec", encodePNG(t, orig), map[string]string{"group": "example"})
 	entry := added.GetEntry()
-	if entry.GetId() == "" || entry.GetBank() != "tvec" || added.GetAlreadyExists() {
-		t.Fatalf("AddContent = %v", added)
+	if !strings.HasPrefix(entry.GetName(), "banks/tvec/entries/") || added.GetAlreadyExists() {
+		t.Fatalf("CreateEntry = %v", added)
 	}
 	// Five whole-image hashes, and the three central windows kept for
 	// crops, each by its pdq and phash hashes.
@@ -191,7 +198,7 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	}
 	// The same bytes again are the same entry.
 	again := ts.addMedia("tvec", encodePNG(t, orig), nil)
-	if !again.GetAlreadyExists() || again.GetEntry().GetId() != entry.GetId() {
+	if !again.GetAlreadyExists() || again.GetEntry().GetName() != entry.GetName() {
 		t.Errorf("re-adding: %v", again)
 	}
 
@@ -208,11 +215,11 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	for name, edit := range edits {
 		t.Run(name, func(t *testing.T) {
 			res := ts.matchMedia(edit.data, nil)
-			m := pdqMatch(res, entry.GetId())
+			m := pdqMatch(res, entry.GetName())
 			if m == nil {
 				t.Fatalf("no PDQ match for the %s copy: %v", name, res)
 			}
-			if m.GetBank() != "tvec" || m.GetLabels()["group"] != "example" || m.GetDistance() > 31 || m.GetEntryKind() != pb.MediaKind_MEDIA_KIND_IMAGE {
+			if m.GetBank() != "banks/tvec" || m.GetLabels()["group"] != "example" || m.GetDistance() > 31 || m.GetEntryKind() != pb.MediaKind_MEDIA_KIND_IMAGE {
 				t.Errorf("match = %v", m)
 			}
 			if m.GetDihedral() != edit.dihedral {
@@ -222,7 +229,7 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 		})
 	}
 	// Without dihedral matching the mirror is missed.
-	if m := pdqMatch(ts.matchMedia(edits["mirrored"].data, &pb.MatchOptions{Dihedral: proto.Bool(false)}), entry.GetId()); m != nil {
+	if m := pdqMatch(ts.matchMedia(edits["mirrored"].data, &pb.MatchOptions{Dihedral: proto.Bool(false)}), entry.GetName()); m != nil {
 		t.Errorf("mirror matched with dihedral off: %v", m)
 	}
 	// Exact bytes also match by digest.
@@ -245,18 +252,22 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	}
 
 	// Restart: state survives.
+	before, err := ts.bank.GetEntry(ctx(t), &pb.GetEntryRequest{Name: entry.GetName()})
+	if err != nil || len(before.GetEntry().GetMedia().GetKeypoints()) == 0 {
+		t.Fatalf("GetEntry = %v, %v", before, err)
+	}
 	ts.stop()
 	ts2 := startServer(t, ts.db, Options{})
-	if m := pdqMatch(ts2.matchMedia(edits["jpeg q40"].data, nil), entry.GetId()); m == nil {
+	if m := pdqMatch(ts2.matchMedia(edits["jpeg q40"].data, nil), entry.GetName()); m == nil {
 		t.Fatal("after restart the entry no longer matches")
 	}
-	got, err := ts2.bank.GetContent(ctx(t), &pb.GetContentRequest{EntryId: entry.GetId()})
-	if err != nil || !proto.Equal(got.GetEntry(), entry) {
-		t.Fatalf("after restart GetContent = %v, %v; want %v", got.GetEntry(), err, entry)
+	got, err := ts2.bank.GetEntry(ctx(t), &pb.GetEntryRequest{Name: entry.GetName()})
+	if err != nil || !proto.Equal(got.GetEntry(), before.GetEntry()) {
+		t.Fatalf("after restart GetEntry = %v, %v; want %v", got.GetEntry(), err, before.GetEntry())
 	}
 
 	// Remove: no match any more, also after another restart.
-	if _, err := ts2.bank.RemoveContent(ctx(t), &pb.RemoveContentRequest{EntryId: entry.GetId()}); err != nil {
+	if _, err := ts2.bank.DeleteEntry(ctx(t), &pb.DeleteEntryRequest{Name: entry.GetName()}); err != nil {
 		t.Fatal(err)
 	}
 	if res := ts2.matchMedia(edits["identical"].data, nil); len(res.GetMatches()) != 0 {
@@ -267,8 +278,8 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	if res := ts3.matchMedia(edits["identical"].data, nil); len(res.GetMatches()) != 0 {
 		t.Errorf("removed entry matches after restart: %v", res.GetMatches())
 	}
-	if _, err := ts3.bank.GetContent(ctx(t), &pb.GetContentRequest{EntryId: entry.GetId()}); status.Code(err) != codes.NotFound {
-		t.Errorf("GetContent of removed entry: %v", err)
+	if _, err := ts3.bank.GetEntry(ctx(t), &pb.GetEntryRequest{Name: entry.GetName()}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetEntry of removed entry: %v", err)
 	}
 }
 
@@ -290,7 +301,7 @@ func TestStatusCodes(t *testing.T) {
 			return err
 		}, codes.InvalidArgument, "invalid media"},
 		{"text as media", func() error {
-			_, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Media{Media: []byte("hello, not an image")}})
+			_, err := ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/b", Media: []byte("hello, not an image")})
 			return err
 		}, codes.InvalidArgument, "invalid media"},
 		{"empty media", func() error {
@@ -306,37 +317,37 @@ func TestStatusCodes(t *testing.T) {
 			return err
 		}, codes.ResourceExhausted, "larger than max"},
 		{"unknown bank (add)", func() error {
-			_, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "nope", Content: &pb.AddContentRequest_Media{Media: small}})
+			_, err := ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/nope", Media: small})
 			return err
 		}, codes.NotFound, `bank not found: "nope"`},
 		{"unknown bank (match)", func() error {
-			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: small}, Options: &pb.MatchOptions{Banks: []string{"nope"}}})
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: small}, Options: &pb.MatchOptions{Banks: []string{"banks/nope"}}})
 			return err
 		}, codes.NotFound, "bank not found"},
 		{"unknown bank (get)", func() error {
-			_, err := ts.bank.GetBank(ctx(t), &pb.GetBankRequest{Name: "nope"})
+			_, err := ts.bank.GetBank(ctx(t), &pb.GetBankRequest{Name: "banks/nope"})
 			return err
 		}, codes.NotFound, "bank not found"},
 		{"unknown entry", func() error {
-			_, err := ts.bank.GetContent(ctx(t), &pb.GetContentRequest{EntryId: "987654"})
+			_, err := ts.bank.GetEntry(ctx(t), &pb.GetEntryRequest{Name: "banks/-/entries/987654"})
 			return err
 		}, codes.NotFound, "entry not found: 987654"},
 		{"remove unknown entry", func() error {
-			_, err := ts.bank.RemoveContent(ctx(t), &pb.RemoveContentRequest{EntryId: "987654"})
+			_, err := ts.bank.DeleteEntry(ctx(t), &pb.DeleteEntryRequest{Name: "banks/b/entries/987654"})
 			return err
 		}, codes.NotFound, "entry not found"},
-		{"malformed entry id", func() error {
-			_, err := ts.bank.GetContent(ctx(t), &pb.GetContentRequest{EntryId: "../etc"})
+		{"malformed entry name", func() error {
+			_, err := ts.bank.GetEntry(ctx(t), &pb.GetEntryRequest{Name: "banks/b/entries/../etc"})
 			return err
-		}, codes.InvalidArgument, "entry id"},
+		}, codes.InvalidArgument, "entry name"},
 		{"duplicate bank", func() error {
-			_, err := ts.bank.CreateBank(ctx(t), &pb.CreateBankRequest{Bank: &pb.Bank{Name: "b"}})
+			_, err := ts.bank.CreateBank(ctx(t), &pb.CreateBankRequest{BankId: "b"})
 			return err
 		}, codes.AlreadyExists, `bank already exists: "b"`},
-		{"bad bank name", func() error {
-			_, err := ts.bank.CreateBank(ctx(t), &pb.CreateBankRequest{Bank: &pb.Bank{Name: "no spaces allowed"}})
+		{"bad bank id", func() error {
+			_, err := ts.bank.CreateBank(ctx(t), &pb.CreateBankRequest{BankId: "no spaces allowed"})
 			return err
-		}, codes.InvalidArgument, "bank name"},
+		}, codes.InvalidArgument, "bank_id"},
 		{"malformed hash", func() error {
 			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: "xyz"}}}}})
 			return err
@@ -366,16 +377,16 @@ func TestStatusCodes(t *testing.T) {
 		})
 	}
 	// Nothing failed above left a partial entry behind.
-	list, err := ts.bank.ListContent(ctx(t), &pb.ListContentRequest{Bank: "b"})
+	list, err := ts.bank.ListEntries(ctx(t), &pb.ListEntriesRequest{Parent: "banks/b"})
 	if err != nil || len(list.GetEntries()) != 0 {
 		t.Errorf("bank holds %d entries after failed adds (%v)", len(list.GetEntries()), err)
 	}
 	// Deleting a non-empty bank needs force.
 	ts.addMedia("b", small, nil)
-	if _, err := ts.bank.DeleteBank(ctx(t), &pb.DeleteBankRequest{Name: "b"}); status.Code(err) != codes.FailedPrecondition {
+	if _, err := ts.bank.DeleteBank(ctx(t), &pb.DeleteBankRequest{Name: "banks/b"}); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("delete non-empty bank: %v", err)
 	}
-	if resp, err := ts.bank.DeleteBank(ctx(t), &pb.DeleteBankRequest{Name: "b", Force: true}); err != nil || resp.GetRemovedEntries() != 1 {
+	if resp, err := ts.bank.DeleteBank(ctx(t), &pb.DeleteBankRequest{Name: "banks/b", Force: true}); err != nil || resp.GetRemovedEntries() != 1 {
 		t.Errorf("force delete: %v, %v", resp, err)
 	}
 }
@@ -384,18 +395,18 @@ func TestStreamingUpload(t *testing.T) {
 	ts := startServer(t, "", Options{Media: media.Options{MaxBytes: 1 << 20, MaxVideoBytes: 1 << 20}})
 	ts.createBank("b")
 	data := encodePNG(t, readImage(t, "bridge-mods-aaa-orig.png"))
-	send := func(header *pb.AddContentStreamHeader, chunks [][]byte) (*pb.AddContentStreamResponse, error) {
-		stream, err := ts.bank.AddContentStream(ctx(t))
+	send := func(header *pb.CreateEntryStreamHeader, chunks [][]byte) (*pb.CreateEntryStreamResponse, error) {
+		stream, err := ts.bank.CreateEntryStream(ctx(t))
 		if err != nil {
 			return nil, err
 		}
 		if header != nil {
-			if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Header{Header: header}}); err != nil {
+			if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Header{Header: header}}); err != nil {
 				return stream.CloseAndRecv()
 			}
 		}
 		for _, c := range chunks {
-			if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Chunk{Chunk: c}}); err != nil {
+			if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Chunk{Chunk: c}}); err != nil {
 				return stream.CloseAndRecv()
 			}
 		}
@@ -405,7 +416,7 @@ func TestStreamingUpload(t *testing.T) {
 	for off := 0; off < len(data); off += 7000 {
 		chunks = append(chunks, data[off:min(off+7000, len(data))])
 	}
-	resp, err := send(&pb.AddContentStreamHeader{Bank: "b", Labels: map[string]string{"via": "stream"}}, chunks)
+	resp, err := send(&pb.CreateEntryStreamHeader{Parent: "banks/b", Entry: &pb.Entry{Labels: map[string]string{"via": "stream"}}}, chunks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,20 +432,22 @@ func TestStreamingUpload(t *testing.T) {
 		ms.Send(&pb.MatchStreamRequest{Part: &pb.MatchStreamRequest_Chunk{Chunk: c}})
 	}
 	mr, err := ms.CloseAndRecv()
-	if err != nil || pdqMatch(mr.GetResult(), resp.GetEntry().GetId()) == nil {
+	if err != nil || pdqMatch(mr.GetResult(), resp.GetEntry().GetName()) == nil {
 		t.Fatalf("MatchStream = %v, %v", mr, err)
 	}
 
 	for name, tc := range map[string]struct {
-		header *pb.AddContentStreamHeader
+		header *pb.CreateEntryStreamHeader
 		chunks [][]byte
 		code   codes.Code
 	}{
 		"no header":        {nil, chunks, codes.InvalidArgument},
-		"unknown bank":     {&pb.AddContentStreamHeader{Bank: "nope"}, chunks, codes.NotFound},
-		"declared too big": {&pb.AddContentStreamHeader{Bank: "b", SizeBytes: 2 << 20}, chunks, codes.ResourceExhausted},
-		"sent too much":    {&pb.AddContentStreamHeader{Bank: "b"}, [][]byte{make([]byte, 700<<10), make([]byte, 700<<10)}, codes.ResourceExhausted},
-		"truncated":        {&pb.AddContentStreamHeader{Bank: "b"}, chunks[:1], codes.InvalidArgument},
+		"unknown bank":     {&pb.CreateEntryStreamHeader{Parent: "banks/nope"}, chunks, codes.NotFound},
+		"bad parent":       {&pb.CreateEntryStreamHeader{Parent: "b"}, chunks, codes.InvalidArgument},
+		"media in header":  {&pb.CreateEntryStreamHeader{Parent: "banks/b", Entry: &pb.Entry{Media: &pb.MediaHashes{}}}, chunks, codes.InvalidArgument},
+		"declared too big": {&pb.CreateEntryStreamHeader{Parent: "banks/b", SizeBytes: 2 << 20}, chunks, codes.ResourceExhausted},
+		"sent too much":    {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, [][]byte{make([]byte, 700<<10), make([]byte, 700<<10)}, codes.ResourceExhausted},
+		"truncated":        {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, chunks[:1], codes.InvalidArgument},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := send(tc.header, tc.chunks); status.Code(err) != tc.code {
@@ -465,25 +478,25 @@ func TestMatchPrecomputedHashesAndQuality(t *testing.T) {
 	if pdqHash == nil || variants != 7 {
 		t.Fatalf("Hash returned %v", h.GetMedia().GetHashes())
 	}
-	add, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "partner",
-		Content: &pb.AddContentRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: pdqHash.GetHex()}}}}})
+	add, err := ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/partner",
+		Entry: &pb.Entry{Media: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: pdqHash.GetHex()}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := ts.matchMedia(encodeJPEG(t, readImage(t, "bridge-mods-aaa-orig.png"), 70), nil)
-	if pdqMatch(res, add.GetEntry().GetId()) == nil {
+	if pdqMatch(res, add.GetEntry().GetName()) == nil {
 		t.Errorf("hash-list entry not matched by media: %v", res)
 	}
 	// A precomputed query hash matches too.
 	mr, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{pdqHash}}}})
-	if err != nil || pdqMatch(mr.GetResult(), add.GetEntry().GetId()) == nil || mr.GetResult().GetMatches()[0].GetDistance() != 0 {
+	if err != nil || pdqMatch(mr.GetResult(), add.GetEntry().GetName()) == nil || mr.GetResult().GetMatches()[0].GetDistance() != 0 {
 		t.Errorf("hash query: %v, %v", mr, err)
 	}
 	// A flat image has PDQ quality 0: the answer says so instead of
 	// silently matching nothing.
 	flat := image.NewGray(image.Rect(0, 0, 100, 100))
 	res = ts.matchMedia(encodePNG(t, flat), nil)
-	if !res.GetLowQuality() || pdqMatch(res, add.GetEntry().GetId()) != nil {
+	if !res.GetLowQuality() || pdqMatch(res, add.GetEntry().GetName()) != nil {
 		t.Errorf("flat image: low_quality=%v matches=%v", res.GetLowQuality(), res.GetMatches())
 	}
 	if res := ts.matchMedia(fileBytes(t, "synth-plasma.png"), nil); res.GetLowQuality() {
@@ -508,13 +521,13 @@ func TestConcurrentAddsAndMatches(t *testing.T) {
 			defer wg.Done()
 			for i := range perWriter {
 				hex := fmt.Sprintf("%02x%062x", w, i*7919+1)
-				resp, err := ts.bank.AddContent(context.Background(), &pb.AddContentRequest{Bank: "b",
-					Content: &pb.AddContentRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: proto.Int32(90)}}}}})
+				resp, err := ts.bank.CreateEntry(context.Background(), &pb.CreateEntryRequest{Parent: "banks/b",
+					Entry: &pb.Entry{Media: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: proto.Int32(90)}}}}})
 				if err != nil {
 					errs <- err
 					return
 				}
-				ids[w] = append(ids[w], resp.GetEntry().GetId())
+				ids[w] = append(ids[w], resp.GetEntry().GetName())
 				hexes[w] = append(hexes[w], hex)
 			}
 		}()
@@ -545,7 +558,7 @@ func TestConcurrentAddsAndMatches(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	list, err := ts.bank.ListContent(ctx(t), &pb.ListContentRequest{Bank: "b", PageSize: 1000})
+	list, err := ts.bank.ListEntries(ctx(t), &pb.ListEntriesRequest{Parent: "banks/b", PageSize: 1000})
 	if err != nil || len(list.GetEntries()) != writers*perWriter {
 		t.Fatalf("listed %d entries, want %d (%v)", len(list.GetEntries()), writers*perWriter, err)
 	}
@@ -554,7 +567,7 @@ func TestConcurrentAddsAndMatches(t *testing.T) {
 			mr, err := ts.match.Match(ctx(t), &pb.MatchRequest{
 				Query:   &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex}}}},
 				Options: &pb.MatchOptions{Thresholds: map[string]int32{"pdq": 0}}})
-			if err != nil || len(mr.GetResult().GetMatches()) != 1 || mr.GetResult().GetMatches()[0].GetEntryId() != ids[w][i] {
+			if err != nil || len(mr.GetResult().GetMatches()) != 1 || mr.GetResult().GetMatches()[0].GetEntry() != ids[w][i] {
 				t.Fatalf("hash %s: %v, %v; want entry %s", hex, mr, err, ids[w][i])
 			}
 		}

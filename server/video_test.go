@@ -90,16 +90,16 @@ func (ts *testServer) addFile(bank, path string, labels map[string]string) *pb.E
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	stream, err := ts.bank.AddContentStream(ctx(ts.t))
+	stream, err := ts.bank.CreateEntryStream(ctx(ts.t))
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Header{Header: &pb.AddContentStreamHeader{
-		Bank: bank, Labels: labels, SizeBytes: int64(len(data))}}}); err != nil {
+	if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Header{Header: &pb.CreateEntryStreamHeader{
+		Parent: "banks/" + bank, Entry: &pb.Entry{Labels: labels}, SizeBytes: int64(len(data)), View: pb.EntryView_ENTRY_VIEW_FULL}}}); err != nil {
 		ts.t.Fatal(err)
 	}
 	for off := 0; off < len(data); off += 256 << 10 {
-		if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Chunk{Chunk: data[off:min(off+256<<10, len(data))]}}); err != nil {
+		if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Chunk{Chunk: data[off:min(off+256<<10, len(data))]}}); err != nil {
 			break
 		}
 	}
@@ -184,7 +184,7 @@ func TestVideoMatching(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := pdqMatch(res, known.GetId())
+			m := pdqMatch(res, known.GetName())
 			t.Logf("%s: %s", c.name, describe(m))
 			if m == nil {
 				t.Fatalf("%s video does not match its entry; result %v", c.name, res.GetMatches())
@@ -233,7 +233,7 @@ func TestVideoMatching(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := pdqMatch(res, poster.GetId())
+		m := pdqMatch(res, poster.GetName())
 		t.Logf("poster: %s", describe(m))
 		if m == nil {
 			t.Fatalf("poster not found in the video; result %v", res.GetMatches())
@@ -244,7 +244,7 @@ func TestVideoMatching(t *testing.T) {
 		if len(m.GetQueryRanges()) != 1 || !near(m.GetQueryRanges()[0], f.posterStart, f.posterEnd, 0.6) {
 			t.Errorf("query ranges %v, want one near [%v, %v]", m.GetQueryRanges(), f.posterStart, f.posterEnd)
 		}
-		if pdqMatch(res, known.GetId()) != nil {
+		if pdqMatch(res, known.GetName()) != nil {
 			t.Errorf("poster video matched the known video")
 		}
 	})
@@ -254,7 +254,7 @@ func TestVideoMatching(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := pdqMatch(res, known.GetId())
+		m := pdqMatch(res, known.GetName())
 		t.Logf("still: %s", describe(m))
 		if m == nil {
 			t.Fatalf("still not found in its video; result %v", res.GetMatches())
@@ -280,7 +280,7 @@ func TestVideoMatching(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pdqMatch(res, known.GetId()) == nil {
+		if pdqMatch(res, known.GetName()) == nil {
 			t.Errorf("after a restart the trimmed video no longer matches")
 		}
 	})
@@ -337,7 +337,7 @@ func TestVideoHostileStatus(t *testing.T) {
 			if status.Code(err) != c.code || !strings.Contains(err.Error(), c.msg) {
 				t.Errorf("match: %v, want %v with %q", err, c.code, c.msg)
 			}
-			if _, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Media{Media: c.data}}); status.Code(err) != c.code {
+			if _, err := ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/b", Media: c.data}); status.Code(err) != c.code {
 				t.Errorf("add: %v, want %v", err, c.code)
 			}
 			if left, _ := os.ReadDir(spool); len(left) != 0 {
@@ -345,8 +345,8 @@ func TestVideoHostileStatus(t *testing.T) {
 			}
 		})
 	}
-	if n := ts.idx.BankSize("b"); n != 0 {
-		t.Errorf("%d entries written by failed adds", n)
+	if b, err := ts.bank.GetBank(ctx(t), &pb.GetBankRequest{Name: "banks/b"}); err != nil || b.GetBank().GetEntryCount() != 0 {
+		t.Errorf("%d entries written by failed adds (%v)", b.GetBank().GetEntryCount(), err)
 	}
 }
 
@@ -363,7 +363,7 @@ func TestRegionMatch(t *testing.T) {
 	draw.Draw(framed, framed.Bounds(), image.NewUniform(color.NRGBA{20, 40, 200, 255}), image.Point{}, draw.Src)
 	draw.Draw(framed, image.Rect(60, 60, 60+ob.Dx(), 60+ob.Dy()), orig, ob.Min, draw.Src)
 	res := ts.matchMedia(encodePNG(t, framed), nil)
-	m := pdqMatch(res, entry.GetId())
+	m := pdqMatch(res, entry.GetName())
 	if m == nil {
 		t.Fatalf("framed photo not matched: %v", res.GetMatches())
 	}
@@ -391,8 +391,8 @@ func TestVideoPercentOptions(t *testing.T) {
 	ts := startServer(t, "", Options{})
 	ts.createBank("b")
 	frames := []*pb.VideoFrameHash{{Ts: 0, PdqHex: strings.Repeat("a5", 32)}, {Ts: 1, PdqHex: strings.Repeat("3c", 32)}}
-	add := &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Hashes{Hashes: &pb.MediaHashes{Frames: frames}}}
-	entry, err := ts.bank.AddContent(ctx(t), add)
+	add := &pb.CreateEntryRequest{Parent: "banks/b", Entry: &pb.Entry{Media: &pb.MediaHashes{Frames: frames}}}
+	entry, err := ts.bank.CreateEntry(ctx(t), add)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,11 +411,11 @@ func TestVideoPercentOptions(t *testing.T) {
 		}
 	}
 	// 50% of the query is found: not by default (80), yes at 50.
-	if res, err := match(nil); err != nil || pdqMatch(res, entry.GetEntry().GetId()) != nil {
+	if res, err := match(nil); err != nil || pdqMatch(res, entry.GetEntry().GetName()) != nil {
 		t.Errorf("default threshold: %v, %v", res.GetMatches(), err)
 	}
 	res, err := match(&pb.MatchOptions{VideoQueryMatchPercent: new(50.0)})
-	if m := pdqMatch(res, entry.GetEntry().GetId()); err != nil || m == nil || m.GetQueryMatchPercent() != 50 || m.GetEntryMatchPercent() != 50 {
+	if m := pdqMatch(res, entry.GetEntry().GetName()); err != nil || m == nil || m.GetQueryMatchPercent() != 50 || m.GetEntryMatchPercent() != 50 {
 		t.Errorf("at 50%%: %v, %v", res.GetMatches(), err)
 	}
 }
@@ -430,7 +430,7 @@ func TestRegionPHashRoundTrip(t *testing.T) {
 	ts.createBank("b")
 	orig := readImage(t, "bridge-mods-aaa-orig.png")
 	entry := ts.addMedia("a", encodePNG(t, orig), nil).GetEntry()
-	copied, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Hashes{Hashes: entry.GetMedia()}})
+	copied, err := ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/b", Entry: &pb.Entry{Media: entry.GetMedia()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +452,7 @@ func TestRegionPHashRoundTrip(t *testing.T) {
 			lone = append(lone, h)
 		}
 	}
-	_, err = ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Hashes{Hashes: &pb.MediaHashes{Hashes: lone}}})
+	_, err = ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/b", Entry: &pb.Entry{Media: &pb.MediaHashes{Hashes: lone}}})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "same region") {
 		t.Errorf("lone region phash: %v", err)
 	}
@@ -467,7 +467,7 @@ func TestRegionPHashRoundTrip(t *testing.T) {
 		{Kind: pb.RegionKind_REGION_KIND_WINDOW, Width: 1.5, Height: 0.5},
 	} {
 		m := &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: pdqHex}, {Type: "pdq", Hex: pdqHex, Region: r}}}
-		if _, err := ts.bank.AddContent(ctx(t), &pb.AddContentRequest{Bank: "b", Content: &pb.AddContentRequest_Hashes{Hashes: m}}); status.Code(err) != codes.InvalidArgument {
+		if _, err := ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/b", Entry: &pb.Entry{Media: m}}); status.Code(err) != codes.InvalidArgument {
 			t.Errorf("region %v: %v", r, err)
 		}
 	}

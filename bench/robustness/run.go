@@ -244,7 +244,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.CallTimeout)
 			defer cancel()
-			if _, err := r.bank.DeleteBank(cctx, &pb.DeleteBankRequest{Name: r.opts.Bank, Force: true}); err != nil {
+			if _, err := r.bank.DeleteBank(cctx, &pb.DeleteBankRequest{Name: "banks/" + r.opts.Bank, Force: true}); err != nil {
 				r.logf("warning: deleting bank %s: %v", r.opts.Bank, err)
 			}
 		}()
@@ -388,8 +388,7 @@ func (r *runner) failFast() error {
 func (r *runner) createBank(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
 	defer cancel()
-	_, err := r.bank.CreateBank(cctx, &pb.CreateBankRequest{Bank: &pb.Bank{
-		Name:        r.opts.Bank,
+	_, err := r.bank.CreateBank(cctx, &pb.CreateBankRequest{BankId: r.opts.Bank, Bank: &pb.Bank{
 		Description: "mediamatch bench robustness: originals of one run",
 	}})
 	if err != nil {
@@ -410,23 +409,23 @@ func (r *runner) add(ctx context.Context, o *original) error {
 	defer cancel()
 	var entry *pb.Entry
 	if len(data) <= unaryMediaLimit {
-		resp, err := r.bank.AddContent(cctx, &pb.AddContentRequest{Bank: r.opts.Bank, Content: &pb.AddContentRequest_Media{Media: data}, Labels: labels})
+		resp, err := r.bank.CreateEntry(cctx, &pb.CreateEntryRequest{Parent: "banks/" + r.opts.Bank, Media: data, Entry: &pb.Entry{Labels: labels}})
 		if err != nil {
 			return err
 		}
 		entry = resp.GetEntry()
 	} else {
-		stream, err := r.bank.AddContentStream(cctx)
+		stream, err := r.bank.CreateEntryStream(cctx)
 		if err != nil {
 			return err
 		}
-		if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Header{Header: &pb.AddContentStreamHeader{
-			Bank: r.opts.Bank, Labels: labels, SizeBytes: int64(len(data)),
+		if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Header{Header: &pb.CreateEntryStreamHeader{
+			Parent: "banks/" + r.opts.Bank, Entry: &pb.Entry{Labels: labels}, SizeBytes: int64(len(data)),
 		}}}); err != nil {
 			return err
 		}
 		for off := 0; off < len(data); off += chunkSize {
-			if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Chunk{Chunk: data[off:min(len(data), off+chunkSize)]}}); err != nil {
+			if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Chunk{Chunk: data[off:min(len(data), off+chunkSize)]}}); err != nil {
 				return err
 			}
 		}
@@ -436,7 +435,7 @@ func (r *runner) add(ctx context.Context, o *original) error {
 		}
 		entry = resp.GetEntry()
 	}
-	o.entry = entry.GetId()
+	o.entry = entry.GetName()
 	return nil
 }
 
@@ -444,7 +443,7 @@ func (r *runner) add(ctx context.Context, o *original) error {
 // named, so that a shared server's other banks do not answer) and records
 // the call's latency.
 func (r *runner) matchServer(ctx context.Context, data []byte) (*pb.MatchResult, error) {
-	opts := &pb.MatchOptions{Banks: []string{r.opts.Bank}}
+	opts := &pb.MatchOptions{Banks: []string{"banks/" + r.opts.Bank}}
 	cctx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
 	defer cancel()
 	start := time.Now()
@@ -507,12 +506,12 @@ func (r *runner) variant(ctx context.Context, t Transform, o *original, entryOri
 	res.lowQuality = mr.GetLowQuality()
 	seen := map[string]bool{}
 	for _, m := range mr.GetMatches() {
-		if m.GetEntryId() == o.entry {
+		if m.GetEntry() == o.entry {
 			res.hit[2] = true
 			res.hitTypes = append(res.hitTypes, m.GetHashType())
-		} else if !seen[m.GetEntryId()] {
-			seen[m.GetEntryId()] = true
-			res.others += len(entryOrigs[m.GetEntryId()])
+		} else if !seen[m.GetEntry()] {
+			seen[m.GetEntry()] = true
+			res.others += len(entryOrigs[m.GetEntry()])
 		}
 	}
 	return res
@@ -659,7 +658,7 @@ func (r *runner) falseMatches(rep *Report, origs []*original, dists []distractor
 		}
 		matched := map[int]bool{}
 		for _, m := range d.matches {
-			for _, i := range entryOrigs[m.GetEntryId()] {
+			for _, i := range entryOrigs[m.GetEntry()] {
 				rates[MatcherServer].ByHashType[m.GetHashType()]++
 				if matched[i] {
 					continue

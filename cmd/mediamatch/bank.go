@@ -3,13 +3,15 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
+	"sort"
+	"strconv"
+	"strings"
 
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/vpdq"
+	"github.com/mediamatch/mediamatch/server"
 )
 
 // bankJSON is how the bank commands print a bank.
@@ -18,42 +20,87 @@ type bankJSON struct {
 	Description string            `json:"description,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Enabled     bool              `json:"enabled"`
+	Thresholds  map[string]int32  `json:"thresholds,omitempty"`
 	Entries     int64             `json:"entries"`
+	Revision    int64             `json:"revision,omitempty"`
 }
 
 func bankOut(b *pb.Bank) bankJSON {
-	return bankJSON{Name: b.GetName(), Description: b.GetDescription(), Labels: b.GetLabels(), Enabled: b.GetEnabled(), Entries: b.GetEntryCount()}
+	return bankJSON{Name: lastPart(b.GetName()), Description: b.GetDescription(), Labels: b.GetLabels(), Enabled: b.GetEnabled(),
+		Thresholds: b.GetThresholds(), Entries: b.GetEntryCount(), Revision: b.GetRevision()}
 }
 
+// thresholdFlag collects repeated --threshold type=N flags.
+type thresholdFlag map[string]int32
+
+func (f thresholdFlag) String() string {
+	var parts []string
+	for k, v := range f {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (f thresholdFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	n, err := strconv.ParseInt(v, 10, 32)
+	if !ok || k == "" || err != nil {
+		return fmt.Errorf("%q is not type=N (for example pdq=31)", s)
+	}
+	f[k] = int32(n)
+	return nil
+}
+
+const bankUsage = `usage: mediamatch bank SUBCOMMAND [flags] [NAME]
+
+  bank create NAME [--description D] [--label k=v]... [--enabled=false] [--threshold pdq=N]...
+  bank list
+  bank get NAME
+  bank update NAME [--description D] [--label k=v]... [--remove-label K]...
+                   [--enabled=BOOL] [--threshold type=N]... [--remove-threshold TYPE]...
+                   changes only what is given
+  bank delete NAME [--force]`
+
 func runBank(e *env, args []string) int {
-	const usage = "usage: mediamatch bank create|list|delete [flags] [NAME]"
 	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, usage)
+		fmt.Fprintln(e.stderr, bankUsage)
 		return exitUsage
 	}
 	sub, args := args[0], args[1:]
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		fmt.Fprintln(e.stderr, bankUsage)
+		return exitOK
+	}
 	fs := flag.NewFlagSet("bank "+sub, flag.ContinueOnError)
 	var cf clientFlags
 	cf.register(fs)
-	description := fs.String("description", "", "what the bank holds (create)")
+	description := fs.String("description", "", "what the bank holds (create, update)")
 	labels := labelFlag{}
-	fs.Var(labels, "label", "key=value label of the bank, repeatable (create)")
+	fs.Var(labels, "label", "key=value label of the bank, repeatable (create, update)")
+	var removeLabels listFlag
+	fs.Var(&removeLabels, "remove-label", "label key to remove, repeatable (update)")
+	enabled := fs.Bool("enabled", true, "whether matching searches the bank (create, update)")
+	thresholds := thresholdFlag{}
+	fs.Var(thresholds, "threshold", "type=N: the bank's largest match distance for a hash type, repeatable (create, update)")
+	var removeThresholds listFlag
+	fs.Var(&removeThresholds, "remove-threshold", "hash type whose bank threshold to remove, back to the server's default (update)")
 	force := fs.Bool("force", false, "also remove the bank's entries (delete)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, usage)
+		fmt.Fprintln(e.stderr, bankUsage)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(e, fs, args); err != nil {
 		return exitUsage
 	}
-	want := 1
-	if sub == "list" {
-		want = 0
-	}
-	if fs.NArg() != want || (sub != "create" && sub != "list" && sub != "delete") {
+	want := map[string]int{"create": 1, "list": 0, "get": 1, "update": 1, "delete": 1}
+	n, ok := want[sub]
+	if !ok || fs.NArg() != n {
 		fs.Usage()
 		return exitUsage
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	c, err := dial(cf)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
@@ -63,12 +110,20 @@ func runBank(e *env, args []string) int {
 	ctx, cancel := c.ctx()
 	defer cancel()
 	out := newPrinter(e.stdout)
+	name := fs.Arg(0)
+	fail := func(what string, err error) int {
+		fmt.Fprintf(e.stderr, "mediamatch: %s: %s\n", what, errorMessage(err))
+		return exitFail
+	}
 	switch sub {
 	case "create":
-		resp, err := c.bank.CreateBank(ctx, &pb.CreateBankRequest{Bank: &pb.Bank{Name: fs.Arg(0), Description: *description, Labels: labels}})
+		b := &pb.Bank{Description: *description, Labels: labels, Thresholds: thresholds}
+		if given["enabled"] {
+			b.Enabled = proto.Bool(*enabled)
+		}
+		resp, err := c.bank.CreateBank(ctx, &pb.CreateBankRequest{BankId: name, Bank: b})
 		if err != nil {
-			fmt.Fprintf(e.stderr, "mediamatch: creating bank %q: %s\n", fs.Arg(0), errorMessage(err))
-			return exitFail
+			return fail(fmt.Sprintf("creating bank %q", name), err)
 		}
 		out.print(bankOut(resp.GetBank()))
 	case "list":
@@ -76,8 +131,7 @@ func runBank(e *env, args []string) int {
 		for {
 			resp, err := c.bank.ListBanks(ctx, &pb.ListBanksRequest{PageToken: token})
 			if err != nil {
-				fmt.Fprintf(e.stderr, "mediamatch: listing banks: %s\n", errorMessage(err))
-				return exitFail
+				return fail("listing banks", err)
 			}
 			for _, b := range resp.GetBanks() {
 				out.print(bankOut(b))
@@ -86,107 +140,62 @@ func runBank(e *env, args []string) int {
 				break
 			}
 		}
-	case "delete":
-		resp, err := c.bank.DeleteBank(ctx, &pb.DeleteBankRequest{Name: fs.Arg(0), Force: *force})
+	case "get":
+		resp, err := c.bank.GetBank(ctx, &pb.GetBankRequest{Name: bankResource(name)})
 		if err != nil {
-			fmt.Fprintf(e.stderr, "mediamatch: deleting bank %q: %s\n", fs.Arg(0), errorMessage(err))
-			return exitFail
+			return fail(fmt.Sprintf("reading bank %q", name), err)
 		}
-		out.print(map[string]any{"deleted": fs.Arg(0), "removed_entries": resp.GetRemovedEntries()})
+		out.print(bankOut(resp.GetBank()))
+	case "update":
+		b := &pb.Bank{Name: bankResource(name), Description: *description, Labels: labels, Thresholds: thresholds}
+		var paths []string
+		if given["description"] {
+			paths = append(paths, "description")
+		}
+		if given["enabled"] {
+			b.Enabled = proto.Bool(*enabled)
+			paths = append(paths, "enabled")
+		}
+		for _, k := range sortedKeys(labels) {
+			paths = append(paths, "labels."+server.QuoteMaskKey(k))
+		}
+		for _, k := range removeLabels {
+			if _, set := labels[k]; set {
+				fmt.Fprintf(e.stderr, "mediamatch bank update: --label and --remove-label both name %q\n", k)
+				return exitUsage
+			}
+			paths = append(paths, "labels."+server.QuoteMaskKey(k))
+		}
+		for _, k := range sortedKeys(thresholds) {
+			paths = append(paths, "thresholds."+server.QuoteMaskKey(k))
+		}
+		for _, k := range removeThresholds {
+			paths = append(paths, "thresholds."+server.QuoteMaskKey(k))
+		}
+		if len(paths) == 0 {
+			fmt.Fprintln(e.stderr, "mediamatch bank update: nothing to change: give --description, --label, --remove-label, --enabled, --threshold or --remove-threshold")
+			return exitUsage
+		}
+		resp, err := c.bank.UpdateBank(ctx, &pb.UpdateBankRequest{Bank: b, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		if err != nil {
+			return fail(fmt.Sprintf("updating bank %q", name), err)
+		}
+		out.print(bankOut(resp.GetBank()))
+	case "delete":
+		resp, err := c.bank.DeleteBank(ctx, &pb.DeleteBankRequest{Name: bankResource(name), Force: *force})
+		if err != nil {
+			return fail(fmt.Sprintf("deleting bank %q", name), err)
+		}
+		out.print(map[string]any{"deleted": name, "removed_entries": resp.GetRemovedEntries()})
 	}
 	return exitOK
 }
 
-// runEntry implements get and remove: both take entry ids and print each
-// entry as JSON (the API's JSON form).
-func runEntry(name string) func(e *env, args []string) int {
-	return func(e *env, args []string) int {
-		fs := flag.NewFlagSet(name, flag.ContinueOnError)
-		var cf clientFlags
-		cf.register(fs)
-		format := fs.String("format", "json", "output: json (the API's JSON form), vpdq (a video's frames as vPDQ lines) or vpdq-json (as the JSON list python-threatexchange stores)")
-		fs.Usage = func() {
-			fmt.Fprintf(e.stderr, "usage: mediamatch %s [flags] ID...\n", name)
-			fs.PrintDefaults()
-		}
-		if err := parseFlags(e, fs, args); err != nil {
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			fs.Usage()
-			return exitUsage
-		}
-		switch *format {
-		case "json", "vpdq", "vpdq-json":
-		default:
-			fmt.Fprintf(e.stderr, "mediamatch %s: --format must be json, vpdq or vpdq-json\n", name)
-			return exitUsage
-		}
-		c, err := dial(cf)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
-			return exitFail
-		}
-		defer c.Close()
-		code := exitOK
-		out := newPrinter(e.stdout)
-		for _, id := range fs.Args() {
-			ctx, cancel := c.ctx()
-			var entry *pb.Entry
-			if name == "get" {
-				var resp *pb.GetContentResponse
-				resp, err = c.bank.GetContent(ctx, &pb.GetContentRequest{EntryId: id})
-				entry = resp.GetEntry()
-			} else {
-				var resp *pb.RemoveContentResponse
-				resp, err = c.bank.RemoveContent(ctx, &pb.RemoveContentRequest{EntryId: id})
-				entry = resp.GetEntry()
-			}
-			cancel()
-			if err != nil {
-				out.print(map[string]string{"entry": id, "error": errorMessage(err)})
-				code = exitFail
-				continue
-			}
-			if *format != "json" {
-				if err := writeVPDQ(e.stdout, entry, *format == "vpdq-json"); err != nil {
-					fmt.Fprintf(e.stderr, "mediamatch: entry %s: %v\n", id, err)
-					code = exitFail
-				}
-				continue
-			}
-			data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(entry)
-			if err != nil {
-				fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
-				return exitFail
-			}
-			fmt.Fprintf(e.stdout, "%s\n", data)
-		}
-		return code
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-}
-
-// writeVPDQ prints a video entry's frames in a vPDQ format.
-func writeVPDQ(w io.Writer, entry *pb.Entry, asJSON bool) error {
-	m := entry.GetMedia()
-	if len(m.GetFrames()) == 0 {
-		return fmt.Errorf("not a video: it has no frame hashes")
-	}
-	frames := make([]vpdq.Frame, 0, len(m.GetFrames()))
-	for i, f := range m.GetFrames() {
-		h, err := pdq.ParseHex(f.GetPdqHex())
-		if err != nil {
-			return err
-		}
-		frames = append(frames, vpdq.Frame{Index: i, Hash: h, Quality: int(f.GetQuality()), Seconds: f.GetTs()})
-	}
-	if !asJSON {
-		return vpdq.WriteLines(w, frames)
-	}
-	data, err := vpdq.MarshalJSON(frames)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", data)
-	return err
+	sort.Strings(keys)
+	return keys
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/mediamatch/mediamatch/bench/robustness"
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/server"
+	"github.com/mediamatch/mediamatch/store/bolt"
 )
 
 // benchShutdownGrace bounds the in-process server's shutdown after a run:
@@ -170,22 +171,25 @@ func sampleImages(dir string, limit int, seed, stream uint64) ([]string, error) 
 // port over a fresh bbolt file, and returns its address and a function that
 // stops it and closes the store.
 func startBenchServer(db string) (string, func(), error) {
-	idx, err := index.Open(db, index.Options{})
+	quiet := slog.New(slog.DiscardHandler)
+	st, idx, err := openState(context.Background(), db, bolt.Options{}, index.Options{Logger: quiet})
 	if err != nil {
 		return "", nil, err
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		idx.Close()
+		st.Close()
 		return "", nil, fmt.Errorf("listening for the in-process server: %w", err)
 	}
-	srv := server.New(idx, server.Options{Logger: slog.New(slog.DiscardHandler)})
+	srv := server.New(st, idx, server.Options{Logger: quiet})
 	served := make(chan error, 1)
 	go func() { served <- srv.GRPC().Serve(lis) }()
 	return lis.Addr().String(), func() {
 		srv.Shutdown(benchShutdownGrace)
 		<-served
 		idx.Close()
+		st.Close()
 	}, nil
 }
 

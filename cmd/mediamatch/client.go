@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -35,6 +37,10 @@ type client struct {
 	flags clientFlags
 }
 
+// maxResponseBytes is the largest response the client reads: the server
+// keeps every entry and list page under 4 MiB, and this leaves room.
+const maxResponseBytes = 16 << 20
+
 // chunkSize is the piece of media sent per streaming message.
 const chunkSize = 512 << 10
 
@@ -43,7 +49,8 @@ const chunkSize = 512 << 10
 const unaryMediaLimit = 3 << 20
 
 func dial(c clientFlags) (*client, error) {
-	conn, err := grpc.NewClient(c.server, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(c.server, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", c.server, err)
 	}
@@ -103,3 +110,37 @@ func newPrinter(w io.Writer) printer {
 }
 
 func (p printer) print(v any) error { return p.enc.Encode(v) }
+
+// Resource names: the CLI takes and prints bank and entry IDs, the API
+// speaks names.
+func bankResource(id string) string { return "banks/" + id }
+
+// entryResource takes an entry ID ("17") or a full entry name.
+func entryResource(s string) string {
+	if strings.HasPrefix(s, "banks/") {
+		return s
+	}
+	return "banks/-/entries/" + s
+}
+
+// lastPart returns the ID at the end of a resource name.
+func lastPart(name string) string {
+	return name[strings.LastIndexByte(name, '/')+1:]
+}
+
+// bankOfName returns the bank ID of a bank or entry name.
+func bankOfName(name string) string {
+	rest := strings.TrimPrefix(name, "banks/")
+	id, _, _ := strings.Cut(rest, "/")
+	return id
+}
+
+// printJSON prints a message in the API's JSON form on one line.
+func printJSON(w io.Writer, m proto.Message) error {
+	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", data)
+	return err
+}

@@ -4,11 +4,14 @@
 //	mediamatch serve [--db mediamatch.db] [--listen 127.0.0.1:7077]
 //	mediamatch hash [--dihedral] FILE...          hash locally, one JSON line per file
 //	mediamatch hash --vpdq VIDEO                  a video's frames as vPDQ lines
-//	mediamatch bank create|list|delete [NAME]
+//	mediamatch bank create|list|get|update|delete [NAME]
 //	mediamatch add --bank B [--label k=v]... [--vpdq] FILE...
 //	mediamatch match [--bank B]... [--vpdq] FILE...
+//	mediamatch list [--bank B] [--full]
 //	mediamatch get [--format json|vpdq|vpdq-json] ID...
+//	mediamatch update ID [--label k=v]... [--remove-label K]... [--note N]
 //	mediamatch remove ID...
+//	mediamatch log [--since REV] [--bank B]
 //	mediamatch bench robustness --originals DIR --distractors DIR
 //
 // Client commands talk to --server (default 127.0.0.1:7077). Every flag can
@@ -52,11 +55,14 @@ func commands() []command {
 	return []command{
 		{"serve", "run the matcher's gRPC server on an embedded bbolt file", runServe},
 		{"hash", "hash images locally and print one JSON line per file", runHash},
-		{"bank", "create, list or delete banks: bank create|list|delete [NAME]", runBank},
+		{"bank", "create, list, show, change or delete banks: bank create|list|get|update|delete [NAME]", runBank},
 		{"add", "add files to a bank: add --bank B [--label k=v]... FILE...", runAdd},
 		{"match", "match files against the banks: match [--bank B]... FILE...", runMatch},
+		{"list", "print a bank's entries: list [--bank B] [--full]", runList},
 		{"get", "print entries: get ID...", runEntry("get")},
+		{"update", "change an entry's labels or note: update ID [--label k=v]... [--note N]", runUpdate},
 		{"remove", "remove entries: remove ID...", runEntry("remove")},
+		{"log", "print the change log: log [--since REV] [--bank B]", runLog},
 		{"bench", "measure matching on a corpus: bench robustness --originals DIR --distractors DIR", runBench},
 	}
 }

@@ -83,7 +83,7 @@ func runAdd(e *env, args []string) int {
 			line.Error = err.Error()
 			code = exitFail
 		} else {
-			line.Entry, line.Bank, line.AlreadyExists = entry.GetId(), entry.GetBank(), existed
+			line.Entry, line.Bank, line.AlreadyExists = lastPart(entry.GetName()), bankOfName(entry.GetName()), existed
 		}
 		if err := out.print(line); err != nil {
 			return exitFail
@@ -92,8 +92,9 @@ func runAdd(e *env, args []string) int {
 	return code
 }
 
-// add sends one file to AddContent, streaming it when it is large.
+// add sends one file to CreateEntry, streaming it when it is large.
 func (c *client) add(e *env, name, bank string, labels map[string]string, note string, source *pb.Source, isVPDQ bool) (*pb.Entry, bool, error) {
+	meta := &pb.Entry{Labels: labels, Note: note, Source: source}
 	if isVPDQ {
 		m, err := readVPDQ(e, name)
 		if err != nil {
@@ -101,9 +102,8 @@ func (c *client) add(e *env, name, bank string, labels map[string]string, note s
 		}
 		ctx, cancel := c.ctx()
 		defer cancel()
-		resp, err := c.bank.AddContent(ctx, &pb.AddContentRequest{
-			Bank: bank, Content: &pb.AddContentRequest_Hashes{Hashes: m}, Labels: labels, Note: note, Source: source,
-		})
+		meta.Media = m
+		resp, err := c.bank.CreateEntry(ctx, &pb.CreateEntryRequest{Parent: bankResource(bank), Entry: meta})
 		if err != nil {
 			return nil, false, fmt.Errorf("%s", errorMessage(err))
 		}
@@ -116,25 +116,23 @@ func (c *client) add(e *env, name, bank string, labels map[string]string, note s
 	ctx, cancel := c.ctx()
 	defer cancel()
 	if len(data) <= unaryMediaLimit {
-		resp, err := c.bank.AddContent(ctx, &pb.AddContentRequest{
-			Bank: bank, Content: &pb.AddContentRequest_Media{Media: data}, Labels: labels, Note: note, Source: source,
-		})
+		resp, err := c.bank.CreateEntry(ctx, &pb.CreateEntryRequest{Parent: bankResource(bank), Entry: meta, Media: data})
 		if err != nil {
 			return nil, false, fmt.Errorf("%s", errorMessage(err))
 		}
 		return resp.GetEntry(), resp.GetAlreadyExists(), nil
 	}
-	stream, err := c.bank.AddContentStream(ctx)
+	stream, err := c.bank.CreateEntryStream(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s", errorMessage(err))
 	}
-	header := &pb.AddContentStreamHeader{Bank: bank, Labels: labels, Note: note, Source: source, SizeBytes: int64(len(data))}
-	if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Header{Header: header}}); err != nil {
+	header := &pb.CreateEntryStreamHeader{Parent: bankResource(bank), Entry: meta, SizeBytes: int64(len(data))}
+	if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Header{Header: header}}); err != nil {
 		return nil, false, streamError(stream.CloseAndRecv)
 	}
 	for off := 0; off < len(data); off += chunkSize {
 		chunk := data[off:min(off+chunkSize, len(data))]
-		if err := stream.Send(&pb.AddContentStreamRequest{Part: &pb.AddContentStreamRequest_Chunk{Chunk: chunk}}); err != nil {
+		if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Chunk{Chunk: chunk}}); err != nil {
 			return nil, false, streamError(stream.CloseAndRecv)
 		}
 	}
@@ -235,7 +233,10 @@ func runMatch(e *env, args []string) int {
 		return exitFail
 	}
 	defer c.Close()
-	opts := &pb.MatchOptions{Banks: banks, Limit: int32(*limit)}
+	opts := &pb.MatchOptions{Limit: int32(*limit)}
+	for _, b := range banks {
+		opts.Banks = append(opts.Banks, bankResource(b))
+	}
 	if *noDihedral {
 		f := false
 		opts.Dihedral = &f
@@ -258,7 +259,7 @@ func runMatch(e *env, args []string) int {
 			line.Matches = []matchJSON{}
 			line.LowQuality = res.GetLowQuality()
 			for _, m := range res.GetMatches() {
-				mj := matchJSON{Entry: m.GetEntryId(), Bank: m.GetBank(), Type: m.GetHashType(), Distance: m.GetDistance(), Labels: m.GetLabels(),
+				mj := matchJSON{Entry: lastPart(m.GetEntry()), Bank: bankOfName(m.GetBank()), Type: m.GetHashType(), Distance: m.GetDistance(), Labels: m.GetLabels(),
 					QueryRanges: rangesJSON(m.GetQueryRanges()), EntryRanges: rangesJSON(m.GetEntryRanges()),
 					QueryPercent: m.QueryMatchPercent, EntryPercent: m.EntryMatchPercent,
 					QueryRegion: regionOf(m.GetQueryRegion()), EntryRegion: regionOf(m.GetEntryRegion()), Inliers: m.KeypointInliers}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/server"
+	"github.com/mediamatch/mediamatch/store/bolt"
 )
 
 // Defaults of the serve command.
@@ -33,6 +34,7 @@ const (
 func runServe(e *env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	db := fs.String("db", defaultDB, "bbolt file holding banks, entries and the change log (created if missing)")
+	retention := fs.Uint64("log-retention", 0, "keep this many of the newest change records and compact older ones; 0 keeps the whole log (the audit trail)")
 	listen := fs.String("listen", defaultListen, "address for the gRPC API")
 	metricsListen := fs.String("metrics-listen", defaultMetricsListen, "address for Prometheus metrics at /metrics; empty to disable")
 	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without authentication")
@@ -73,7 +75,8 @@ func runServe(e *env, args []string) int {
 	defer stop()
 	if err := serve(ctx, log, serveConfig{
 		db: *db, listen: *listen, metricsListen: *metricsListen, grace: *grace,
-		index: index.Options{Structures: st}, server: server.Options{Media: *mediaOpts},
+		store: bolt.Options{LogRetention: *retention},
+		index: index.Options{Structures: st, Logger: log}, server: server.Options{Media: *mediaOpts},
 	}); err != nil {
 		log.Error("server stopped", "error", err.Error())
 		return exitFail
@@ -84,27 +87,43 @@ func runServe(e *env, args []string) int {
 type serveConfig struct {
 	db, listen, metricsListen string
 	grace                     time.Duration
+	store                     bolt.Options
 	index                     index.Options
 	server                    server.Options
+}
+
+// openState opens the store file and builds the index over it.
+func openState(ctx context.Context, path string, sopts bolt.Options, iopts index.Options) (*bolt.DB, *index.Index, error) {
+	st, err := bolt.Open(path, sopts)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx, err := index.New(ctx, st, iopts)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("building the index from %s: %w", path, err)
+	}
+	return st, idx, nil
 }
 
 // serve runs the server until ctx is cancelled, then shuts it down
 // gracefully: health NOT_SERVING, drain, close the store.
 func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 	start := time.Now()
-	idx, err := index.Open(cfg.db, cfg.index)
+	st, idx, err := openState(ctx, cfg.db, cfg.store, cfg.index)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := idx.Close(); err != nil {
+		idx.Close()
+		if err := st.Close(); err != nil {
 			log.Error("closing store", "error", err.Error())
 		} else {
 			log.Info("store closed", "db", cfg.db)
 		}
 	}()
 	stats := idx.Stats()
-	attrs := []any{"db", cfg.db, "ms", time.Since(start).Milliseconds()}
+	attrs := []any{"db", cfg.db, "ms", time.Since(start).Milliseconds(), "revision", uint64(idx.Revision()), "entries", idx.Entries()}
 	for typ, st := range idx.Structures() {
 		attrs = append(attrs, "index_"+typ, fmt.Sprintf("%s, %d hashes", st, stats[typ]))
 	}
@@ -133,7 +152,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 		}()
 		log.Info("metrics listening", "addr", mlis.Addr().String())
 	}
-	srv := server.New(idx, cfg.server)
+	srv := server.New(st, idx, cfg.server)
 	served := make(chan error, 1)
 	go func() { served <- srv.GRPC().Serve(lis) }()
 	log.Info("serving", "addr", lis.Addr().String())

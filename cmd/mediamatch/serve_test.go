@@ -181,7 +181,7 @@ func TestServeAndClientCommands(t *testing.T) {
 	srv = startServe(t, bin, db)
 	environ["MEDIAMATCH_SERVER"] = srv.addr
 	code, out, _ = runCLI(t, nil, environ, "get", added.Entry)
-	if code != exitOK || !strings.Contains(out, `"bank":"tvec"`) || !strings.Contains(out, "group") {
+	if code != exitOK || !strings.Contains(out, `"name":"banks/tvec/entries/`+added.Entry+`"`) || !strings.Contains(out, "group") {
 		t.Fatalf("get after restart: exit %d %s", code, out)
 	}
 	code, out, _ = runCLI(t, nil, environ, "bank", "list")

@@ -4,14 +4,15 @@
 // 	protoc        (unknown)
 // source: mediamatch/v1/bank.proto
 
-// Banks and their entries: the known content that queries are matched
-// against.
+// Banks, their entries and the log of their changes: the known content
+// that queries are matched against.
 
 package mediamatchv1
 
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -25,34 +26,169 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// EntryView says how much of an entry a read returns.
+type EntryView int32
+
+const (
+	// The method's default: FULL for GetEntry, BASIC for ListEntries and
+	// CreateEntry.
+	EntryView_ENTRY_VIEW_UNSPECIFIED EntryView = 0
+	// Everything but the bulky parts: a video's frames and an image's
+	// keypoints are left out.
+	EntryView_ENTRY_VIEW_BASIC EntryView = 1
+	// The whole entry. An entry in full always fits one response of the
+	// server's default message size: the server keeps at most 20,000 frames
+	// and 64 keypoints per entry.
+	EntryView_ENTRY_VIEW_FULL EntryView = 2
+)
+
+// Enum value maps for EntryView.
+var (
+	EntryView_name = map[int32]string{
+		0: "ENTRY_VIEW_UNSPECIFIED",
+		1: "ENTRY_VIEW_BASIC",
+		2: "ENTRY_VIEW_FULL",
+	}
+	EntryView_value = map[string]int32{
+		"ENTRY_VIEW_UNSPECIFIED": 0,
+		"ENTRY_VIEW_BASIC":       1,
+		"ENTRY_VIEW_FULL":        2,
+	}
+)
+
+func (x EntryView) Enum() *EntryView {
+	p := new(EntryView)
+	*p = x
+	return p
+}
+
+func (x EntryView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EntryView) Descriptor() protoreflect.EnumDescriptor {
+	return file_mediamatch_v1_bank_proto_enumTypes[0].Descriptor()
+}
+
+func (EntryView) Type() protoreflect.EnumType {
+	return &file_mediamatch_v1_bank_proto_enumTypes[0]
+}
+
+func (x EntryView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EntryView.Descriptor instead.
+func (EntryView) EnumDescriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{0}
+}
+
+// ChangeKind says what a change did.
+type ChangeKind int32
+
+const (
+	// Not a kind of change; never sent.
+	ChangeKind_CHANGE_KIND_UNSPECIFIED ChangeKind = 0
+	// A bank was created.
+	ChangeKind_CHANGE_KIND_BANK_CREATED ChangeKind = 1
+	// A bank's settings changed; the update mask lists which.
+	ChangeKind_CHANGE_KIND_BANK_UPDATED ChangeKind = 2
+	// A bank was deleted (its entries' removals come before it).
+	ChangeKind_CHANGE_KIND_BANK_DELETED ChangeKind = 3
+	// An entry was added.
+	ChangeKind_CHANGE_KIND_ENTRY_CREATED ChangeKind = 4
+	// An entry's labels or note changed; the update mask lists which.
+	ChangeKind_CHANGE_KIND_ENTRY_UPDATED ChangeKind = 5
+	// An entry was removed.
+	ChangeKind_CHANGE_KIND_ENTRY_DELETED ChangeKind = 6
+)
+
+// Enum value maps for ChangeKind.
+var (
+	ChangeKind_name = map[int32]string{
+		0: "CHANGE_KIND_UNSPECIFIED",
+		1: "CHANGE_KIND_BANK_CREATED",
+		2: "CHANGE_KIND_BANK_UPDATED",
+		3: "CHANGE_KIND_BANK_DELETED",
+		4: "CHANGE_KIND_ENTRY_CREATED",
+		5: "CHANGE_KIND_ENTRY_UPDATED",
+		6: "CHANGE_KIND_ENTRY_DELETED",
+	}
+	ChangeKind_value = map[string]int32{
+		"CHANGE_KIND_UNSPECIFIED":   0,
+		"CHANGE_KIND_BANK_CREATED":  1,
+		"CHANGE_KIND_BANK_UPDATED":  2,
+		"CHANGE_KIND_BANK_DELETED":  3,
+		"CHANGE_KIND_ENTRY_CREATED": 4,
+		"CHANGE_KIND_ENTRY_UPDATED": 5,
+		"CHANGE_KIND_ENTRY_DELETED": 6,
+	}
+)
+
+func (x ChangeKind) Enum() *ChangeKind {
+	p := new(ChangeKind)
+	*p = x
+	return p
+}
+
+func (x ChangeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChangeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_mediamatch_v1_bank_proto_enumTypes[1].Descriptor()
+}
+
+func (ChangeKind) Type() protoreflect.EnumType {
+	return &file_mediamatch_v1_bank_proto_enumTypes[1]
+}
+
+func (x ChangeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChangeKind.Descriptor instead.
+func (ChangeKind) EnumDescriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{1}
+}
+
 // Bank is a named collection of known content, curated by one team for one
 // purpose (for example one terrorist organisation's propaganda). Matching
 // searches every enabled bank unless the caller names banks.
 type Bank struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Unique name of the bank: 1 to 64 characters from letters, digits, '.',
-	// '_' and '-', starting with a letter or digit. Names are case-sensitive
-	// and cannot be changed after creation.
+	// The bank's resource name, "banks/{bank}". The bank ID is 1 to 64
+	// characters from ASCII letters, digits, '.', '_' and '-', starting with
+	// a letter or digit; it is case-sensitive, chosen at creation (in
+	// CreateBankRequest.bank_id) and never changes. "-" is not an ID: it
+	// stands for every bank where a parent is asked for. Output only.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// What the bank holds and who curates it, for people.
+	// What the bank holds and who curates it, for people (at most 4 KiB).
 	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	// Labels describing the bank as a whole (for example "severity": "high").
+	// Labels describing the bank as a whole (for example "severity": "high"),
+	// at most 64, keys of 1 to 256 bytes and values of at most 256.
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Whether matching searches this bank. Unset on create means true; always
 	// set in responses. A disabled bank keeps its entries and can still be
-	// curated and exported.
+	// curated and listed, and a match that names it searches it.
 	Enabled *bool `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
-	// Maximum Hamming distance per hash type (for example "pdq": 31) for
-	// matches in this bank, overriding the server's defaults. Per-request
-	// thresholds override these in turn. Digest types (md5, sha256) always
-	// require equality and ignore thresholds.
+	// Maximum Hamming distance per perceptual hash type (for example "pdq":
+	// 31) for matches in this bank, overriding the server's defaults.
+	// Per-request thresholds override these in turn. Digest types (md5,
+	// sha256) match only when equal and take no threshold.
 	Thresholds map[string]int32 `protobuf:"bytes,5,rep,name=thresholds,proto3" json:"thresholds,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Number of entries in the bank. Output only.
 	EntryCount int64 `protobuf:"varint,6,opt,name=entry_count,json=entryCount,proto3" json:"entry_count,omitempty"`
 	// When the bank was created. Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// When the bank's settings were last changed. Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// When the bank's settings were last changed (the creation time until
+	// then). Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Who created the bank. Output only.
+	Creator string `protobuf:"bytes,9,opt,name=creator,proto3" json:"creator,omitempty"`
+	// The store revision of the bank's last settings change (see Change).
+	// Output only.
+	Revision      int64 `protobuf:"varint,10,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -143,16 +279,32 @@ func (x *Bank) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Bank) GetCreator() string {
+	if x != nil {
+		return x.Creator
+	}
+	return ""
+}
+
+func (x *Bank) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 // Source records where a piece of known content came from, so that a match
 // can be traced back and a partner's removals applied to the right entries.
 type Source struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Who supplied the content: a partner's name, a team, or a tool (for
-	// example "partner:gifct", "trust-team", "import").
+	// example "partner:gifct", "trust-team", "import"); at most 256 bytes.
 	Origin string `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
-	// The content's identifier in the origin's own system, if it has one.
+	// The content's identifier in the origin's own system, if it has one; at
+	// most 256 bytes.
 	ExternalId string `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
-	// A link to the content or to its case record, if there is one.
+	// A link to the content or to its case record, if there is one; at most
+	// 2 KiB.
 	Uri           string `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -213,26 +365,35 @@ func (x *Source) GetUri() string {
 // about it. The media itself is never stored.
 type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Server-assigned identifier, unique across all banks. Opaque to clients
-	// (currently a decimal integer increasing with every add). Output only.
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Name of the bank the entry belongs to.
-	Bank string `protobuf:"bytes,2,opt,name=bank,proto3" json:"bank,omitempty"`
+	// The entry's resource name, "banks/{bank}/entries/{entry}". The entry ID
+	// is assigned by the server, unique across all banks and opaque to
+	// clients (a decimal number, increasing with every add). Because IDs are
+	// unique, "banks/-/entries/{entry}" names the same entry. Output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The media's kind, size and hashes, as computed when it was added (or as
-	// supplied, when it was added from hashes).
-	Media *MediaHashes `protobuf:"bytes,3,opt,name=media,proto3" json:"media,omitempty"`
-	// Labels describing the content (for example "group": "x", "campaign":
-	// "y"). Reported with every match against this entry.
-	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Free text for curators; not reported with matches.
-	Note string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
-	// Where the content came from.
-	Source *Source `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// supplied, when it was added from hashes). In the basic view, a video's
+	// frames and an image's keypoints are left out. Immutable.
+	Media *MediaHashes `protobuf:"bytes,2,opt,name=media,proto3" json:"media,omitempty"`
+	// Labels describing the content (for example "group": "x"), at most 64,
+	// keys of 1 to 256 bytes and values of at most 256. Reported with every
+	// match against this entry.
+	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Free text for curators (at most 4 KiB); not reported with matches.
+	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	// Where the content came from. Immutable.
+	Source *Source `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
 	// When the entry was added. Output only.
-	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// The authenticated identity that added the entry (an API key's name, or
-	// the partner whose list it was imported from). Output only.
-	CreatedBy     string `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Who added the entry. Output only.
+	Creator string `protobuf:"bytes,7,opt,name=creator,proto3" json:"creator,omitempty"`
+	// When the entry's labels or note last changed (the creation time until
+	// then). Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Who made the entry's last change. Output only.
+	Updater string `protobuf:"bytes,9,opt,name=updater,proto3" json:"updater,omitempty"`
+	// The store revision of the entry's last change (see Change). Output
+	// only.
+	Revision      int64 `protobuf:"varint,10,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,16 +428,9 @@ func (*Entry) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *Entry) GetId() string {
+func (x *Entry) GetName() string {
 	if x != nil {
-		return x.Id
-	}
-	return ""
-}
-
-func (x *Entry) GetBank() string {
-	if x != nil {
-		return x.Bank
+		return x.Name
 	}
 	return ""
 }
@@ -316,18 +470,152 @@ func (x *Entry) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *Entry) GetCreatedBy() string {
+func (x *Entry) GetCreator() string {
 	if x != nil {
-		return x.CreatedBy
+		return x.Creator
 	}
 	return ""
+}
+
+func (x *Entry) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Entry) GetUpdater() string {
+	if x != nil {
+		return x.Updater
+	}
+	return ""
+}
+
+func (x *Entry) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// Change is one record of the change log: every change to a bank or an
+// entry, in the order they were made. It is the audit trail.
+type Change struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The change's place in the log: 1 for the first change the store
+	// recorded, then each change the next number.
+	Revision int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// What the change did.
+	Kind ChangeKind `protobuf:"varint,2,opt,name=kind,proto3,enum=mediamatch.v1.ChangeKind" json:"kind,omitempty"`
+	// When the change was made.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// Who made it.
+	Actor string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The resource name of the bank changed, or of the changed entry's bank.
+	Bank string `protobuf:"bytes,5,opt,name=bank,proto3" json:"bank,omitempty"`
+	// The resource name of the entry changed, for entry changes.
+	Entry string `protobuf:"bytes,6,opt,name=entry,proto3" json:"entry,omitempty"`
+	// For updates, the fields that changed (paths as in the update's mask,
+	// for example "labels.severity").
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,7,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// True on the last change of one atomic write: a write's changes all
+	// took effect together.
+	WriteEnd      bool `protobuf:"varint,8,opt,name=write_end,json=writeEnd,proto3" json:"write_end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Change) Reset() {
+	*x = Change{}
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Change) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Change) ProtoMessage() {}
+
+func (x *Change) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Change.ProtoReflect.Descriptor instead.
+func (*Change) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Change) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Change) GetKind() ChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ChangeKind_CHANGE_KIND_UNSPECIFIED
+}
+
+func (x *Change) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Change) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Change) GetBank() string {
+	if x != nil {
+		return x.Bank
+	}
+	return ""
+}
+
+func (x *Change) GetEntry() string {
+	if x != nil {
+		return x.Entry
+	}
+	return ""
+}
+
+func (x *Change) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+func (x *Change) GetWriteEnd() bool {
+	if x != nil {
+		return x.WriteEnd
+	}
+	return false
 }
 
 var File_mediamatch_v1_bank_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\n" +
-	"\x18mediamatch/v1/bank.proto\x12\rmediamatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mediamatch/v1/hash.proto\"\xfa\x03\n" +
+	"\x18mediamatch/v1/bank.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mediamatch/v1/hash.proto\"\xb0\x04\n" +
 	"\x04Bank\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x127\n" +
@@ -341,7 +629,10 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x1a9\n" +
+	"updateTime\x12\x18\n" +
+	"\acreator\x18\t \x01(\tR\acreator\x12\x1a\n" +
+	"\brevision\x18\n" +
+	" \x01(\x03R\brevision\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
@@ -354,21 +645,47 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x1f\n" +
 	"\vexternal_id\x18\x02 \x01(\tR\n" +
 	"externalId\x12\x10\n" +
-	"\x03uri\x18\x03 \x01(\tR\x03uri\"\xf1\x02\n" +
-	"\x05Entry\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04bank\x18\x02 \x01(\tR\x04bank\x120\n" +
-	"\x05media\x18\x03 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05media\x128\n" +
-	"\x06labels\x18\x04 \x03(\v2 .mediamatch.v1.Entry.LabelsEntryR\x06labels\x12\x12\n" +
-	"\x04note\x18\x05 \x01(\tR\x04note\x12-\n" +
-	"\x06source\x18\x06 \x01(\v2\x15.mediamatch.v1.SourceR\x06source\x12;\n" +
-	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12\x1d\n" +
-	"\n" +
-	"created_by\x18\b \x01(\tR\tcreatedBy\x1a9\n" +
+	"\x03uri\x18\x03 \x01(\tR\x03uri\"\xcf\x03\n" +
+	"\x05Entry\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
+	"\x05media\x18\x02 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05media\x128\n" +
+	"\x06labels\x18\x03 \x03(\v2 .mediamatch.v1.Entry.LabelsEntryR\x06labels\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\x12-\n" +
+	"\x06source\x18\x05 \x01(\v2\x15.mediamatch.v1.SourceR\x06source\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x18\n" +
+	"\acreator\x18\a \x01(\tR\acreator\x12;\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x18\n" +
+	"\aupdater\x18\t \x01(\tR\aupdater\x12\x1a\n" +
+	"\brevision\x18\n" +
+	" \x01(\x03R\brevision\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01BCZAgithub.com/mediamatch/mediamatch/proto/mediamatch/v1;mediamatchv1b\x06proto3"
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9d\x02\n" +
+	"\x06Change\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\x12-\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x19.mediamatch.v1.ChangeKindR\x04kind\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x12\n" +
+	"\x04bank\x18\x05 \x01(\tR\x04bank\x12\x14\n" +
+	"\x05entry\x18\x06 \x01(\tR\x05entry\x12;\n" +
+	"\vupdate_mask\x18\a \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\x12\x1b\n" +
+	"\twrite_end\x18\b \x01(\bR\bwriteEnd*R\n" +
+	"\tEntryView\x12\x1a\n" +
+	"\x16ENTRY_VIEW_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10ENTRY_VIEW_BASIC\x10\x01\x12\x13\n" +
+	"\x0fENTRY_VIEW_FULL\x10\x02*\xe0\x01\n" +
+	"\n" +
+	"ChangeKind\x12\x1b\n" +
+	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CHANGE_KIND_BANK_CREATED\x10\x01\x12\x1c\n" +
+	"\x18CHANGE_KIND_BANK_UPDATED\x10\x02\x12\x1c\n" +
+	"\x18CHANGE_KIND_BANK_DELETED\x10\x03\x12\x1d\n" +
+	"\x19CHANGE_KIND_ENTRY_CREATED\x10\x04\x12\x1d\n" +
+	"\x19CHANGE_KIND_ENTRY_UPDATED\x10\x05\x12\x1d\n" +
+	"\x19CHANGE_KIND_ENTRY_DELETED\x10\x06BCZAgithub.com/mediamatch/mediamatch/proto/mediamatch/v1;mediamatchv1b\x06proto3"
 
 var (
 	file_mediamatch_v1_bank_proto_rawDescOnce sync.Once
@@ -382,31 +699,40 @@ func file_mediamatch_v1_bank_proto_rawDescGZIP() []byte {
 	return file_mediamatch_v1_bank_proto_rawDescData
 }
 
-var file_mediamatch_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_mediamatch_v1_bank_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_mediamatch_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_mediamatch_v1_bank_proto_goTypes = []any{
-	(*Bank)(nil),                  // 0: mediamatch.v1.Bank
-	(*Source)(nil),                // 1: mediamatch.v1.Source
-	(*Entry)(nil),                 // 2: mediamatch.v1.Entry
-	nil,                           // 3: mediamatch.v1.Bank.LabelsEntry
-	nil,                           // 4: mediamatch.v1.Bank.ThresholdsEntry
-	nil,                           // 5: mediamatch.v1.Entry.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*MediaHashes)(nil),           // 7: mediamatch.v1.MediaHashes
+	(EntryView)(0),                // 0: mediamatch.v1.EntryView
+	(ChangeKind)(0),               // 1: mediamatch.v1.ChangeKind
+	(*Bank)(nil),                  // 2: mediamatch.v1.Bank
+	(*Source)(nil),                // 3: mediamatch.v1.Source
+	(*Entry)(nil),                 // 4: mediamatch.v1.Entry
+	(*Change)(nil),                // 5: mediamatch.v1.Change
+	nil,                           // 6: mediamatch.v1.Bank.LabelsEntry
+	nil,                           // 7: mediamatch.v1.Bank.ThresholdsEntry
+	nil,                           // 8: mediamatch.v1.Entry.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*MediaHashes)(nil),           // 10: mediamatch.v1.MediaHashes
+	(*fieldmaskpb.FieldMask)(nil), // 11: google.protobuf.FieldMask
 }
 var file_mediamatch_v1_bank_proto_depIdxs = []int32{
-	3, // 0: mediamatch.v1.Bank.labels:type_name -> mediamatch.v1.Bank.LabelsEntry
-	4, // 1: mediamatch.v1.Bank.thresholds:type_name -> mediamatch.v1.Bank.ThresholdsEntry
-	6, // 2: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
-	6, // 3: mediamatch.v1.Bank.update_time:type_name -> google.protobuf.Timestamp
-	7, // 4: mediamatch.v1.Entry.media:type_name -> mediamatch.v1.MediaHashes
-	5, // 5: mediamatch.v1.Entry.labels:type_name -> mediamatch.v1.Entry.LabelsEntry
-	1, // 6: mediamatch.v1.Entry.source:type_name -> mediamatch.v1.Source
-	6, // 7: mediamatch.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	6,  // 0: mediamatch.v1.Bank.labels:type_name -> mediamatch.v1.Bank.LabelsEntry
+	7,  // 1: mediamatch.v1.Bank.thresholds:type_name -> mediamatch.v1.Bank.ThresholdsEntry
+	9,  // 2: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: mediamatch.v1.Bank.update_time:type_name -> google.protobuf.Timestamp
+	10, // 4: mediamatch.v1.Entry.media:type_name -> mediamatch.v1.MediaHashes
+	8,  // 5: mediamatch.v1.Entry.labels:type_name -> mediamatch.v1.Entry.LabelsEntry
+	3,  // 6: mediamatch.v1.Entry.source:type_name -> mediamatch.v1.Source
+	9,  // 7: mediamatch.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 8: mediamatch.v1.Entry.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 9: mediamatch.v1.Change.kind:type_name -> mediamatch.v1.ChangeKind
+	9,  // 10: mediamatch.v1.Change.time:type_name -> google.protobuf.Timestamp
+	11, // 11: mediamatch.v1.Change.update_mask:type_name -> google.protobuf.FieldMask
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_bank_proto_init() }
@@ -421,13 +747,14 @@ func file_mediamatch_v1_bank_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_bank_proto_rawDesc), len(file_mediamatch_v1_bank_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   6,
+			NumEnums:      2,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_mediamatch_v1_bank_proto_goTypes,
 		DependencyIndexes: file_mediamatch_v1_bank_proto_depIdxs,
+		EnumInfos:         file_mediamatch_v1_bank_proto_enumTypes,
 		MessageInfos:      file_mediamatch_v1_bank_proto_msgTypes,
 	}.Build()
 	File_mediamatch_v1_bank_proto = out.File

@@ -5,7 +5,7 @@
 // source: mediamatch/v1/bank_service.proto
 
 // The bank service: curating the known content that queries are matched
-// against.
+// against, and reading the log of every change made to it.
 
 package mediamatchv1
 
@@ -28,9 +28,11 @@ const (
 // CreateBankRequest names the bank to create and its settings.
 type CreateBankRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The bank to create. Its name is required; output-only fields are
-	// ignored.
-	Bank          *Bank `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
+	// The ID of the new bank: its name will be "banks/{bank_id}". Required.
+	BankId string `protobuf:"bytes,1,opt,name=bank_id,json=bankId,proto3" json:"bank_id,omitempty"`
+	// The bank's settings (description, labels, enabled, thresholds). Its
+	// name and output-only fields are ignored.
+	Bank          *Bank `protobuf:"bytes,2,opt,name=bank,proto3" json:"bank,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -63,6 +65,13 @@ func (x *CreateBankRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use CreateBankRequest.ProtoReflect.Descriptor instead.
 func (*CreateBankRequest) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateBankRequest) GetBankId() string {
+	if x != nil {
+		return x.BankId
+	}
+	return ""
 }
 
 func (x *CreateBankRequest) GetBank() *Bank {
@@ -118,121 +127,10 @@ func (x *CreateBankResponse) GetBank() *Bank {
 	return nil
 }
 
-// ListBanksRequest asks for one page of banks.
-type ListBanksRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Maximum number of banks to return. 0 means the server's default (100);
-	// larger values are capped at 1000.
-	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page, or empty for the first page.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListBanksRequest) Reset() {
-	*x = ListBanksRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListBanksRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListBanksRequest) ProtoMessage() {}
-
-func (x *ListBanksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListBanksRequest.ProtoReflect.Descriptor instead.
-func (*ListBanksRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *ListBanksRequest) GetPageSize() int32 {
-	if x != nil {
-		return x.PageSize
-	}
-	return 0
-}
-
-func (x *ListBanksRequest) GetPageToken() string {
-	if x != nil {
-		return x.PageToken
-	}
-	return ""
-}
-
-// ListBanksResponse is one page of banks.
-type ListBanksResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The banks on this page, in name order.
-	Banks []*Bank `protobuf:"bytes,1,rep,name=banks,proto3" json:"banks,omitempty"`
-	// Token for the next page, or empty when this is the last page.
-	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListBanksResponse) Reset() {
-	*x = ListBanksResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListBanksResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListBanksResponse) ProtoMessage() {}
-
-func (x *ListBanksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListBanksResponse.ProtoReflect.Descriptor instead.
-func (*ListBanksResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *ListBanksResponse) GetBanks() []*Bank {
-	if x != nil {
-		return x.Banks
-	}
-	return nil
-}
-
-func (x *ListBanksResponse) GetNextPageToken() string {
-	if x != nil {
-		return x.NextPageToken
-	}
-	return ""
-}
-
 // GetBankRequest names the bank to return.
 type GetBankRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of the bank.
+	// The bank's name, "banks/{bank}".
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -240,7 +138,7 @@ type GetBankRequest struct {
 
 func (x *GetBankRequest) Reset() {
 	*x = GetBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -252,7 +150,7 @@ func (x *GetBankRequest) String() string {
 func (*GetBankRequest) ProtoMessage() {}
 
 func (x *GetBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -265,7 +163,7 @@ func (x *GetBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBankRequest.ProtoReflect.Descriptor instead.
 func (*GetBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{4}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetBankRequest) GetName() string {
@@ -286,7 +184,7 @@ type GetBankResponse struct {
 
 func (x *GetBankResponse) Reset() {
 	*x = GetBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +196,7 @@ func (x *GetBankResponse) String() string {
 func (*GetBankResponse) ProtoMessage() {}
 
 func (x *GetBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +209,7 @@ func (x *GetBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBankResponse.ProtoReflect.Descriptor instead.
 func (*GetBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{5}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetBankResponse) GetBank() *Bank {
@@ -321,14 +219,132 @@ func (x *GetBankResponse) GetBank() *Bank {
 	return nil
 }
 
+// ListBanksRequest asks for one page of banks.
+type ListBanksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of banks to return. 0 means 100; larger values than
+	// 1000 are taken as 1000; negative fails with INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, or empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBanksRequest) Reset() {
+	*x = ListBanksRequest{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBanksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBanksRequest) ProtoMessage() {}
+
+func (x *ListBanksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBanksRequest.ProtoReflect.Descriptor instead.
+func (*ListBanksRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListBanksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBanksRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListBanksResponse is one page of banks.
+type ListBanksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The banks on this page, in ID order.
+	Banks []*Bank `protobuf:"bytes,1,rep,name=banks,proto3" json:"banks,omitempty"`
+	// Token for the next page, or empty when this is the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBanksResponse) Reset() {
+	*x = ListBanksResponse{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBanksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBanksResponse) ProtoMessage() {}
+
+func (x *ListBanksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBanksResponse.ProtoReflect.Descriptor instead.
+func (*ListBanksResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListBanksResponse) GetBanks() []*Bank {
+	if x != nil {
+		return x.Banks
+	}
+	return nil
+}
+
+func (x *ListBanksResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // UpdateBankRequest changes some of a bank's settings.
 type UpdateBankRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The bank with its new settings; its name says which bank to update.
 	Bank *Bank `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
-	// The fields to change: any of "description", "labels", "enabled",
-	// "thresholds". A field named here but unset in bank is cleared (enabled:
-	// set to true). Empty fails the request with INVALID_ARGUMENT.
+	// The fields to change, as paths: "description", "labels" (every
+	// label), "labels.KEY" (one label; removed when bank.labels lacks it),
+	// "enabled", "thresholds" (every threshold), "thresholds.TYPE" (one
+	// threshold; removed when bank.thresholds lacks it), or "*" for all the
+	// settable fields. A key that is not a plain word (letters, digits, '_')
+	// is quoted in backticks, as in "labels.`team-a`". A named field unset in
+	// bank is cleared (enabled: set to true). Without a mask, the fields set
+	// in bank (non-empty) are changed and the others kept, as AIP-134 says.
+	// Output-only fields are ignored; an unknown path fails with
+	// INVALID_ARGUMENT. An update that changes nothing records no change.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -427,7 +443,7 @@ func (x *UpdateBankResponse) GetBank() *Bank {
 // DeleteBankRequest names the bank to delete.
 type DeleteBankRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of the bank.
+	// The bank's name, "banks/{bank}".
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Delete the bank even if it still has entries, removing them. Without it,
 	// deleting a bank with entries fails with FAILED_PRECONDITION.
@@ -526,43 +542,41 @@ func (x *DeleteBankResponse) GetRemovedEntries() int64 {
 	return 0
 }
 
-// AddContentRequest carries one piece of content to add to a bank.
-type AddContentRequest struct {
+// CreateEntryRequest carries one piece of content to add to a bank.
+type CreateEntryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of the bank to add to. Required; an unknown bank fails the request
-	// with NOT_FOUND.
-	Bank string `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
-	// The content to add.
-	//
-	// Types that are valid to be assigned to Content:
-	//
-	//	*AddContentRequest_Media
-	//	*AddContentRequest_Hashes
-	Content isAddContentRequest_Content `protobuf_oneof:"content"`
-	// Labels describing the content.
-	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Free text for curators.
-	Note string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
-	// Where the content came from.
-	Source        *Source `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// The bank to add to, "banks/{bank}". Required; an unknown bank fails
+	// the request with NOT_FOUND.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The entry: its labels, note and source, and, to add from hashes
+	// computed elsewhere (a partner's list, or an entry read with GetEntry,
+	// which is added again exactly), its media. Its name and output-only
+	// fields are ignored. Hashes of unknown types fail with INVALID_ARGUMENT.
+	Entry *Entry `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	// The media file's bytes (image or video), to add from the media itself:
+	// its type is sniffed from the content, never taken from a name, and the
+	// bytes are hashed and discarded. Either this or entry.media, not both.
+	Media []byte `protobuf:"bytes,3,opt,name=media,proto3" json:"media,omitempty"`
+	// How much of the entry the response returns; unspecified means basic.
+	View          EntryView `protobuf:"varint,4,opt,name=view,proto3,enum=mediamatch.v1.EntryView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *AddContentRequest) Reset() {
-	*x = AddContentRequest{}
+func (x *CreateEntryRequest) Reset() {
+	*x = CreateEntryRequest{}
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *AddContentRequest) String() string {
+func (x *CreateEntryRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*AddContentRequest) ProtoMessage() {}
+func (*CreateEntryRequest) ProtoMessage() {}
 
-func (x *AddContentRequest) ProtoReflect() protoreflect.Message {
+func (x *CreateEntryRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -574,86 +588,41 @@ func (x *AddContentRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use AddContentRequest.ProtoReflect.Descriptor instead.
-func (*AddContentRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use CreateEntryRequest.ProtoReflect.Descriptor instead.
+func (*CreateEntryRequest) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *AddContentRequest) GetBank() string {
+func (x *CreateEntryRequest) GetParent() string {
 	if x != nil {
-		return x.Bank
+		return x.Parent
 	}
 	return ""
 }
 
-func (x *AddContentRequest) GetContent() isAddContentRequest_Content {
+func (x *CreateEntryRequest) GetEntry() *Entry {
 	if x != nil {
-		return x.Content
+		return x.Entry
 	}
 	return nil
 }
 
-func (x *AddContentRequest) GetMedia() []byte {
+func (x *CreateEntryRequest) GetMedia() []byte {
 	if x != nil {
-		if x, ok := x.Content.(*AddContentRequest_Media); ok {
-			return x.Media
-		}
+		return x.Media
 	}
 	return nil
 }
 
-func (x *AddContentRequest) GetHashes() *MediaHashes {
+func (x *CreateEntryRequest) GetView() EntryView {
 	if x != nil {
-		if x, ok := x.Content.(*AddContentRequest_Hashes); ok {
-			return x.Hashes
-		}
+		return x.View
 	}
-	return nil
+	return EntryView_ENTRY_VIEW_UNSPECIFIED
 }
 
-func (x *AddContentRequest) GetLabels() map[string]string {
-	if x != nil {
-		return x.Labels
-	}
-	return nil
-}
-
-func (x *AddContentRequest) GetNote() string {
-	if x != nil {
-		return x.Note
-	}
-	return ""
-}
-
-func (x *AddContentRequest) GetSource() *Source {
-	if x != nil {
-		return x.Source
-	}
-	return nil
-}
-
-type isAddContentRequest_Content interface {
-	isAddContentRequest_Content()
-}
-
-type AddContentRequest_Media struct {
-	// The media file's bytes (image or video). Its type is sniffed from the
-	// content, never taken from a name; the bytes are hashed and discarded.
-	Media []byte `protobuf:"bytes,2,opt,name=media,proto3,oneof"`
-}
-
-type AddContentRequest_Hashes struct {
-	// Hashes computed elsewhere (for example from a partner's list). Hashes
-	// of unknown types fail the request with INVALID_ARGUMENT.
-	Hashes *MediaHashes `protobuf:"bytes,3,opt,name=hashes,proto3,oneof"`
-}
-
-func (*AddContentRequest_Media) isAddContentRequest_Content() {}
-
-func (*AddContentRequest_Hashes) isAddContentRequest_Content() {}
-
-// AddContentResponse returns the entry for the added content.
-type AddContentResponse struct {
+// CreateEntryResponse returns the entry for the added content.
+type CreateEntryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The entry: new, or the existing one when the bank already held this
 	// content.
@@ -664,20 +633,20 @@ type AddContentResponse struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *AddContentResponse) Reset() {
-	*x = AddContentResponse{}
+func (x *CreateEntryResponse) Reset() {
+	*x = CreateEntryResponse{}
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *AddContentResponse) String() string {
+func (x *CreateEntryResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*AddContentResponse) ProtoMessage() {}
+func (*CreateEntryResponse) ProtoMessage() {}
 
-func (x *AddContentResponse) ProtoReflect() protoreflect.Message {
+func (x *CreateEntryResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -689,58 +658,57 @@ func (x *AddContentResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use AddContentResponse.ProtoReflect.Descriptor instead.
-func (*AddContentResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use CreateEntryResponse.ProtoReflect.Descriptor instead.
+func (*CreateEntryResponse) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *AddContentResponse) GetEntry() *Entry {
+func (x *CreateEntryResponse) GetEntry() *Entry {
 	if x != nil {
 		return x.Entry
 	}
 	return nil
 }
 
-func (x *AddContentResponse) GetAlreadyExists() bool {
+func (x *CreateEntryResponse) GetAlreadyExists() bool {
 	if x != nil {
 		return x.AlreadyExists
 	}
 	return false
 }
 
-// AddContentStreamHeader is the first message of an AddContentStream call.
-// Its fields mean what they mean in AddContentRequest.
-type AddContentStreamHeader struct {
+// CreateEntryStreamHeader is the first message of a CreateEntryStream call.
+// Its fields mean what they mean in CreateEntryRequest.
+type CreateEntryStreamHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of the bank to add to.
-	Bank string `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
-	// Labels describing the content.
-	Labels map[string]string `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Free text for curators.
-	Note string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
-	// Where the content came from.
-	Source *Source `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// The bank to add to, "banks/{bank}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The entry's labels, note and source; its media must be empty (the media
+	// follows in chunks).
+	Entry *Entry `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
 	// Total size of the media in bytes, if known, so the server can refuse
 	// media over its budget before receiving it. 0 means unknown.
-	SizeBytes     int64 `protobuf:"varint,5,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	SizeBytes int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// How much of the entry the response returns; unspecified means basic.
+	View          EntryView `protobuf:"varint,4,opt,name=view,proto3,enum=mediamatch.v1.EntryView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *AddContentStreamHeader) Reset() {
-	*x = AddContentStreamHeader{}
+func (x *CreateEntryStreamHeader) Reset() {
+	*x = CreateEntryStreamHeader{}
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *AddContentStreamHeader) String() string {
+func (x *CreateEntryStreamHeader) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*AddContentStreamHeader) ProtoMessage() {}
+func (*CreateEntryStreamHeader) ProtoMessage() {}
 
-func (x *AddContentStreamHeader) ProtoReflect() protoreflect.Message {
+func (x *CreateEntryStreamHeader) ProtoReflect() protoreflect.Message {
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -752,75 +720,68 @@ func (x *AddContentStreamHeader) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use AddContentStreamHeader.ProtoReflect.Descriptor instead.
-func (*AddContentStreamHeader) Descriptor() ([]byte, []int) {
+// Deprecated: Use CreateEntryStreamHeader.ProtoReflect.Descriptor instead.
+func (*CreateEntryStreamHeader) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *AddContentStreamHeader) GetBank() string {
+func (x *CreateEntryStreamHeader) GetParent() string {
 	if x != nil {
-		return x.Bank
+		return x.Parent
 	}
 	return ""
 }
 
-func (x *AddContentStreamHeader) GetLabels() map[string]string {
+func (x *CreateEntryStreamHeader) GetEntry() *Entry {
 	if x != nil {
-		return x.Labels
+		return x.Entry
 	}
 	return nil
 }
 
-func (x *AddContentStreamHeader) GetNote() string {
-	if x != nil {
-		return x.Note
-	}
-	return ""
-}
-
-func (x *AddContentStreamHeader) GetSource() *Source {
-	if x != nil {
-		return x.Source
-	}
-	return nil
-}
-
-func (x *AddContentStreamHeader) GetSizeBytes() int64 {
+func (x *CreateEntryStreamHeader) GetSizeBytes() int64 {
 	if x != nil {
 		return x.SizeBytes
 	}
 	return 0
 }
 
-// AddContentStreamRequest is one message of an AddContentStream call: the
+func (x *CreateEntryStreamHeader) GetView() EntryView {
+	if x != nil {
+		return x.View
+	}
+	return EntryView_ENTRY_VIEW_UNSPECIFIED
+}
+
+// CreateEntryStreamRequest is one message of a CreateEntryStream call: the
 // header first, then one or more chunks of media.
-type AddContentStreamRequest struct {
+type CreateEntryStreamRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The header or a chunk.
 	//
 	// Types that are valid to be assigned to Part:
 	//
-	//	*AddContentStreamRequest_Header
-	//	*AddContentStreamRequest_Chunk
-	Part          isAddContentStreamRequest_Part `protobuf_oneof:"part"`
+	//	*CreateEntryStreamRequest_Header
+	//	*CreateEntryStreamRequest_Chunk
+	Part          isCreateEntryStreamRequest_Part `protobuf_oneof:"part"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *AddContentStreamRequest) Reset() {
-	*x = AddContentStreamRequest{}
+func (x *CreateEntryStreamRequest) Reset() {
+	*x = CreateEntryStreamRequest{}
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *AddContentStreamRequest) String() string {
+func (x *CreateEntryStreamRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*AddContentStreamRequest) ProtoMessage() {}
+func (*CreateEntryStreamRequest) ProtoMessage() {}
 
-func (x *AddContentStreamRequest) ProtoReflect() protoreflect.Message {
+func (x *CreateEntryStreamRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -832,58 +793,58 @@ func (x *AddContentStreamRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use AddContentStreamRequest.ProtoReflect.Descriptor instead.
-func (*AddContentStreamRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use CreateEntryStreamRequest.ProtoReflect.Descriptor instead.
+func (*CreateEntryStreamRequest) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *AddContentStreamRequest) GetPart() isAddContentStreamRequest_Part {
+func (x *CreateEntryStreamRequest) GetPart() isCreateEntryStreamRequest_Part {
 	if x != nil {
 		return x.Part
 	}
 	return nil
 }
 
-func (x *AddContentStreamRequest) GetHeader() *AddContentStreamHeader {
+func (x *CreateEntryStreamRequest) GetHeader() *CreateEntryStreamHeader {
 	if x != nil {
-		if x, ok := x.Part.(*AddContentStreamRequest_Header); ok {
+		if x, ok := x.Part.(*CreateEntryStreamRequest_Header); ok {
 			return x.Header
 		}
 	}
 	return nil
 }
 
-func (x *AddContentStreamRequest) GetChunk() []byte {
+func (x *CreateEntryStreamRequest) GetChunk() []byte {
 	if x != nil {
-		if x, ok := x.Part.(*AddContentStreamRequest_Chunk); ok {
+		if x, ok := x.Part.(*CreateEntryStreamRequest_Chunk); ok {
 			return x.Chunk
 		}
 	}
 	return nil
 }
 
-type isAddContentStreamRequest_Part interface {
-	isAddContentStreamRequest_Part()
+type isCreateEntryStreamRequest_Part interface {
+	isCreateEntryStreamRequest_Part()
 }
 
-type AddContentStreamRequest_Header struct {
+type CreateEntryStreamRequest_Header struct {
 	// Where to add the content and what to record with it. Must be the first
 	// message, and only the first.
-	Header *AddContentStreamHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+	Header *CreateEntryStreamHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
 }
 
-type AddContentStreamRequest_Chunk struct {
+type CreateEntryStreamRequest_Chunk struct {
 	// The next piece of the media file's bytes. Chunks are concatenated in
 	// order; 64 KiB to 1 MiB per chunk works well.
 	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
-func (*AddContentStreamRequest_Header) isAddContentStreamRequest_Part() {}
+func (*CreateEntryStreamRequest_Header) isCreateEntryStreamRequest_Part() {}
 
-func (*AddContentStreamRequest_Chunk) isAddContentStreamRequest_Part() {}
+func (*CreateEntryStreamRequest_Chunk) isCreateEntryStreamRequest_Part() {}
 
-// AddContentStreamResponse returns the entry for the added content.
-type AddContentStreamResponse struct {
+// CreateEntryStreamResponse returns the entry for the added content.
+type CreateEntryStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The entry: new, or the existing one when the bank already held this
 	// content.
@@ -894,20 +855,20 @@ type AddContentStreamResponse struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *AddContentStreamResponse) Reset() {
-	*x = AddContentStreamResponse{}
+func (x *CreateEntryStreamResponse) Reset() {
+	*x = CreateEntryStreamResponse{}
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *AddContentStreamResponse) String() string {
+func (x *CreateEntryStreamResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*AddContentStreamResponse) ProtoMessage() {}
+func (*CreateEntryStreamResponse) ProtoMessage() {}
 
-func (x *AddContentStreamResponse) ProtoReflect() protoreflect.Message {
+func (x *CreateEntryStreamResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -919,49 +880,51 @@ func (x *AddContentStreamResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use AddContentStreamResponse.ProtoReflect.Descriptor instead.
-func (*AddContentStreamResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use CreateEntryStreamResponse.ProtoReflect.Descriptor instead.
+func (*CreateEntryStreamResponse) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *AddContentStreamResponse) GetEntry() *Entry {
+func (x *CreateEntryStreamResponse) GetEntry() *Entry {
 	if x != nil {
 		return x.Entry
 	}
 	return nil
 }
 
-func (x *AddContentStreamResponse) GetAlreadyExists() bool {
+func (x *CreateEntryStreamResponse) GetAlreadyExists() bool {
 	if x != nil {
 		return x.AlreadyExists
 	}
 	return false
 }
 
-// RemoveContentRequest names the entry to remove.
-type RemoveContentRequest struct {
+// GetEntryRequest names the entry to return.
+type GetEntryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Identifier of the entry. An unknown identifier fails the request with
-	// NOT_FOUND.
-	EntryId       string `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	// The entry's name, "banks/{bank}/entries/{entry}" ("banks/-/..." for any
+	// bank).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// How much of the entry to return; unspecified means full.
+	View          EntryView `protobuf:"varint,2,opt,name=view,proto3,enum=mediamatch.v1.EntryView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *RemoveContentRequest) Reset() {
-	*x = RemoveContentRequest{}
+func (x *GetEntryRequest) Reset() {
+	*x = GetEntryRequest{}
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *RemoveContentRequest) String() string {
+func (x *GetEntryRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*RemoveContentRequest) ProtoMessage() {}
+func (*GetEntryRequest) ProtoMessage() {}
 
-func (x *RemoveContentRequest) ProtoReflect() protoreflect.Message {
+func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -973,112 +936,27 @@ func (x *RemoveContentRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use RemoveContentRequest.ProtoReflect.Descriptor instead.
-func (*RemoveContentRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
+func (*GetEntryRequest) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{15}
 }
 
-func (x *RemoveContentRequest) GetEntryId() string {
+func (x *GetEntryRequest) GetName() string {
 	if x != nil {
-		return x.EntryId
+		return x.Name
 	}
 	return ""
 }
 
-// RemoveContentResponse confirms a removal.
-type RemoveContentResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The entry as it was before its removal.
-	Entry         *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *RemoveContentResponse) Reset() {
-	*x = RemoveContentResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *RemoveContentResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*RemoveContentResponse) ProtoMessage() {}
-
-func (x *RemoveContentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
+func (x *GetEntryRequest) GetView() EntryView {
 	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+		return x.View
 	}
-	return mi.MessageOf(x)
+	return EntryView_ENTRY_VIEW_UNSPECIFIED
 }
 
-// Deprecated: Use RemoveContentResponse.ProtoReflect.Descriptor instead.
-func (*RemoveContentResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{16}
-}
-
-func (x *RemoveContentResponse) GetEntry() *Entry {
-	if x != nil {
-		return x.Entry
-	}
-	return nil
-}
-
-// GetContentRequest names the entry to return.
-type GetContentRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Identifier of the entry.
-	EntryId       string `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GetContentRequest) Reset() {
-	*x = GetContentRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GetContentRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GetContentRequest) ProtoMessage() {}
-
-func (x *GetContentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GetContentRequest.ProtoReflect.Descriptor instead.
-func (*GetContentRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{17}
-}
-
-func (x *GetContentRequest) GetEntryId() string {
-	if x != nil {
-		return x.EntryId
-	}
-	return ""
-}
-
-// GetContentResponse returns one entry.
-type GetContentResponse struct {
+// GetEntryResponse returns one entry.
+type GetEntryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The entry.
 	Entry         *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
@@ -1086,21 +964,21 @@ type GetContentResponse struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *GetContentResponse) Reset() {
-	*x = GetContentResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
+func (x *GetEntryResponse) Reset() {
+	*x = GetEntryResponse{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *GetContentResponse) String() string {
+func (x *GetEntryResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*GetContentResponse) ProtoMessage() {}
+func (*GetEntryResponse) ProtoMessage() {}
 
-func (x *GetContentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
+func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,48 +989,49 @@ func (x *GetContentResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use GetContentResponse.ProtoReflect.Descriptor instead.
-func (*GetContentResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{18}
+// Deprecated: Use GetEntryResponse.ProtoReflect.Descriptor instead.
+func (*GetEntryResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{16}
 }
 
-func (x *GetContentResponse) GetEntry() *Entry {
+func (x *GetEntryResponse) GetEntry() *Entry {
 	if x != nil {
 		return x.Entry
 	}
 	return nil
 }
 
-// ListContentRequest asks for one page of entries.
-type ListContentRequest struct {
+// ListEntriesRequest asks for one page of entries.
+type ListEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of the bank to list. Empty lists the entries of every bank.
-	Bank string `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
-	// Maximum number of entries to return. 0 means the server's default (100);
-	// larger values are capped at 1000.
+	// The bank to list, "banks/{bank}", or "banks/-" for every bank.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Maximum number of entries to return. 0 means 100; larger values than
+	// 1000 are taken as 1000; negative fails with INVALID_ARGUMENT.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page, or empty for the first page.
-	// A token is only valid with the same bank.
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// How much of each entry to return; unspecified means basic.
+	View          EntryView `protobuf:"varint,4,opt,name=view,proto3,enum=mediamatch.v1.EntryView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ListContentRequest) Reset() {
-	*x = ListContentRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
+func (x *ListEntriesRequest) Reset() {
+	*x = ListEntriesRequest{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ListContentRequest) String() string {
+func (x *ListEntriesRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ListContentRequest) ProtoMessage() {}
+func (*ListEntriesRequest) ProtoMessage() {}
 
-func (x *ListContentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
+func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,34 +1042,41 @@ func (x *ListContentRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ListContentRequest.ProtoReflect.Descriptor instead.
-func (*ListContentRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{19}
+// Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{17}
 }
 
-func (x *ListContentRequest) GetBank() string {
+func (x *ListEntriesRequest) GetParent() string {
 	if x != nil {
-		return x.Bank
+		return x.Parent
 	}
 	return ""
 }
 
-func (x *ListContentRequest) GetPageSize() int32 {
+func (x *ListEntriesRequest) GetPageSize() int32 {
 	if x != nil {
 		return x.PageSize
 	}
 	return 0
 }
 
-func (x *ListContentRequest) GetPageToken() string {
+func (x *ListEntriesRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
 	}
 	return ""
 }
 
-// ListContentResponse is one page of entries.
-type ListContentResponse struct {
+func (x *ListEntriesRequest) GetView() EntryView {
+	if x != nil {
+		return x.View
+	}
+	return EntryView_ENTRY_VIEW_UNSPECIFIED
+}
+
+// ListEntriesResponse is one page of entries.
+type ListEntriesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The entries on this page, in the order they were added.
 	Entries []*Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -1200,20 +1086,134 @@ type ListContentResponse struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ListContentResponse) Reset() {
-	*x = ListContentResponse{}
+func (x *ListEntriesResponse) Reset() {
+	*x = ListEntriesResponse{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntriesResponse) ProtoMessage() {}
+
+func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListEntriesResponse) GetEntries() []*Entry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListEntriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// UpdateEntryRequest changes an entry's labels or note.
+type UpdateEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry with its new values; its name says which entry to update.
+	Entry *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// The fields to change, as paths: "labels" (every label), "labels.KEY"
+	// (one label; removed when entry.labels lacks it; keys that are not plain
+	// words quoted in backticks), "note", or "*" for both. A named field
+	// unset in entry is cleared. Without a mask, the fields set in entry
+	// (non-empty) are changed and the others kept. Output-only and immutable
+	// fields are ignored; an unknown path fails with INVALID_ARGUMENT. An
+	// update that changes nothing records no change.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEntryRequest) Reset() {
+	*x = UpdateEntryRequest{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateEntryRequest) ProtoMessage() {}
+
+func (x *UpdateEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateEntryRequest.ProtoReflect.Descriptor instead.
+func (*UpdateEntryRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpdateEntryRequest) GetEntry() *Entry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *UpdateEntryRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateEntryResponse returns the entry as updated.
+type UpdateEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry after the update, in its basic view.
+	Entry         *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateEntryResponse) Reset() {
+	*x = UpdateEntryResponse{}
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ListContentResponse) String() string {
+func (x *UpdateEntryResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ListContentResponse) ProtoMessage() {}
+func (*UpdateEntryResponse) ProtoMessage() {}
 
-func (x *ListContentResponse) ProtoReflect() protoreflect.Message {
+func (x *UpdateEntryResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1225,33 +1225,267 @@ func (x *ListContentResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ListContentResponse.ProtoReflect.Descriptor instead.
-func (*ListContentResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use UpdateEntryResponse.ProtoReflect.Descriptor instead.
+func (*UpdateEntryResponse) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{20}
 }
 
-func (x *ListContentResponse) GetEntries() []*Entry {
+func (x *UpdateEntryResponse) GetEntry() *Entry {
 	if x != nil {
-		return x.Entries
+		return x.Entry
 	}
 	return nil
 }
 
-func (x *ListContentResponse) GetNextPageToken() string {
+// DeleteEntryRequest names the entry to remove.
+type DeleteEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's name, "banks/{bank}/entries/{entry}" ("banks/-/..." for any
+	// bank). An unknown entry fails the request with NOT_FOUND.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEntryRequest) Reset() {
+	*x = DeleteEntryRequest{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEntryRequest) ProtoMessage() {}
+
+func (x *DeleteEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEntryRequest.ProtoReflect.Descriptor instead.
+func (*DeleteEntryRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeleteEntryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// DeleteEntryResponse confirms a removal.
+type DeleteEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry as it was before its removal, in its basic view.
+	Entry         *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteEntryResponse) Reset() {
+	*x = DeleteEntryResponse{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteEntryResponse) ProtoMessage() {}
+
+func (x *DeleteEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteEntryResponse.ProtoReflect.Descriptor instead.
+func (*DeleteEntryResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeleteEntryResponse) GetEntry() *Entry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// ListChangesRequest asks for one page of the change log.
+type ListChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whose changes: "banks/{bank}" for one bank's (its own and its
+	// entries'), or "banks/-" for every change.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// List the changes after this revision; 0 lists from the first one kept.
+	// A revision older than the log keeps fails with FAILED_PRECONDITION
+	// (older changes have been compacted away).
+	AfterRevision int64 `protobuf:"varint,2,opt,name=after_revision,json=afterRevision,proto3" json:"after_revision,omitempty"`
+	// Maximum number of changes to return. 0 means 100; larger values than
+	// 1000 are taken as 1000; negative fails with INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, or empty for the first page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListChangesRequest) Reset() {
+	*x = ListChangesRequest{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChangesRequest) ProtoMessage() {}
+
+func (x *ListChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListChangesRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListChangesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListChangesRequest) GetAfterRevision() int64 {
+	if x != nil {
+		return x.AfterRevision
+	}
+	return 0
+}
+
+func (x *ListChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListChangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListChangesResponse is one page of the change log.
+type ListChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes on this page, oldest first.
+	Changes []*Change `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Token for the next page, or empty when this page reaches the end of
+	// the log as it was when the page was read (later changes are listed by
+	// asking again with after_revision set to the last revision seen).
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The store's revision when the page was read.
+	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListChangesResponse) Reset() {
+	*x = ListChangesResponse{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListChangesResponse) ProtoMessage() {}
+
+func (x *ListChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListChangesResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListChangesResponse) GetChanges() []*Change {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListChangesResponse) GetNextPageToken() string {
 	if x != nil {
 		return x.NextPageToken
 	}
 	return ""
 }
 
+func (x *ListChangesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 var File_mediamatch_v1_bank_service_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\n" +
-	" mediamatch/v1/bank_service.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x18mediamatch/v1/bank.proto\x1a\x18mediamatch/v1/hash.proto\"<\n" +
-	"\x11CreateBankRequest\x12'\n" +
-	"\x04bank\x18\x01 \x01(\v2\x13.mediamatch.v1.BankR\x04bank\"=\n" +
+	" mediamatch/v1/bank_service.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x18mediamatch/v1/bank.proto\"U\n" +
+	"\x11CreateBankRequest\x12\x17\n" +
+	"\abank_id\x18\x01 \x01(\tR\x06bankId\x12'\n" +
+	"\x04bank\x18\x02 \x01(\v2\x13.mediamatch.v1.BankR\x04bank\"=\n" +
 	"\x12CreateBankResponse\x12'\n" +
+	"\x04bank\x18\x01 \x01(\v2\x13.mediamatch.v1.BankR\x04bank\"$\n" +
+	"\x0eGetBankRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\":\n" +
+	"\x0fGetBankResponse\x12'\n" +
 	"\x04bank\x18\x01 \x01(\v2\x13.mediamatch.v1.BankR\x04bank\"N\n" +
 	"\x10ListBanksRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -1259,11 +1493,7 @@ const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"f\n" +
 	"\x11ListBanksResponse\x12)\n" +
 	"\x05banks\x18\x01 \x03(\v2\x13.mediamatch.v1.BankR\x05banks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"$\n" +
-	"\x0eGetBankRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\":\n" +
-	"\x0fGetBankResponse\x12'\n" +
-	"\x04bank\x18\x01 \x01(\v2\x13.mediamatch.v1.BankR\x04bank\"y\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"y\n" +
 	"\x11UpdateBankRequest\x12'\n" +
 	"\x04bank\x18\x01 \x01(\v2\x13.mediamatch.v1.BankR\x04bank\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
@@ -1274,70 +1504,78 @@ const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"=\n" +
 	"\x12DeleteBankResponse\x12'\n" +
-	"\x0fremoved_entries\x18\x01 \x01(\x03R\x0eremovedEntries\"\xc4\x02\n" +
-	"\x11AddContentRequest\x12\x12\n" +
-	"\x04bank\x18\x01 \x01(\tR\x04bank\x12\x16\n" +
-	"\x05media\x18\x02 \x01(\fH\x00R\x05media\x124\n" +
-	"\x06hashes\x18\x03 \x01(\v2\x1a.mediamatch.v1.MediaHashesH\x00R\x06hashes\x12D\n" +
-	"\x06labels\x18\x04 \x03(\v2,.mediamatch.v1.AddContentRequest.LabelsEntryR\x06labels\x12\x12\n" +
-	"\x04note\x18\x05 \x01(\tR\x04note\x12-\n" +
-	"\x06source\x18\x06 \x01(\v2\x15.mediamatch.v1.SourceR\x06source\x1a9\n" +
-	"\vLabelsEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
-	"\acontent\"g\n" +
-	"\x12AddContentResponse\x12*\n" +
+	"\x0fremoved_entries\x18\x01 \x01(\x03R\x0eremovedEntries\"\x9c\x01\n" +
+	"\x12CreateEntryRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12*\n" +
+	"\x05entry\x18\x02 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12\x14\n" +
+	"\x05media\x18\x03 \x01(\fR\x05media\x12,\n" +
+	"\x04view\x18\x04 \x01(\x0e2\x18.mediamatch.v1.EntryViewR\x04view\"h\n" +
+	"\x13CreateEntryResponse\x12*\n" +
 	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12%\n" +
-	"\x0ealready_exists\x18\x02 \x01(\bR\ralreadyExists\"\x94\x02\n" +
-	"\x16AddContentStreamHeader\x12\x12\n" +
-	"\x04bank\x18\x01 \x01(\tR\x04bank\x12I\n" +
-	"\x06labels\x18\x02 \x03(\v21.mediamatch.v1.AddContentStreamHeader.LabelsEntryR\x06labels\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note\x12-\n" +
-	"\x06source\x18\x04 \x01(\v2\x15.mediamatch.v1.SourceR\x06source\x12\x1d\n" +
+	"\x0ealready_exists\x18\x02 \x01(\bR\ralreadyExists\"\xaa\x01\n" +
+	"\x17CreateEntryStreamHeader\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12*\n" +
+	"\x05entry\x18\x02 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12\x1d\n" +
 	"\n" +
-	"size_bytes\x18\x05 \x01(\x03R\tsizeBytes\x1a9\n" +
-	"\vLabelsEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"z\n" +
-	"\x17AddContentStreamRequest\x12?\n" +
-	"\x06header\x18\x01 \x01(\v2%.mediamatch.v1.AddContentStreamHeaderH\x00R\x06header\x12\x16\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12,\n" +
+	"\x04view\x18\x04 \x01(\x0e2\x18.mediamatch.v1.EntryViewR\x04view\"|\n" +
+	"\x18CreateEntryStreamRequest\x12@\n" +
+	"\x06header\x18\x01 \x01(\v2&.mediamatch.v1.CreateEntryStreamHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
-	"\x04part\"m\n" +
-	"\x18AddContentStreamResponse\x12*\n" +
+	"\x04part\"n\n" +
+	"\x19CreateEntryStreamResponse\x12*\n" +
 	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12%\n" +
-	"\x0ealready_exists\x18\x02 \x01(\bR\ralreadyExists\"1\n" +
-	"\x14RemoveContentRequest\x12\x19\n" +
-	"\bentry_id\x18\x01 \x01(\tR\aentryId\"C\n" +
-	"\x15RemoveContentResponse\x12*\n" +
-	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\".\n" +
-	"\x11GetContentRequest\x12\x19\n" +
-	"\bentry_id\x18\x01 \x01(\tR\aentryId\"@\n" +
-	"\x12GetContentResponse\x12*\n" +
-	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\"d\n" +
-	"\x12ListContentRequest\x12\x12\n" +
-	"\x04bank\x18\x01 \x01(\tR\x04bank\x12\x1b\n" +
+	"\x0ealready_exists\x18\x02 \x01(\bR\ralreadyExists\"S\n" +
+	"\x0fGetEntryRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x18.mediamatch.v1.EntryViewR\x04view\">\n" +
+	"\x10GetEntryResponse\x12*\n" +
+	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\"\x96\x01\n" +
+	"\x12ListEntriesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"m\n" +
-	"\x13ListContentResponse\x12.\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12,\n" +
+	"\x04view\x18\x04 \x01(\x0e2\x18.mediamatch.v1.EntryViewR\x04view\"m\n" +
+	"\x13ListEntriesResponse\x12.\n" +
 	"\aentries\x18\x01 \x03(\v2\x14.mediamatch.v1.EntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xdf\x06\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"}\n" +
+	"\x12UpdateEntryRequest\x12*\n" +
+	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"A\n" +
+	"\x13UpdateEntryResponse\x12*\n" +
+	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\"(\n" +
+	"\x12DeleteEntryRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"A\n" +
+	"\x13DeleteEntryResponse\x12*\n" +
+	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\"\x8f\x01\n" +
+	"\x12ListChangesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12%\n" +
+	"\x0eafter_revision\x18\x02 \x01(\x03R\rafterRevision\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x8a\x01\n" +
+	"\x13ListChangesResponse\x12/\n" +
+	"\achanges\x18\x01 \x03(\v2\x15.mediamatch.v1.ChangeR\achanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision2\x85\b\n" +
 	"\vBankService\x12Q\n" +
 	"\n" +
-	"CreateBank\x12 .mediamatch.v1.CreateBankRequest\x1a!.mediamatch.v1.CreateBankResponse\x12N\n" +
-	"\tListBanks\x12\x1f.mediamatch.v1.ListBanksRequest\x1a .mediamatch.v1.ListBanksResponse\x12H\n" +
-	"\aGetBank\x12\x1d.mediamatch.v1.GetBankRequest\x1a\x1e.mediamatch.v1.GetBankResponse\x12Q\n" +
+	"CreateBank\x12 .mediamatch.v1.CreateBankRequest\x1a!.mediamatch.v1.CreateBankResponse\x12H\n" +
+	"\aGetBank\x12\x1d.mediamatch.v1.GetBankRequest\x1a\x1e.mediamatch.v1.GetBankResponse\x12N\n" +
+	"\tListBanks\x12\x1f.mediamatch.v1.ListBanksRequest\x1a .mediamatch.v1.ListBanksResponse\x12Q\n" +
 	"\n" +
 	"UpdateBank\x12 .mediamatch.v1.UpdateBankRequest\x1a!.mediamatch.v1.UpdateBankResponse\x12Q\n" +
 	"\n" +
-	"DeleteBank\x12 .mediamatch.v1.DeleteBankRequest\x1a!.mediamatch.v1.DeleteBankResponse\x12Q\n" +
-	"\n" +
-	"AddContent\x12 .mediamatch.v1.AddContentRequest\x1a!.mediamatch.v1.AddContentResponse\x12e\n" +
-	"\x10AddContentStream\x12&.mediamatch.v1.AddContentStreamRequest\x1a'.mediamatch.v1.AddContentStreamResponse(\x01\x12Z\n" +
-	"\rRemoveContent\x12#.mediamatch.v1.RemoveContentRequest\x1a$.mediamatch.v1.RemoveContentResponse\x12Q\n" +
-	"\n" +
-	"GetContent\x12 .mediamatch.v1.GetContentRequest\x1a!.mediamatch.v1.GetContentResponse\x12T\n" +
-	"\vListContent\x12!.mediamatch.v1.ListContentRequest\x1a\".mediamatch.v1.ListContentResponseBCZAgithub.com/mediamatch/mediamatch/proto/mediamatch/v1;mediamatchv1b\x06proto3"
+	"DeleteBank\x12 .mediamatch.v1.DeleteBankRequest\x1a!.mediamatch.v1.DeleteBankResponse\x12T\n" +
+	"\vCreateEntry\x12!.mediamatch.v1.CreateEntryRequest\x1a\".mediamatch.v1.CreateEntryResponse\x12h\n" +
+	"\x11CreateEntryStream\x12'.mediamatch.v1.CreateEntryStreamRequest\x1a(.mediamatch.v1.CreateEntryStreamResponse(\x01\x12K\n" +
+	"\bGetEntry\x12\x1e.mediamatch.v1.GetEntryRequest\x1a\x1f.mediamatch.v1.GetEntryResponse\x12T\n" +
+	"\vListEntries\x12!.mediamatch.v1.ListEntriesRequest\x1a\".mediamatch.v1.ListEntriesResponse\x12T\n" +
+	"\vUpdateEntry\x12!.mediamatch.v1.UpdateEntryRequest\x1a\".mediamatch.v1.UpdateEntryResponse\x12T\n" +
+	"\vDeleteEntry\x12!.mediamatch.v1.DeleteEntryRequest\x1a\".mediamatch.v1.DeleteEntryResponse\x12T\n" +
+	"\vListChanges\x12!.mediamatch.v1.ListChangesRequest\x1a\".mediamatch.v1.ListChangesResponseBCZAgithub.com/mediamatch/mediamatch/proto/mediamatch/v1;mediamatchv1b\x06proto3"
 
 var (
 	file_mediamatch_v1_bank_service_proto_rawDescOnce sync.Once
@@ -1351,81 +1589,92 @@ func file_mediamatch_v1_bank_service_proto_rawDescGZIP() []byte {
 	return file_mediamatch_v1_bank_service_proto_rawDescData
 }
 
-var file_mediamatch_v1_bank_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_mediamatch_v1_bank_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_mediamatch_v1_bank_service_proto_goTypes = []any{
-	(*CreateBankRequest)(nil),        // 0: mediamatch.v1.CreateBankRequest
-	(*CreateBankResponse)(nil),       // 1: mediamatch.v1.CreateBankResponse
-	(*ListBanksRequest)(nil),         // 2: mediamatch.v1.ListBanksRequest
-	(*ListBanksResponse)(nil),        // 3: mediamatch.v1.ListBanksResponse
-	(*GetBankRequest)(nil),           // 4: mediamatch.v1.GetBankRequest
-	(*GetBankResponse)(nil),          // 5: mediamatch.v1.GetBankResponse
-	(*UpdateBankRequest)(nil),        // 6: mediamatch.v1.UpdateBankRequest
-	(*UpdateBankResponse)(nil),       // 7: mediamatch.v1.UpdateBankResponse
-	(*DeleteBankRequest)(nil),        // 8: mediamatch.v1.DeleteBankRequest
-	(*DeleteBankResponse)(nil),       // 9: mediamatch.v1.DeleteBankResponse
-	(*AddContentRequest)(nil),        // 10: mediamatch.v1.AddContentRequest
-	(*AddContentResponse)(nil),       // 11: mediamatch.v1.AddContentResponse
-	(*AddContentStreamHeader)(nil),   // 12: mediamatch.v1.AddContentStreamHeader
-	(*AddContentStreamRequest)(nil),  // 13: mediamatch.v1.AddContentStreamRequest
-	(*AddContentStreamResponse)(nil), // 14: mediamatch.v1.AddContentStreamResponse
-	(*RemoveContentRequest)(nil),     // 15: mediamatch.v1.RemoveContentRequest
-	(*RemoveContentResponse)(nil),    // 16: mediamatch.v1.RemoveContentResponse
-	(*GetContentRequest)(nil),        // 17: mediamatch.v1.GetContentRequest
-	(*GetContentResponse)(nil),       // 18: mediamatch.v1.GetContentResponse
-	(*ListContentRequest)(nil),       // 19: mediamatch.v1.ListContentRequest
-	(*ListContentResponse)(nil),      // 20: mediamatch.v1.ListContentResponse
-	nil,                              // 21: mediamatch.v1.AddContentRequest.LabelsEntry
-	nil,                              // 22: mediamatch.v1.AddContentStreamHeader.LabelsEntry
-	(*Bank)(nil),                     // 23: mediamatch.v1.Bank
-	(*fieldmaskpb.FieldMask)(nil),    // 24: google.protobuf.FieldMask
-	(*MediaHashes)(nil),              // 25: mediamatch.v1.MediaHashes
-	(*Source)(nil),                   // 26: mediamatch.v1.Source
-	(*Entry)(nil),                    // 27: mediamatch.v1.Entry
+	(*CreateBankRequest)(nil),         // 0: mediamatch.v1.CreateBankRequest
+	(*CreateBankResponse)(nil),        // 1: mediamatch.v1.CreateBankResponse
+	(*GetBankRequest)(nil),            // 2: mediamatch.v1.GetBankRequest
+	(*GetBankResponse)(nil),           // 3: mediamatch.v1.GetBankResponse
+	(*ListBanksRequest)(nil),          // 4: mediamatch.v1.ListBanksRequest
+	(*ListBanksResponse)(nil),         // 5: mediamatch.v1.ListBanksResponse
+	(*UpdateBankRequest)(nil),         // 6: mediamatch.v1.UpdateBankRequest
+	(*UpdateBankResponse)(nil),        // 7: mediamatch.v1.UpdateBankResponse
+	(*DeleteBankRequest)(nil),         // 8: mediamatch.v1.DeleteBankRequest
+	(*DeleteBankResponse)(nil),        // 9: mediamatch.v1.DeleteBankResponse
+	(*CreateEntryRequest)(nil),        // 10: mediamatch.v1.CreateEntryRequest
+	(*CreateEntryResponse)(nil),       // 11: mediamatch.v1.CreateEntryResponse
+	(*CreateEntryStreamHeader)(nil),   // 12: mediamatch.v1.CreateEntryStreamHeader
+	(*CreateEntryStreamRequest)(nil),  // 13: mediamatch.v1.CreateEntryStreamRequest
+	(*CreateEntryStreamResponse)(nil), // 14: mediamatch.v1.CreateEntryStreamResponse
+	(*GetEntryRequest)(nil),           // 15: mediamatch.v1.GetEntryRequest
+	(*GetEntryResponse)(nil),          // 16: mediamatch.v1.GetEntryResponse
+	(*ListEntriesRequest)(nil),        // 17: mediamatch.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),       // 18: mediamatch.v1.ListEntriesResponse
+	(*UpdateEntryRequest)(nil),        // 19: mediamatch.v1.UpdateEntryRequest
+	(*UpdateEntryResponse)(nil),       // 20: mediamatch.v1.UpdateEntryResponse
+	(*DeleteEntryRequest)(nil),        // 21: mediamatch.v1.DeleteEntryRequest
+	(*DeleteEntryResponse)(nil),       // 22: mediamatch.v1.DeleteEntryResponse
+	(*ListChangesRequest)(nil),        // 23: mediamatch.v1.ListChangesRequest
+	(*ListChangesResponse)(nil),       // 24: mediamatch.v1.ListChangesResponse
+	(*Bank)(nil),                      // 25: mediamatch.v1.Bank
+	(*fieldmaskpb.FieldMask)(nil),     // 26: google.protobuf.FieldMask
+	(*Entry)(nil),                     // 27: mediamatch.v1.Entry
+	(EntryView)(0),                    // 28: mediamatch.v1.EntryView
+	(*Change)(nil),                    // 29: mediamatch.v1.Change
 }
 var file_mediamatch_v1_bank_service_proto_depIdxs = []int32{
-	23, // 0: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
-	23, // 1: mediamatch.v1.CreateBankResponse.bank:type_name -> mediamatch.v1.Bank
-	23, // 2: mediamatch.v1.ListBanksResponse.banks:type_name -> mediamatch.v1.Bank
-	23, // 3: mediamatch.v1.GetBankResponse.bank:type_name -> mediamatch.v1.Bank
-	23, // 4: mediamatch.v1.UpdateBankRequest.bank:type_name -> mediamatch.v1.Bank
-	24, // 5: mediamatch.v1.UpdateBankRequest.update_mask:type_name -> google.protobuf.FieldMask
-	23, // 6: mediamatch.v1.UpdateBankResponse.bank:type_name -> mediamatch.v1.Bank
-	25, // 7: mediamatch.v1.AddContentRequest.hashes:type_name -> mediamatch.v1.MediaHashes
-	21, // 8: mediamatch.v1.AddContentRequest.labels:type_name -> mediamatch.v1.AddContentRequest.LabelsEntry
-	26, // 9: mediamatch.v1.AddContentRequest.source:type_name -> mediamatch.v1.Source
-	27, // 10: mediamatch.v1.AddContentResponse.entry:type_name -> mediamatch.v1.Entry
-	22, // 11: mediamatch.v1.AddContentStreamHeader.labels:type_name -> mediamatch.v1.AddContentStreamHeader.LabelsEntry
-	26, // 12: mediamatch.v1.AddContentStreamHeader.source:type_name -> mediamatch.v1.Source
-	12, // 13: mediamatch.v1.AddContentStreamRequest.header:type_name -> mediamatch.v1.AddContentStreamHeader
-	27, // 14: mediamatch.v1.AddContentStreamResponse.entry:type_name -> mediamatch.v1.Entry
-	27, // 15: mediamatch.v1.RemoveContentResponse.entry:type_name -> mediamatch.v1.Entry
-	27, // 16: mediamatch.v1.GetContentResponse.entry:type_name -> mediamatch.v1.Entry
-	27, // 17: mediamatch.v1.ListContentResponse.entries:type_name -> mediamatch.v1.Entry
-	0,  // 18: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
-	2,  // 19: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
-	4,  // 20: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
-	6,  // 21: mediamatch.v1.BankService.UpdateBank:input_type -> mediamatch.v1.UpdateBankRequest
-	8,  // 22: mediamatch.v1.BankService.DeleteBank:input_type -> mediamatch.v1.DeleteBankRequest
-	10, // 23: mediamatch.v1.BankService.AddContent:input_type -> mediamatch.v1.AddContentRequest
-	13, // 24: mediamatch.v1.BankService.AddContentStream:input_type -> mediamatch.v1.AddContentStreamRequest
-	15, // 25: mediamatch.v1.BankService.RemoveContent:input_type -> mediamatch.v1.RemoveContentRequest
-	17, // 26: mediamatch.v1.BankService.GetContent:input_type -> mediamatch.v1.GetContentRequest
-	19, // 27: mediamatch.v1.BankService.ListContent:input_type -> mediamatch.v1.ListContentRequest
-	1,  // 28: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
-	3,  // 29: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
-	5,  // 30: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
-	7,  // 31: mediamatch.v1.BankService.UpdateBank:output_type -> mediamatch.v1.UpdateBankResponse
-	9,  // 32: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
-	11, // 33: mediamatch.v1.BankService.AddContent:output_type -> mediamatch.v1.AddContentResponse
-	14, // 34: mediamatch.v1.BankService.AddContentStream:output_type -> mediamatch.v1.AddContentStreamResponse
-	16, // 35: mediamatch.v1.BankService.RemoveContent:output_type -> mediamatch.v1.RemoveContentResponse
-	18, // 36: mediamatch.v1.BankService.GetContent:output_type -> mediamatch.v1.GetContentResponse
-	20, // 37: mediamatch.v1.BankService.ListContent:output_type -> mediamatch.v1.ListContentResponse
-	28, // [28:38] is the sub-list for method output_type
-	18, // [18:28] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	25, // 0: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
+	25, // 1: mediamatch.v1.CreateBankResponse.bank:type_name -> mediamatch.v1.Bank
+	25, // 2: mediamatch.v1.GetBankResponse.bank:type_name -> mediamatch.v1.Bank
+	25, // 3: mediamatch.v1.ListBanksResponse.banks:type_name -> mediamatch.v1.Bank
+	25, // 4: mediamatch.v1.UpdateBankRequest.bank:type_name -> mediamatch.v1.Bank
+	26, // 5: mediamatch.v1.UpdateBankRequest.update_mask:type_name -> google.protobuf.FieldMask
+	25, // 6: mediamatch.v1.UpdateBankResponse.bank:type_name -> mediamatch.v1.Bank
+	27, // 7: mediamatch.v1.CreateEntryRequest.entry:type_name -> mediamatch.v1.Entry
+	28, // 8: mediamatch.v1.CreateEntryRequest.view:type_name -> mediamatch.v1.EntryView
+	27, // 9: mediamatch.v1.CreateEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	27, // 10: mediamatch.v1.CreateEntryStreamHeader.entry:type_name -> mediamatch.v1.Entry
+	28, // 11: mediamatch.v1.CreateEntryStreamHeader.view:type_name -> mediamatch.v1.EntryView
+	12, // 12: mediamatch.v1.CreateEntryStreamRequest.header:type_name -> mediamatch.v1.CreateEntryStreamHeader
+	27, // 13: mediamatch.v1.CreateEntryStreamResponse.entry:type_name -> mediamatch.v1.Entry
+	28, // 14: mediamatch.v1.GetEntryRequest.view:type_name -> mediamatch.v1.EntryView
+	27, // 15: mediamatch.v1.GetEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	28, // 16: mediamatch.v1.ListEntriesRequest.view:type_name -> mediamatch.v1.EntryView
+	27, // 17: mediamatch.v1.ListEntriesResponse.entries:type_name -> mediamatch.v1.Entry
+	27, // 18: mediamatch.v1.UpdateEntryRequest.entry:type_name -> mediamatch.v1.Entry
+	26, // 19: mediamatch.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	27, // 20: mediamatch.v1.UpdateEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	27, // 21: mediamatch.v1.DeleteEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	29, // 22: mediamatch.v1.ListChangesResponse.changes:type_name -> mediamatch.v1.Change
+	0,  // 23: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
+	2,  // 24: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
+	4,  // 25: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
+	6,  // 26: mediamatch.v1.BankService.UpdateBank:input_type -> mediamatch.v1.UpdateBankRequest
+	8,  // 27: mediamatch.v1.BankService.DeleteBank:input_type -> mediamatch.v1.DeleteBankRequest
+	10, // 28: mediamatch.v1.BankService.CreateEntry:input_type -> mediamatch.v1.CreateEntryRequest
+	13, // 29: mediamatch.v1.BankService.CreateEntryStream:input_type -> mediamatch.v1.CreateEntryStreamRequest
+	15, // 30: mediamatch.v1.BankService.GetEntry:input_type -> mediamatch.v1.GetEntryRequest
+	17, // 31: mediamatch.v1.BankService.ListEntries:input_type -> mediamatch.v1.ListEntriesRequest
+	19, // 32: mediamatch.v1.BankService.UpdateEntry:input_type -> mediamatch.v1.UpdateEntryRequest
+	21, // 33: mediamatch.v1.BankService.DeleteEntry:input_type -> mediamatch.v1.DeleteEntryRequest
+	23, // 34: mediamatch.v1.BankService.ListChanges:input_type -> mediamatch.v1.ListChangesRequest
+	1,  // 35: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
+	3,  // 36: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
+	5,  // 37: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
+	7,  // 38: mediamatch.v1.BankService.UpdateBank:output_type -> mediamatch.v1.UpdateBankResponse
+	9,  // 39: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
+	11, // 40: mediamatch.v1.BankService.CreateEntry:output_type -> mediamatch.v1.CreateEntryResponse
+	14, // 41: mediamatch.v1.BankService.CreateEntryStream:output_type -> mediamatch.v1.CreateEntryStreamResponse
+	16, // 42: mediamatch.v1.BankService.GetEntry:output_type -> mediamatch.v1.GetEntryResponse
+	18, // 43: mediamatch.v1.BankService.ListEntries:output_type -> mediamatch.v1.ListEntriesResponse
+	20, // 44: mediamatch.v1.BankService.UpdateEntry:output_type -> mediamatch.v1.UpdateEntryResponse
+	22, // 45: mediamatch.v1.BankService.DeleteEntry:output_type -> mediamatch.v1.DeleteEntryResponse
+	24, // 46: mediamatch.v1.BankService.ListChanges:output_type -> mediamatch.v1.ListChangesResponse
+	35, // [35:47] is the sub-list for method output_type
+	23, // [23:35] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_bank_service_proto_init() }
@@ -1434,14 +1683,9 @@ func file_mediamatch_v1_bank_service_proto_init() {
 		return
 	}
 	file_mediamatch_v1_bank_proto_init()
-	file_mediamatch_v1_hash_proto_init()
-	file_mediamatch_v1_bank_service_proto_msgTypes[10].OneofWrappers = []any{
-		(*AddContentRequest_Media)(nil),
-		(*AddContentRequest_Hashes)(nil),
-	}
 	file_mediamatch_v1_bank_service_proto_msgTypes[13].OneofWrappers = []any{
-		(*AddContentStreamRequest_Header)(nil),
-		(*AddContentStreamRequest_Chunk)(nil),
+		(*CreateEntryStreamRequest_Header)(nil),
+		(*CreateEntryStreamRequest_Chunk)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1449,7 +1693,7 @@ func file_mediamatch_v1_bank_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_bank_service_proto_rawDesc), len(file_mediamatch_v1_bank_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

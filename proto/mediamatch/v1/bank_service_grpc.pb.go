@@ -5,7 +5,7 @@
 // source: mediamatch/v1/bank_service.proto
 
 // The bank service: curating the known content that queries are matched
-// against.
+// against, and reading the log of every change made to it.
 
 package mediamatchv1
 
@@ -22,54 +22,80 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BankService_CreateBank_FullMethodName       = "/mediamatch.v1.BankService/CreateBank"
-	BankService_ListBanks_FullMethodName        = "/mediamatch.v1.BankService/ListBanks"
-	BankService_GetBank_FullMethodName          = "/mediamatch.v1.BankService/GetBank"
-	BankService_UpdateBank_FullMethodName       = "/mediamatch.v1.BankService/UpdateBank"
-	BankService_DeleteBank_FullMethodName       = "/mediamatch.v1.BankService/DeleteBank"
-	BankService_AddContent_FullMethodName       = "/mediamatch.v1.BankService/AddContent"
-	BankService_AddContentStream_FullMethodName = "/mediamatch.v1.BankService/AddContentStream"
-	BankService_RemoveContent_FullMethodName    = "/mediamatch.v1.BankService/RemoveContent"
-	BankService_GetContent_FullMethodName       = "/mediamatch.v1.BankService/GetContent"
-	BankService_ListContent_FullMethodName      = "/mediamatch.v1.BankService/ListContent"
+	BankService_CreateBank_FullMethodName        = "/mediamatch.v1.BankService/CreateBank"
+	BankService_GetBank_FullMethodName           = "/mediamatch.v1.BankService/GetBank"
+	BankService_ListBanks_FullMethodName         = "/mediamatch.v1.BankService/ListBanks"
+	BankService_UpdateBank_FullMethodName        = "/mediamatch.v1.BankService/UpdateBank"
+	BankService_DeleteBank_FullMethodName        = "/mediamatch.v1.BankService/DeleteBank"
+	BankService_CreateEntry_FullMethodName       = "/mediamatch.v1.BankService/CreateEntry"
+	BankService_CreateEntryStream_FullMethodName = "/mediamatch.v1.BankService/CreateEntryStream"
+	BankService_GetEntry_FullMethodName          = "/mediamatch.v1.BankService/GetEntry"
+	BankService_ListEntries_FullMethodName       = "/mediamatch.v1.BankService/ListEntries"
+	BankService_UpdateEntry_FullMethodName       = "/mediamatch.v1.BankService/UpdateEntry"
+	BankService_DeleteEntry_FullMethodName       = "/mediamatch.v1.BankService/DeleteEntry"
+	BankService_ListChanges_FullMethodName       = "/mediamatch.v1.BankService/ListChanges"
 )
 
 // BankServiceClient is the client API for BankService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// BankService creates and curates banks and their entries. It needs the
-// curator role (or admin). Every acknowledged write is durable and recorded
-// in the change log that partner sync reads.
+// BankService creates and curates banks and their entries. Every
+// acknowledged write is durable and recorded in the change log, and every
+// match made after the write returns sees it.
+//
+// Resource names: a bank is "banks/{bank}", an entry
+// "banks/{bank}/entries/{entry}". Where a parent is asked for, "banks/-"
+// means every bank; entry IDs are unique across banks, so
+// "banks/-/entries/{entry}" names an entry wherever it is. A name that
+// breaks these rules fails with INVALID_ARGUMENT; a well-formed name of
+// nothing with NOT_FOUND.
+//
+// Lists return pages of at most page_size items (0 means 100; at most
+// 1000) and of at most 2 MiB, so a page always fits a response; a page may
+// hold fewer items than asked for, and next_page_token is empty on the
+// last one. A page token is only valid with the request that produced it
+// (the same parent and view); with another, the call fails with
+// INVALID_ARGUMENT.
 type BankServiceClient interface {
-	// CreateBank creates an empty bank. A bank with the same name fails the
+	// CreateBank creates an empty bank. A bank with the same ID fails the
 	// call with ALREADY_EXISTS.
 	CreateBank(ctx context.Context, in *CreateBankRequest, opts ...grpc.CallOption) (*CreateBankResponse, error)
-	// ListBanks lists the banks in name order, a page at a time.
-	ListBanks(ctx context.Context, in *ListBanksRequest, opts ...grpc.CallOption) (*ListBanksResponse, error)
 	// GetBank returns one bank.
 	GetBank(ctx context.Context, in *GetBankRequest, opts ...grpc.CallOption) (*GetBankResponse, error)
-	// UpdateBank changes a bank's settings (the fields named in the update
-	// mask).
+	// ListBanks lists the banks in ID order, a page at a time.
+	ListBanks(ctx context.Context, in *ListBanksRequest, opts ...grpc.CallOption) (*ListBanksResponse, error)
+	// UpdateBank changes a bank's settings: the fields the update mask names,
+	// nothing else.
 	UpdateBank(ctx context.Context, in *UpdateBankRequest, opts ...grpc.CallOption) (*UpdateBankResponse, error)
 	// DeleteBank deletes a bank. A bank that still has entries is only deleted
-	// when forced, and then each entry's removal is recorded in the change log.
+	// when forced, and then each entry's removal is recorded in the change log
+	// before the bank's deletion, all in one atomic write.
 	DeleteBank(ctx context.Context, in *DeleteBankRequest, opts ...grpc.CallOption) (*DeleteBankResponse, error)
-	// AddContent adds one piece of content to a bank, from its media bytes or
-	// from precomputed hashes. Adding the same content to the same bank twice
-	// keeps one entry and returns it.
-	AddContent(ctx context.Context, in *AddContentRequest, opts ...grpc.CallOption) (*AddContentResponse, error)
-	// AddContentStream is AddContent for media too large for one message: the
-	// client sends a header, then the media in chunks, then closes its side;
-	// the server answers once.
-	AddContentStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[AddContentStreamRequest, AddContentStreamResponse], error)
-	// RemoveContent removes an entry from its bank.
-	RemoveContent(ctx context.Context, in *RemoveContentRequest, opts ...grpc.CallOption) (*RemoveContentResponse, error)
-	// GetContent returns one entry.
-	GetContent(ctx context.Context, in *GetContentRequest, opts ...grpc.CallOption) (*GetContentResponse, error)
-	// ListContent lists entries in the order they were added, a page at a
-	// time.
-	ListContent(ctx context.Context, in *ListContentRequest, opts ...grpc.CallOption) (*ListContentResponse, error)
+	// CreateEntry adds one piece of content to a bank, from its media bytes
+	// or from precomputed hashes. Adding to a bank content it already holds
+	// (the same whole-media hashes, and for a video the same frames) keeps
+	// one entry and returns it with already_exists set.
+	CreateEntry(ctx context.Context, in *CreateEntryRequest, opts ...grpc.CallOption) (*CreateEntryResponse, error)
+	// CreateEntryStream is CreateEntry for media too large for one message:
+	// the client sends a header, then the media in chunks, then closes its
+	// side; the server answers once.
+	CreateEntryStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CreateEntryStreamRequest, CreateEntryStreamResponse], error)
+	// GetEntry returns one entry, in full unless asked for its basic view.
+	GetEntry(ctx context.Context, in *GetEntryRequest, opts ...grpc.CallOption) (*GetEntryResponse, error)
+	// ListEntries lists a bank's entries (or every bank's) in the order they
+	// were added, a page at a time, in the basic view unless asked for the
+	// full one.
+	ListEntries(ctx context.Context, in *ListEntriesRequest, opts ...grpc.CallOption) (*ListEntriesResponse, error)
+	// UpdateEntry changes an entry's labels or note: the fields the update
+	// mask names, nothing else. Hashes, bank and source never change.
+	UpdateEntry(ctx context.Context, in *UpdateEntryRequest, opts ...grpc.CallOption) (*UpdateEntryResponse, error)
+	// DeleteEntry removes an entry from its bank.
+	DeleteEntry(ctx context.Context, in *DeleteEntryRequest, opts ...grpc.CallOption) (*DeleteEntryResponse, error)
+	// ListChanges lists the change log, oldest first, a page at a time: every
+	// bank created, updated or deleted and every entry added, updated or
+	// removed, with who did it and when.
+	ListChanges(ctx context.Context, in *ListChangesRequest, opts ...grpc.CallOption) (*ListChangesResponse, error)
 }
 
 type bankServiceClient struct {
@@ -90,20 +116,20 @@ func (c *bankServiceClient) CreateBank(ctx context.Context, in *CreateBankReques
 	return out, nil
 }
 
-func (c *bankServiceClient) ListBanks(ctx context.Context, in *ListBanksRequest, opts ...grpc.CallOption) (*ListBanksResponse, error) {
+func (c *bankServiceClient) GetBank(ctx context.Context, in *GetBankRequest, opts ...grpc.CallOption) (*GetBankResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListBanksResponse)
-	err := c.cc.Invoke(ctx, BankService_ListBanks_FullMethodName, in, out, cOpts...)
+	out := new(GetBankResponse)
+	err := c.cc.Invoke(ctx, BankService_GetBank_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *bankServiceClient) GetBank(ctx context.Context, in *GetBankRequest, opts ...grpc.CallOption) (*GetBankResponse, error) {
+func (c *bankServiceClient) ListBanks(ctx context.Context, in *ListBanksRequest, opts ...grpc.CallOption) (*ListBanksResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetBankResponse)
-	err := c.cc.Invoke(ctx, BankService_GetBank_FullMethodName, in, out, cOpts...)
+	out := new(ListBanksResponse)
+	err := c.cc.Invoke(ctx, BankService_ListBanks_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -130,53 +156,73 @@ func (c *bankServiceClient) DeleteBank(ctx context.Context, in *DeleteBankReques
 	return out, nil
 }
 
-func (c *bankServiceClient) AddContent(ctx context.Context, in *AddContentRequest, opts ...grpc.CallOption) (*AddContentResponse, error) {
+func (c *bankServiceClient) CreateEntry(ctx context.Context, in *CreateEntryRequest, opts ...grpc.CallOption) (*CreateEntryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(AddContentResponse)
-	err := c.cc.Invoke(ctx, BankService_AddContent_FullMethodName, in, out, cOpts...)
+	out := new(CreateEntryResponse)
+	err := c.cc.Invoke(ctx, BankService_CreateEntry_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *bankServiceClient) AddContentStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[AddContentStreamRequest, AddContentStreamResponse], error) {
+func (c *bankServiceClient) CreateEntryStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[CreateEntryStreamRequest, CreateEntryStreamResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &BankService_ServiceDesc.Streams[0], BankService_AddContentStream_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &BankService_ServiceDesc.Streams[0], BankService_CreateEntryStream_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[AddContentStreamRequest, AddContentStreamResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[CreateEntryStreamRequest, CreateEntryStreamResponse]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type BankService_AddContentStreamClient = grpc.ClientStreamingClient[AddContentStreamRequest, AddContentStreamResponse]
+type BankService_CreateEntryStreamClient = grpc.ClientStreamingClient[CreateEntryStreamRequest, CreateEntryStreamResponse]
 
-func (c *bankServiceClient) RemoveContent(ctx context.Context, in *RemoveContentRequest, opts ...grpc.CallOption) (*RemoveContentResponse, error) {
+func (c *bankServiceClient) GetEntry(ctx context.Context, in *GetEntryRequest, opts ...grpc.CallOption) (*GetEntryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RemoveContentResponse)
-	err := c.cc.Invoke(ctx, BankService_RemoveContent_FullMethodName, in, out, cOpts...)
+	out := new(GetEntryResponse)
+	err := c.cc.Invoke(ctx, BankService_GetEntry_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *bankServiceClient) GetContent(ctx context.Context, in *GetContentRequest, opts ...grpc.CallOption) (*GetContentResponse, error) {
+func (c *bankServiceClient) ListEntries(ctx context.Context, in *ListEntriesRequest, opts ...grpc.CallOption) (*ListEntriesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetContentResponse)
-	err := c.cc.Invoke(ctx, BankService_GetContent_FullMethodName, in, out, cOpts...)
+	out := new(ListEntriesResponse)
+	err := c.cc.Invoke(ctx, BankService_ListEntries_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *bankServiceClient) ListContent(ctx context.Context, in *ListContentRequest, opts ...grpc.CallOption) (*ListContentResponse, error) {
+func (c *bankServiceClient) UpdateEntry(ctx context.Context, in *UpdateEntryRequest, opts ...grpc.CallOption) (*UpdateEntryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListContentResponse)
-	err := c.cc.Invoke(ctx, BankService_ListContent_FullMethodName, in, out, cOpts...)
+	out := new(UpdateEntryResponse)
+	err := c.cc.Invoke(ctx, BankService_UpdateEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bankServiceClient) DeleteEntry(ctx context.Context, in *DeleteEntryRequest, opts ...grpc.CallOption) (*DeleteEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteEntryResponse)
+	err := c.cc.Invoke(ctx, BankService_DeleteEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bankServiceClient) ListChanges(ctx context.Context, in *ListChangesRequest, opts ...grpc.CallOption) (*ListChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListChangesResponse)
+	err := c.cc.Invoke(ctx, BankService_ListChanges_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -187,38 +233,62 @@ func (c *bankServiceClient) ListContent(ctx context.Context, in *ListContentRequ
 // All implementations must embed UnimplementedBankServiceServer
 // for forward compatibility.
 //
-// BankService creates and curates banks and their entries. It needs the
-// curator role (or admin). Every acknowledged write is durable and recorded
-// in the change log that partner sync reads.
+// BankService creates and curates banks and their entries. Every
+// acknowledged write is durable and recorded in the change log, and every
+// match made after the write returns sees it.
+//
+// Resource names: a bank is "banks/{bank}", an entry
+// "banks/{bank}/entries/{entry}". Where a parent is asked for, "banks/-"
+// means every bank; entry IDs are unique across banks, so
+// "banks/-/entries/{entry}" names an entry wherever it is. A name that
+// breaks these rules fails with INVALID_ARGUMENT; a well-formed name of
+// nothing with NOT_FOUND.
+//
+// Lists return pages of at most page_size items (0 means 100; at most
+// 1000) and of at most 2 MiB, so a page always fits a response; a page may
+// hold fewer items than asked for, and next_page_token is empty on the
+// last one. A page token is only valid with the request that produced it
+// (the same parent and view); with another, the call fails with
+// INVALID_ARGUMENT.
 type BankServiceServer interface {
-	// CreateBank creates an empty bank. A bank with the same name fails the
+	// CreateBank creates an empty bank. A bank with the same ID fails the
 	// call with ALREADY_EXISTS.
 	CreateBank(context.Context, *CreateBankRequest) (*CreateBankResponse, error)
-	// ListBanks lists the banks in name order, a page at a time.
-	ListBanks(context.Context, *ListBanksRequest) (*ListBanksResponse, error)
 	// GetBank returns one bank.
 	GetBank(context.Context, *GetBankRequest) (*GetBankResponse, error)
-	// UpdateBank changes a bank's settings (the fields named in the update
-	// mask).
+	// ListBanks lists the banks in ID order, a page at a time.
+	ListBanks(context.Context, *ListBanksRequest) (*ListBanksResponse, error)
+	// UpdateBank changes a bank's settings: the fields the update mask names,
+	// nothing else.
 	UpdateBank(context.Context, *UpdateBankRequest) (*UpdateBankResponse, error)
 	// DeleteBank deletes a bank. A bank that still has entries is only deleted
-	// when forced, and then each entry's removal is recorded in the change log.
+	// when forced, and then each entry's removal is recorded in the change log
+	// before the bank's deletion, all in one atomic write.
 	DeleteBank(context.Context, *DeleteBankRequest) (*DeleteBankResponse, error)
-	// AddContent adds one piece of content to a bank, from its media bytes or
-	// from precomputed hashes. Adding the same content to the same bank twice
-	// keeps one entry and returns it.
-	AddContent(context.Context, *AddContentRequest) (*AddContentResponse, error)
-	// AddContentStream is AddContent for media too large for one message: the
-	// client sends a header, then the media in chunks, then closes its side;
-	// the server answers once.
-	AddContentStream(grpc.ClientStreamingServer[AddContentStreamRequest, AddContentStreamResponse]) error
-	// RemoveContent removes an entry from its bank.
-	RemoveContent(context.Context, *RemoveContentRequest) (*RemoveContentResponse, error)
-	// GetContent returns one entry.
-	GetContent(context.Context, *GetContentRequest) (*GetContentResponse, error)
-	// ListContent lists entries in the order they were added, a page at a
-	// time.
-	ListContent(context.Context, *ListContentRequest) (*ListContentResponse, error)
+	// CreateEntry adds one piece of content to a bank, from its media bytes
+	// or from precomputed hashes. Adding to a bank content it already holds
+	// (the same whole-media hashes, and for a video the same frames) keeps
+	// one entry and returns it with already_exists set.
+	CreateEntry(context.Context, *CreateEntryRequest) (*CreateEntryResponse, error)
+	// CreateEntryStream is CreateEntry for media too large for one message:
+	// the client sends a header, then the media in chunks, then closes its
+	// side; the server answers once.
+	CreateEntryStream(grpc.ClientStreamingServer[CreateEntryStreamRequest, CreateEntryStreamResponse]) error
+	// GetEntry returns one entry, in full unless asked for its basic view.
+	GetEntry(context.Context, *GetEntryRequest) (*GetEntryResponse, error)
+	// ListEntries lists a bank's entries (or every bank's) in the order they
+	// were added, a page at a time, in the basic view unless asked for the
+	// full one.
+	ListEntries(context.Context, *ListEntriesRequest) (*ListEntriesResponse, error)
+	// UpdateEntry changes an entry's labels or note: the fields the update
+	// mask names, nothing else. Hashes, bank and source never change.
+	UpdateEntry(context.Context, *UpdateEntryRequest) (*UpdateEntryResponse, error)
+	// DeleteEntry removes an entry from its bank.
+	DeleteEntry(context.Context, *DeleteEntryRequest) (*DeleteEntryResponse, error)
+	// ListChanges lists the change log, oldest first, a page at a time: every
+	// bank created, updated or deleted and every entry added, updated or
+	// removed, with who did it and when.
+	ListChanges(context.Context, *ListChangesRequest) (*ListChangesResponse, error)
 	mustEmbedUnimplementedBankServiceServer()
 }
 
@@ -232,11 +302,11 @@ type UnimplementedBankServiceServer struct{}
 func (UnimplementedBankServiceServer) CreateBank(context.Context, *CreateBankRequest) (*CreateBankResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateBank not implemented")
 }
-func (UnimplementedBankServiceServer) ListBanks(context.Context, *ListBanksRequest) (*ListBanksResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListBanks not implemented")
-}
 func (UnimplementedBankServiceServer) GetBank(context.Context, *GetBankRequest) (*GetBankResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBank not implemented")
+}
+func (UnimplementedBankServiceServer) ListBanks(context.Context, *ListBanksRequest) (*ListBanksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBanks not implemented")
 }
 func (UnimplementedBankServiceServer) UpdateBank(context.Context, *UpdateBankRequest) (*UpdateBankResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateBank not implemented")
@@ -244,20 +314,26 @@ func (UnimplementedBankServiceServer) UpdateBank(context.Context, *UpdateBankReq
 func (UnimplementedBankServiceServer) DeleteBank(context.Context, *DeleteBankRequest) (*DeleteBankResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteBank not implemented")
 }
-func (UnimplementedBankServiceServer) AddContent(context.Context, *AddContentRequest) (*AddContentResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method AddContent not implemented")
+func (UnimplementedBankServiceServer) CreateEntry(context.Context, *CreateEntryRequest) (*CreateEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateEntry not implemented")
 }
-func (UnimplementedBankServiceServer) AddContentStream(grpc.ClientStreamingServer[AddContentStreamRequest, AddContentStreamResponse]) error {
-	return status.Error(codes.Unimplemented, "method AddContentStream not implemented")
+func (UnimplementedBankServiceServer) CreateEntryStream(grpc.ClientStreamingServer[CreateEntryStreamRequest, CreateEntryStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method CreateEntryStream not implemented")
 }
-func (UnimplementedBankServiceServer) RemoveContent(context.Context, *RemoveContentRequest) (*RemoveContentResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method RemoveContent not implemented")
+func (UnimplementedBankServiceServer) GetEntry(context.Context, *GetEntryRequest) (*GetEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEntry not implemented")
 }
-func (UnimplementedBankServiceServer) GetContent(context.Context, *GetContentRequest) (*GetContentResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetContent not implemented")
+func (UnimplementedBankServiceServer) ListEntries(context.Context, *ListEntriesRequest) (*ListEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEntries not implemented")
 }
-func (UnimplementedBankServiceServer) ListContent(context.Context, *ListContentRequest) (*ListContentResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListContent not implemented")
+func (UnimplementedBankServiceServer) UpdateEntry(context.Context, *UpdateEntryRequest) (*UpdateEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateEntry not implemented")
+}
+func (UnimplementedBankServiceServer) DeleteEntry(context.Context, *DeleteEntryRequest) (*DeleteEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteEntry not implemented")
+}
+func (UnimplementedBankServiceServer) ListChanges(context.Context, *ListChangesRequest) (*ListChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListChanges not implemented")
 }
 func (UnimplementedBankServiceServer) mustEmbedUnimplementedBankServiceServer() {}
 func (UnimplementedBankServiceServer) testEmbeddedByValue()                     {}
@@ -298,24 +374,6 @@ func _BankService_CreateBank_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
-func _BankService_ListBanks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListBanksRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(BankServiceServer).ListBanks(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: BankService_ListBanks_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(BankServiceServer).ListBanks(ctx, req.(*ListBanksRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _BankService_GetBank_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetBankRequest)
 	if err := dec(in); err != nil {
@@ -330,6 +388,24 @@ func _BankService_GetBank_Handler(srv interface{}, ctx context.Context, dec func
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(BankServiceServer).GetBank(ctx, req.(*GetBankRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BankService_ListBanks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBanksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BankServiceServer).ListBanks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BankService_ListBanks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BankServiceServer).ListBanks(ctx, req.(*ListBanksRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -370,81 +446,117 @@ func _BankService_DeleteBank_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
-func _BankService_AddContent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(AddContentRequest)
+func _BankService_CreateEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateEntryRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(BankServiceServer).AddContent(ctx, in)
+		return srv.(BankServiceServer).CreateEntry(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: BankService_AddContent_FullMethodName,
+		FullMethod: BankService_CreateEntry_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(BankServiceServer).AddContent(ctx, req.(*AddContentRequest))
+		return srv.(BankServiceServer).CreateEntry(ctx, req.(*CreateEntryRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _BankService_AddContentStream_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(BankServiceServer).AddContentStream(&grpc.GenericServerStream[AddContentStreamRequest, AddContentStreamResponse]{ServerStream: stream})
+func _BankService_CreateEntryStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BankServiceServer).CreateEntryStream(&grpc.GenericServerStream[CreateEntryStreamRequest, CreateEntryStreamResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type BankService_AddContentStreamServer = grpc.ClientStreamingServer[AddContentStreamRequest, AddContentStreamResponse]
+type BankService_CreateEntryStreamServer = grpc.ClientStreamingServer[CreateEntryStreamRequest, CreateEntryStreamResponse]
 
-func _BankService_RemoveContent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RemoveContentRequest)
+func _BankService_GetEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEntryRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(BankServiceServer).RemoveContent(ctx, in)
+		return srv.(BankServiceServer).GetEntry(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: BankService_RemoveContent_FullMethodName,
+		FullMethod: BankService_GetEntry_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(BankServiceServer).RemoveContent(ctx, req.(*RemoveContentRequest))
+		return srv.(BankServiceServer).GetEntry(ctx, req.(*GetEntryRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _BankService_GetContent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetContentRequest)
+func _BankService_ListEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEntriesRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(BankServiceServer).GetContent(ctx, in)
+		return srv.(BankServiceServer).ListEntries(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: BankService_GetContent_FullMethodName,
+		FullMethod: BankService_ListEntries_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(BankServiceServer).GetContent(ctx, req.(*GetContentRequest))
+		return srv.(BankServiceServer).ListEntries(ctx, req.(*ListEntriesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _BankService_ListContent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListContentRequest)
+func _BankService_UpdateEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateEntryRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(BankServiceServer).ListContent(ctx, in)
+		return srv.(BankServiceServer).UpdateEntry(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: BankService_ListContent_FullMethodName,
+		FullMethod: BankService_UpdateEntry_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(BankServiceServer).ListContent(ctx, req.(*ListContentRequest))
+		return srv.(BankServiceServer).UpdateEntry(ctx, req.(*UpdateEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BankService_DeleteEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BankServiceServer).DeleteEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BankService_DeleteEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BankServiceServer).DeleteEntry(ctx, req.(*DeleteEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BankService_ListChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BankServiceServer).ListChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BankService_ListChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BankServiceServer).ListChanges(ctx, req.(*ListChangesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -461,12 +573,12 @@ var BankService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _BankService_CreateBank_Handler,
 		},
 		{
-			MethodName: "ListBanks",
-			Handler:    _BankService_ListBanks_Handler,
-		},
-		{
 			MethodName: "GetBank",
 			Handler:    _BankService_GetBank_Handler,
+		},
+		{
+			MethodName: "ListBanks",
+			Handler:    _BankService_ListBanks_Handler,
 		},
 		{
 			MethodName: "UpdateBank",
@@ -477,26 +589,34 @@ var BankService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _BankService_DeleteBank_Handler,
 		},
 		{
-			MethodName: "AddContent",
-			Handler:    _BankService_AddContent_Handler,
+			MethodName: "CreateEntry",
+			Handler:    _BankService_CreateEntry_Handler,
 		},
 		{
-			MethodName: "RemoveContent",
-			Handler:    _BankService_RemoveContent_Handler,
+			MethodName: "GetEntry",
+			Handler:    _BankService_GetEntry_Handler,
 		},
 		{
-			MethodName: "GetContent",
-			Handler:    _BankService_GetContent_Handler,
+			MethodName: "ListEntries",
+			Handler:    _BankService_ListEntries_Handler,
 		},
 		{
-			MethodName: "ListContent",
-			Handler:    _BankService_ListContent_Handler,
+			MethodName: "UpdateEntry",
+			Handler:    _BankService_UpdateEntry_Handler,
+		},
+		{
+			MethodName: "DeleteEntry",
+			Handler:    _BankService_DeleteEntry_Handler,
+		},
+		{
+			MethodName: "ListChanges",
+			Handler:    _BankService_ListChanges_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
-			StreamName:    "AddContentStream",
-			Handler:       _BankService_AddContentStream_Handler,
+			StreamName:    "CreateEntryStream",
+			Handler:       _BankService_CreateEntryStream_Handler,
 			ClientStreams: true,
 		},
 	},

@@ -534,7 +534,7 @@ func (x *TimeRange) GetEndSeconds() float64 {
 
 // MediaHashes is everything mediamatch keeps of one piece of media: what kind
 // it was, its size, and its hashes. The media bytes themselves are never
-// stored. It is what Hash returns, what Match and AddContent accept in place
+// stored. It is what Hash returns, what Match and CreateEntry accept in place
 // of media bytes, and what an Entry holds.
 type MediaHashes struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -552,13 +552,18 @@ type MediaHashes struct {
 	// Duration of a video in seconds; 0 for images or when not known.
 	DurationSeconds float64 `protobuf:"fixed64,5,opt,name=duration_seconds,json=durationSeconds,proto3" json:"duration_seconds,omitempty"`
 	// Whole-media hashes: for an image its perceptual hashes (pdq, phash,
-	// dhash, with any dihedral and region variants) and for any media the
-	// digests of its bytes (md5, sha256).
+	// dhash, with any dihedral and region variants, at most 16 regions in a
+	// stored entry) and for any media the digests of its bytes (md5,
+	// sha256).
 	Hashes []*Hash `protobuf:"bytes,6,rep,name=hashes,proto3" json:"hashes,omitempty"`
 	// For a video, the PDQ hash of every sampled frame in time order
 	// (1 frame per second plus scene changes, consecutive duplicates
-	// collapsed). Empty for images.
-	Frames        []*VideoFrameHash `protobuf:"bytes,7,rep,name=frames,proto3" json:"frames,omitempty"`
+	// collapsed); at most 20,000 in a stored entry. Empty for images.
+	Frames []*VideoFrameHash `protobuf:"bytes,7,rep,name=frames,proto3" json:"frames,omitempty"`
+	// For an image, its keypoints: local features that find crops of it no
+	// hash survives (at most 64 in a stored entry). Computed when media is
+	// added; an entry added from hashes has the keypoints it was given.
+	Keypoints     []*Keypoint `protobuf:"bytes,8,rep,name=keypoints,proto3" json:"keypoints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -642,6 +647,87 @@ func (x *MediaHashes) GetFrames() []*VideoFrameHash {
 	return nil
 }
 
+func (x *MediaHashes) GetKeypoints() []*Keypoint {
+	if x != nil {
+		return x.Keypoints
+	}
+	return nil
+}
+
+// Keypoint is one local feature of an image: a corner found at some scale,
+// with a descriptor of the patch around it.
+type Keypoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Horizontal position as a fraction (0 to 1) of the image's width.
+	X float32 `protobuf:"fixed32,1,opt,name=x,proto3" json:"x,omitempty"`
+	// Vertical position as a fraction (0 to 1) of the image's height.
+	Y float32 `protobuf:"fixed32,2,opt,name=y,proto3" json:"y,omitempty"`
+	// The pyramid level the corner was found at (0 is full size).
+	Level int32 `protobuf:"varint,3,opt,name=level,proto3" json:"level,omitempty"`
+	// The 256-bit patch descriptor in lowercase hexadecimal (64 characters).
+	DescriptorHex string `protobuf:"bytes,4,opt,name=descriptor_hex,json=descriptorHex,proto3" json:"descriptor_hex,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Keypoint) Reset() {
+	*x = Keypoint{}
+	mi := &file_mediamatch_v1_hash_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Keypoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Keypoint) ProtoMessage() {}
+
+func (x *Keypoint) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_hash_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Keypoint.ProtoReflect.Descriptor instead.
+func (*Keypoint) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_hash_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Keypoint) GetX() float32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *Keypoint) GetY() float32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *Keypoint) GetLevel() int32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
+func (x *Keypoint) GetDescriptorHex() string {
+	if x != nil {
+		return x.DescriptorHex
+	}
+	return ""
+}
+
 var File_mediamatch_v1_hash_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_hash_proto_rawDesc = "" +
@@ -671,7 +757,7 @@ const file_mediamatch_v1_hash_proto_rawDesc = "" +
 	"\tTimeRange\x12#\n" +
 	"\rstart_seconds\x18\x01 \x01(\x01R\fstartSeconds\x12\x1f\n" +
 	"\vend_seconds\x18\x02 \x01(\x01R\n" +
-	"endSeconds\"\x90\x02\n" +
+	"endSeconds\"\xc7\x02\n" +
 	"\vMediaHashes\x12,\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x18.mediamatch.v1.MediaKindR\x04kind\x12\x16\n" +
 	"\x06format\x18\x02 \x01(\tR\x06format\x12\x14\n" +
@@ -679,7 +765,13 @@ const file_mediamatch_v1_hash_proto_rawDesc = "" +
 	"\x06height\x18\x04 \x01(\x05R\x06height\x12)\n" +
 	"\x10duration_seconds\x18\x05 \x01(\x01R\x0fdurationSeconds\x12+\n" +
 	"\x06hashes\x18\x06 \x03(\v2\x13.mediamatch.v1.HashR\x06hashes\x125\n" +
-	"\x06frames\x18\a \x03(\v2\x1d.mediamatch.v1.VideoFrameHashR\x06frames*S\n" +
+	"\x06frames\x18\a \x03(\v2\x1d.mediamatch.v1.VideoFrameHashR\x06frames\x125\n" +
+	"\tkeypoints\x18\b \x03(\v2\x17.mediamatch.v1.KeypointR\tkeypoints\"c\n" +
+	"\bKeypoint\x12\f\n" +
+	"\x01x\x18\x01 \x01(\x02R\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\x02R\x01y\x12\x14\n" +
+	"\x05level\x18\x03 \x01(\x05R\x05level\x12%\n" +
+	"\x0edescriptor_hex\x18\x04 \x01(\tR\rdescriptorHex*S\n" +
 	"\tMediaKind\x12\x1a\n" +
 	"\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10MEDIA_KIND_IMAGE\x10\x01\x12\x14\n" +
@@ -714,7 +806,7 @@ func file_mediamatch_v1_hash_proto_rawDescGZIP() []byte {
 }
 
 var file_mediamatch_v1_hash_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mediamatch_v1_hash_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_mediamatch_v1_hash_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_mediamatch_v1_hash_proto_goTypes = []any{
 	(MediaKind)(0),         // 0: mediamatch.v1.MediaKind
 	(DihedralVariant)(0),   // 1: mediamatch.v1.DihedralVariant
@@ -724,6 +816,7 @@ var file_mediamatch_v1_hash_proto_goTypes = []any{
 	(*VideoFrameHash)(nil), // 5: mediamatch.v1.VideoFrameHash
 	(*TimeRange)(nil),      // 6: mediamatch.v1.TimeRange
 	(*MediaHashes)(nil),    // 7: mediamatch.v1.MediaHashes
+	(*Keypoint)(nil),       // 8: mediamatch.v1.Keypoint
 }
 var file_mediamatch_v1_hash_proto_depIdxs = []int32{
 	2, // 0: mediamatch.v1.Region.kind:type_name -> mediamatch.v1.RegionKind
@@ -732,11 +825,12 @@ var file_mediamatch_v1_hash_proto_depIdxs = []int32{
 	0, // 3: mediamatch.v1.MediaHashes.kind:type_name -> mediamatch.v1.MediaKind
 	4, // 4: mediamatch.v1.MediaHashes.hashes:type_name -> mediamatch.v1.Hash
 	5, // 5: mediamatch.v1.MediaHashes.frames:type_name -> mediamatch.v1.VideoFrameHash
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	8, // 6: mediamatch.v1.MediaHashes.keypoints:type_name -> mediamatch.v1.Keypoint
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_hash_proto_init() }
@@ -752,7 +846,7 @@ func file_mediamatch_v1_hash_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_hash_proto_rawDesc), len(file_mediamatch_v1_hash_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -130,9 +130,9 @@ func (x *HashResponse) GetMedia() *MediaHashes {
 // asks for the server's standard behaviour.
 type MatchOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Names of the banks to search. Empty means every enabled bank; a named
-	// bank is searched even when disabled. An unknown name fails the request
-	// with NOT_FOUND.
+	// The banks to search, by name ("banks/{bank}"). Empty means every
+	// enabled bank; a named bank is searched even when disabled. An unknown
+	// bank fails the request with NOT_FOUND.
 	Banks []string `protobuf:"bytes,1,rep,name=banks,proto3" json:"banks,omitempty"`
 	// Maximum Hamming distance per hash type (for example "pdq": 20), for this
 	// request only. Types left out use the bank's threshold, or else the
@@ -351,9 +351,9 @@ func (*MatchRequest_Hashes) isMatchRequest_Query() {}
 // Match is one bank entry that the query matched.
 type Match struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The matched entry's identifier.
-	EntryId string `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
-	// Name of the bank the entry belongs to.
+	// The matched entry's name, "banks/{bank}/entries/{entry}".
+	Entry string `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// The name of the bank the entry belongs to, "banks/{bank}".
 	Bank string `protobuf:"bytes,2,opt,name=bank,proto3" json:"bank,omitempty"`
 	// The entry's labels.
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -425,9 +425,9 @@ func (*Match) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *Match) GetEntryId() string {
+func (x *Match) GetEntry() string {
 	if x != nil {
-		return x.EntryId
+		return x.Entry
 	}
 	return ""
 }
@@ -531,6 +531,8 @@ type MatchResult struct {
 	Matches []*Match `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
 	// The hashes computed from the query media (or the hashes supplied), so a
 	// caller can keep them or add them to a bank later without re-uploading.
+	// The query's keypoints are left out (they are 4 KiB of every response);
+	// an entry added from these hashes has none.
 	Query *MediaHashes `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
 	// True when the query's PDQ quality (for a video: every frame's) was below
 	// the minimum, so PDQ was not used: an empty match list then does not mean
@@ -872,9 +874,9 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	"\x05media\x18\x01 \x01(\fH\x00R\x05media\x124\n" +
 	"\x06hashes\x18\x02 \x01(\v2\x1a.mediamatch.v1.MediaHashesH\x00R\x06hashes\x125\n" +
 	"\aoptions\x18\x03 \x01(\v2\x1b.mediamatch.v1.MatchOptionsR\aoptionsB\a\n" +
-	"\x05query\"\xb8\x06\n" +
-	"\x05Match\x12\x19\n" +
-	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x12\n" +
+	"\x05query\"\xb3\x06\n" +
+	"\x05Match\x12\x14\n" +
+	"\x05entry\x18\x01 \x01(\tR\x05entry\x12\x12\n" +
 	"\x04bank\x18\x02 \x01(\tR\x04bank\x128\n" +
 	"\x06labels\x18\x03 \x03(\v2 .mediamatch.v1.Match.LabelsEntryR\x06labels\x12\x1b\n" +
 	"\thash_type\x18\x04 \x01(\tR\bhashType\x12\x1f\n" +

@@ -1,0 +1,95 @@
+package index
+
+import (
+	"sync/atomic"
+
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/store"
+)
+
+// entryInfo is what a match needs of an entry without reading the store:
+// its bank, kind and labels, and the PDQ hashes that corroborate matches by
+// other types. It is never changed once published; an update publishes a
+// new one.
+type entryInfo struct {
+	id     uint64
+	bank   string
+	kind   store.MediaKind
+	labels map[string]string
+	// regions are an image's region hashes, by slot-1.
+	regions []regionInfo
+	// pdq is the entry's whole-image PDQ hash, when it has one of
+	// matchable quality: the corroboration for matches by other types.
+	pdq    Hash
+	hasPDQ bool
+	// added is the revision of the change that added the entry (0 for
+	// entries from the snapshot the index was built from): a match at an
+	// older revision does not see it.
+	added store.Revision
+}
+
+// regionInfo is what a match reports of an entry's region hash.
+type regionInfo struct {
+	kind hashing.RegionKind
+	box  hashing.Box
+	// pdq is the region's PDQ hash, which corroborates a hit on its pHash.
+	pdq Hash
+}
+
+func newEntryInfo(e *store.Entry, added store.Revision) *entryInfo {
+	info := &entryInfo{id: e.ID, bank: e.Bank, kind: e.Kind, labels: e.Labels, added: added}
+	for _, r := range e.Regions {
+		info.regions = append(info.regions, regionInfo{r.Kind, r.Box, toHash(r.Hash[:])})
+	}
+	if h, ok := e.Hash(hashing.PDQ); ok && h.Quality >= pdqMinQuality {
+		info.pdq, info.hasPDQ = toHash(h.Bytes), true
+	}
+	return info
+}
+
+// catalog maps entry ids to their entryInfo. Ids are dense (the store
+// hands them out in order), so it is an array of chunks, 8 bytes per id;
+// one goroutine writes, any number read, without locks.
+type catalog struct {
+	chunks atomic.Pointer[[]*catalogChunk]
+}
+
+const catalogChunkBits = 12
+
+type catalogChunk [1 << catalogChunkBits]atomic.Pointer[entryInfo]
+
+func newCatalog() *catalog {
+	c := &catalog{}
+	c.chunks.Store(&[]*catalogChunk{})
+	return c
+}
+
+// get returns the entry's info, or nil.
+func (c *catalog) get(id uint64) *entryInfo {
+	chunks := *c.chunks.Load()
+	i := id >> catalogChunkBits
+	if i >= uint64(len(chunks)) || chunks[i] == nil {
+		return nil
+	}
+	return chunks[i][id&(1<<catalogChunkBits-1)].Load()
+}
+
+// set publishes an entry's info; nil removes it. Only the index's writer
+// calls it. A chunk is allocated when its first id is set, by publishing a
+// new directory (readers keep the one they loaded), so ids far apart cost
+// only the directory's pointers.
+func (c *catalog) set(id uint64, info *entryInfo) {
+	chunks := *c.chunks.Load()
+	i := id >> catalogChunkBits
+	if i >= uint64(len(chunks)) || chunks[i] == nil {
+		if info == nil {
+			return
+		}
+		grown := make([]*catalogChunk, max(i+1, uint64(len(chunks))))
+		copy(grown, chunks)
+		grown[i] = new(catalogChunk)
+		c.chunks.Store(&grown)
+		chunks = grown
+	}
+	chunks[i][id&(1<<catalogChunkBits-1)].Store(info)
+}

@@ -1,0 +1,224 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/store"
+)
+
+// KeypointIndex names the search structure of keypoint keys (in Stats,
+// Structures and Options.Structures), beside the hash types'. Slot k of an
+// entry is its keypoint k.
+const KeypointIndex = "keypoints"
+
+// The search structures hold references to hashes rather than entry ids:
+// the entry id in the high bits and a slot in the low slotBits. Slot 0 is
+// the entry's whole-media hash of the type; an image's region hash k is
+// slot 1+k; a video's frame i is slot 1+2i for the whole frame and 2+2i for
+// its content region.
+const slotBits = 20
+
+func ref(id uint64, slot int) uint64 { return id<<slotBits | uint64(slot) }
+
+func splitRef(r uint64) (id uint64, slot int) { return r >> slotBits, int(r & (1<<slotBits - 1)) }
+
+// frameOfSlot returns the frame index a slot refers to, or -1 for slot 0.
+func frameOfSlot(slot int) int {
+	if slot == 0 {
+		return -1
+	}
+	return (slot - 1) / 2
+}
+
+// searched calls fn with every hash of e that the search structures hold:
+// its perceptual hashes, its regions' (of matchable quality, and their
+// pHashes), its keypoints' keys, and the PDQ hashes of its frames that are
+// of matchable quality (frames below it are kept in the store but, as vPDQ
+// does, not matched).
+func searched(e *store.Entry, fn func(typ string, r uint64, h Hash)) {
+	for _, h := range e.Hashes {
+		if t, err := hashing.Lookup(h.Type); err == nil && !t.Exact {
+			fn(h.Type, ref(e.ID, 0), toHash(h.Bytes))
+		}
+	}
+	for k, r := range e.Regions {
+		if r.Quality >= pdqMinQuality {
+			fn(hashing.PDQ, ref(e.ID, 1+k), toHash(r.Hash[:]))
+		}
+		if r.HasPHash {
+			fn(hashing.PHash, ref(e.ID, 1+k), toHash(binary.BigEndian.AppendUint64(nil, r.PHash)))
+		}
+	}
+	for k := range e.Keypoints {
+		fn(KeypointIndex, ref(e.ID, k), Hash{e.Keypoints[k].Descriptor[0]})
+	}
+	for i, f := range e.Frames {
+		if f.Quality < pdqMinQuality {
+			continue
+		}
+		fn(hashing.PDQ, ref(e.ID, 1+2*i), toHash(f.Hash[:]))
+		if f.HasContent {
+			fn(hashing.PDQ, ref(e.ID, 2+2*i), toHash(f.Content[:]))
+		}
+	}
+}
+
+func digestKey(b []byte) [32]byte {
+	var k [32]byte
+	copy(k[:], b)
+	return k
+}
+
+// segment is the search structures of a run of entries with consecutive
+// ids: one per perceptual hash type, plus exact maps for the digests.
+// Segments never change once built; the index replaces them whole when it
+// merges them.
+type segment struct {
+	minID, maxID uint64
+	entries      int
+	hashes       int
+	search       map[string]Searcher
+	exact        map[string]map[[32]byte][]uint64
+	// counts are the hashes held per structure and digest type.
+	counts map[string]int
+	// level is the merge level: the tail is frozen at level 0, and four
+	// segments of one level merge into one of the next.
+	level int
+}
+
+// linearBelow is the size under which a segment's structure for a type is
+// the linear scan whatever the configuration: a scan of a few thousand
+// hashes takes microseconds, and any index costs more than it saves.
+const linearBelow = 4096
+
+// segmentBuilder gathers what a segment will hold.
+type segmentBuilder struct {
+	minID, maxID uint64
+	entries      int
+	refs         map[string][]uint64
+	hashes       map[string][]Hash
+	exact        map[string]map[[32]byte][]uint64
+}
+
+func newSegmentBuilder() *segmentBuilder {
+	return &segmentBuilder{refs: map[string][]uint64{}, hashes: map[string][]Hash{}, exact: map[string]map[[32]byte][]uint64{}}
+}
+
+func (b *segmentBuilder) span(id uint64) {
+	if b.entries == 0 || id < b.minID {
+		b.minID = id
+	}
+	b.maxID = max(b.maxID, id)
+	b.entries++
+}
+
+// add takes an entry's hashes.
+func (b *segmentBuilder) add(e *store.Entry) {
+	b.span(e.ID)
+	searched(e, func(typ string, r uint64, h Hash) {
+		b.refs[typ] = append(b.refs[typ], r)
+		b.hashes[typ] = append(b.hashes[typ], h)
+	})
+	for _, h := range e.Hashes {
+		if t, err := hashing.Lookup(h.Type); err == nil && t.Exact {
+			m := b.exact[h.Type]
+			if m == nil {
+				m = map[[32]byte][]uint64{}
+				b.exact[h.Type] = m
+			}
+			k := digestKey(h.Bytes)
+			m[k] = append(m[k], e.ID)
+		}
+	}
+}
+
+// addSegment takes what s holds of the entries live says are live.
+func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
+	seen := map[uint64]bool{}
+	for typ, srch := range s.search {
+		srch.Each(func(r uint64, h Hash) {
+			id, _ := splitRef(r)
+			if !live(id) {
+				return
+			}
+			if !seen[id] {
+				seen[id] = true
+				b.span(id)
+			}
+			b.refs[typ] = append(b.refs[typ], r)
+			b.hashes[typ] = append(b.hashes[typ], h)
+		})
+	}
+	for typ, m := range s.exact {
+		for k, ids := range m {
+			for _, id := range ids {
+				if !live(id) {
+					continue
+				}
+				if !seen[id] {
+					seen[id] = true
+					b.span(id)
+				}
+				if b.exact[typ] == nil {
+					b.exact[typ] = map[[32]byte][]uint64{}
+				}
+				b.exact[typ][k] = append(b.exact[typ][k], id)
+			}
+		}
+	}
+	// Entries with no searchable hash at all (none today) would be lost
+	// here; the span still covers them through the segment's bounds.
+	if s.entries > 0 {
+		if b.entries == 0 || s.minID < b.minID {
+			b.minID = s.minID
+		}
+		b.maxID = max(b.maxID, s.maxID)
+	}
+}
+
+// build makes the segment, with the configured structure for each type
+// large enough to need one.
+func (b *segmentBuilder) build(structures map[string]Structure, level int) (*segment, error) {
+	s := &segment{minID: b.minID, maxID: b.maxID, entries: b.entries, level: level,
+		search: map[string]Searcher{}, exact: b.exact, counts: map[string]int{}}
+	for typ, m := range b.exact {
+		for _, ids := range m {
+			s.counts[typ] += len(ids)
+		}
+	}
+	for typ, refs := range b.refs {
+		bits, ok := typeBits(typ)
+		if !ok {
+			continue
+		}
+		st := structures[typ]
+		if st == "" {
+			st = DefaultStructure(bits)
+		}
+		if len(refs) < linearBelow {
+			st = Linear
+		}
+		srch, err := Build(st, bits, refs, b.hashes[typ])
+		if err != nil {
+			return nil, fmt.Errorf("index for %s: %w", typ, err)
+		}
+		s.search[typ] = srch
+		s.hashes += len(refs)
+		s.counts[typ] = len(refs)
+	}
+	return s, nil
+}
+
+// typeBits is the width of the hashes a search structure of typ holds.
+func typeBits(typ string) (int, bool) {
+	if typ == KeypointIndex {
+		return 64, true
+	}
+	t, err := hashing.Lookup(typ)
+	if err != nil || t.Exact {
+		return 0, false
+	}
+	return t.Bits, true
+}
