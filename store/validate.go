@@ -287,6 +287,11 @@ func ApplyBankUpdate(b *Bank, from *Bank, paths []string) ([]string, error) {
 		case field == FieldLabels:
 			did = updateMap(&next.Labels, from.Labels, key, keyed)
 		case field == FieldThresholds:
+			if keyed {
+				if err := checkThresholds(map[string]int{key: 0}); err != nil {
+					return nil, err
+				}
+			}
 			did = updateMap(&next.Thresholds, from.Thresholds, key, keyed)
 		default:
 			return nil, fmt.Errorf("%w: bank field %q cannot be updated (use description, labels, labels.KEY, disabled, thresholds or thresholds.TYPE)", ErrInvalid, Clip(p))

@@ -153,10 +153,22 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	var bdb *bolt.DB
+	s := &DB{
+		path:     path,
+		opts:     opts,
+		requests: make(chan *request, maxGroupRequests),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+		notifyCh: make(chan struct{}),
+	}
+	// Schema and counts are checked from the verified file, before bbolt
+	// opens it for writing.
+	if err := s.load(summary); err != nil {
+		return nil, openError(path, err)
+	}
 	err = guard("opening the file", func() error {
 		var err error
-		bdb, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+		s.bolt, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
 		return err
 	})
 	if err != nil {
@@ -165,17 +177,8 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 		return nil, openError(path, err)
 	}
-	s := &DB{
-		path:     path,
-		bolt:     bdb,
-		opts:     opts,
-		requests: make(chan *request, maxGroupRequests),
-		closing:  make(chan struct{}),
-		stopped:  make(chan struct{}),
-		notifyCh: make(chan struct{}),
-	}
-	if err := s.load(summary); err != nil {
-		bdb.Close()
+	if err := s.view(context.Background(), "checking the file", checkBounds); err != nil {
+		s.bolt.Close()
 		return nil, openError(path, err)
 	}
 	go s.commitLoop()
@@ -291,6 +294,38 @@ func (s *DB) load(summary *fileSummary) error {
 	}
 	s.current.Store(cur)
 	s.compacted.Store(comp)
+	return nil
+}
+
+// checkBounds checks that the ids and revisions the next commit hands out
+// are free: the entry sequence at or past the last entry, the revision at
+// the change log's end. A damaged counter would otherwise make a write
+// overwrite what it should add to.
+func checkBounds(tx *bolt.Tx) error {
+	cur, comp, err := txRevisions(tx)
+	if err != nil {
+		return err
+	}
+	entries := tx.Bucket([]byte(bucketEntries))
+	if k, _ := entries.Cursor().Last(); k != nil {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: entry key %x", store.ErrCorrupt, k)
+		}
+		if last := binary.BigEndian.Uint64(k); entries.Sequence() < last {
+			return fmt.Errorf("%w: the next entry id would be %d, but entry %d exists", store.ErrCorrupt, entries.Sequence()+1, last)
+		}
+	}
+	c := tx.Bucket([]byte(bucketChanges)).Cursor()
+	first, _ := c.First()
+	last, _ := c.Last()
+	switch {
+	case first == nil && cur != comp:
+		return fmt.Errorf("%w: the change log is empty but revisions %d..%d are not compacted", store.ErrCorrupt, comp+1, cur)
+	case first != nil && (len(first) != 8 || len(last) != 8):
+		return fmt.Errorf("%w: change key %x", store.ErrCorrupt, first)
+	case first != nil && (binary.BigEndian.Uint64(first) != comp+1 || binary.BigEndian.Uint64(last) != cur):
+		return fmt.Errorf("%w: the change log holds %d..%d, the store says %d..%d", store.ErrCorrupt, binary.BigEndian.Uint64(first), binary.BigEndian.Uint64(last), comp+1, cur)
+	}
 	return nil
 }
 

@@ -596,6 +596,9 @@ func (w *writer) addEntry(actor string, in *store.Entry) (store.OpResult, error)
 	if err != nil {
 		return store.OpResult{}, err
 	}
+	if entries.Get(u64(id)) != nil {
+		return store.OpResult{}, fmt.Errorf("%w: the next entry id, %d, is taken", store.ErrCorrupt, id)
+	}
 	if err := w.change(store.Change{Kind: store.EntryAdded, Actor: actor, Bank: in.Bank, EntryID: id}); err != nil {
 		return store.OpResult{}, err
 	}

@@ -54,6 +54,10 @@ type meta struct {
 type fileSummary struct {
 	records map[string]uint64
 	meta    map[string][]byte
+	// pages is the number of pages the last commit spans (its high-water
+	// mark); the file may be longer.
+	pages    uint64
+	pageSize int
 }
 
 // verifier checks a bbolt file's structure without trusting any of it:
@@ -77,6 +81,7 @@ func verify(data []byte) (*fileSummary, error) {
 	if err := v.run(); err != nil {
 		return nil, err
 	}
+	v.summary.pages, v.summary.pageSize = v.m.hwm, int(v.m.pageSize)
 	return &v.summary, nil
 }
 

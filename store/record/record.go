@@ -333,7 +333,15 @@ func (d *decoder) bytes(f field) []byte {
 
 func (d *decoder) string(f field) string { return string(d.bytes(f)) }
 
-func (d *decoder) time(f field) time.Time { return time.Unix(0, int64(d.varint(f))).UTC() }
+// time reads a time written by encoder.time; 0 is the zero time, which
+// the encoder leaves out.
+func (d *decoder) time(f field) time.Time {
+	v := int64(d.varint(f))
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, v).UTC()
+}
 
 // array copies a fixed-length byte field into dst.
 func (d *decoder) array(f field, dst []byte) {
