@@ -539,11 +539,15 @@ func (f *follower) recount() {
 	f.stats = stats
 }
 
+// allSegments returns a new slice of the segments a match searches: a
+// published view never shares the follower's slice, which changes.
 func (f *follower) allSegments() []*segment {
-	if f.tailSeg == nil {
-		return f.segs
+	out := make([]*segment, 0, len(f.segs)+1)
+	out = append(out, f.segs...)
+	if f.tailSeg != nil {
+		out = append(out, f.tailSeg)
 	}
-	return append(slices.Clip(f.segs), f.tailSeg)
+	return out
 }
 
 // publish makes the follower's state the index's view.

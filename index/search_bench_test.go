@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,4 +331,111 @@ func randomKeypoints(r *rand.Rand, n int) []store.Keypoint {
 		ps[i] = store.Keypoint{X: r.Float32(), Y: r.Float32(), Level: uint8(r.IntN(6)), Descriptor: [4]uint64{r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64()}}
 	}
 	return ps
+}
+
+// BenchmarkMatchUnderLoad measures an image match at 100k image entries
+// (each with its regions and keypoints, as an added image holds), with the
+// query an image query is (8 dihedral variants, regions, keypoints): idle,
+// and again while one long video match runs without pause (10,000 query
+// frames against a 10,000-frame entry) and adds stream in (one writer
+// committing one image entry after another, each awaited through the
+// feed). A match reads an immutable view, so neither the video match nor
+// the writer can hold it up; what is left is sharing 2 cores.
+func BenchmarkMatchUnderLoad(b *testing.B) {
+	n := 100_000
+	if testing.Short() {
+		n = 10_000
+	}
+	x := openIndexAt(b, filepath.Join(b.TempDir(), "bench.db"), Options{Logger: slog.New(slog.DiscardHandler)})
+	x.commit(b, store.CreateBank(store.Bank{Name: "bench"}))
+	r := rand.New(rand.NewPCG(8, 8))
+	imageEntry := func() *store.Entry {
+		e := benchEntries(r, "bench", 1)[0]
+		for range 3 {
+			e.Regions = append(e.Regions, hashing.RegionHash{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100, PHash: r.Uint64(), HasPHash: true})
+		}
+		e.Regions = append(e.Regions, hashing.RegionHash{Kind: hashing.RegionContent, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+		e.Keypoints = randomKeypoints(r, keypoint.StoredPoints)
+		return e
+	}
+	var stored []Hash
+	for done := 0; done < n; done += 10_000 {
+		batch := make([]*store.Entry, 10_000)
+		for i := range batch {
+			batch[i] = imageEntry()
+			stored = append(stored, toHash(batch[i].Hashes[0].Bytes))
+		}
+		x.addAll(b, batch)
+	}
+	const frames = 10_000
+	video := make([]store.Frame, frames)
+	for i := range video {
+		video[i] = store.Frame{Seconds: float64(i), Hash: fromHash(randomHash(r, 4)), Quality: 100}
+	}
+	md5 := make([]byte, 16)
+	x.commit(b, store.AddEntry(&store.Entry{Bank: "bench", Kind: store.KindVideo, Frames: video, Duration: frames, Hashes: []hashing.Hash{{Type: hashing.MD5, Bytes: md5}}}))
+	videoQuery := make([]store.Frame, frames)
+	for i := range videoQuery {
+		videoQuery[i] = video[i]
+		videoQuery[i].Hash = fromHash(flip(r, toHash(video[i].Hash[:]), 4, 8))
+	}
+	x.settle(b)
+	queries := benchQueries(r, stored, 4, 1000)
+	imageQuery := func(i int) Query {
+		q := dihedralQuery(r, queries[i%len(queries)])
+		for range 4 {
+			q.Regions = append(q.Regions, hashing.RegionHash{Kind: hashing.RegionWindow, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+		}
+		q.Regions = append(q.Regions, hashing.RegionHash{Kind: hashing.RegionContent, Hash: fromHash(randomHash(r, 4)), Quality: 100})
+		q.Keypoints, q.Width, q.Height = Points(randomKeypoints(r, keypoint.QueryPoints)), 640, 480
+		return q
+	}
+	for _, loaded := range []bool{false, true} {
+		name := "idle"
+		if loaded {
+			name = "loaded"
+		}
+		b.Run(fmt.Sprintf("n%d/%s", n, name), func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			var videoMatches, adds atomic.Int64
+			if loaded {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					for ctx.Err() == nil {
+						if _, err := x.Index.Match(ctx, Query{Frames: videoQuery, Duration: frames, MinQuality: -1, VideoQueryPercent: -1, VideoEntryPercent: -1}); err == nil {
+							videoMatches.Add(1)
+						}
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					wr := rand.New(rand.NewPCG(9, 9))
+					for ctx.Err() == nil {
+						e := benchEntries(wr, "bench", 1)[0]
+						e.Keypoints = randomKeypoints(wr, keypoint.StoredPoints)
+						res, err := x.st.Commit(ctx, "w", store.AddEntry(e))
+						if err != nil {
+							return
+						}
+						if x.WaitFor(ctx, res.Revision) == nil {
+							adds.Add(1)
+						}
+					}
+				}()
+				time.Sleep(time.Second) // let the video match get going
+			}
+			start := time.Now()
+			b.ResetTimer()
+			measureMatch(b, x, imageQuery)
+			elapsed := time.Since(start).Seconds()
+			cancel()
+			wg.Wait()
+			if loaded {
+				b.ReportMetric(float64(videoMatches.Load())/elapsed, "video-matches/s")
+				b.ReportMetric(float64(adds.Load())/elapsed, "adds/s")
+			}
+		})
+	}
 }

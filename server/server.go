@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -82,7 +83,13 @@ type Server struct {
 	decodeSlots chan struct{}
 	health      *health.Server
 	grpc        *grpc.Server
+	stopped     chan struct{}
+	stopOnce    sync.Once
 }
+
+// healthInterval is how often the server compares its index with the
+// store for the health service.
+const healthInterval = time.Second
 
 // New returns a server over st and the index that follows it, with its
 // gRPC server built and every service registered (mediamatch.v1, health,
@@ -111,6 +118,7 @@ func New(st store.Store, idx *index.Index, opts Options) *Server {
 		metrics:     opts.Metrics,
 		decodeSlots: make(chan struct{}, opts.MaxConcurrentDecodes),
 		health:      health.NewServer(),
+		stopped:     make(chan struct{}),
 	}
 	if s.metrics != nil {
 		s.metrics.watch(st, idx)
@@ -133,10 +141,42 @@ func New(st store.Store, idx *index.Index, opts Options) *Server {
 	pb.RegisterBankServiceServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
-	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName} {
-		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
-	}
+	s.setHealth(healthpb.HealthCheckResponse_SERVING)
+	go s.watchIndex()
 	return s
+}
+
+func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
+	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(name, st)
+	}
+}
+
+// watchIndex reports NOT_SERVING while the index cannot follow the store
+// (its matches would miss the writes since), and SERVING again once it
+// does.
+func (s *Server) watchIndex() {
+	t := time.NewTicker(healthInterval)
+	defer t.Stop()
+	serving := true
+	for {
+		select {
+		case <-s.stopped:
+			return
+		case <-t.C:
+		}
+		err := s.idx.Err()
+		switch {
+		case err != nil && serving:
+			s.log.Error("index cannot follow the store: reporting NOT_SERVING", "error", err.Error())
+			s.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
+			serving = false
+		case err == nil && !serving:
+			s.log.Info("index follows the store again: reporting SERVING")
+			s.setHealth(healthpb.HealthCheckResponse_SERVING)
+			serving = true
+		}
+	}
 }
 
 // GRPC returns the gRPC server, to Serve on a listener.
@@ -147,6 +187,7 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 // running are cancelled. The caller closes the index and the store
 // afterwards.
 func (s *Server) Shutdown(grace time.Duration) {
+	s.stopOnce.Do(func() { close(s.stopped) })
 	s.health.Shutdown()
 	done := make(chan struct{})
 	go func() {

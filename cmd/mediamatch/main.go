@@ -12,6 +12,8 @@
 //	mediamatch update ID [--label k=v]... [--remove-label K]... [--note N]
 //	mediamatch remove ID...
 //	mediamatch log [--since REV] [--bank B]
+//	mediamatch check [--db mediamatch.db]          verify a store file offline
+//	mediamatch version
 //	mediamatch bench robustness --originals DIR --distractors DIR
 //
 // Client commands talk to --server (default 127.0.0.1:7077). Every flag can
@@ -63,6 +65,8 @@ func commands() []command {
 		{"update", "change an entry's labels or note: update ID [--label k=v]... [--note N]", runUpdate},
 		{"remove", "remove entries: remove ID...", runEntry("remove")},
 		{"log", "print the change log: log [--since REV] [--bank B]", runLog},
+		{"check", "check a store file offline: check [--db FILE]", runCheck},
+		{"version", "print the version, the API version and the store schema", runVersion},
 		{"bench", "measure matching on a corpus: bench robustness --originals DIR --distractors DIR", runBench},
 	}
 }

@@ -1,0 +1,70 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mediamatch/mediamatch/store"
+	"github.com/mediamatch/mediamatch/store/storetest"
+)
+
+// BenchmarkConcurrentAdds measures adds from many writers at once, each a
+// commit of one image entry (hashes, regions and keypoints, as an added
+// image holds) that returns only once durable: group commit shares one
+// transaction and one fsync among the writers queued meanwhile. It reports
+// adds/s and the p50 and p99 of one add's latency.
+func BenchmarkConcurrentAdds(b *testing.B) {
+	for _, writers := range []int{1, 32} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s, _ := openTemp(b)
+			defer s.Close()
+			ctx := context.Background()
+			if _, err := s.Commit(ctx, "bench", store.CreateBank(store.Bank{Name: "b"})); err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 1))
+			entries := make([]*store.Entry, b.N)
+			for i := range entries {
+				entries[i] = storetest.RandomImage(r, "b")
+			}
+			var mu sync.Mutex
+			lat := make([]time.Duration, 0, b.N)
+			next := make(chan *store.Entry, len(entries))
+			for _, e := range entries {
+				next <- e
+			}
+			close(next)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var mine []time.Duration
+					for e := range next {
+						t0 := time.Now()
+						if _, err := s.Commit(ctx, "bench", store.AddEntry(e)); err != nil {
+							b.Error(err)
+							return
+						}
+						mine = append(mine, time.Since(t0))
+					}
+					mu.Lock()
+					lat = append(lat, mine...)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "adds/s")
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
