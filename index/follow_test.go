@@ -68,18 +68,24 @@ func dumpIndex(x *Index) indexDump {
 				d.Search[typ] = append(d.Search[typ], [2]uint64{r, h[0]})
 			})
 		}
+		addDigest := func(typ string, k [32]byte, id uint64) {
+			if live(id) == nil {
+				return
+			}
+			if d.Exact[typ] == nil {
+				d.Exact[typ] = map[[32]byte][]uint64{}
+			}
+			d.Exact[typ][k] = append(d.Exact[typ][k], id)
+		}
 		for typ, m := range s.exact {
 			for k, ids := range m {
 				for _, id := range ids {
-					if live(id) == nil {
-						continue
-					}
-					if d.Exact[typ] == nil {
-						d.Exact[typ] = map[[32]byte][]uint64{}
-					}
-					d.Exact[typ][k] = append(d.Exact[typ][k], id)
+					addDigest(typ, k, id)
 				}
 			}
+		}
+		for _, dr := range s.digests {
+			addDigest(dr.typ, dr.key, dr.id)
 		}
 	}
 	for typ := range d.Search {

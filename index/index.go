@@ -39,8 +39,8 @@ type Options struct {
 	tailEntries, fanIn int
 }
 
-// Segment sizes. New entries go to a small tail, rebuilt with each change
-// it takes; a full tail is frozen into a segment, and segments of one level
+// Segment sizes. New entries go to a small tail, which only grows (see
+// tail); a full tail is frozen into a segment, and segments of one level
 // merge, four at a time, into one of the next level in the background.
 // Readers search every segment and the tail.
 const (
@@ -210,11 +210,8 @@ type follower struct {
 	banks map[string]*store.Bank
 	cat   *catalog
 	segs  []*segment // frozen segments, oldest first
-	// tail holds the newest entries, rebuilt into tailSeg with every
-	// change.
-	tail       []*store.Entry
-	tailHashes int
-	tailSeg    *segment
+	// tail holds the newest entries, appended to with every add.
+	tail *tail
 	dead       map[*segment]int
 	entries    int
 	// gen counts rebuilds from a snapshot; a merge begun before one is
@@ -272,7 +269,7 @@ func (f *follower) load(ctx context.Context) error {
 	}
 	f.gen++
 	f.rev, f.banks, f.cat, f.segs = snap.Revision(), banks, cat, segs
-	f.tail, f.tailHashes, f.tailSeg = nil, 0, nil
+	f.tail = newTail()
 	f.dead, f.entries = map[*segment]int{}, n
 	f.recount()
 	f.publish()
@@ -347,7 +344,6 @@ func (f *follower) apply(changes []store.Change) error {
 			banksCopied = true
 		}
 	}
-	tailChanged := false
 	for _, c := range changes {
 		if c.Revision <= f.rev {
 			continue // already applied (a delivery after a reconnect)
@@ -376,9 +372,10 @@ func (f *follower) apply(changes []store.Change) error {
 			}
 			f.cat.set(e.ID, newEntryInfo(e, c.Revision))
 			f.entries++
-			f.tail = append(f.tail, e)
-			searched(e, func(string, uint64, Hash) { f.tailHashes++ })
-			tailChanged = true
+			f.tail.add(e)
+			if err := f.maybeFreeze(); err != nil {
+				return err
+			}
 		case store.EntryUpdated:
 			if e := c.EntryValue; e != nil {
 				if old := f.cat.get(e.ID); old != nil {
@@ -391,22 +388,19 @@ func (f *follower) apply(changes []store.Change) error {
 			}
 			f.cat.set(c.EntryID, nil)
 			f.entries--
-			if i := slices.IndexFunc(f.tail, func(e *store.Entry) bool { return e.ID == c.EntryID }); i >= 0 {
-				searched(f.tail[i], func(string, uint64, Hash) { f.tailHashes-- })
-				f.tail = slices.Delete(f.tail, i, i+1)
-				tailChanged = true
-			} else if s := f.segmentOf(c.EntryID); s != nil {
+			if c.EntryID >= f.tail.minID && c.EntryID <= f.tail.maxID {
+				if t, found := f.tail.without(c.EntryID); found {
+					f.tail = t
+					break
+				}
+			}
+			if s := f.segmentOf(c.EntryID); s != nil {
 				f.dead[s]++
 			}
 		default:
 			return fmt.Errorf("%w: change %d has kind %v", store.ErrCorrupt, c.Revision, c.Kind)
 		}
 		f.rev = c.Revision
-	}
-	if tailChanged {
-		if err := f.rebuildTail(); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -428,26 +422,17 @@ func (f *follower) segmentOf(id uint64) *segment {
 	return f.segs[i]
 }
 
-// rebuildTail rebuilds the tail's segment, freezing it when full.
-func (f *follower) rebuildTail() error {
-	if len(f.tail) == 0 {
-		f.tailSeg = nil
+// maybeFreeze freezes a full tail into a segment.
+func (f *follower) maybeFreeze() error {
+	if len(f.tail.entries) < f.x.opts.tailEntries && f.tail.n < tailHashes {
 		return nil
 	}
-	b := newSegmentBuilder()
-	for _, e := range f.tail {
-		b.add(e)
-	}
-	seg, err := b.build(f.x.opts.Structures, 0)
+	seg, err := f.tail.freeze(f.x.opts.Structures)
 	if err != nil {
 		return err
 	}
-	if len(f.tail) >= f.x.opts.tailEntries || f.tailHashes >= tailHashes {
-		f.segs = append(f.segs, seg)
-		f.tail, f.tailHashes, f.tailSeg = nil, 0, nil
-		return nil
-	}
-	f.tailSeg = seg
+	f.segs = append(f.segs, seg)
+	f.tail = newTail()
 	return nil
 }
 
@@ -544,8 +529,8 @@ func (f *follower) recount() {
 func (f *follower) allSegments() []*segment {
 	out := make([]*segment, 0, len(f.segs)+1)
 	out = append(out, f.segs...)
-	if f.tailSeg != nil {
-		out = append(out, f.tailSeg)
+	if t := f.tail.segment(); t != nil {
+		out = append(out, t)
 	}
 	return out
 }

@@ -389,11 +389,11 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 	if t.Exact {
 		key := digestKey(h.Bytes)
 		for _, s := range m.v.segments {
-			for _, id := range s.exact[t.Name][key] {
+			s.exactIDs(t.Name, key, func(id uint64) {
 				if info, ok := m.accept(t, id, 0); ok {
 					m.consider(m.x.match(id, info, t.Name, 0, pdq.Original))
 				}
-			}
+			})
 		}
 		return false, nil
 	}

@@ -81,6 +81,9 @@ type segment struct {
 	hashes       int
 	search       map[string]Searcher
 	exact        map[string]map[[32]byte][]uint64
+	// digests are the tail's exact digests, scanned (a frozen segment has
+	// exact instead).
+	digests []digestRef
 	// counts are the hashes held per structure and digest type.
 	counts map[string]int
 	// level is the merge level: the tail is frozen at level 0, and four
@@ -134,6 +137,18 @@ func (b *segmentBuilder) add(e *store.Entry) {
 	}
 }
 
+// exactIDs calls fn with the entries whose digest of type typ is key.
+func (s *segment) exactIDs(typ string, key [32]byte, fn func(id uint64)) {
+	for _, id := range s.exact[typ][key] {
+		fn(id)
+	}
+	for _, d := range s.digests {
+		if d.typ == typ && d.key == key {
+			fn(d.id)
+		}
+	}
+}
+
 // addSegment takes what s holds of the entries live says are live.
 func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 	seen := map[uint64]bool{}
@@ -167,6 +182,19 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 				b.exact[typ][k] = append(b.exact[typ][k], id)
 			}
 		}
+	}
+	for _, d := range s.digests {
+		if !live(d.id) {
+			continue
+		}
+		if !seen[d.id] {
+			seen[d.id] = true
+			b.span(d.id)
+		}
+		if b.exact[d.typ] == nil {
+			b.exact[d.typ] = map[[32]byte][]uint64{}
+		}
+		b.exact[d.typ][d.key] = append(b.exact[d.typ][d.key], d.id)
 	}
 	// Entries with no searchable hash at all (none today) would be lost
 	// here; the span still covers them through the segment's bounds.
