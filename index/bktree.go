@@ -13,15 +13,15 @@ type bkTree struct {
 
 var _ Searcher = (*bkTree)(nil)
 
-func buildBKTree(words int, refs []uint64, hashes []Hash) *bkTree {
-	n := len(refs)
-	t := &bkTree{packed: pack(words, refs, hashes),
-		firstChild: make([]int32, n), nextSibling: make([]int32, n), edge: make([]uint16, n)}
+func buildBKTree(p packed) *bkTree {
+	n := len(p.refs)
+	t := &bkTree{packed: p, firstChild: make([]int32, n), nextSibling: make([]int32, n), edge: make([]uint16, n)}
 	for i := range n {
 		t.firstChild[i], t.nextSibling[i] = -1, -1
 	}
 	for i := 1; i < n; i++ {
-		t.insert(int32(i), &hashes[i])
+		h := p.hash(i)
+		t.insert(int32(i), &h)
 	}
 	return t
 }

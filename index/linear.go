@@ -8,10 +8,6 @@ type linear struct{ packed }
 
 var _ Searcher = (*linear)(nil)
 
-func buildLinear(words int, refs []uint64, hashes []Hash) *linear {
-	return &linear{pack(words, refs, hashes)}
-}
-
 func (l *linear) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	w := l.words
 	for i, r := range l.refs {

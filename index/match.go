@@ -187,6 +187,8 @@ type matcher struct {
 	// pdq is the query's whole PDQ hash, when of matchable quality.
 	pdq    Hash
 	hasPDQ bool
+	// yield lets a long (video) match share the cores.
+	yield yielder
 }
 
 type frameHit struct {
@@ -654,6 +656,7 @@ func (m *matcher) matchFrames() (lowQuality bool) {
 		if m.ctx.Err() != nil {
 			return false
 		}
+		m.yield.did(yieldEvery / 64) // a search costs about as many comparisons as it verifies, often fewer
 		m.search(t.Name, h, radius, func(r uint64, dist int) bool {
 			id, slot := splitRef(r)
 			info, ok := m.accept(t, id, dist)
@@ -735,6 +738,10 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 		qMatched, eMatched := map[int]bool{}, map[int]bool{}
 		maxDist := -1 // the largest of the matched query frames' best distances
 		for qi := range query {
+			m.yield.did(len(entry))
+			if qi%256 == 255 && m.ctx.Err() != nil {
+				return
+			}
 			best := -1
 			for ei := range entry {
 				d := frameDistance(&query[qi], &entry[ei])

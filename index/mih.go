@@ -16,10 +16,13 @@ import (
 // 17 lookups each, instead of comparing with every hash.
 //
 // The tables are built once, in compressed form: per table an offsets
-// array (one entry per substring value) into a positions array, so memory
-// is 4 bytes per hash per table plus the offsets. Substrings are 16 bits
-// for 64k hashes and more (about log2 of the size, as the paper
-// recommends), 8 bits below.
+// array (one entry per substring value, 256 KiB) into a positions array,
+// so memory is 4 bytes per hash per table plus the offsets. Substrings are
+// 16 bits: about log2 of the size of the segments that use multi-index
+// hashing (the index scans smaller ones), as the paper recommends. Eight
+// bits were tried for segments under 64k hashes and measured far slower:
+// each lookup then returns a 256th of the hashes, not a 65536th, and
+// verifying them dominated matches.
 //
 // When floor(r/m) exceeds maxSubRadius the lookups would outnumber the
 // hashes' worth of work, and the search scans linearly instead.
@@ -57,28 +60,30 @@ var masks, maskEnd = func() (map[int][]uint16, map[int][]int) {
 	return ms, ends
 }()
 
-func buildMIH(words int, refs []uint64, hashes []Hash) *mih {
-	x := &mih{packed: pack(words, refs, hashes), width: 16}
-	if len(refs) < 1<<16 {
-		x.width = 8
-	}
-	x.m = words * 64 / x.width
+func buildMIH(p packed) *mih {
+	x := &mih{packed: p, width: 16}
+	x.m = p.words * 64 / x.width
 	buckets := 1 << x.width
+	n := len(p.refs)
 	x.offsets = make([][]uint32, x.m)
 	x.pos = make([][]uint32, x.m)
+	next := make([]uint32, buckets)
+	var y yielder // builds run beside matches: see yielder
 	for i := range x.m {
 		counts := make([]uint32, buckets+1)
-		for p := range hashes {
-			counts[int(x.sub(&hashes[p], i))+1]++
+		for k := range n {
+			y.did(1)
+			counts[int(x.subWords(x.at(k), i))+1]++
 		}
 		for v := 1; v <= buckets; v++ {
 			counts[v] += counts[v-1]
 		}
-		pos := make([]uint32, len(hashes))
-		next := slices.Clone(counts[:buckets])
-		for p := range hashes {
-			v := x.sub(&hashes[p], i)
-			pos[next[v]] = uint32(p)
+		pos := make([]uint32, n)
+		copy(next, counts[:buckets])
+		for k := range n {
+			y.did(1)
+			v := x.subWords(x.at(k), i)
+			pos[next[v]] = uint32(k)
 			next[v]++
 		}
 		x.offsets[i], x.pos[i] = counts, pos
@@ -125,6 +130,10 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 		bucket:
 			for _, p := range pos[offsets[v]:offsets[v+1]] {
 				h := x.at(int(p))
+				d := distanceWords(&q, h)
+				if d > radius {
+					continue // most candidates: cheaper to rule out first
+				}
 				// Report each hash once: from the first table where it
 				// is within s, which is the first one it can be found in.
 				for j := range i {
@@ -132,10 +141,8 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 						continue bucket
 					}
 				}
-				if d := distanceWords(&q, h); d <= radius {
-					if !fn(x.refs[p], d) {
-						return
-					}
+				if !fn(x.refs[p], d) {
+					return
 				}
 			}
 		}

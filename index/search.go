@@ -52,6 +52,9 @@ type Searcher interface {
 	Each(fn func(ref uint64, h Hash))
 	// Len is the number of stored hashes.
 	Len() int
+	// contents returns the stored hashes as the structure holds them, for
+	// merging segments without unpacking them.
+	contents() *packed
 }
 
 // Structure names a search structure.
@@ -90,14 +93,19 @@ func Build(s Structure, bits int, refs []uint64, hashes []Hash) (Searcher, error
 	if len(refs) != len(hashes) {
 		return nil, fmt.Errorf("%w: %d refs for %d hashes", ErrStructure, len(refs), len(hashes))
 	}
-	words := bits / 64
+	return buildPacked(s, pack(bits/64, refs, hashes))
+}
+
+// buildPacked builds a structure over hashes already packed; it keeps p's
+// slices.
+func buildPacked(s Structure, p packed) (Searcher, error) {
 	switch s {
 	case Linear:
-		return buildLinear(words, refs, hashes), nil
+		return &linear{p}, nil
 	case BKTree:
-		return buildBKTree(words, refs, hashes), nil
+		return buildBKTree(p), nil
 	case MIH:
-		return buildMIH(words, refs, hashes), nil
+		return buildMIH(p), nil
 	}
 	return nil, fmt.Errorf("%w: %q (use linear, bktree or mih)", ErrStructure, s)
 }
@@ -127,6 +135,8 @@ func (p *packed) hash(i int) Hash {
 }
 
 func (p *packed) Len() int { return len(p.refs) }
+
+func (p *packed) contents() *packed { return p }
 
 func (p *packed) Each(fn func(uint64, Hash)) {
 	for i, r := range p.refs {

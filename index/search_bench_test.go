@@ -179,16 +179,19 @@ func BenchmarkMatch(b *testing.B) {
 // measures the segments a steady state keeps.
 func (x *testIndex) settle(b testing.TB) {
 	b.Helper()
-	for range 600 {
-		n := x.Segments()
-		time.Sleep(100 * time.Millisecond)
-		if x.Segments() == n {
-			time.Sleep(400 * time.Millisecond)
-			if x.Segments() == n {
-				return
-			}
+	quiet := 0
+	for range 6000 {
+		if x.merges.Load() == 0 {
+			quiet++
+		} else {
+			quiet = 0
 		}
+		if quiet == 5 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	b.Fatal("merges did not settle in ten minutes")
 }
 
 // dihedralQuery is an image query as the server sends one: a PDQ hash and
@@ -390,17 +393,21 @@ func BenchmarkMatchUnderLoad(b *testing.B) {
 		q.Keypoints, q.Width, q.Height = Points(randomKeypoints(r, keypoint.QueryPoints)), 640, 480
 		return q
 	}
-	for _, loaded := range []bool{false, true} {
-		name := "idle"
-		if loaded {
-			name = "loaded"
-		}
-		b.Run(fmt.Sprintf("n%d/%s", n, name), func(b *testing.B) {
+	// Loads: none; one long video match without pause and adds paced at
+	// 200/s (four times what the service took before this index, from one
+	// writer); and the same with adds as fast as one writer commits them,
+	// which with the video match keeps both cores busy.
+	for _, load := range []struct {
+		name  string
+		video bool
+		every time.Duration // between adds; 0: none; -1: no pause
+	}{{"idle", false, 0}, {"video+adds200", true, 5 * time.Millisecond}, {"video+adds-unpaced", true, -1}} {
+		b.Run(fmt.Sprintf("n%d/%s", n, load.name), func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			var videoMatches, adds atomic.Int64
-			if loaded {
-				wg.Add(2)
+			if load.video {
+				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					for ctx.Err() == nil {
@@ -409,10 +416,18 @@ func BenchmarkMatchUnderLoad(b *testing.B) {
 						}
 					}
 				}()
+			}
+			if load.every != 0 {
+				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					wr := rand.New(rand.NewPCG(9, 9))
+					next := time.Now()
 					for ctx.Err() == nil {
+						if load.every > 0 {
+							next = next.Add(load.every)
+							time.Sleep(time.Until(next))
+						}
 						e := benchEntries(wr, "bench", 1)[0]
 						e.Keypoints = randomKeypoints(wr, keypoint.StoredPoints)
 						res, err := x.st.Commit(ctx, "w", store.AddEntry(e))
@@ -424,6 +439,8 @@ func BenchmarkMatchUnderLoad(b *testing.B) {
 						}
 					}
 				}()
+			}
+			if load.video {
 				time.Sleep(time.Second) // let the video match get going
 			}
 			start := time.Now()
@@ -432,10 +449,13 @@ func BenchmarkMatchUnderLoad(b *testing.B) {
 			elapsed := time.Since(start).Seconds()
 			cancel()
 			wg.Wait()
-			if loaded {
+			if load.video {
 				b.ReportMetric(float64(videoMatches.Load())/elapsed, "video-matches/s")
+			}
+			if load.every != 0 {
 				b.ReportMetric(float64(adds.Load())/elapsed, "adds/s")
 			}
+			b.ReportMetric(float64(x.Segments()), "segments")
 		})
 	}
 }

@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/store"
@@ -96,17 +97,28 @@ type segment struct {
 // hashes takes microseconds, and any index costs more than it saves.
 const linearBelow = 4096
 
-// segmentBuilder gathers what a segment will hold.
+// segmentBuilder gathers what a segment will hold: per type the refs and
+// the hashes packed as the structures keep them.
 type segmentBuilder struct {
 	minID, maxID uint64
 	entries      int
-	refs         map[string][]uint64
-	hashes       map[string][]Hash
+	hashes       map[string]*packed
 	exact        map[string]map[[32]byte][]uint64
 }
 
 func newSegmentBuilder() *segmentBuilder {
-	return &segmentBuilder{refs: map[string][]uint64{}, hashes: map[string][]Hash{}, exact: map[string]map[[32]byte][]uint64{}}
+	return &segmentBuilder{hashes: map[string]*packed{}, exact: map[string]map[[32]byte][]uint64{}}
+}
+
+// of returns the builder's hashes of type typ.
+func (b *segmentBuilder) of(typ string) *packed {
+	p := b.hashes[typ]
+	if p == nil {
+		bits, _ := typeBits(typ)
+		p = &packed{words: max(bits/64, 1)}
+		b.hashes[typ] = p
+	}
+	return p
 }
 
 func (b *segmentBuilder) span(id uint64) {
@@ -121,8 +133,9 @@ func (b *segmentBuilder) span(id uint64) {
 func (b *segmentBuilder) add(e *store.Entry) {
 	b.span(e.ID)
 	searched(e, func(typ string, r uint64, h Hash) {
-		b.refs[typ] = append(b.refs[typ], r)
-		b.hashes[typ] = append(b.hashes[typ], h)
+		p := b.of(typ)
+		p.refs = append(p.refs, r)
+		p.hashes = append(p.hashes, h[:p.words]...)
 	})
 	for _, h := range e.Hashes {
 		if t, err := hashing.Lookup(h.Type); err == nil && t.Exact {
@@ -149,32 +162,40 @@ func (s *segment) exactIDs(typ string, key [32]byte, fn func(id uint64)) {
 	}
 }
 
-// addSegment takes what s holds of the entries live says are live.
+// addSegment takes what s holds of the entries live says are live. It
+// copies hash runs as they are, and counts an entry once per run of its
+// refs (a segment keeps each entry's refs of a type together).
 func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
-	seen := map[uint64]bool{}
+	entries := 0
 	for typ, srch := range s.search {
-		srch.Each(func(r uint64, h Hash) {
+		src := srch.contents()
+		dst := b.of(typ)
+		dst.refs = slices.Grow(dst.refs, len(src.refs))
+		dst.hashes = slices.Grow(dst.hashes, len(src.hashes))
+		n, last, lastLive := 0, uint64(0), false
+		var y yielder
+		for i, r := range src.refs {
+			y.did(1)
 			id, _ := splitRef(r)
-			if !live(id) {
-				return
+			if id != last || i == 0 {
+				last, lastLive = id, live(id)
+				if lastLive {
+					n++
+				}
 			}
-			if !seen[id] {
-				seen[id] = true
-				b.span(id)
+			if !lastLive {
+				continue
 			}
-			b.refs[typ] = append(b.refs[typ], r)
-			b.hashes[typ] = append(b.hashes[typ], h)
-		})
+			dst.refs = append(dst.refs, r)
+			dst.hashes = append(dst.hashes, src.at(i)...)
+		}
+		entries = max(entries, n)
 	}
 	for typ, m := range s.exact {
 		for k, ids := range m {
 			for _, id := range ids {
 				if !live(id) {
 					continue
-				}
-				if !seen[id] {
-					seen[id] = true
-					b.span(id)
 				}
 				if b.exact[typ] == nil {
 					b.exact[typ] = map[[32]byte][]uint64{}
@@ -187,23 +208,18 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 		if !live(d.id) {
 			continue
 		}
-		if !seen[d.id] {
-			seen[d.id] = true
-			b.span(d.id)
-		}
 		if b.exact[d.typ] == nil {
 			b.exact[d.typ] = map[[32]byte][]uint64{}
 		}
 		b.exact[d.typ][d.key] = append(b.exact[d.typ][d.key], d.id)
 	}
-	// Entries with no searchable hash at all (none today) would be lost
-	// here; the span still covers them through the segment's bounds.
 	if s.entries > 0 {
 		if b.entries == 0 || s.minID < b.minID {
 			b.minID = s.minID
 		}
 		b.maxID = max(b.maxID, s.maxID)
 	}
+	b.entries += entries
 }
 
 // build makes the segment, with the configured structure for each type
@@ -216,7 +232,7 @@ func (b *segmentBuilder) build(structures map[string]Structure, level int) (*seg
 			s.counts[typ] += len(ids)
 		}
 	}
-	for typ, refs := range b.refs {
+	for typ, p := range b.hashes {
 		bits, ok := typeBits(typ)
 		if !ok {
 			continue
@@ -225,16 +241,16 @@ func (b *segmentBuilder) build(structures map[string]Structure, level int) (*seg
 		if st == "" {
 			st = DefaultStructure(bits)
 		}
-		if len(refs) < linearBelow {
+		if len(p.refs) < linearBelow {
 			st = Linear
 		}
-		srch, err := Build(st, bits, refs, b.hashes[typ])
+		srch, err := buildPacked(st, *p)
 		if err != nil {
 			return nil, fmt.Errorf("index for %s: %w", typ, err)
 		}
 		s.search[typ] = srch
-		s.hashes += len(refs)
-		s.counts[typ] = len(refs)
+		s.hashes += len(p.refs)
+		s.counts[typ] = len(p.refs)
 	}
 	return s, nil
 }

@@ -91,12 +91,12 @@ func (t *tail) segment() *segment {
 
 // freeze builds the tail's entries into a segment of the configured
 // structures.
-func (t *tail) freeze(structures map[string]Structure) (*segment, error) {
+func (t *tail) freeze(structures map[string]Structure, level int) (*segment, error) {
 	b := newSegmentBuilder()
 	for _, e := range t.entries {
 		b.add(e)
 	}
-	return b.build(structures, 0)
+	return b.build(structures, level)
 }
 
 // tailSearch is the linear scan over a prefix of the tail's hashes.
@@ -125,3 +125,7 @@ func (s *tailSearch) Each(fn func(uint64, Hash)) {
 }
 
 func (s *tailSearch) Len() int { return len(s.refs) }
+
+func (s *tailSearch) contents() *packed { return ptrTo(pack(s.words, s.refs, s.hashes)) }
+
+func ptrTo[T any](v T) *T { return &v }
