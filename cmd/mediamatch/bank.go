@@ -101,9 +101,8 @@ func runBank(e *env, args []string) int {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	c, err := dial(cf)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+	c, ok := connect(e, cf)
+	if !ok {
 		return exitFail
 	}
 	defer c.Close()
@@ -156,16 +155,12 @@ func runBank(e *env, args []string) int {
 			b.Enabled = proto.Bool(*enabled)
 			paths = append(paths, "enabled")
 		}
-		for _, k := range sortedKeys(labels) {
-			paths = append(paths, "labels."+server.QuoteMaskKey(k))
+		lp, err := labelPaths(labels, removeLabels)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "mediamatch bank update: %v\n", err)
+			return exitUsage
 		}
-		for _, k := range removeLabels {
-			if _, set := labels[k]; set {
-				fmt.Fprintf(e.stderr, "mediamatch bank update: --label and --remove-label both name %q\n", k)
-				return exitUsage
-			}
-			paths = append(paths, "labels."+server.QuoteMaskKey(k))
-		}
+		paths = append(paths, lp...)
 		for _, k := range sortedKeys(thresholds) {
 			paths = append(paths, "thresholds."+server.QuoteMaskKey(k))
 		}

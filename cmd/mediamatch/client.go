@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/server"
 )
 
 // clientFlags are the flags of every command that talks to a server.
@@ -57,6 +59,16 @@ func dial(c clientFlags) (*client, error) {
 	return &client{conn: conn, match: pb.NewMatchServiceClient(conn), bank: pb.NewBankServiceClient(conn), flags: c}, nil
 }
 
+// connect dials the server, or says why it cannot on stderr.
+func connect(e *env, cf clientFlags) (*client, bool) {
+	c, err := dial(cf)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+		return nil, false
+	}
+	return c, true
+}
+
 func (c *client) Close() error { return c.conn.Close() }
 
 func (c *client) ctx() (context.Context, context.CancelFunc) {
@@ -66,9 +78,29 @@ func (c *client) ctx() (context.Context, context.CancelFunc) {
 // errorMessage turns a call's error into one line for a person.
 func errorMessage(err error) string {
 	if st, ok := status.FromError(err); ok {
-		return fmt.Sprintf("%s: %s", st.Code(), st.Message())
+		msg := fmt.Sprintf("%s: %s", st.Code(), st.Message())
+		if st.Code() == codes.Unavailable && strings.Contains(st.Message(), "connection refused") {
+			msg += " (is `mediamatch serve` running there? --server or MEDIAMATCH_SERVER says where to connect)"
+		}
+		return msg
 	}
 	return err.Error()
+}
+
+// labelPaths returns the update paths of labels to set and labels to
+// remove, refusing a key in both.
+func labelPaths(set labelFlag, remove listFlag) ([]string, error) {
+	var paths []string
+	for _, k := range sortedKeys(set) {
+		paths = append(paths, "labels."+server.QuoteMaskKey(k))
+	}
+	for _, k := range remove {
+		if _, both := set[k]; both {
+			return nil, fmt.Errorf("--label and --remove-label both name %q", k)
+		}
+		paths = append(paths, "labels."+server.QuoteMaskKey(k))
+	}
+	return paths, nil
 }
 
 // labelFlag collects repeated --label k=v flags.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
-	"github.com/mediamatch/mediamatch/server"
 	"github.com/mediamatch/mediamatch/vpdq"
 )
 
@@ -39,9 +38,8 @@ func runEntry(name string) func(e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "mediamatch %s: --format must be json, vpdq or vpdq-json\n", name)
 			return exitUsage
 		}
-		c, err := dial(cf)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+		c, ok := connect(e, cf)
+		if !ok {
 			return exitFail
 		}
 		defer c.Close()
@@ -54,6 +52,7 @@ func runEntry(name string) func(e *env, args []string) int {
 		for _, id := range fs.Args() {
 			ctx, cancel := c.ctx()
 			var entry *pb.Entry
+			var err error
 			if name == "get" {
 				var resp *pb.GetEntryResponse
 				resp, err = c.bank.GetEntry(ctx, &pb.GetEntryRequest{Name: entryResource(id), View: view})
@@ -136,16 +135,10 @@ func runUpdate(e *env, args []string) int {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var paths []string
-	for _, k := range sortedKeys(labels) {
-		paths = append(paths, "labels."+server.QuoteMaskKey(k))
-	}
-	for _, k := range removeLabels {
-		if _, set := labels[k]; set {
-			fmt.Fprintf(e.stderr, "mediamatch update: --label and --remove-label both name %q\n", k)
-			return exitUsage
-		}
-		paths = append(paths, "labels."+server.QuoteMaskKey(k))
+	paths, err := labelPaths(labels, removeLabels)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch update: %v\n", err)
+		return exitUsage
 	}
 	if given["note"] {
 		paths = append(paths, "note")
@@ -154,9 +147,8 @@ func runUpdate(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "mediamatch update: nothing to change: give --label, --remove-label or --note")
 		return exitUsage
 	}
-	c, err := dial(cf)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+	c, ok := connect(e, cf)
+	if !ok {
 		return exitFail
 	}
 	defer c.Close()
@@ -199,9 +191,8 @@ func runList(e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	c, err := dial(cf)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+	c, ok := connect(e, cf)
+	if !ok {
 		return exitFail
 	}
 	defer c.Close()

@@ -59,9 +59,8 @@ func runLog(e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	c, err := dial(cf)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+	c, ok := connect(e, cf)
+	if !ok {
 		return exitFail
 	}
 	defer c.Close()

@@ -64,9 +64,8 @@ func runAdd(e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	c, err := dial(cf)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+	c, ok := connect(e, cf)
+	if !ok {
 		return exitFail
 	}
 	defer c.Close()
@@ -227,9 +226,8 @@ func runMatch(e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	c, err := dial(cf)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "mediamatch: %v\n", err)
+	c, ok := connect(e, cf)
+	if !ok {
 		return exitFail
 	}
 	defer c.Close()

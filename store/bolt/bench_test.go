@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/store"
 	"github.com/mediamatch/mediamatch/store/storetest"
 )
@@ -67,4 +69,43 @@ func BenchmarkConcurrentAdds(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+}
+
+// BenchmarkOpen measures opening a store of 1M PDQ entries (100k with
+// -short): the whole-file check before bbolt maps it, then bbolt's open and
+// the bounds check. It reports the file's size per entry.
+func BenchmarkOpen(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	s, path := openTemp(b)
+	ctx := context.Background()
+	if _, err := s.Commit(ctx, "bench", store.CreateBank(store.Bank{Name: "b"})); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(2, 2))
+	for done := 0; done < n; done += 10_000 {
+		ops := make([]store.Op, 10_000)
+		for i := range ops {
+			h := storetest.RandomHash(r, "pdq")
+			ops[i] = store.AddEntry(&store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{h}})
+		}
+		if _, err := s.Commit(ctx, "bench", ops...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s.Close()
+	info, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		s, err := Open(path, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(info.Size())/float64(n), "file-B/entry")
 }

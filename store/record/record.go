@@ -343,6 +343,27 @@ func (d *decoder) time(f field) time.Time {
 	return time.Unix(0, v).UTC()
 }
 
+// seconds reads a time in seconds, which must be a finite number of at
+// least zero (the store never writes another).
+func (d *decoder) seconds(f field) float64 {
+	v := math.Float64frombits(d.fixed64(f))
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		d.fail("field %d is %v, not a time", f.num, v)
+		return 0
+	}
+	return v
+}
+
+// fraction reads a position or size as a fraction of a side: 0 to 1.
+func (d *decoder) fraction(f field) float32 {
+	v := math.Float32frombits(d.fixed32(f))
+	if !(v >= 0 && v <= 1) {
+		d.fail("field %d is %v, not a fraction", f.num, v)
+		return 0
+	}
+	return v
+}
+
 // array copies a fixed-length byte field into dst.
 func (d *decoder) array(f field, dst []byte) {
 	b := d.bytes(f)
@@ -548,7 +569,7 @@ func DecodeEntry(p []byte, view store.View) (*store.Entry, [32]byte, error) {
 		case entryHeight:
 			e.Height = d.small(f, store.MaxDimension)
 		case entryDuration:
-			e.Duration = math.Float64frombits(d.fixed64(f))
+			e.Duration = d.seconds(f)
 		case entryHashes:
 			e.Hashes = append(e.Hashes, d.hash(f))
 		case entryRegions:
@@ -626,13 +647,13 @@ func (d *decoder) region(f field) hashing.RegionHash {
 		case regionKind:
 			r.Kind = hashing.RegionKind(d.small(g, math.MaxUint8))
 		case regionLeft:
-			r.Box.Left = math.Float32frombits(d.fixed32(g))
+			r.Box.Left = d.fraction(g)
 		case regionTop:
-			r.Box.Top = math.Float32frombits(d.fixed32(g))
+			r.Box.Top = d.fraction(g)
 		case regionWidth:
-			r.Box.Width = math.Float32frombits(d.fixed32(g))
+			r.Box.Width = d.fraction(g)
 		case regionHeight:
-			r.Box.Height = math.Float32frombits(d.fixed32(g))
+			r.Box.Height = d.fraction(g)
 		case regionPDQ:
 			d.array(g, r.Hash[:])
 			seenPDQ = true
@@ -653,9 +674,9 @@ func (d *decoder) keypoint(f field) store.Keypoint {
 	d.each(d.bytes(f), func(g field) {
 		switch g.num {
 		case keypointX:
-			k.X = math.Float32frombits(d.fixed32(g))
+			k.X = d.fraction(g)
 		case keypointY:
-			k.Y = math.Float32frombits(d.fixed32(g))
+			k.Y = d.fraction(g)
 		case keypointLevel:
 			k.Level = uint8(d.small(g, math.MaxUint8))
 		case keypointDescriptor:
@@ -675,7 +696,7 @@ func (d *decoder) frame(f field) store.Frame {
 	d.each(d.bytes(f), func(g field) {
 		switch g.num {
 		case frameSeconds:
-			fr.Seconds = math.Float64frombits(d.fixed64(g))
+			fr.Seconds = d.seconds(g)
 		case frameHash:
 			d.array(g, fr.Hash[:])
 			seenHash = true
