@@ -26,6 +26,14 @@ type entryInfo struct {
 	// entries from the snapshot the index was built from): a match at an
 	// older revision does not see it.
 	added store.Revision
+	// removed, when set, is the revision that removed it: a tombstone, for
+	// matches at older revisions.
+	removed store.Revision
+}
+
+// visibleAt reports whether a view at revision rev shows the entry.
+func (e *entryInfo) visibleAt(rev store.Revision) bool {
+	return e != nil && e.added <= rev && (e.removed == 0 || e.removed > rev)
 }
 
 // regionInfo is what a match reports of an entry's region hash.

@@ -42,7 +42,7 @@ func dumpIndex(x *Index) indexDump {
 	}
 	live := func(id uint64) *entryInfo {
 		info := v.cat.get(id)
-		if info == nil || info.added > v.rev {
+		if !info.visibleAt(v.rev) {
 			return nil
 		}
 		return info
@@ -56,7 +56,7 @@ func dumpIndex(x *Index) indexDump {
 					return
 				}
 				e := *info
-				e.added = 0
+				e.added, e.removed = 0, 0
 				d.Entries[id] = e
 				if d.Full[typ] == nil {
 					d.Full[typ] = map[uint64]Hash{}
@@ -387,4 +387,54 @@ func TestMatchWhileWriting(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+}
+
+// TestLargeCommitIsAtomic checks that a commit larger than one delivery of
+// the feed (here 6,000 adds, then a forced delete of their bank) is never
+// half shown: every view the index publishes has none or all of it.
+func TestLargeCommitIsAtomic(t *testing.T) {
+	x, _ := openTestIndex(t)
+	x.commit(t, store.CreateBank(store.Bank{Name: "big"}))
+	r := rand.New(rand.NewPCG(12, 12))
+	const n = 6000
+	ops := make([]store.Op, n)
+	for i := range ops {
+		ops[i] = store.AddEntry(&store.Entry{Bank: "big", Kind: store.KindImage, Hashes: []hashing.Hash{storetest.RandomHash(r, hashing.PDQ)}})
+	}
+	seen := map[int]bool{}
+	var mu sync.Mutex
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v := x.view.Load()
+			_, bankThere := v.banks["big"]
+			mu.Lock()
+			seen[v.entries] = true
+			if !bankThere && v.entries != 0 {
+				seen[-1] = true // entries of a deleted bank still shown
+			}
+			mu.Unlock()
+		}
+	}()
+	x.commit(t, ops...)
+	x.commit(t, store.DeleteBank("big", true))
+	close(stop)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for count := range seen {
+		if count != 0 && count != n {
+			t.Errorf("a view showed %d entries: part of a commit", count)
+		}
+	}
+	if !seen[n] {
+		t.Errorf("no view showed the whole commit (%v)", seen)
+	}
 }

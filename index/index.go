@@ -216,6 +216,12 @@ type follower struct {
 	tail    *tail
 	dead    map[*segment]int
 	entries int
+	// removed are the entries removed since the last view was published,
+	// tombstones in the catalog until it is.
+	removed []uint64
+	// midCommit is set while the follower has applied part of a commit:
+	// nothing is published until it has the rest.
+	midCommit bool
 	// gen counts rebuilds from a snapshot; a merge begun before one is
 	// dropped.
 	gen       int
@@ -275,6 +281,7 @@ func (f *follower) load(ctx context.Context) error {
 	f.rev, f.banks, f.cat, f.segs = snap.Revision(), banks, cat, segs
 	f.tail = newTail()
 	f.dead, f.entries = map[*segment]int{}, n
+	f.removed, f.midCommit = nil, false
 	f.recount()
 	f.publish()
 	f.x.log.Info("index built from a snapshot", "revision", uint64(f.rev), "entries", n, "ms", time.Since(start).Milliseconds())
@@ -330,6 +337,11 @@ func (f *follower) follow(ctx context.Context) error {
 			if err := f.apply(resp.Changes); err != nil {
 				return err
 			}
+			if n := len(resp.Changes); n > 0 {
+				// A commit larger than one delivery spans several: the
+				// index shows it only once it has all of it.
+				f.midCommit = !resp.Changes[n-1].CommitEnd
+			}
 			f.x.err.Store(nil)
 		case res := <-f.mergeDone:
 			f.install(res)
@@ -382,15 +394,22 @@ func (f *follower) apply(changes []store.Change) error {
 			}
 		case store.EntryUpdated:
 			if e := c.EntryValue; e != nil {
-				if old := f.cat.get(e.ID); old != nil {
+				if old := f.cat.get(e.ID); old != nil && old.removed == 0 {
 					f.cat.set(e.ID, newEntryInfo(e, old.added))
 				}
 			}
 		case store.EntryRemoved:
-			if f.cat.get(c.EntryID) == nil {
+			old := f.cat.get(c.EntryID)
+			if old == nil || old.removed != 0 {
 				break
 			}
-			f.cat.set(c.EntryID, nil)
+			// A tombstone until the next view is published, so a match of
+			// the current view still sees the entry: a commit's removals
+			// take effect together, with its other changes.
+			gone := *old
+			gone.removed = c.Revision
+			f.cat.set(c.EntryID, &gone)
+			f.removed = append(f.removed, c.EntryID)
 			f.entries--
 			if c.EntryID >= f.tail.minID && c.EntryID <= f.tail.maxID {
 				if t, found := f.tail.without(c.EntryID); found {
@@ -524,7 +543,7 @@ func (f *follower) startMerge(slot int, job []*segment) {
 	go func() {
 		b := newSegmentBuilder()
 		for _, s := range job {
-			b.addSegment(s, func(id uint64) bool { return cat.get(id) != nil })
+			b.addSegment(s, func(id uint64) bool { info := cat.get(id); return info != nil && info.removed == 0 })
 		}
 		out, err := b.build(structures, levelFor(b.entries, tail, fanIn))
 		f.mergeDone <- mergeResult{gen: gen, slot: slot, inputs: job, deadAtStart: deadAtStart, out: out, err: err}
@@ -588,6 +607,13 @@ func (f *follower) allSegments() []*segment {
 
 // publish makes the follower's state the index's view.
 func (f *follower) publish() {
+	if f.midCommit {
+		return
+	}
 	f.recount()
 	f.x.publish(&view{rev: f.rev, banks: f.banks, cat: f.cat, segments: f.allSegments(), entries: f.entries, hashes: f.stats})
+	for _, id := range f.removed {
+		f.cat.set(id, nil)
+	}
+	f.removed = f.removed[:0]
 }

@@ -242,7 +242,7 @@ func (m *matcher) consider(c Match) {
 // entry returns the info of an entry the view shows, or nil.
 func (m *matcher) entry(id uint64) *entryInfo {
 	info := m.v.cat.get(id)
-	if info == nil || info.added > m.v.rev {
+	if !info.visibleAt(m.v.rev) {
 		return nil
 	}
 	return info

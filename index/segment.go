@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/mediamatch/mediamatch/hashing"
@@ -163,16 +164,21 @@ func (s *segment) exactIDs(typ string, key [32]byte, fn func(id uint64)) {
 }
 
 // addSegment takes what s holds of the entries live says are live. It
-// copies hash runs as they are, and counts an entry once per run of its
-// refs (a segment keeps each entry's refs of a type together).
+// copies hash runs as they are; the entries it takes are counted in a
+// bitmap over the segment's id span.
 func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
-	entries := 0
+	taken := make([]uint64, (max(s.maxID, s.minID)-s.minID)/64+1)
+	take := func(id uint64) {
+		if id >= s.minID && id <= s.maxID {
+			taken[(id-s.minID)/64] |= 1 << ((id - s.minID) % 64)
+		}
+	}
 	for typ, srch := range s.search {
 		src := srch.contents()
 		dst := b.of(typ)
 		dst.refs = slices.Grow(dst.refs, len(src.refs))
 		dst.hashes = slices.Grow(dst.hashes, len(src.hashes))
-		n, last, lastLive := 0, uint64(0), false
+		last, lastLive := uint64(0), false
 		var y yielder
 		for i, r := range src.refs {
 			y.did(1)
@@ -180,7 +186,7 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 			if id != last || i == 0 {
 				last, lastLive = id, live(id)
 				if lastLive {
-					n++
+					take(id)
 				}
 			}
 			if !lastLive {
@@ -189,7 +195,6 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 			dst.refs = append(dst.refs, r)
 			dst.hashes = append(dst.hashes, src.at(i)...)
 		}
-		entries = max(entries, n)
 	}
 	for typ, m := range s.exact {
 		for k, ids := range m {
@@ -197,6 +202,7 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 				if !live(id) {
 					continue
 				}
+				take(id)
 				if b.exact[typ] == nil {
 					b.exact[typ] = map[[32]byte][]uint64{}
 				}
@@ -208,6 +214,7 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 		if !live(d.id) {
 			continue
 		}
+		take(d.id)
 		if b.exact[d.typ] == nil {
 			b.exact[d.typ] = map[[32]byte][]uint64{}
 		}
@@ -219,7 +226,9 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 		}
 		b.maxID = max(b.maxID, s.maxID)
 	}
-	b.entries += entries
+	for _, w := range taken {
+		b.entries += bits.OnesCount64(w)
+	}
 }
 
 // build makes the segment, with the configured structure for each type

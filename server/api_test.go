@@ -655,6 +655,7 @@ func TestAPIUpdateEntry(t *testing.T) {
 		{"in another bank", bad(&pb.Entry{Name: "banks/c/entries/" + id, Note: "x"}, nil), codes.NotFound, "another bank"},
 		{"in any bank", bad(&pb.Entry{Name: "banks/-/entries/" + id, Note: "x"}, nil), codes.OK, ""},
 		{"an unknown entry", bad(&pb.Entry{Name: "banks/b/entries/99999", Note: "x"}, nil), codes.NotFound, "entry not found"},
+		{"a bad mask of an unknown entry", bad(&pb.Entry{Name: "banks/b/entries/99999"}, mask("colour")), codes.InvalidArgument, "no field"},
 		{"65 labels", bad(&pb.Entry{Labels: func() map[string]string {
 			m := map[string]string{}
 			for i := range 65 {

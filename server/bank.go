@@ -327,11 +327,14 @@ func (s *Server) ListEntries(ctx context.Context, req *pb.ListEntriesRequest) (*
 
 // UpdateEntry implements BankService.UpdateEntry.
 func (s *Server) UpdateEntry(ctx context.Context, req *pb.UpdateEntryRequest) (*pb.UpdateEntryResponse, error) {
-	e, err := s.entryIn(ctx, req.GetEntry().GetName(), store.ViewBasic)
-	if err != nil {
+	if _, _, err := parseEntryName(req.GetEntry().GetName()); err != nil {
 		return nil, err
 	}
 	values, paths, err := entryUpdate(req)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.entryIn(ctx, req.GetEntry().GetName(), store.ViewBasic)
 	if err != nil {
 		return nil, err
 	}

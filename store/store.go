@@ -26,7 +26,8 @@ type Store interface {
 	// revision, to be closed when done. Writes go on meanwhile.
 	Snapshot(ctx context.Context) (Snapshot, error)
 	// Changes returns up to limit changes after the given revision, in
-	// order, ending on a commit boundary unless limit cuts a commit. The
+	// order, ending on a commit boundary unless one commit holds more than
+	// limit changes (Change.CommitEnd marks where a commit ends). The
 	// values are read as view says. A revision below the compacted one
 	// fails with ErrCompacted, one above the current with
 	// ErrFutureRevision.
@@ -72,7 +73,10 @@ type EntryQuery struct {
 
 // WatchResponse is one delivery of a Watch.
 type WatchResponse struct {
-	// Changes are one or more whole commits, in order.
+	// Changes are the next changes, in order, ending where a commit ends
+	// unless one commit is larger than a delivery holds: then it spans
+	// deliveries, and a follower shows it only once it has the change
+	// with CommitEnd.
 	Changes []Change
 	// Err, in the last response only, says why the watch ended.
 	Err error

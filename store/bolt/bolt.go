@@ -107,6 +107,9 @@ type DB struct {
 	// current and compacted mirror the meta bucket, updated after each
 	// durable commit.
 	current, compacted atomic.Uint64
+	// compacting is set, in the committer, while automatic compaction has
+	// chunks left to do.
+	compacting bool
 
 	notifyMu sync.Mutex
 	notifyCh chan struct{} // closed and replaced after every commit

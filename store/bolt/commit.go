@@ -53,6 +53,9 @@ func (s *DB) Commit(ctx context.Context, actor string, ops ...store.Op) (store.C
 		return store.CommitResult{}, err
 	}
 	if len(ops) == 0 {
+		if s.isClosed() {
+			return store.CommitResult{}, store.ErrClosed
+		}
 		return store.CommitResult{Revision: store.Revision(s.current.Load())}, nil
 	}
 	rep, err := s.submit(&request{ctx: ctx, actor: actor, ops: ops})
@@ -253,7 +256,8 @@ func (s *DB) runGroup(group []*request) {
 	}
 }
 
-// autoCompact applies Options.LogRetention after a group.
+// autoCompact applies Options.LogRetention after a group: one chunk at a
+// time, so that the commits queued meanwhile go next.
 func (s *DB) autoCompact() {
 	keep := s.opts.LogRetention
 	if keep == 0 {
@@ -262,62 +266,77 @@ func (s *DB) autoCompact() {
 	cur, comp := s.current.Load(), s.compacted.Load()
 	// Compact in steps of an eighth of the retention, not after every
 	// commit.
-	if cur <= comp+keep+keep/8 {
+	if cur <= comp+keep+keep/8 && !(s.compacting && cur > comp+keep) {
+		s.compacting = false
 		return
 	}
-	_ = s.compact(cur - keep) // an error leaves the log longer; the next commit retries
+	s.compacting = true
+	if _, err := s.compactChunk(cur - keep); err != nil {
+		s.compacting = false // the next commit retries
+	}
 }
 
-// Compact implements store.Store.
+// Compact implements store.Store. It compacts a chunk at a time, each in
+// the committer between groups of commits, so a long log does not hold
+// commits up.
 func (s *DB) Compact(ctx context.Context, through store.Revision) error {
-	return s.exclusive(ctx, func() error {
-		if uint64(through) > s.current.Load() {
-			return fmt.Errorf("%w: compacting through %d, the current revision is %d", store.ErrFutureRevision, through, s.current.Load())
-		}
-		return s.compact(uint64(through))
-	})
-}
-
-// compact deletes the change records up to through, in chunks. It runs in
-// the committer.
-func (s *DB) compact(through uint64) error {
-	for s.compacted.Load() < through {
-		var done uint64
-		err := guard("compacting", func() error {
-			return s.bolt.Update(func(tx *bolt.Tx) error {
-				w, err := newWriter(tx, time.Time{})
-				if err != nil {
-					return err
-				}
-				changes := tx.Bucket([]byte(bucketChanges))
-				c := changes.Cursor()
-				done = w.compacted
-				n := 0
-				for k, _ := c.Seek(u64(w.compacted + 1)); k != nil && n < compactChunk; k, _ = c.Seek(u64(done + 1)) {
-					rev := binary.BigEndian.Uint64(k)
-					if rev > through {
-						break
-					}
-					if err := c.Delete(); err != nil {
-						return err
-					}
-					w.records[bucketChanges]--
-					done = rev
-					n++
-				}
-				if n < compactChunk {
-					done = through
-				}
-				w.compacted = done
-				return w.finish()
-			})
+	for {
+		var done bool
+		err := s.exclusive(ctx, func() error {
+			if uint64(through) > s.current.Load() {
+				return fmt.Errorf("%w: compacting through %d, the current revision is %d", store.ErrFutureRevision, through, s.current.Load())
+			}
+			var err error
+			done, err = s.compactChunk(uint64(through))
+			return err
 		})
-		if err != nil {
+		if err != nil || done {
 			return err
 		}
-		s.compacted.Store(done)
 	}
-	return nil
+}
+
+// compactChunk deletes up to compactChunk change records up to through in
+// one transaction, and reports whether none are left to delete. It runs in
+// the committer.
+func (s *DB) compactChunk(through uint64) (bool, error) {
+	if s.compacted.Load() >= through {
+		return true, nil
+	}
+	var done uint64
+	err := guard("compacting", func() error {
+		return s.bolt.Update(func(tx *bolt.Tx) error {
+			w, err := newWriter(tx, time.Time{})
+			if err != nil {
+				return err
+			}
+			c := tx.Bucket([]byte(bucketChanges)).Cursor()
+			done = w.compacted
+			n := 0
+			for k, _ := c.Seek(u64(w.compacted + 1)); k != nil && n < compactChunk; k, _ = c.Seek(u64(done + 1)) {
+				rev := binary.BigEndian.Uint64(k)
+				if rev > through {
+					break
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				w.records[bucketChanges]--
+				done = rev
+				n++
+			}
+			if n < compactChunk {
+				done = through
+			}
+			w.compacted = done
+			return w.finish()
+		})
+	})
+	if err != nil {
+		return false, err
+	}
+	s.compacted.Store(done)
+	return done >= through, nil
 }
 
 // writer applies operations inside one write transaction, keeping the

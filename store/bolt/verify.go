@@ -89,6 +89,13 @@ func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", store.ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
+// run checks the file. Both meta pages must be sound. bbolt itself falls
+// back to the older meta page when the newer one's checksum fails, to
+// survive a meta write torn by a power cut; but the meta fields sit in the
+// page's first 72 bytes, inside one disk sector, which is written whole,
+// so a bad checksum there means damage, and falling back would silently
+// drop the last commit, which was acknowledged. The file is refused
+// instead, and the operator decides (the older state is still in it).
 func (v *verifier) run() error {
 	m0, err0 := readMeta(v.data, 0, 0)
 	if errors.Is(err0, errNotBolt) {

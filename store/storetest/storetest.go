@@ -57,6 +57,7 @@ func Run(t *testing.T, b Backend) {
 		{"ChangeFeed", testChangeFeed},
 		{"ChangeValues", testChangeValues},
 		{"Watch", testWatch},
+		{"LargeCommit", testLargeCommit},
 		{"Compaction", testCompaction},
 		{"Snapshot", testSnapshot},
 		{"NotAliased", testNotAliased},
@@ -937,6 +938,51 @@ func testWatch(t *testing.T, b Backend) {
 	}
 	resp := <-s.Watch(c, cur+100, store.ViewNone)
 	wantErr(t, resp.Err, store.ErrFutureRevision, "watching from a future revision")
+}
+
+// testLargeCommit checks that a commit of more changes than a delivery
+// holds is delivered in order, with only its last change marked as its
+// end, and that a forced delete of a large bank logs every removal.
+func testLargeCommit(t *testing.T, b Backend) {
+	s := open(t, b)
+	r := rand.New(rand.NewPCG(17, 17))
+	commit(t, s, store.CreateBank(store.Bank{Name: "big"}))
+	const n = 6000
+	ops := make([]store.Op, n)
+	for i := range ops {
+		ops[i] = store.AddEntry(&store.Entry{Bank: "big", Kind: store.KindImage, Hashes: []hashing.Hash{RandomHash(r, hashing.PDQ)}})
+	}
+	res := commit(t, s, ops...)
+	c, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ch := s.Watch(c, 1, store.ViewBasic)
+	next := store.Revision(2)
+	for next <= res.Revision {
+		resp := <-ch
+		if resp.Err != nil {
+			t.Fatal(resp.Err)
+		}
+		for _, ch := range resp.Changes {
+			if ch.Revision != next || ch.CommitEnd != (ch.Revision == res.Revision) {
+				t.Fatalf("change %d (end %v) where %d was due", ch.Revision, ch.CommitEnd, next)
+			}
+			next++
+		}
+	}
+	del := commit(t, s, store.DeleteBank("big", true))
+	if del.Results[0].Removed != n || del.Revision != res.Revision+n+1 {
+		t.Errorf("forced delete of %d entries: removed %d, revision %d", n, del.Results[0].Removed, del.Revision)
+	}
+	cs := allChanges(t, s, res.Revision, store.ViewNone)
+	ends := 0
+	for _, c := range cs {
+		if c.CommitEnd {
+			ends++
+		}
+	}
+	if len(cs) != n+1 || ends != 1 || !cs[n].CommitEnd || cs[n].Kind != store.BankDeleted {
+		t.Errorf("the forced delete logged %d changes with %d ends", len(cs), ends)
+	}
 }
 
 func testCompaction(t *testing.T, b Backend) {

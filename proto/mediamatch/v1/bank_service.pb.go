@@ -343,8 +343,9 @@ type UpdateBankRequest struct {
 	// is quoted in backticks, as in "labels.`team-a`". A named field unset in
 	// bank is cleared (enabled: set to true). Without a mask, the fields set
 	// in bank (non-empty) are changed and the others kept, as AIP-134 says.
-	// Output-only fields are ignored; an unknown path fails with
-	// INVALID_ARGUMENT. An update that changes nothing records no change.
+	// Output-only fields are ignored; the name cannot change, and naming it,
+	// or a path the bank does not have, fails with INVALID_ARGUMENT. An
+	// update that changes nothing records no change.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1139,9 +1140,10 @@ type UpdateEntryRequest struct {
 	// (one label; removed when entry.labels lacks it; keys that are not plain
 	// words quoted in backticks), "note", or "*" for both. A named field
 	// unset in entry is cleared. Without a mask, the fields set in entry
-	// (non-empty) are changed and the others kept. Output-only and immutable
-	// fields are ignored; an unknown path fails with INVALID_ARGUMENT. An
-	// update that changes nothing records no change.
+	// (non-empty) are changed and the others kept. Output-only fields are
+	// ignored; the immutable ones (name, media, source) cannot change, and
+	// naming one, or a path the entry does not have, fails with
+	// INVALID_ARGUMENT. An update that changes nothing records no change.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
