@@ -335,8 +335,13 @@ func checkBounds(tx *bolt.Tx) error {
 // metaUint decodes a number record of the meta bucket, as the verifier
 // found it.
 func metaUint(m map[string][]byte, key string) (uint64, error) {
-	v, ok := m[key]
-	if !ok {
+	return metaNumber(key, m[key])
+}
+
+// metaNumber decodes the number record v stored under key in the meta
+// bucket; a nil v is a missing record.
+func metaNumber(key string, v []byte) (uint64, error) {
+	if v == nil {
 		return 0, fmt.Errorf("%w: meta record %q is missing", store.ErrCorrupt, key)
 	}
 	p, err := record.Open([]byte(bucketMeta), []byte(key), v)

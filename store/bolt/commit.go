@@ -353,23 +353,11 @@ type writer struct {
 
 func newWriter(tx *bolt.Tx, now time.Time) (*writer, error) {
 	w := &writer{tx: tx, now: now, records: map[string]int64{}}
-	m := tx.Bucket([]byte(bucketMeta))
 	var err error
-	if w.rev, err = w.metaUint(m, keyRevision); err != nil {
-		return nil, err
-	}
-	if w.compacted, err = w.metaUint(m, keyCompacted); err != nil {
+	if w.rev, w.compacted, err = txRevisions(tx); err != nil {
 		return nil, err
 	}
 	return w, nil
-}
-
-func (w *writer) metaUint(m *bolt.Bucket, key string) (uint64, error) {
-	p, err := record.Open([]byte(bucketMeta), []byte(key), m.Get([]byte(key)))
-	if err != nil {
-		return 0, err
-	}
-	return record.DecodeUint(p)
 }
 
 // finish writes the revision, the compacted revision and the record counts.
@@ -384,7 +372,7 @@ func (w *writer) finish() error {
 		if d == 0 {
 			continue
 		}
-		n, err := w.metaUint(m, keyRecords+b)
+		n, err := metaNumber(keyRecords+b, m.Get([]byte(keyRecords+b)))
 		if err != nil {
 			return err
 		}

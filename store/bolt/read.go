@@ -196,12 +196,11 @@ func (s *DB) Revisions(ctx context.Context) (store.Revisions, error) {
 
 // txRevisions reads the revisions as a transaction sees them.
 func txRevisions(tx *bolt.Tx) (cur, comp uint64, err error) {
-	w := &writer{}
 	m := tx.Bucket([]byte(bucketMeta))
-	if cur, err = w.metaUint(m, keyRevision); err != nil {
+	if cur, err = metaNumber(keyRevision, m.Get([]byte(keyRevision))); err != nil {
 		return 0, 0, err
 	}
-	comp, err = w.metaUint(m, keyCompacted)
+	comp, err = metaNumber(keyCompacted, m.Get([]byte(keyCompacted)))
 	return cur, comp, err
 }
 
