@@ -273,35 +273,30 @@ const (
 func ApplyBankUpdate(b *Bank, from *Bank, paths []string) ([]string, error) {
 	next := *b
 	next.Labels, next.Thresholds = maps.Clone(b.Labels), maps.Clone(b.Thresholds)
-	var changed []string
-	for _, p := range paths {
-		field, key, keyed := strings.Cut(p, ".")
-		did := false
+	changed, err := applyPaths(paths, func(p, field, key string, keyed bool) (bool, error) {
 		switch {
 		case field == FieldDescription && !keyed:
-			did = next.Description != from.Description
+			did := next.Description != from.Description
 			next.Description = from.Description
+			return did, nil
 		case field == FieldDisabled && !keyed:
-			did = next.Disabled != from.Disabled
+			did := next.Disabled != from.Disabled
 			next.Disabled = from.Disabled
+			return did, nil
 		case field == FieldLabels:
-			did = updateMap(&next.Labels, from.Labels, key, keyed)
+			return updateMap(&next.Labels, from.Labels, key, keyed), nil
 		case field == FieldThresholds:
 			if keyed {
 				if err := checkThresholds(map[string]int{key: 0}); err != nil {
-					return nil, err
+					return false, err
 				}
 			}
-			did = updateMap(&next.Thresholds, from.Thresholds, key, keyed)
-		default:
-			return nil, fmt.Errorf("%w: bank field %q cannot be updated (use description, labels, labels.KEY, disabled, thresholds or thresholds.TYPE)", ErrInvalid, Clip(p))
+			return updateMap(&next.Thresholds, from.Thresholds, key, keyed), nil
 		}
-		if keyed && key == "" {
-			return nil, fmt.Errorf("%w: update path %q names no key", ErrInvalid, Clip(p))
-		}
-		if did && !slices.Contains(changed, p) {
-			changed = append(changed, p)
-		}
+		return false, fmt.Errorf("%w: bank field %q cannot be updated (use description, labels, labels.KEY, disabled, thresholds or thresholds.TYPE)", ErrInvalid, Clip(p))
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := ValidateBank(&next); err != nil {
 		return nil, err
@@ -315,25 +310,19 @@ func ApplyBankUpdate(b *Bank, from *Bank, paths []string) ([]string, error) {
 func ApplyEntryUpdate(e *Entry, from *Entry, paths []string) ([]string, error) {
 	next := *e
 	next.Labels = maps.Clone(e.Labels)
-	var changed []string
-	for _, p := range paths {
-		field, key, keyed := strings.Cut(p, ".")
-		did := false
+	changed, err := applyPaths(paths, func(p, field, key string, keyed bool) (bool, error) {
 		switch {
 		case field == FieldNote && !keyed:
-			did = next.Note != from.Note
+			did := next.Note != from.Note
 			next.Note = from.Note
+			return did, nil
 		case field == FieldLabels:
-			did = updateMap(&next.Labels, from.Labels, key, keyed)
-		default:
-			return nil, fmt.Errorf("%w: entry field %q cannot be updated (use labels, labels.KEY or note)", ErrInvalid, Clip(p))
+			return updateMap(&next.Labels, from.Labels, key, keyed), nil
 		}
-		if keyed && key == "" {
-			return nil, fmt.Errorf("%w: update path %q names no key", ErrInvalid, Clip(p))
-		}
-		if did && !slices.Contains(changed, p) {
-			changed = append(changed, p)
-		}
+		return false, fmt.Errorf("%w: entry field %q cannot be updated (use labels, labels.KEY or note)", ErrInvalid, Clip(p))
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := checkLabels(next.Labels); err != nil {
 		return nil, err
@@ -342,6 +331,27 @@ func ApplyEntryUpdate(e *Entry, from *Entry, paths []string) ([]string, error) {
 		return nil, err
 	}
 	*e = next
+	return changed, nil
+}
+
+// applyPaths applies each update path ("field" or "field.key") with apply,
+// which reports whether the path changed anything, and returns the paths
+// that did, each once.
+func applyPaths(paths []string, apply func(p, field, key string, keyed bool) (bool, error)) ([]string, error) {
+	var changed []string
+	for _, p := range paths {
+		field, key, keyed := strings.Cut(p, ".")
+		did, err := apply(p, field, key, keyed)
+		if err != nil {
+			return nil, err
+		}
+		if keyed && key == "" {
+			return nil, fmt.Errorf("%w: update path %q names no key", ErrInvalid, Clip(p))
+		}
+		if did && !slices.Contains(changed, p) {
+			changed = append(changed, p)
+		}
+	}
 	return changed, nil
 }
 
