@@ -49,11 +49,13 @@ func dumpIndex(x *Index) indexDump {
 	}
 	for _, s := range v.segments {
 		for typ, srch := range s.search {
-			srch.Each(func(r uint64, h Hash) {
+			c := srch.contents()
+			for i, r := range c.refs {
+				h := c.hash(i)
 				id, _ := splitRef(r)
 				info := live(id)
 				if info == nil {
-					return
+					continue
 				}
 				e := *info
 				e.added, e.removed = 0, 0
@@ -66,7 +68,7 @@ func dumpIndex(x *Index) indexDump {
 				}
 				d.Full[typ][r] = h
 				d.Search[typ] = append(d.Search[typ], [2]uint64{r, h[0]})
-			})
+			}
 		}
 		addDigest := func(typ string, k [32]byte, id uint64) {
 			if live(id) == nil {

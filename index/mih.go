@@ -1,9 +1,6 @@
 package index
 
-import (
-	"math/bits"
-	"slices"
-)
+import "math/bits"
 
 // mih is multi-index hashing (Norouzi, Punjani and Fleet, "Fast Search in
 // Hamming Space with Multi-Index Hashing"). Each hash is cut into m
@@ -28,7 +25,6 @@ import (
 // hashes' worth of work, and the search scans linearly instead.
 type mih struct {
 	packed
-	width   int // substring bits: 8 or 16
 	m       int // substrings per hash
 	offsets [][]uint32
 	pos     [][]uint32
@@ -40,30 +36,30 @@ var _ Searcher = (*mih)(nil)
 // there are 137 values per 16-bit table; at 3 already 697.
 const maxSubRadius = 2
 
-// masks[w] lists every w-bit value in order of popcount; maskEnd[w][s] is
-// the number of values of popcount <= s. XORing a substring with the first
-// maskEnd[w][s] masks enumerates its neighbours within distance s.
-var masks, maskEnd = func() (map[int][]uint16, map[int][]int) {
-	ms, ends := map[int][]uint16{}, map[int][]int{}
-	for _, w := range []int{8, 16} {
-		vals := make([]uint16, 1<<w)
-		for i := range vals {
-			vals[i] = uint16(i)
+// subBits is the width of a substring.
+const subBits = 16
+
+// masks lists every subBits-bit value of popcount <= maxSubRadius in order
+// of popcount; maskEnd[s] is the number of those of popcount <= s. XORing a
+// substring with the first maskEnd[s] masks enumerates its neighbours
+// within distance s.
+var masks, maskEnd = func() ([]uint16, [maxSubRadius + 1]int) {
+	var vals []uint16
+	var ends [maxSubRadius + 1]int
+	for c := range maxSubRadius + 1 {
+		for v := range 1 << subBits {
+			if bits.OnesCount16(uint16(v)) == c {
+				vals = append(vals, uint16(v))
+			}
 		}
-		slices.SortStableFunc(vals, func(a, b uint16) int { return bits.OnesCount16(a) - bits.OnesCount16(b) })
-		end := make([]int, w+1)
-		for i, v := range vals {
-			end[bits.OnesCount16(v)] = i + 1
-		}
-		ms[w], ends[w] = vals, end
+		ends[c] = len(vals)
 	}
-	return ms, ends
+	return vals, ends
 }()
 
 func buildMIH(p packed) *mih {
-	x := &mih{packed: p, width: 16}
-	x.m = p.words * 64 / x.width
-	buckets := 1 << x.width
+	x := &mih{packed: p, m: p.words * 64 / subBits}
+	buckets := 1 << subBits
 	n := len(p.refs)
 	x.offsets = make([][]uint32, x.m)
 	x.pos = make([][]uint32, x.m)
@@ -91,16 +87,11 @@ func buildMIH(p packed) *mih {
 	return x
 }
 
-// sub returns substring i of h, counting from the most significant bits.
-func (x *mih) sub(h *Hash, i int) uint16 {
-	bit := i * x.width
-	return uint16(h[bit/64]>>(64-x.width-bit%64)) & uint16(1<<x.width-1)
-}
-
-// subWords is sub for a packed hash.
+// subWords returns substring i of the hash words h, counting from the
+// most significant bits.
 func (x *mih) subWords(h []uint64, i int) uint16 {
-	bit := i * x.width
-	return uint16(h[bit/64]>>(64-x.width-bit%64)) & uint16(1<<x.width-1)
+	bit := i * subBits
+	return uint16(h[bit/64] >> (64 - subBits - bit%64))
 }
 
 func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
@@ -118,11 +109,11 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 		}
 		return
 	}
-	var qs [32]uint16
+	var qs [len(Hash{}) * 64 / subBits]uint16
 	for i := range x.m {
-		qs[i] = x.sub(&q, i)
+		qs[i] = x.subWords(q[:], i)
 	}
-	ms := masks[x.width][:maskEnd[x.width][s]]
+	ms := masks[:maskEnd[s]]
 	for i := range x.m {
 		offsets, pos := x.offsets[i], x.pos[i]
 		for _, mask := range ms {

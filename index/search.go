@@ -48,8 +48,6 @@ type Searcher interface {
 	// Search calls fn for every stored hash within radius of q, in no
 	// particular order, until fn returns false.
 	Search(q Hash, radius int, fn func(ref uint64, dist int) bool)
-	// Each calls fn for every stored hash, in the order they were given.
-	Each(fn func(ref uint64, h Hash))
 	// Len is the number of stored hashes.
 	Len() int
 	// contents returns the stored hashes as the structure holds them, for
@@ -137,9 +135,3 @@ func (p *packed) hash(i int) Hash {
 func (p *packed) Len() int { return len(p.refs) }
 
 func (p *packed) contents() *packed { return p }
-
-func (p *packed) Each(fn func(uint64, Hash)) {
-	for i, r := range p.refs {
-		fn(r, p.hash(i))
-	}
-}

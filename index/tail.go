@@ -118,14 +118,9 @@ func (s *tailSearch) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	}
 }
 
-func (s *tailSearch) Each(fn func(uint64, Hash)) {
-	for i, r := range s.refs {
-		fn(r, s.hashes[i])
-	}
-}
-
 func (s *tailSearch) Len() int { return len(s.refs) }
 
-func (s *tailSearch) contents() *packed { return ptrTo(pack(s.words, s.refs, s.hashes)) }
-
-func ptrTo[T any](v T) *T { return &v }
+func (s *tailSearch) contents() *packed {
+	p := pack(s.words, s.refs, s.hashes)
+	return &p
+}
