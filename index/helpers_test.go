@@ -1,11 +1,8 @@
 package index
 
 import (
-	"log/slog"
-	"math/rand/v2"
-
 	"context"
-	"github.com/mediamatch/mediamatch/hashing"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -99,16 +96,4 @@ func mustMatch(t testing.TB, x *testIndex, q Query) Result {
 		t.Fatal(err)
 	}
 	return res
-}
-
-func randHash(r *rand.Rand, typ string) hashing.Hash {
-	t, err := hashing.Lookup(typ)
-	if err != nil {
-		panic(err)
-	}
-	b := make([]byte, t.Bits/8)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return hashing.Hash{Type: typ, Bytes: b}
 }

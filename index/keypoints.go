@@ -116,3 +116,12 @@ func Points(ks []store.Keypoint) []keypoint.Point {
 	}
 	return out
 }
+
+// StoredKeypoints is the inverse of Points, for storing an entry's points.
+func StoredKeypoints(ps []keypoint.Point) []store.Keypoint {
+	out := make([]store.Keypoint, len(ps))
+	for i, p := range ps {
+		out[i] = store.Keypoint{X: p.X, Y: p.Y, Level: p.Level, Descriptor: p.D}
+	}
+	return out
+}

@@ -31,7 +31,7 @@ func TestMatchKeypoints(t *testing.T) {
 		photos = append(photos, img)
 		ids = append(ids, addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Width: b.Dx(), Height: b.Dy(),
 			Hashes:    []hashing.Hash{{Type: hashing.MD5, Bytes: append(make([]byte, 15), byte(i))}},
-			Keypoints: storedKeypoints(keypoint.Detect(img, keypoint.StoredPoints))}))
+			Keypoints: StoredKeypoints(keypoint.Detect(img, keypoint.StoredPoints))}))
 	}
 	b := photos[0].Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -75,12 +75,4 @@ func TestMatchKeypoints(t *testing.T) {
 	if x.Entries() != 1 {
 		t.Errorf("%d entries after removal, want 1", x.Entries())
 	}
-}
-
-func storedKeypoints(ps []keypoint.Point) []store.Keypoint {
-	out := make([]store.Keypoint, len(ps))
-	for i, p := range ps {
-		out[i] = store.Keypoint{X: p.X, Y: p.Y, Level: p.Level, Descriptor: p.D}
-	}
-	return out
 }

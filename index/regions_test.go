@@ -8,6 +8,7 @@ import (
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/pdq"
 	"github.com/mediamatch/mediamatch/store"
+	"github.com/mediamatch/mediamatch/store/storetest"
 )
 
 func pdqHash(h [32]byte, quality int) hashing.Hash {
@@ -85,7 +86,7 @@ func TestCorroboration(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	x, _ := openTestIndex(t)
 	p := randPDQ(r)
-	ph := randHash(r, hashing.PHash)
+	ph := storetest.RandomHash(r, hashing.PHash)
 	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(p, 100), ph}})
 	near := func(bits int) hashing.Hash {
 		b := append([]byte(nil), ph.Bytes...)
@@ -128,7 +129,7 @@ func TestMatchRegionPHash(t *testing.T) {
 	r := rand.New(rand.NewPCG(25, 26))
 	x, _ := openTestIndex(t)
 	whole, window := randPDQ(r), randPDQ(r)
-	ph, wph := randHash(r, hashing.PHash), randHash(r, hashing.PHash)
+	ph, wph := storetest.RandomHash(r, hashing.PHash), storetest.RandomHash(r, hashing.PHash)
 	box := hashing.Box{Left: 0.025, Top: 0.025, Width: 0.95, Height: 0.95}
 	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(whole, 100), ph},
 		Regions: []hashing.RegionHash{{Kind: hashing.RegionWindow, Box: box, Hash: window, Quality: 100, PHash: binary.BigEndian.Uint64(wph.Bytes), HasPHash: true}}})

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/index"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
 )
@@ -227,7 +228,7 @@ func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) erro
 		return err
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
-	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, storedKeypoints(h.keypoints)
+	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, index.StoredKeypoints(h.keypoints)
 	return nil
 }
 

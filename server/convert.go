@@ -14,7 +14,6 @@ import (
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/index"
-	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
@@ -314,15 +313,6 @@ func keypointsToProto(ks []store.Keypoint) []*pb.Keypoint {
 			binary.BigEndian.PutUint64(d[8*w:], v)
 		}
 		out = append(out, &pb.Keypoint{X: k.X, Y: k.Y, Level: int32(k.Level), DescriptorHex: hex.EncodeToString(d[:])})
-	}
-	return out
-}
-
-// storedKeypoints converts the keypoint package's points for the store.
-func storedKeypoints(ps []keypoint.Point) []store.Keypoint {
-	out := make([]store.Keypoint, len(ps))
-	for i, p := range ps {
-		out[i] = store.Keypoint{X: p.X, Y: p.Y, Level: p.Level, Descriptor: p.D}
 	}
 	return out
 }
