@@ -133,7 +133,8 @@ func (s *Server) DeleteBank(ctx context.Context, req *pb.DeleteBankRequest) (*pb
 	return &pb.DeleteBankResponse{RemovedEntries: int64(res.Results[0].Removed)}, nil
 }
 
-// entryFields checks an entry's labels, note and source from a request.
+// entryFields copies an entry's labels, note and source from a request;
+// the store validates them.
 func entryFields(bank string, in *pb.Entry) *store.Entry {
 	src := in.GetSource()
 	return &store.Entry{
@@ -381,20 +382,15 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	if req.GetPageToken() == "" {
-		after = uint64(req.GetAfterRevision())
-		if after == 0 {
-			// From the first change kept.
-			revs, err := s.st.Revisions(ctx)
-			if err != nil {
-				return nil, err
-			}
-			after = uint64(revs.Compacted)
-		}
-	}
 	revs, err := s.st.Revisions(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if req.GetPageToken() == "" {
+		after = uint64(req.GetAfterRevision())
+		if after == 0 {
+			after = uint64(revs.Compacted) // from the first change kept
+		}
 	}
 	out := &pb.ListChangesResponse{Revision: int64(revs.Current)}
 	scanned := 0
