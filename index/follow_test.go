@@ -403,8 +403,17 @@ func TestLargeCommitIsAtomic(t *testing.T) {
 	for i := range ops {
 		ops[i] = store.AddEntry(&store.Entry{Bank: "big", Kind: store.KindImage, Hashes: []hashing.Hash{storetest.RandomHash(r, hashing.PDQ)}})
 	}
-	seen := map[int]bool{}
+	seen := map[int]bool{} // entry counts of the views published
+	ghost := false         // a view showed entries of the deleted bank
 	var mu sync.Mutex
+	observe := func() {
+		v := x.view.Load()
+		_, bankThere := v.banks["big"]
+		mu.Lock()
+		seen[v.entries] = true
+		ghost = ghost || (!bankThere && v.entries != 0)
+		mu.Unlock()
+	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -415,17 +424,11 @@ func TestLargeCommitIsAtomic(t *testing.T) {
 				return
 			default:
 			}
-			v := x.view.Load()
-			_, bankThere := v.banks["big"]
-			mu.Lock()
-			seen[v.entries] = true
-			if !bankThere && v.entries != 0 {
-				seen[-1] = true // entries of a deleted bank still shown
-			}
-			mu.Unlock()
+			observe()
 		}
 	}()
 	x.commit(t, ops...)
+	observe() // the index has caught up with the adds: this view holds them
 	x.commit(t, store.DeleteBank("big", true))
 	close(stop)
 	<-done
@@ -435,6 +438,9 @@ func TestLargeCommitIsAtomic(t *testing.T) {
 		if count != 0 && count != n {
 			t.Errorf("a view showed %d entries: part of a commit", count)
 		}
+	}
+	if ghost {
+		t.Error("a view showed entries of the bank after its delete")
 	}
 	if !seen[n] {
 		t.Errorf("no view showed the whole commit (%v)", seen)

@@ -279,7 +279,10 @@ func tryDamaged(t *testing.T, f *fixture, data []byte, what string) string {
 		if id := res.Results[0].Entry.ID; id <= f.entries[len(f.entries)-1].ID {
 			t.Errorf("%s: a new entry got id %d, not past the last (%d)", what, id, f.entries[len(f.entries)-1].ID)
 		}
-		if _, entries2, _, _, err := readAll(s); err == nil && !reflect.DeepEqual(entries2[:len(entries2)-1], f.entries) {
+		switch _, entries2, _, _, err := readAll(s); {
+		case err != nil:
+			t.Errorf("%s: the store read whole before a write, and not after it: %v", what, err)
+		case !reflect.DeepEqual(entries2[:len(entries2)-1], f.entries):
 			t.Errorf("%s: a write changed the entries that were there", what)
 		}
 		done <- "intact"
