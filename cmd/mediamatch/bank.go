@@ -86,17 +86,9 @@ func runBank(e *env, args []string) int {
 	var removeThresholds listFlag
 	fs.Var(&removeThresholds, "remove-threshold", "hash type whose bank threshold to remove, back to the server's default (update)")
 	force := fs.Bool("force", false, "also remove the bank's entries (delete)")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, bankUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
 	want := map[string]int{"create": 1, "list": 0, "get": 1, "update": 1, "delete": 1}
 	n, ok := want[sub]
-	if !ok || fs.NArg() != n {
-		fs.Usage()
+	if !parseCommand(e, fs, args, bankUsage, func() bool { return ok && fs.NArg() == n }) {
 		return exitUsage
 	}
 	given := map[string]bool{}

@@ -70,18 +70,11 @@ func runBenchRobustness(e *env, args []string) int {
 	maxSide := fs.Int("max-side", robustness.DefaultMaxSide, "images are scaled down to this longest side when loaded")
 	keepBank := fs.Bool("keep-bank", false, "leave the run's bank on the server")
 	timeout := fs.Duration("timeout", 60*time.Second, "deadline of each call")
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: mediamatch bench robustness --originals DIR --distractors DIR [flags]\n\n"+
-			"Adds the originals to a new bank, matches %d re-edits of each and every distractor, and prints\n"+
-			"recall per re-edit and false-match rates for whole-image PDQ (<= 31) and pHash (<= 10), computed\n"+
-			"client-side, and for the server's default Match.\n", len(robustness.Transforms(nil)))
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() > 0 || *originals == "" || *distractors == "" {
-		fs.Usage()
+	usage := fmt.Sprintf("usage: mediamatch bench robustness --originals DIR --distractors DIR [flags]\n\n"+
+		"Adds the originals to a new bank, matches %d re-edits of each and every distractor, and prints\n"+
+		"recall per re-edit and false-match rates for whole-image PDQ (<= 31) and pHash (<= 10), computed\n"+
+		"client-side, and for the server's default Match.", len(robustness.Transforms(nil)))
+	if !parseCommand(e, fs, args, usage, func() bool { return fs.NArg() == 0 && *originals != "" && *distractors != "" }) {
 		return exitUsage
 	}
 	fail := func(err error) int {
@@ -228,17 +221,10 @@ func runBenchCorpus(e *env, args []string) int {
 	nDist := fs.Int("distractors", 2000, "number of distractors to select")
 	seed := fs.Uint64("seed", 1, "seed of the selection")
 	minSide := fs.Int("min-side", robustness.DefaultMinSide, "smallest width and height kept")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: mediamatch bench corpus --originals-from DIR... --distractors-from DIR... [--out DIR] [flags]\n\n"+
-			"Selects usable, deduplicated images (PNG, JPEG, and images inside Qt .rcc bundles) and copies them\n"+
-			"into OUT/originals and OUT/distractors.")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() > 0 || len(origSrc) == 0 || len(distSrc) == 0 {
-		fs.Usage()
+	const usage = "usage: mediamatch bench corpus --originals-from DIR... --distractors-from DIR... [--out DIR] [flags]\n\n" +
+		"Selects usable, deduplicated images (PNG, JPEG, and images inside Qt .rcc bundles) and copies them\n" +
+		"into OUT/originals and OUT/distractors."
+	if !parseCommand(e, fs, args, usage, func() bool { return fs.NArg() == 0 && len(origSrc) > 0 && len(distSrc) > 0 }) {
 		return exitUsage
 	}
 	start := time.Now()

@@ -147,6 +147,15 @@ func (p printer) print(v any) error { return p.enc.Encode(v) }
 // speaks names.
 func bankResource(id string) string { return "banks/" + id }
 
+// parentResource is the parent for listing bank id's entries or changes:
+// every bank's ("banks/-") when id is empty.
+func parentResource(id string) string {
+	if id == "" {
+		return bankResource("-")
+	}
+	return bankResource(id)
+}
+
 // entryResource takes an entry ID ("17") or a full entry name.
 func entryResource(s string) string {
 	if strings.HasPrefix(s, "banks/") {

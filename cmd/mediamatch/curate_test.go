@@ -100,6 +100,9 @@ func TestCurationCommands(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, `"api":"mediamatch.v1"`) || !strings.Contains(out, `"store_schema":2`) {
 		t.Errorf("version: %s", out)
 	}
+	if code, _, stderr = cli("version", "extra"); code != exitUsage || !strings.Contains(stderr, "usage: mediamatch version") {
+		t.Errorf("version with an argument: exit %d %s", code, stderr)
+	}
 	srv.stop(t)
 	code, out, stderr = cli("check", "--db", db)
 	if code != exitOK || !strings.Contains(out, `"ok":true`) || !strings.Contains(out, `"entries":1`) || !strings.Contains(out, `"revision":5`) {

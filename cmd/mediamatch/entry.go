@@ -21,15 +21,7 @@ func runEntry(name string) func(e *env, args []string) int {
 		cf.register(fs)
 		format := fs.String("format", "json", "output: json (the API's JSON form), vpdq (a video's frames as vPDQ lines) or vpdq-json (as the JSON list python-threatexchange stores)")
 		basic := fs.Bool("basic", false, "get: the basic view (no frames, no keypoints)")
-		fs.Usage = func() {
-			fmt.Fprintf(e.stderr, "usage: mediamatch %s [flags] ID...\n", name)
-			fs.PrintDefaults()
-		}
-		if err := parseFlags(e, fs, args); err != nil {
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			fs.Usage()
+		if !parseCommand(e, fs, args, fmt.Sprintf("usage: mediamatch %s [flags] ID...", name), func() bool { return fs.NArg() > 0 }) {
 			return exitUsage
 		}
 		switch *format {
@@ -122,15 +114,7 @@ func runUpdate(e *env, args []string) int {
 	var removeLabels listFlag
 	fs.Var(&removeLabels, "remove-label", "label key to remove, repeatable")
 	note := fs.String("note", "", "the entry's new note (empty clears it)")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, updateUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
+	if !parseCommand(e, fs, args, updateUsage, func() bool { return fs.NArg() == 1 }) {
 		return exitUsage
 	}
 	given := map[string]bool{}
@@ -180,15 +164,7 @@ func runList(e *env, args []string) int {
 	cf.register(fs)
 	bank := fs.String("bank", "", "bank to list; default every bank")
 	full := fs.Bool("full", false, "print whole entries, frames and keypoints included")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, listUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
+	if !parseCommand(e, fs, args, listUsage, func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
 	c, ok := connect(e, cf)
@@ -196,10 +172,7 @@ func runList(e *env, args []string) int {
 		return exitFail
 	}
 	defer c.Close()
-	parent := "banks/-"
-	if *bank != "" {
-		parent = bankResource(*bank)
-	}
+	parent := parentResource(*bank)
 	view := pb.EntryView_ENTRY_VIEW_BASIC
 	if *full {
 		view = pb.EntryView_ENTRY_VIEW_FULL

@@ -64,15 +64,7 @@ func runHash(e *env, args []string) int {
 	dihedral := fs.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and mirrors")
 	vpdqOut := fs.Bool("vpdq", false, "for one video, print its frame hashes as vPDQ lines (frame,quality,hex,seconds) instead of JSON")
 	opts := decodeFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: mediamatch hash [--dihedral] FILE...  (FILE '-' is standard input)\n       mediamatch hash --vpdq VIDEO")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
+	if !parseCommand(e, fs, args, "usage: mediamatch hash [--dihedral] FILE...  (FILE '-' is standard input)\n       mediamatch hash --vpdq VIDEO", func() bool { return fs.NArg() > 0 }) {
 		return exitUsage
 	}
 	if *vpdqOut {

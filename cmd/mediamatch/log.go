@@ -48,15 +48,7 @@ func runLog(e *env, args []string) int {
 	cf.register(fs)
 	since := fs.Int64("since", 0, "print the changes after this revision")
 	bank := fs.String("bank", "", "print only this bank's changes (its own and its entries')")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, logUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() != 0 || *since < 0 {
-		fs.Usage()
+	if !parseCommand(e, fs, args, logUsage, func() bool { return fs.NArg() == 0 && *since >= 0 }) {
 		return exitUsage
 	}
 	c, ok := connect(e, cf)
@@ -64,10 +56,7 @@ func runLog(e *env, args []string) int {
 		return exitFail
 	}
 	defer c.Close()
-	parent := "banks/-"
-	if *bank != "" {
-		parent = bankResource(*bank)
-	}
+	parent := parentResource(*bank)
 	out := newPrinter(e.stdout)
 	token := ""
 	for {

@@ -101,6 +101,25 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'mediamatch COMMAND -h' for a command's flags. Every flag --some-flag can also be set as MEDIAMATCH_SOME_FLAG.")
 }
 
+// parseCommand sets fs's usage to the text usage followed by the flags,
+// parses args into fs (see parseFlags) and checks the command line with
+// valid. It prints the usage and reports false on a parse error or an
+// invalid command line; the caller then exits with exitUsage.
+func parseCommand(e *env, fs *flag.FlagSet, args []string, usage string, valid func() bool) bool {
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(e, fs, args); err != nil {
+		return false
+	}
+	if !valid() {
+		fs.Usage()
+		return false
+	}
+	return true
+}
+
 // parseFlags parses args into fs, flags and positional arguments in any
 // order ("--" ends the flags), then fills every flag not given on the
 // command line from its MEDIAMATCH_* environment variable.

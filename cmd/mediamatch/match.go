@@ -53,15 +53,7 @@ func runAdd(e *env, args []string) int {
 	note := fs.String("note", "", "note kept with every file added")
 	origin := fs.String("source", "", "where the files came from (kept as the entries' source origin)")
 	isVPDQ := fs.Bool("vpdq", false, "the files are vPDQ video hashes (reference lines or JSON list), not media")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: mediamatch add --bank B [--label k=v]... [--vpdq] FILE...  (FILE '-' is standard input)")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if *bank == "" || fs.NArg() == 0 {
-		fs.Usage()
+	if !parseCommand(e, fs, args, "usage: mediamatch add --bank B [--label k=v]... [--vpdq] FILE...  (FILE '-' is standard input)", func() bool { return *bank != "" && fs.NArg() > 0 }) {
 		return exitUsage
 	}
 	c, ok := connect(e, cf)
@@ -215,15 +207,7 @@ func runMatch(e *env, args []string) int {
 	isVPDQ := fs.Bool("vpdq", false, "the files are vPDQ video hashes (reference lines or JSON list), not media")
 	queryPercent := fs.Float64("video-query-percent", -1, "vPDQ: share (0-100) of the query video's frames that must match (default: the server's)")
 	entryPercent := fs.Float64("video-entry-percent", -1, "vPDQ: share (0-100) of the entry video's frames that must match (default: the server's)")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: mediamatch match [--bank B]... [--vpdq] FILE...  (FILE '-' is standard input)")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
+	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--vpdq] FILE...  (FILE '-' is standard input)", func() bool { return fs.NArg() > 0 }) {
 		return exitUsage
 	}
 	c, ok := connect(e, cf)

@@ -42,15 +42,7 @@ func runServe(e *env, args []string) int {
 	grace := fs.Duration("shutdown-grace", defaultGrace, "how long calls in flight may run after SIGINT/SIGTERM")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every call)")
 	mediaOpts := decodeFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
+	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
 	var level slog.Level

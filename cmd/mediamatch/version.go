@@ -15,7 +15,7 @@ const apiVersion = "mediamatch.v1"
 // runVersion prints the version, the API version and the store schema.
 func runVersion(e *env, args []string) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	if err := parseFlags(e, fs, args); err != nil {
+	if !parseCommand(e, fs, args, "usage: mediamatch version", func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
 	version := "(devel)"
@@ -37,15 +37,7 @@ the file is sound, 1 with the first problem otherwise.`
 func runCheck(e *env, args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	db := fs.String("db", defaultDB, "the store file")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, checkUsage)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
+	if !parseCommand(e, fs, args, checkUsage, func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
 	st, err := bolt.Open(*db, bolt.Options{})
