@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -61,6 +62,7 @@ type maskRules struct {
 	outputOnly []string
 	immutable  []string
 	resource   string
+	storeField map[string]string // the store's name of a field, where it differs
 }
 
 var bankMask = maskRules{
@@ -68,6 +70,7 @@ var bankMask = maskRules{
 	outputOnly: []string{"entry_count", "create_time", "update_time", "creator", "revision"},
 	immutable:  []string{"name"},
 	resource:   "bank",
+	storeField: map[string]string{"enabled": store.FieldDisabled},
 }
 
 var entryMask = maskRules{
@@ -77,17 +80,25 @@ var entryMask = maskRules{
 	resource:   "entry",
 }
 
-// paths checks a mask and returns its paths; implied lists the fields the
-// request sets, for a request without a mask.
-func (r maskRules) paths(mask []string, implied []string) ([]maskPath, error) {
+// storePaths checks a mask and returns its paths as the store names them;
+// implied lists the fields the request sets, for a request without a mask.
+// A mask that names nothing to change is refused.
+func (r maskRules) storePaths(mask []string, implied []string) ([]string, error) {
 	if len(mask) == 0 {
 		mask = implied
 	}
-	var out []maskPath
+	var out []string
+	add := func(mp maskPath) {
+		field := cmp.Or(r.storeField[mp.field], mp.field)
+		if mp.keyed {
+			field += "." + mp.key
+		}
+		out = append(out, field)
+	}
 	for _, p := range mask {
 		if p == "*" {
 			for _, f := range slices.Sorted(maps.Keys(r.settable)) {
-				out = append(out, maskPath{field: f})
+				add(maskPath{field: f})
 			}
 			continue
 		}
@@ -98,7 +109,7 @@ func (r maskRules) paths(mask []string, implied []string) ([]maskPath, error) {
 		isMap, ok := r.settable[mp.field]
 		switch {
 		case ok && (isMap || !mp.keyed):
-			out = append(out, mp)
+			add(mp)
 		case slices.Contains(r.outputOnly, mp.field):
 			// Output only: ignored.
 		case slices.Contains(r.immutable, mp.field):
@@ -106,6 +117,9 @@ func (r maskRules) paths(mask []string, implied []string) ([]maskPath, error) {
 		default:
 			return nil, fmt.Errorf("%w: %s has no field %q to update (use %s)", errInvalidRequest, r.resource, store.Clip(p), strings.Join(slices.Sorted(maps.Keys(r.settable)), ", "))
 		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: the update changes nothing: name fields in update_mask or set them in %s", errInvalidRequest, r.resource)
 	}
 	return out, nil
 }
@@ -127,30 +141,15 @@ func bankUpdate(req *pb.UpdateBankRequest) (store.Bank, []string, error) {
 	if len(in.GetThresholds()) > 0 {
 		implied = append(implied, "thresholds")
 	}
-	paths, err := bankMask.paths(req.GetUpdateMask().GetPaths(), implied)
+	paths, err := bankMask.storePaths(req.GetUpdateMask().GetPaths(), implied)
 	if err != nil {
 		return store.Bank{}, nil, err
-	}
-	if len(paths) == 0 {
-		return store.Bank{}, nil, fmt.Errorf("%w: the update changes nothing: name fields in update_mask or set them in bank", errInvalidRequest)
 	}
 	th, err := thresholdsFromProto(in.GetThresholds())
 	if err != nil {
 		return store.Bank{}, nil, err
 	}
-	b := store.Bank{Description: in.GetDescription(), Labels: in.GetLabels(), Disabled: in.Enabled != nil && !in.GetEnabled(), Thresholds: th}
-	var out []string
-	for _, p := range paths {
-		field := p.field
-		if field == "enabled" {
-			field = store.FieldDisabled
-		}
-		if p.keyed {
-			field += "." + p.key
-		}
-		out = append(out, field)
-	}
-	return b, out, nil
+	return store.Bank{Description: in.GetDescription(), Labels: in.GetLabels(), Disabled: in.Enabled != nil && !in.GetEnabled(), Thresholds: th}, paths, nil
 }
 
 // entryUpdate is bankUpdate for UpdateEntry.
@@ -163,22 +162,11 @@ func entryUpdate(req *pb.UpdateEntryRequest) (store.Entry, []string, error) {
 	if in.GetNote() != "" {
 		implied = append(implied, "note")
 	}
-	paths, err := entryMask.paths(req.GetUpdateMask().GetPaths(), implied)
+	paths, err := entryMask.storePaths(req.GetUpdateMask().GetPaths(), implied)
 	if err != nil {
 		return store.Entry{}, nil, err
 	}
-	if len(paths) == 0 {
-		return store.Entry{}, nil, fmt.Errorf("%w: the update changes nothing: name fields in update_mask or set them in entry", errInvalidRequest)
-	}
-	var out []string
-	for _, p := range paths {
-		if p.keyed {
-			out = append(out, p.field+"."+p.key)
-		} else {
-			out = append(out, p.field)
-		}
-	}
-	return store.Entry{Labels: in.GetLabels(), Note: in.GetNote()}, out, nil
+	return store.Entry{Labels: in.GetLabels(), Note: in.GetNote()}, paths, nil
 }
 
 // maskFromStore turns a change's store paths back into API paths.

@@ -275,14 +275,8 @@ func (s *DB) load(summary *fileSummary) error {
 	if version < SchemaVersion {
 		return fmt.Errorf("%w: the file has schema %d, this mediamatch reads schema %d", store.ErrSchemaTooOld, version, SchemaVersion)
 	}
-	for _, b := range dataBuckets {
-		want, err := metaUint(summary.meta, keyRecords+b)
-		if err != nil {
-			return err
-		}
-		if got := summary.records[b]; got != want {
-			return fmt.Errorf("%w: bucket %s holds %d records, its count says %d: records are missing or extra", store.ErrCorrupt, b, got, want)
-		}
+	if err := summary.checkCounts(); err != nil {
+		return err
 	}
 	cur, err := metaUint(summary.meta, keyRevision)
 	if err != nil {
@@ -328,6 +322,21 @@ func checkBounds(tx *bolt.Tx) error {
 		return fmt.Errorf("%w: change key %x", store.ErrCorrupt, first)
 	case first != nil && (binary.BigEndian.Uint64(first) != comp+1 || binary.BigEndian.Uint64(last) != cur):
 		return fmt.Errorf("%w: the change log holds %d..%d, the store says %d..%d", store.ErrCorrupt, binary.BigEndian.Uint64(first), binary.BigEndian.Uint64(last), comp+1, cur)
+	}
+	return nil
+}
+
+// checkCounts compares the records the verifier found in each data bucket
+// with the bucket's count in the meta bucket.
+func (summary *fileSummary) checkCounts() error {
+	for _, b := range dataBuckets {
+		want, err := metaUint(summary.meta, keyRecords+b)
+		if err != nil {
+			return err
+		}
+		if got := summary.records[b]; got != want {
+			return fmt.Errorf("%w: bucket %s holds %d records, its count says %d: records are missing or extra", store.ErrCorrupt, b, got, want)
+		}
 	}
 	return nil
 }
@@ -439,14 +448,8 @@ func (s *DB) Check(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, b := range dataBuckets {
-			want, err := metaUint(summary.meta, keyRecords+b)
-			if err != nil {
-				return err
-			}
-			if got := summary.records[b]; got != want {
-				return fmt.Errorf("%w: bucket %s holds %d records, its count says %d", store.ErrCorrupt, b, got, want)
-			}
+		if err := summary.checkCounts(); err != nil {
+			return err
 		}
 		return s.view(ctx, "checking records", func(tx *bolt.Tx) error {
 			for err := range tx.Check() {
