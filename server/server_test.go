@@ -290,12 +290,7 @@ func TestStatusCodes(t *testing.T) {
 	small := fileBytes(t, "synth-63x65.png")
 	pngData := fileBytes(t, "synth-plasma.png")
 	pdqHex := strings.Repeat("ab", 32)
-	cases := []struct {
-		name string
-		call func() error
-		code codes.Code
-		msg  string // part of the message a person reads
-	}{
+	runCases(t, []apiCase{
 		{"truncated media", func() error {
 			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: pngData[:len(pngData)/2]}})
 			return err
@@ -366,16 +361,7 @@ func TestStatusCodes(t *testing.T) {
 			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{})
 			return err
 		}, codes.InvalidArgument, "media or hashes"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.call()
-			st := status.Convert(err)
-			if st.Code() != tc.code || !strings.Contains(st.Message(), tc.msg) {
-				t.Errorf("got %v %q, want %v containing %q", st.Code(), st.Message(), tc.code, tc.msg)
-			}
-		})
-	}
+	})
 	// Nothing failed above left a partial entry behind.
 	list, err := ts.bank.ListEntries(ctx(t), &pb.ListEntriesRequest{Parent: "banks/b"})
 	if err != nil || len(list.GetEntries()) != 0 {
