@@ -78,7 +78,7 @@ type Index struct {
 	pubCh chan struct{} // closed and replaced at every publish
 
 	err    atomic.Pointer[error] // the follower's last error, until it recovers
-	merges atomic.Int32          // merges running (0 or 1)
+	merges atomic.Int32          // merges running (0..mergeSlots), for benchmarks
 	cancel context.CancelFunc
 	done   chan struct{}
 }
