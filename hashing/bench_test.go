@@ -57,15 +57,11 @@ var hashers = []struct {
 	}},
 	{"phash", func(img image.Image) error { _, err := goimagehash.PerceptionHash(img); return err }},
 	{"pdq-transformed", func(img image.Image) error { _, err := pdq.TransformedImage(img); return err }},
-	{"regions-stored", func(img image.Image) error { _, err := Regions(img, StoredRegions); return err }},
-	{"regions-query", func(img image.Image) error { _, err := Regions(img, QueryRegions); return err }},
 	{"all", func(img image.Image) error { _, err := Image(img, Options{}); return err }},
 	{"all-query", func(img image.Image) error {
-		// What the server computes for an image query.
-		if _, err := Image(img, Options{Dihedral: true, Transformed: true}); err != nil {
-			return err
-		}
-		_, err := Regions(img, QueryRegions)
+		// What the server computes for an image query besides regions
+		// (package region) and keypoints.
+		_, err := Image(img, Options{Dihedral: true, Transformed: true})
 		return err
 	}},
 }

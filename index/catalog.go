@@ -7,21 +7,21 @@ import (
 	"github.com/mediamatch/mediamatch/store"
 )
 
-// entryInfo is what a match needs of an entry without reading the store:
-// its bank, kind and labels, and the PDQ hashes that corroborate matches by
-// other types. It is never changed once published; an update publishes a
-// new one.
-type entryInfo struct {
-	id     uint64
-	bank   string
-	kind   store.MediaKind
-	labels map[string]string
-	// regions are an image's region hashes, by slot-1.
-	regions []regionInfo
-	// pdq is the entry's whole-image PDQ hash, when it has one of
-	// matchable quality: the corroboration for matches by other types.
-	pdq    Hash
-	hasPDQ bool
+// EntryInfo is what a match needs of an entry without reading the store:
+// its bank, kind and labels, and the PDQ hashes that back matches by other
+// types. It is never changed once published (an update publishes a new
+// one), so its fields, Labels included, are read-only.
+type EntryInfo struct {
+	ID     uint64
+	Bank   string
+	Kind   store.MediaKind
+	Labels map[string]string
+	// Regions are an image's region hashes, by Ref.Region.
+	Regions []RegionInfo
+	// PDQ is the entry's whole-image PDQ hash, when HasPDQ: one of
+	// matchable quality.
+	PDQ    Hash
+	HasPDQ bool
 	// added is the revision of the change that added the entry (0 for
 	// entries from the snapshot the index was built from): a match at an
 	// older revision does not see it.
@@ -32,30 +32,31 @@ type entryInfo struct {
 }
 
 // visibleAt reports whether a view at revision rev shows the entry.
-func (e *entryInfo) visibleAt(rev store.Revision) bool {
+func (e *EntryInfo) visibleAt(rev store.Revision) bool {
 	return e != nil && e.added <= rev && (e.removed == 0 || e.removed > rev)
 }
 
-// regionInfo is what a match reports of an entry's region hash.
-type regionInfo struct {
-	kind hashing.RegionKind
-	box  hashing.Box
-	// pdq is the region's PDQ hash, which corroborates a hit on its pHash.
-	pdq Hash
+// RegionInfo is an image entry's region hash, as a match reports it.
+type RegionInfo struct {
+	Kind hashing.RegionKind
+	Box  hashing.Box
+	// PDQ is the region's PDQ hash and Quality its quality.
+	PDQ     Hash
+	Quality int
 }
 
-func newEntryInfo(e *store.Entry, added store.Revision) *entryInfo {
-	info := &entryInfo{id: e.ID, bank: e.Bank, kind: e.Kind, labels: e.Labels, added: added}
+func newEntryInfo(e *store.Entry, added store.Revision) *EntryInfo {
+	info := &EntryInfo{ID: e.ID, Bank: e.Bank, Kind: e.Kind, Labels: e.Labels, added: added}
 	for _, r := range e.Regions {
-		info.regions = append(info.regions, regionInfo{r.Kind, r.Box, toHash(r.Hash[:])})
+		info.Regions = append(info.Regions, RegionInfo{r.Kind, r.Box, toHash(r.Hash[:]), r.Quality})
 	}
 	if h, ok := e.Hash(hashing.PDQ); ok && h.Quality >= pdqMinQuality {
-		info.pdq, info.hasPDQ = toHash(h.Bytes), true
+		info.PDQ, info.HasPDQ = toHash(h.Bytes), true
 	}
 	return info
 }
 
-// catalog maps entry ids to their entryInfo. Ids are dense (the store
+// catalog maps entry ids to their EntryInfo. Ids are dense (the store
 // hands them out in order), so it is an array of chunks, 8 bytes per id;
 // one goroutine writes, any number read, without locks.
 type catalog struct {
@@ -64,7 +65,7 @@ type catalog struct {
 
 const catalogChunkBits = 12
 
-type catalogChunk [1 << catalogChunkBits]atomic.Pointer[entryInfo]
+type catalogChunk [1 << catalogChunkBits]atomic.Pointer[EntryInfo]
 
 func newCatalog() *catalog {
 	c := &catalog{}
@@ -73,7 +74,7 @@ func newCatalog() *catalog {
 }
 
 // get returns the entry's info, or nil.
-func (c *catalog) get(id uint64) *entryInfo {
+func (c *catalog) get(id uint64) *EntryInfo {
 	chunks := *c.chunks.Load()
 	i := id >> catalogChunkBits
 	if i >= uint64(len(chunks)) || chunks[i] == nil {
@@ -86,7 +87,7 @@ func (c *catalog) get(id uint64) *entryInfo {
 // calls it. A chunk is allocated when its first id is set, by publishing a
 // new directory (readers keep the one they loaded), so ids far apart cost
 // only the directory's pointers.
-func (c *catalog) set(id uint64, info *entryInfo) {
+func (c *catalog) set(id uint64, info *EntryInfo) {
 	chunks := *c.chunks.Load()
 	i := id >> catalogChunkBits
 	if i >= uint64(len(chunks)) || chunks[i] == nil {

@@ -1,7 +1,8 @@
 // Package index is mediamatch's in-memory search over a store's entries:
 // range search in Hamming space per hash type (multi-index hashing, a
-// BK-tree or a linear scan), exact lookups of digests, an entry catalog,
-// and the matching rules that turn hits into matches.
+// BK-tree or a linear scan), exact lookups of digests and an entry
+// catalog, read through an immutable View. It holds no matching rule:
+// package match turns what a View finds into evidence and decisions.
 //
 // # Usage
 //
@@ -9,7 +10,8 @@
 //	defer idx.Close()
 //	res, err := st.Commit(ctx, "alice", store.AddEntry(e))
 //	idx.WaitFor(ctx, res.Revision) // the index shows the add
-//	m, err := idx.Match(ctx, index.Query{Hashes: hs, MinQuality: -1})
+//	v := idx.View()
+//	v.Search(hashing.PDQ, index.HashOf(h.Bytes), 31, func(r index.Ref, d int) bool { ...; return true })
 //
 // # How it stays current
 //
@@ -23,8 +25,8 @@
 //
 // # Caveats
 //
-// A match reads the store only for the few candidates it compares in full
-// (video frames, keypoints). Removed entries stay in their segment, hidden,
+// A matcher reads the store (View.Read) only for the few candidates it
+// compares in full (video frames, keypoints). Removed entries stay in their segment, hidden,
 // until a merge drops them, so Stats counts the hashes held, not only the
 // live ones.
 package index

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/store"
 	"github.com/mediamatch/mediamatch/store/bolt"
 )
@@ -84,16 +85,17 @@ func (x *testIndex) remove(t testing.TB, id uint64) {
 	x.commit(t, store.RemoveEntry(id))
 }
 
-// Match matches with a background context.
-func (x *testIndex) Match(q Query) (Result, error) {
-	return x.Index.Match(context.Background(), q)
-}
-
-func mustMatch(t testing.TB, x *testIndex, q Query) Result {
-	t.Helper()
-	res, err := x.Match(q)
-	if err != nil {
-		t.Fatal(err)
+// finds reports whether the current view shows entry id and finds it by
+// its hash h.
+func (x *testIndex) finds(h hashing.Hash, id uint64) bool {
+	v := x.View()
+	if _, ok := v.Entry(id); !ok {
+		return false
 	}
-	return res
+	found := false
+	v.Search(h.Type, HashOf(h.Bytes), 0, func(r Ref, _ int) bool {
+		found = found || r.Entry == id
+		return !found
+	})
+	return found
 }

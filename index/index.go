@@ -108,7 +108,7 @@ func New(ctx context.Context, src Source, opts Options) (*Index, error) {
 	for name, st := range opts.Structures {
 		bits, ok := typeBits(name)
 		if !ok {
-			return nil, fmt.Errorf("%w: no search structure applies to hash type %q", ErrInvalid, name)
+			return nil, fmt.Errorf("%w: no search structure applies to hash type %q", ErrStructure, name)
 		}
 		if _, err := Build(st, bits, nil, nil); err != nil {
 			return nil, fmt.Errorf("index for %s: %w", name, err)
@@ -185,6 +185,10 @@ func (x *Index) Stats() map[string]int { return maps.Clone(x.view.Load().hashes)
 
 // Entries returns the number of entries the index holds.
 func (x *Index) Entries() int { return x.view.Load().entries }
+
+// Merging is the number of segment merges running: 0 once the index has
+// settled after a burst of writes.
+func (x *Index) Merging() int { return int(x.merges.Load()) }
 
 // Segments returns the number of segments (the tail included) a match
 // searches.

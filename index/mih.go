@@ -1,6 +1,10 @@
 package index
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/mediamatch/mediamatch/internal/yield"
+)
 
 // mih is multi-index hashing (Norouzi, Punjani and Fleet, "Fast Search in
 // Hamming Space with Multi-Index Hashing"). Each hash is cut into m
@@ -64,11 +68,11 @@ func buildMIH(p packed) *mih {
 	x.offsets = make([][]uint32, x.m)
 	x.pos = make([][]uint32, x.m)
 	next := make([]uint32, buckets)
-	var y yielder // builds run beside matches: see yielder
+	var y yield.Counter // builds run beside matches
 	for i := range x.m {
 		counts := make([]uint32, buckets+1)
 		for k := range n {
-			y.did(1)
+			y.Did(1)
 			counts[int(x.subWords(x.at(k), i))+1]++
 		}
 		for v := 1; v <= buckets; v++ {
@@ -77,7 +81,7 @@ func buildMIH(p packed) *mih {
 		pos := make([]uint32, n)
 		copy(next, counts[:buckets])
 		for k := range n {
-			y.did(1)
+			y.Did(1)
 			v := x.subWords(x.at(k), i)
 			pos[next[v]] = uint32(k)
 			next[v]++

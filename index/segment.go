@@ -1,6 +1,8 @@
 package index
 
 import (
+	"github.com/mediamatch/mediamatch/internal/yield"
+
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -179,9 +181,9 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 		dst.refs = slices.Grow(dst.refs, len(src.refs))
 		dst.hashes = slices.Grow(dst.hashes, len(src.hashes))
 		last, lastLive := uint64(0), false
-		var y yielder
+		var y yield.Counter
 		for i, r := range src.refs {
-			y.did(1)
+			y.Did(1)
 			id, _ := splitRef(r)
 			if id != last || i == 0 {
 				last, lastLive = id, live(id)
@@ -275,3 +277,14 @@ func typeBits(typ string) (int, bool) {
 	}
 	return t.Bits, true
 }
+
+// pdqMinQuality is the quality below which stored PDQ hashes (regions,
+// frames) are not searched and an entry's whole hash is not kept for
+// corroboration.
+var pdqMinQuality = func() int {
+	t, err := hashing.Lookup(hashing.PDQ)
+	if err != nil {
+		panic(err)
+	}
+	return t.MinQuality
+}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/mediamatch/mediamatch/match"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
 )
@@ -257,6 +259,12 @@ func TestAPIUpdateBank(t *testing.T) {
 		{"one threshold", &pb.Bank{Thresholds: map[string]int32{"pdq": 25}}, mask("thresholds.pdq"), func(b *pb.Bank) bool {
 			return maps.Equal(b.GetThresholds(), map[string]int32{"pdq": 25, "phash": 8})
 		}},
+		{"a false-match budget", &pb.Bank{FalseMatchBudget: proto.Float64(1e-5)}, nil, func(b *pb.Bank) bool {
+			return b.GetFalseMatchBudget() == 1e-5 && b.GetThresholds()["pdq"] == 25
+		}},
+		{"the budget cleared", &pb.Bank{}, mask("false_match_budget"), func(b *pb.Bank) bool {
+			return b.FalseMatchBudget == nil && b.GetThresholds()["pdq"] == 25
+		}},
 		{"output-only fields ignored", &pb.Bank{EntryCount: 5, Description: "d3"}, mask("entry_count", "create_time", "revision", "description"), func(b *pb.Bank) bool {
 			return b.GetEntryCount() == 0 && b.GetDescription() == "d3"
 		}},
@@ -309,6 +317,8 @@ func TestAPIUpdateBank(t *testing.T) {
 		{"a malformed name", bad(&pb.Bank{Name: "tvec", Description: "x"}, nil), codes.InvalidArgument, "want banks/{bank}"},
 		{"a digest threshold", bad(&pb.Bank{Thresholds: map[string]int32{"sha256": 2}}, nil), codes.InvalidArgument, "no threshold"},
 		{"a threshold of an unknown type", bad(&pb.Bank{}, mask("thresholds.ahash")), codes.InvalidArgument, "unknown hash type"},
+		{"a budget over 1", bad(&pb.Bank{FalseMatchBudget: proto.Float64(2)}, nil), codes.InvalidArgument, "false-match budget"},
+		{"a negative budget", bad(&pb.Bank{FalseMatchBudget: proto.Float64(-1e-6)}, nil), codes.InvalidArgument, "false-match budget"},
 	})
 }
 
@@ -783,4 +793,81 @@ func TestAPIMatchNames(t *testing.T) {
 	if m := res.GetResult().GetMatches()[0]; m.GetEntry() != e.GetName() || m.GetBank() != "banks/b" {
 		t.Errorf("match names %q, %q", m.GetEntry(), m.GetBank())
 	}
+}
+
+// TestAPIMatchBudget holds Match to its operating point: one result per
+// entry with a score, a tier and evidence; the request's budget, the
+// bank's and the review tier.
+func TestAPIMatchBudget(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("b")
+	r := rand.New(rand.NewPCG(4, 4))
+	e := ts.createEntry("b", pdqEntry(r))
+	matchWith := func(opts *pb.MatchOptions) ([]*pb.Match, error) {
+		res, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: e.GetMedia()}, Options: opts})
+		return res.GetResult().GetMatches(), err
+	}
+	ms, err := matchWith(nil)
+	if err != nil || len(ms) != 1 {
+		t.Fatal(ms, err)
+	}
+	m := ms[0]
+	score := m.GetScore()
+	if m.GetTier() != pb.MatchTier_MATCH_TIER_MATCH || !(score > 0 && score <= match.DefaultBudget) || len(m.GetEvidence()) != 1 {
+		t.Fatalf("the entry's own hash: %v", m)
+	}
+	if ev := m.GetEvidence()[0]; ev.GetMethod() != "pdq" || ev.GetDistance() != 0 || !(ev.GetProbability() > 0 && ev.GetProbability() <= score) || m.GetHashType() != "pdq" || m.GetDistance() != 0 {
+		t.Errorf("evidence %v of %v", ev, m)
+	}
+	tiers := func(opts *pb.MatchOptions) []pb.MatchTier {
+		t.Helper()
+		ms, err := matchWith(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []pb.MatchTier
+		for _, m := range ms {
+			out = append(out, m.GetTier())
+		}
+		return out
+	}
+	review := []pb.MatchTier{pb.MatchTier_MATCH_TIER_REVIEW}
+	for _, c := range []struct {
+		name string
+		opts *pb.MatchOptions
+		want []pb.MatchTier
+	}{
+		{"within the budget", &pb.MatchOptions{FalseMatchBudget: proto.Float64(score)}, []pb.MatchTier{pb.MatchTier_MATCH_TIER_MATCH}},
+		{"beyond it", &pb.MatchOptions{FalseMatchBudget: proto.Float64(score / 10)}, nil},
+		{"beyond it, review asked", &pb.MatchOptions{FalseMatchBudget: proto.Float64(score / 10), IncludeReview: true}, review},
+		{"beyond review", &pb.MatchOptions{FalseMatchBudget: proto.Float64(score / 1000), IncludeReview: true}, nil},
+	} {
+		if got := tiers(c.opts); !slices.Equal(got, c.want) {
+			t.Errorf("%s: tiers %v, want %v", c.name, got, c.want)
+		}
+	}
+	// The bank's budget applies when the request sets none.
+	if _, err := ts.bank.UpdateBank(ctx(t), &pb.UpdateBankRequest{Bank: &pb.Bank{Name: "banks/b", FalseMatchBudget: proto.Float64(score / 10)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tiers(nil); len(got) != 0 {
+		t.Errorf("under the bank's budget: %v", got)
+	}
+	if got := tiers(&pb.MatchOptions{IncludeReview: true}); !slices.Equal(got, review) {
+		t.Errorf("under the bank's budget, review asked: %v", got)
+	}
+	if got := tiers(&pb.MatchOptions{FalseMatchBudget: proto.Float64(1)}); len(got) != 1 {
+		t.Errorf("the request's budget over the bank's: %v", got)
+	}
+	bad := func(v float64) func() error {
+		return func() error {
+			_, err := matchWith(&pb.MatchOptions{FalseMatchBudget: proto.Float64(v)})
+			return err
+		}
+	}
+	runCases(t, []apiCase{
+		{"a budget of 0", bad(0), codes.InvalidArgument, "false_match_budget"},
+		{"a budget over 1", bad(1.5), codes.InvalidArgument, "false_match_budget"},
+		{"a NaN budget", bad(math.NaN()), codes.InvalidArgument, "false_match_budget"},
+	})
 }

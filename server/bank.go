@@ -9,9 +9,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mediamatch/mediamatch/hashing"
-	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/match"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/region"
 	"github.com/mediamatch/mediamatch/store"
 )
 
@@ -54,6 +54,9 @@ func (s *Server) CreateBank(ctx context.Context, req *pb.CreateBankRequest) (*pb
 		Labels:      in.GetLabels(),
 		Disabled:    in != nil && in.Enabled != nil && !in.GetEnabled(),
 		Thresholds:  th,
+		// An unset budget is 0, the server's default; an invalid one fails
+		// the store's validation.
+		FalseMatchBudget: in.GetFalseMatchBudget(),
 	}))
 	if err != nil {
 		return nil, err
@@ -224,12 +227,12 @@ func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer
 
 // hashInto hashes uploaded media into e.
 func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) error {
-	h, err := s.hashMedia(ctx, data, false, hashing.StoredRegions)
+	h, err := s.hashMedia(ctx, data, false, region.Stored)
 	if err != nil {
 		return err
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
-	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, index.StoredKeypoints(h.keypoints)
+	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, match.StoredKeypoints(h.keypoints)
 	return nil
 }
 

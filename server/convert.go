@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/mediamatch/mediamatch/hashing"
-	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
@@ -74,11 +74,11 @@ func regionToProto(r hashing.RegionHash) []*pb.Hash {
 	return []*pb.Hash{out, ph}
 }
 
-func regionFromProto(r *pb.Region) index.Region {
+func regionFromProto(r *pb.Region) match.Region {
 	if r == nil {
-		return index.Region{}
+		return match.Region{}
 	}
-	return index.Region{Kind: hashing.RegionKind(r.GetKind()), Box: hashing.Box{Left: r.GetLeft(), Top: r.GetTop(), Width: r.GetWidth(), Height: r.GetHeight()}}
+	return match.Region{Kind: hashing.RegionKind(r.GetKind()), Box: hashing.Box{Left: r.GetLeft(), Top: r.GetTop(), Width: r.GetWidth(), Height: r.GetHeight()}}
 }
 
 // checkRegion refuses a region of an unknown kind or with a box outside
@@ -98,7 +98,7 @@ func checkRegion(r *pb.Region) error {
 	return nil
 }
 
-func matchRegionToProto(r index.Region) *pb.Region {
+func matchRegionToProto(r match.Region) *pb.Region {
 	if r.Kind == hashing.RegionWhole {
 		return nil
 	}
@@ -130,7 +130,7 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 	seen := map[string]bool{}
 	type regionPHash struct {
 		i   int
-		reg index.Region
+		reg match.Region
 		h   uint64
 	}
 	if w, h := m.GetWidth(), m.GetHeight(); w < 0 || h < 0 || w > store.MaxDimension || h > store.MaxDimension {
@@ -390,6 +390,9 @@ func bankToProto(b store.Bank) *pb.Bank {
 		UpdateTime:  timestamp(b.Updated),
 		Creator:     b.CreatedBy,
 		Revision:    int64(b.Revision),
+	}
+	if b.FalseMatchBudget > 0 {
+		out.FalseMatchBudget = proto.Float64(b.FalseMatchBudget)
 	}
 	if len(b.Thresholds) > 0 {
 		out.Thresholds = map[string]int32{}

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mediamatch/mediamatch/hashing"
-	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/store"
 )
@@ -34,7 +34,7 @@ var codeTable = []struct {
 	{hashing.ErrUnknownType, codes.InvalidArgument, "HASH_TYPE_UNKNOWN"},
 	{hashing.ErrMismatch, codes.InvalidArgument, "HASH_INVALID"},
 	{hashing.ErrHasher, codes.InvalidArgument, "MEDIA_INVALID"},
-	{index.ErrInvalid, codes.InvalidArgument, "QUERY_INVALID"},
+	{match.ErrInvalid, codes.InvalidArgument, "QUERY_INVALID"},
 	{store.ErrInvalid, codes.InvalidArgument, "INVALID_ARGUMENT"},
 	{store.ErrBankNotFound, codes.NotFound, "BANK_NOT_FOUND"},
 	{store.ErrEntryNotFound, codes.NotFound, "ENTRY_NOT_FOUND"},

@@ -22,15 +22,13 @@ func TestKeypointMatch(t *testing.T) {
 	b := orig.Bounds()
 	w, h := b.Dx(), b.Dy()
 	cut := image.Rect(w*15/100, 0, w, h*85/100)
-	res := ts.matchMedia(encodePNG(t, imaging.Crop(orig, cut)), nil)
-	var m *pb.Match
-	for _, x := range res.GetMatches() {
-		if x.GetEntry() == entry.GetName() && x.GetHashType() == "keypoints" {
-			m = x
-		}
-		if x.GetEntry() == entry.GetName() && x.GetHashType() == "pdq" {
-			t.Logf("also matched by pdq: %v", x)
-		}
+	// Keypoint evidence for a crop is weaker than the default budget on
+	// the calibration's negatives (BENCHMARKS.md): the crop comes back for
+	// review, with what supports it.
+	res := ts.matchMedia(encodePNG(t, imaging.Crop(orig, cut)), &pb.MatchOptions{IncludeReview: true})
+	m := byMethod(res, entry.GetName(), "keypoints")
+	if p := pdqMatch(res, entry.GetName()); p != nil {
+		t.Logf("also matched by pdq: %v", p)
 	}
 	if m == nil {
 		t.Fatalf("crop not matched by keypoints: %v", res.GetMatches())

@@ -66,7 +66,7 @@ type maskRules struct {
 }
 
 var bankMask = maskRules{
-	settable:   map[string]bool{"description": false, "labels": true, "enabled": false, "thresholds": true},
+	settable:   map[string]bool{"description": false, "labels": true, "enabled": false, "thresholds": true, "false_match_budget": false},
 	outputOnly: []string{"entry_count", "create_time", "update_time", "creator", "revision"},
 	immutable:  []string{"name"},
 	resource:   "bank",
@@ -141,6 +141,9 @@ func bankUpdate(req *pb.UpdateBankRequest) (store.Bank, []string, error) {
 	if len(in.GetThresholds()) > 0 {
 		implied = append(implied, "thresholds")
 	}
+	if in.FalseMatchBudget != nil {
+		implied = append(implied, "false_match_budget")
+	}
 	paths, err := bankMask.storePaths(req.GetUpdateMask().GetPaths(), implied)
 	if err != nil {
 		return store.Bank{}, nil, err
@@ -149,7 +152,8 @@ func bankUpdate(req *pb.UpdateBankRequest) (store.Bank, []string, error) {
 	if err != nil {
 		return store.Bank{}, nil, err
 	}
-	return store.Bank{Description: in.GetDescription(), Labels: in.GetLabels(), Disabled: in.Enabled != nil && !in.GetEnabled(), Thresholds: th}, paths, nil
+	return store.Bank{Description: in.GetDescription(), Labels: in.GetLabels(), Disabled: in.Enabled != nil && !in.GetEnabled(), Thresholds: th,
+		FalseMatchBudget: in.GetFalseMatchBudget()}, paths, nil
 }
 
 // entryUpdate is bankUpdate for UpdateEntry.

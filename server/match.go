@@ -9,10 +9,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/hashing"
-	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/region"
 )
 
 // Hash implements MatchService.Hash.
@@ -128,12 +129,12 @@ func nextChunk[T interface{ GetChunk() []byte }](recv func() (T, error), isHeade
 // matchMedia hashes uploaded media and matches it.
 func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOptions) (*pb.MatchResult, error) {
 	dihedral := opts == nil || opts.Dihedral == nil || opts.GetDihedral()
-	h, err := s.hashMedia(ctx, data, dihedral, hashing.QueryRegions)
+	h, err := s.hashMedia(ctx, data, dihedral, region.Query)
 	if err != nil {
 		return nil, err
 	}
-	q := index.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration,
-		Keypoints: h.keypoints, Width: h.width, Height: h.height}
+	q := match.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration,
+		Keypoints: h.keypoints, MirroredKeypoints: h.mirrored, Width: h.width, Height: h.height}
 	return s.match(ctx, q, opts, h.toProto())
 }
 
@@ -143,8 +144,8 @@ func (s *Server) matchHashes(ctx context.Context, m *pb.MediaHashes, opts *pb.Ma
 	if err != nil {
 		return nil, err
 	}
-	q := index.Query{Hashes: p.hashes, Regions: p.regions, Frames: p.frames, Duration: m.GetDurationSeconds(),
-		Keypoints: index.Points(p.keypoints), Width: int(m.GetWidth()), Height: int(m.GetHeight())}
+	q := match.Query{Hashes: p.hashes, Regions: p.regions, Frames: p.frames, Duration: m.GetDurationSeconds(),
+		Keypoints: match.Points(p.keypoints), Width: int(m.GetWidth()), Height: int(m.GetHeight())}
 	if opts == nil || opts.Dihedral == nil || opts.GetDihedral() {
 		q.Dihedral = p.dihedral
 	}
@@ -152,7 +153,7 @@ func (s *Server) matchHashes(ctx context.Context, m *pb.MediaHashes, opts *pb.Ma
 }
 
 // match runs a query with the request's options.
-func (s *Server) match(ctx context.Context, q index.Query, opts *pb.MatchOptions, query *pb.MediaHashes) (*pb.MatchResult, error) {
+func (s *Server) match(ctx context.Context, q match.Query, opts *pb.MatchOptions, query *pb.MediaHashes) (*pb.MatchResult, error) {
 	var err error
 	for _, name := range opts.GetBanks() {
 		id, err := parseBankName(name, false)
@@ -186,7 +187,14 @@ func (s *Server) match(ctx context.Context, q index.Query, opts *pb.MatchOptions
 	if q.VideoEntryPercent, err = percentOption(entryPercent); err != nil {
 		return nil, err
 	}
-	res, err := s.idx.Match(ctx, q)
+	if opts != nil && opts.FalseMatchBudget != nil {
+		if v := opts.GetFalseMatchBudget(); !(v > 0 && v <= 1) {
+			return nil, fmt.Errorf("%w: false_match_budget %v outside (0, 1]", errInvalidRequest, v)
+		}
+		q.Budget = opts.GetFalseMatchBudget()
+	}
+	q.Review = opts.GetIncludeReview()
+	res, err := s.matcher.Match(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -196,26 +204,57 @@ func (s *Server) match(ctx context.Context, q index.Query, opts *pb.MatchOptions
 			Entry:     entryName(m.Bank, m.EntryID),
 			Bank:      bankName(m.Bank),
 			Labels:    m.Labels,
-			HashType:  m.Type,
-			Distance:  proto.Int32(int32(m.Distance)),
 			EntryKind: kindToProto(m.Kind),
+			Score:     m.Score,
+			Tier:      tierToProto(m.Tier),
 		}
-		if m.Type == hashing.PDQ && m.Dihedral != pdq.Original {
-			pm.Dihedral = dihedralToProto(m.Dihedral)
+		for i := range m.Evidence {
+			pm.Evidence = append(pm.Evidence, evidenceToProto(&m.Evidence[i]))
 		}
-		pm.QueryRegion, pm.EntryRegion = matchRegionToProto(m.QueryRegion), matchRegionToProto(m.EntryRegion)
-		pm.QueryRanges = rangesToProto(m.QueryRanges)
-		pm.EntryRanges = rangesToProto(m.EntryRanges)
-		if m.Type == index.KeypointIndex {
-			pm.KeypointInliers = proto.Int32(int32(m.Inliers))
-		}
-		if m.HasPercent {
-			pm.QueryMatchPercent = proto.Float64(m.QueryPercent)
-			pm.EntryMatchPercent = proto.Float64(m.EntryPercent)
-		}
+		b := pm.Evidence[0]
+		pm.HashType, pm.Distance, pm.Dihedral = b.HashType, b.Distance, b.Dihedral
+		pm.QueryRegion, pm.EntryRegion = b.QueryRegion, b.EntryRegion
+		pm.QueryRanges, pm.EntryRanges = b.QueryRanges, b.EntryRanges
+		pm.KeypointInliers = b.KeypointInliers
+		pm.QueryMatchPercent, pm.EntryMatchPercent = b.QueryMatchPercent, b.EntryMatchPercent
 		out.Matches = append(out.Matches, pm)
 	}
 	return out, nil
+}
+
+// evidenceToProto converts one method's evidence.
+func evidenceToProto(e *match.Evidence) *pb.Evidence {
+	pe := &pb.Evidence{
+		Method:      string(e.Method),
+		HashType:    e.Type,
+		Distance:    proto.Int32(int32(e.Distance)),
+		QueryRegion: matchRegionToProto(e.QueryRegion),
+		EntryRegion: matchRegionToProto(e.EntryRegion),
+		QueryRanges: rangesToProto(e.QueryRanges),
+		EntryRanges: rangesToProto(e.EntryRanges),
+		Probability: e.Probability,
+	}
+	if e.Type == hashing.PDQ && e.Dihedral != pdq.Original {
+		pe.Dihedral = dihedralToProto(e.Dihedral)
+	}
+	if e.Method == match.MethodKeypoints {
+		pe.KeypointInliers = proto.Int32(int32(e.Inliers))
+	}
+	if e.HasPercent {
+		pe.QueryMatchPercent = proto.Float64(e.QueryPercent)
+		pe.EntryMatchPercent = proto.Float64(e.EntryPercent)
+	}
+	return pe
+}
+
+func tierToProto(t match.Tier) pb.MatchTier {
+	switch t {
+	case match.TierMatch:
+		return pb.MatchTier_MATCH_TIER_MATCH
+	case match.TierReview:
+		return pb.MatchTier_MATCH_TIER_REVIEW
+	}
+	return pb.MatchTier_MATCH_TIER_UNSPECIFIED
 }
 
 // percentOption returns a vPDQ percentage from a request, or -1 (the
@@ -230,7 +269,7 @@ func percentOption(p *float64) (float64, error) {
 	return *p, nil
 }
 
-func rangesToProto(rs []index.Range) []*pb.TimeRange {
+func rangesToProto(rs []match.Range) []*pb.TimeRange {
 	var out []*pb.TimeRange
 	for _, r := range rs {
 		out = append(out, &pb.TimeRange{StartSeconds: r.Start, EndSeconds: r.End})

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/disintegration/imaging"
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/region"
 	"github.com/mediamatch/mediamatch/store"
 	"github.com/mediamatch/mediamatch/video"
 )
@@ -24,6 +26,7 @@ type hashed struct {
 	dihedral      []pdq.Hash     // the 8 PDQ variants, when asked for
 	regions       []hashing.RegionHash
 	keypoints     []keypoint.Point // an image's, with its regions
+	mirrored      []keypoint.Point // a query image's mirror image's, with dihedral variants
 	frames        []store.Frame    // a video's sampled frames
 }
 
@@ -31,7 +34,7 @@ type hashed struct {
 // part of a request (up to a few hundred MB for a 50-megapixel image), so
 // at most Options.MaxConcurrentDecodes run at once; others wait, until
 // their deadline.
-func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regions hashing.RegionSet) (*hashed, error) {
+func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regions region.Set) (*hashed, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: no media given", errInvalidRequest)
 	}
@@ -51,23 +54,26 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 	}
 	// Variants used for matching are hashes of the really transformed
 	// image; the Hash call returns the reference's derivation.
-	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: dihedral, Transformed: dihedral && regions == hashing.QueryRegions})
+	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: dihedral, Transformed: dihedral && regions == region.Query})
 	if err != nil {
 		s.metrics.decodeFailure(err)
 		return nil, err
 	}
 	var rs []hashing.RegionHash
-	var kps []keypoint.Point
+	var kps, mirrored []keypoint.Point
 	if regions != 0 {
-		if rs, err = hashing.Regions(img.Image, regions); err != nil {
+		if rs, err = region.Hashes(img.Image, regions); err != nil {
 			s.metrics.decodeFailure(err)
 			return nil, err
 		}
 		n := keypoint.StoredPoints
-		if regions == hashing.QueryRegions {
+		if regions == region.Query {
 			n = keypoint.QueryPoints
 		}
 		kps = keypoint.Detect(img.Image, n)
+		if regions == region.Query && dihedral {
+			mirrored = keypoint.Detect(imaging.FlipH(img.Image), n)
+		}
 	}
 	return &hashed{
 		kind:      store.KindImage,
@@ -78,6 +84,7 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		dihedral:  hs.Dihedral,
 		regions:   rs,
 		keypoints: kps,
+		mirrored:  mirrored,
 	}, nil
 }
 

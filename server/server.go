@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/media"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
@@ -67,6 +68,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics receives the server's measurements; nil for none.
 	Metrics *Metrics
+	// Rules are the matching rules. Default match.DefaultRules().
+	Rules *match.Rules
 }
 
 // Server implements the mediamatch.v1 services: reads and writes go to the
@@ -77,6 +80,7 @@ type Server struct {
 
 	st          store.Store
 	idx         *index.Index
+	matcher     *match.Matcher
 	opts        Options
 	log         *slog.Logger
 	metrics     *Metrics
@@ -93,8 +97,8 @@ const healthInterval = time.Second
 
 // New returns a server over st and the index that follows it, with its
 // gRPC server built and every service registered (mediamatch.v1, health,
-// reflection).
-func New(st store.Store, idx *index.Index, opts Options) *Server {
+// reflection). It fails only when opts.Rules are invalid.
+func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = DefaultMaxMessageBytes
 	}
@@ -110,7 +114,16 @@ func New(st store.Store, idx *index.Index, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	rules := match.DefaultRules()
+	if opts.Rules != nil {
+		rules = *opts.Rules
+	}
+	matcher, err := match.New(idx, rules)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		matcher:     matcher,
 		st:          st,
 		idx:         idx,
 		opts:        opts,
@@ -143,7 +156,7 @@ func New(st store.Store, idx *index.Index, opts Options) *Server {
 	reflection.Register(s.grpc)
 	s.setHealth(healthpb.HealthCheckResponse_SERVING)
 	go s.watchIndex()
-	return s
+	return s, nil
 }
 
 func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {

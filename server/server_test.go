@@ -66,7 +66,10 @@ func startServer(t testing.TB, db string, opts Options) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(st, idx, opts)
+	srv, err := New(st, idx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -163,11 +166,37 @@ func (ts *testServer) matchMedia(data []byte, opts *pb.MatchOptions) *pb.MatchRe
 	return resp.GetResult()
 }
 
-// pdqMatch returns the PDQ match of an entry in a result, if any.
+// pdqMatch returns an entry's result seen through its strongest PDQ
+// evidence (whole image, region or video), if it has any (see byEvidence).
 func pdqMatch(res *pb.MatchResult, entry string) *pb.Match {
+	return byEvidence(res, entry, func(e *pb.Evidence) bool { return e.GetHashType() == "pdq" })
+}
+
+// byMethod returns an entry's result seen through its evidence by method.
+func byMethod(res *pb.MatchResult, entry, method string) *pb.Match {
+	return byEvidence(res, entry, func(e *pb.Evidence) bool { return e.GetMethod() == method })
+}
+
+// byEvidence returns a copy of an entry's result whose top-level evidence
+// fields (hash type, distance, dihedral, regions, ranges, percentages,
+// inliers) are those of its strongest evidence that want accepts, or nil
+// when the entry was not matched or has no such evidence.
+func byEvidence(res *pb.MatchResult, entry string, want func(*pb.Evidence) bool) *pb.Match {
 	for _, m := range res.GetMatches() {
-		if m.GetEntry() == entry && m.GetHashType() == "pdq" {
-			return m
+		if m.GetEntry() != entry {
+			continue
+		}
+		for _, e := range m.GetEvidence() {
+			if !want(e) {
+				continue
+			}
+			c := proto.Clone(m).(*pb.Match)
+			c.HashType, c.Distance, c.Dihedral = e.GetHashType(), e.Distance, e.GetDihedral()
+			c.QueryRegion, c.EntryRegion = e.GetQueryRegion(), e.GetEntryRegion()
+			c.QueryRanges, c.EntryRanges = e.GetQueryRanges(), e.GetEntryRanges()
+			c.QueryMatchPercent, c.EntryMatchPercent = e.QueryMatchPercent, e.EntryMatchPercent
+			c.KeypointInliers = e.KeypointInliers
+			return c
 		}
 	}
 	return nil
@@ -234,13 +263,15 @@ func TestAddMatchRemoveRestart(t *testing.T) {
 	}
 	// Exact bytes also match by digest.
 	res := ts.matchMedia(edits["identical"].data, nil)
-	types := map[string]bool{}
+	methods := map[string]bool{}
 	for _, m := range res.GetMatches() {
-		types[m.GetHashType()] = true
+		for _, e := range m.GetEvidence() {
+			methods[e.GetMethod()] = true
+		}
 	}
-	for _, typ := range []string{"pdq", "phash", "dhash", "md5", "sha256"} {
-		if !types[typ] {
-			t.Errorf("identical copy did not match by %s: %v", typ, res.GetMatches())
+	for _, method := range []string{"digest", "pdq", "phash", "dhash"} {
+		if !methods[method] {
+			t.Errorf("identical copy has no %s evidence: %v", method, res.GetMatches())
 		}
 	}
 

@@ -45,6 +45,11 @@ type Bank struct {
 	Disabled bool
 	// Thresholds override the default match distance per hash type.
 	Thresholds map[string]int
+	// FalseMatchBudget, when above 0, is the bank's operating point: the
+	// largest estimated false-match probability per comparison of an
+	// automatic match with its entries (package match). 0 means the
+	// server's default.
+	FalseMatchBudget float64
 
 	// The fields below are set by the store.
 

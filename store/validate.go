@@ -131,7 +131,13 @@ func ValidateBank(b *Bank) error {
 	if err := checkLabels(b.Labels); err != nil {
 		return err
 	}
-	return checkThresholds(b.Thresholds)
+	if err := checkThresholds(b.Thresholds); err != nil {
+		return err
+	}
+	if v := b.FalseMatchBudget; v != 0 && !(v > 0 && v <= 1) {
+		return fmt.Errorf("%w: false-match budget %v outside (0, 1] (0 means the server's default)", ErrInvalid, v)
+	}
+	return nil
 }
 
 // ValidateActor checks the actor a commit records.
@@ -264,6 +270,7 @@ const (
 	FieldLabels      = "labels"
 	FieldDisabled    = "disabled"
 	FieldThresholds  = "thresholds"
+	FieldBudget      = "false_match_budget"
 	FieldNote        = "note"
 )
 
@@ -283,6 +290,10 @@ func ApplyBankUpdate(b *Bank, from *Bank, paths []string) ([]string, error) {
 			did := next.Disabled != from.Disabled
 			next.Disabled = from.Disabled
 			return did, nil
+		case field == FieldBudget && !keyed:
+			did := next.FalseMatchBudget != from.FalseMatchBudget
+			next.FalseMatchBudget = from.FalseMatchBudget
+			return did, nil
 		case field == FieldLabels:
 			return updateMap(&next.Labels, from.Labels, key, keyed), nil
 		case field == FieldThresholds:
@@ -293,7 +304,7 @@ func ApplyBankUpdate(b *Bank, from *Bank, paths []string) ([]string, error) {
 			}
 			return updateMap(&next.Thresholds, from.Thresholds, key, keyed), nil
 		}
-		return false, fmt.Errorf("%w: bank field %q cannot be updated (use description, labels, labels.KEY, disabled, thresholds or thresholds.TYPE)", ErrInvalid, Clip(p))
+		return false, fmt.Errorf("%w: bank field %q cannot be updated (use description, labels, labels.KEY, disabled, thresholds, thresholds.TYPE or false_match_budget)", ErrInvalid, Clip(p))
 	})
 	if err != nil {
 		return nil, err

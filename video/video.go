@@ -9,7 +9,7 @@
 //
 // Besides the whole-frame hash that vPDQ exchanges, a frame with letterbox
 // bars, borders or caption bands gets a second PDQ hash of its main content
-// region (hashing.ContentRegion), so that a letterboxed or captioned re-edit
+// region (region.Content), so that a letterboxed or captioned re-edit
 // still matches the original and a poster shown inside a video matches the
 // poster.
 package video
@@ -20,9 +20,9 @@ import (
 	"image"
 	"time"
 
-	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/region"
 )
 
 // Frame is one sampled frame's hashes.
@@ -101,7 +101,7 @@ func hashFrame(f media.Frame) (Frame, error) {
 	}
 	fr := Frame{Seconds: f.Timestamp.Seconds(), Hash: r.Hash, Quality: r.Quality}
 	b := f.Image.Bounds()
-	c := hashing.ContentRegion(f.Image)
+	c := region.Content(f.Image)
 	if c != b && float64(c.Dx()*c.Dy()) < minContentShare*float64(b.Dx()*b.Dy()) {
 		sub, ok := f.Image.(interface {
 			SubImage(image.Rectangle) image.Image

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/keypoint"
+	"github.com/mediamatch/mediamatch/match"
 )
 
 // Report is the outcome of a run; its JSON form is what `mediamatch bench
@@ -51,6 +52,12 @@ type Report struct {
 	Durations Durations `json:"durations_seconds"`
 	// Errors counts failed Match calls (each counted as a miss).
 	Errors int `json:"errors"`
+	// Budget is the operating point the server's hits and false matches
+	// were counted at.
+	Budget float64 `json:"budget"`
+	// DistractorScores are the scores of every (distractor, entry) pair
+	// the server found any evidence for, at any budget.
+	DistractorScores []float64 `json:"distractor_scores"`
 }
 
 // CorpusInfo describes the images of a run.
@@ -84,9 +91,19 @@ type TransformResult struct {
 	// MedianDistance is the median client-side Hamming distance between
 	// variant and original, for pdq and phash.
 	MedianDistance map[string]float64 `json:"median_distance"`
-	// HitHashTypes counts, per hash type, the server's hits in which that
-	// type matched the original (a hit can count under several types).
+	// HitHashTypes counts, per method (package match), the server's hits
+	// with evidence by that method (a hit can count under several).
 	HitHashTypes map[string]int `json:"hit_hash_types"`
+	// Scores are the server's scores of each variant's original (1 when
+	// it was not found at all), and MethodProbabilities each method's
+	// evidence probability (1 when the method found nothing), in variant
+	// order: recall at any budget.
+	Scores              []float64            `json:"scores"`
+	MethodProbabilities map[string][]float64 `json:"method_probabilities"`
+	// Evidence is each variant's evidence for its original (none when it
+	// was not found), so that the run can be scored again under another
+	// calibration (Rescore).
+	Evidence [][]NegativeEvidence `json:"evidence"`
 	// LowQuality counts variants the server reported as below its PDQ
 	// quality minimum.
 	LowQuality int `json:"low_quality"`
@@ -154,13 +171,27 @@ func summarizeTransform(t Transform, res []variantResult) TransformResult {
 	tr := TransformResult{
 		Name: t.Name, Group: t.Group, Description: t.Description, Queries: len(res),
 		Hits: map[string]int{}, Recall: map[string]float64{}, MedianDistance: map[string]float64{},
-		HitHashTypes: map[string]int{},
+		HitHashTypes: map[string]int{}, MethodProbabilities: map[string][]float64{},
 	}
 	for _, m := range Matchers {
 		tr.Hits[m] = 0
 	}
+	for _, v := range res {
+		for m := range v.methods {
+			tr.MethodProbabilities[m] = nil
+		}
+	}
 	var pd, hd []int
 	for _, v := range res {
+		tr.Scores = append(tr.Scores, v.score)
+		tr.Evidence = append(tr.Evidence, v.evidence)
+		for m := range tr.MethodProbabilities {
+			p, ok := v.methods[m]
+			if !ok {
+				p = 1
+			}
+			tr.MethodProbabilities[m] = append(tr.MethodProbabilities[m], p)
+		}
 		for k, m := range Matchers {
 			if v.hit[k] {
 				tr.Hits[m]++
@@ -337,3 +368,55 @@ func (r *Report) WriteTable(w io.Writer) error {
 // maxShownExamples bounds the false matches printed per matcher; the JSON
 // lists more.
 const maxShownExamples = 10
+
+// Rescore scores the run's evidence again under cal and rules at budget,
+// as the server would have with that calibration: each variant's score,
+// method probabilities and the server's hits and recall. The client-side
+// matchers and the false matches are left as measured.
+func (r *Report) Rescore(cal *match.Calibration, rules match.Rules, budget float64) {
+	for ti := range r.Transforms {
+		t := &r.Transforms[ti]
+		hits := 0
+		t.HitHashTypes = map[string]int{}
+		for m := range t.MethodProbabilities {
+			t.MethodProbabilities[m] = t.MethodProbabilities[m][:0]
+		}
+		for vi, evs := range t.Evidence {
+			var es []match.Evidence
+			probs := map[string]float64{}
+			for _, e := range evs {
+				if e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers {
+					continue
+				}
+				me := match.Evidence{Method: e.Method, Distance: e.Distance, Inliers: e.Inliers}
+				me.Probability = cal.Probability(&me)
+				es = append(es, me)
+				probs[string(e.Method)] = me.Probability
+			}
+			score := 1.0
+			if len(es) > 0 {
+				score = cal.Score(es)
+			}
+			t.Scores[vi] = score
+			for m := range t.MethodProbabilities {
+				p, ok := probs[m]
+				if !ok {
+					p = 1
+				}
+				t.MethodProbabilities[m] = append(t.MethodProbabilities[m], p)
+			}
+			if score <= budget {
+				hits++
+				for m := range probs {
+					t.HitHashTypes[m]++
+				}
+			}
+		}
+		t.Hits[MatcherServer] = hits
+		if t.Queries > 0 {
+			t.Recall[MatcherServer] = float64(hits) / float64(t.Queries)
+		}
+	}
+	r.Groups = summarizeGroups(r.Transforms)
+	r.Budget = budget
+}

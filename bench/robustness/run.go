@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mediamatch/mediamatch/keypoint"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -101,6 +102,12 @@ type Options struct {
 	Transforms []Transform
 	// Log receives progress lines; nil for none.
 	Log io.Writer
+	// Budget is the operating point at which the server's answers count as
+	// matches (its results carry a score; see match.Rules.Budget). Every
+	// call asks for all evidence (a budget of 1), so the report also holds
+	// each variant's score, for curves over budgets. Default
+	// match.DefaultBudget.
+	Budget float64
 }
 
 // original is one image in the bank.
@@ -121,8 +128,13 @@ type variantResult struct {
 	phashDist  int
 	lowQuality bool
 	others     int      // other originals the server matched
-	hitTypes   []string // hash types that matched the original on the server
-	err        string
+	hitTypes   []string // methods that matched the original on the server
+	// score is the server's score for the original (1 when not found), and
+	// methods each method's evidence probability.
+	score    float64
+	methods  map[string]float64
+	evidence []NegativeEvidence // the original's match's, for rescoring
+	err      string
 }
 
 // distractorResult is what one distractor scored.
@@ -159,6 +171,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Conn == nil {
 		return nil, ErrNoConn
 	}
+	return newRunner(opts).run(ctx)
+}
+
+// newRunner fills in opts' defaults and returns a runner over them.
+func newRunner(opts Options) *runner {
 	if opts.Workers <= 0 {
 		opts.Workers = min(4, max(2, runtime.NumCPU()+1))
 	}
@@ -171,6 +188,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Bank == "" {
 		opts.Bank = fmt.Sprintf("robustness-%d-%d", opts.Seed, time.Now().UnixNano())
 	}
+	if opts.Budget <= 0 {
+		opts.Budget = match.DefaultBudget
+	}
 	r := &runner{
 		opts:  opts,
 		match: pb.NewMatchServiceClient(opts.Conn),
@@ -181,7 +201,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			}
 		},
 	}
-	return r.run(ctx)
+	return r
 }
 
 func (r *runner) run(ctx context.Context) (*Report, error) {
@@ -192,6 +212,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		Matchers:   Matchers,
 		Thresholds: map[string]int{MatcherPDQ: PDQThreshold, MatcherPHash: PHashThreshold},
 		Workers:    r.opts.Workers,
+		Budget:     r.opts.Budget,
 	}
 	rep.Corpus.MaxSide = r.opts.MaxSide
 
@@ -241,13 +262,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	if !r.opts.KeepBank {
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.CallTimeout)
-			defer cancel()
-			if _, err := r.bank.DeleteBank(cctx, &pb.DeleteBankRequest{Name: "banks/" + r.opts.Bank, Force: true}); err != nil {
-				r.logf("warning: deleting bank %s: %v", r.opts.Bank, err)
-			}
-		}()
+		defer r.deleteBank()
 	}
 	rep.Bank = r.opts.Bank
 	var addErr error
@@ -397,6 +412,15 @@ func (r *runner) createBank(ctx context.Context) error {
 	return nil
 }
 
+// deleteBank deletes the run's bank, with its entries.
+func (r *runner) deleteBank() {
+	cctx, cancel := context.WithTimeout(context.Background(), r.opts.CallTimeout)
+	defer cancel()
+	if _, err := r.bank.DeleteBank(cctx, &pb.DeleteBankRequest{Name: "banks/" + r.opts.Bank, Force: true}); err != nil {
+		r.logf("warning: deleting bank %s: %v", r.opts.Bank, err)
+	}
+}
+
 // add adds an original, as the PNG of the loaded image, and records its
 // entry.
 func (r *runner) add(ctx context.Context, o *original) error {
@@ -404,6 +428,11 @@ func (r *runner) add(ctx context.Context, o *original) error {
 	if err != nil {
 		return err
 	}
+	return r.addData(ctx, o, data)
+}
+
+// addData adds an original as the file data.
+func (r *runner) addData(ctx context.Context, o *original, data []byte) error {
 	labels := map[string]string{"file": filepath.Base(o.path)}
 	cctx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
 	defer cancel()
@@ -443,7 +472,7 @@ func (r *runner) add(ctx context.Context, o *original) error {
 // named, so that a shared server's other banks do not answer) and records
 // the call's latency.
 func (r *runner) matchServer(ctx context.Context, data []byte) (*pb.MatchResult, error) {
-	opts := &pb.MatchOptions{Banks: []string{"banks/" + r.opts.Bank}}
+	opts := &pb.MatchOptions{Banks: []string{"banks/" + r.opts.Bank}, FalseMatchBudget: ptr(1.0), Limit: match.MaxLimit}
 	cctx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout)
 	defer cancel()
 	start := time.Now()
@@ -484,6 +513,7 @@ func (r *runner) matchCall(ctx context.Context, data []byte, opts *pb.MatchOptio
 // variant makes one variant of an original and scores it with every
 // matcher.
 func (r *runner) variant(ctx context.Context, t Transform, o *original, entryOrigs map[string][]int) (res variantResult) {
+	res.score = 1
 	rng := rand.New(rand.NewPCG(r.opts.Seed, variantStream(filepath.Base(o.path), t.Name)))
 	img, data, err := makeVariant(t, o.img, rng)
 	if err != nil {
@@ -507,9 +537,20 @@ func (r *runner) variant(ctx context.Context, t Transform, o *original, entryOri
 	seen := map[string]bool{}
 	for _, m := range mr.GetMatches() {
 		if m.GetEntry() == o.entry {
-			res.hit[2] = true
-			res.hitTypes = append(res.hitTypes, m.GetHashType())
-		} else if !seen[m.GetEntry()] {
+			res.score = m.GetScore()
+			res.methods = map[string]float64{}
+			for _, e := range m.GetEvidence() {
+				res.methods[e.GetMethod()] = e.GetProbability()
+				res.evidence = append(res.evidence, NegativeEvidence{Method: match.Method(e.GetMethod()), Type: e.GetHashType(),
+					Distance: int(e.GetDistance()), Inliers: int(e.GetKeypointInliers()), Regions: regionPair(e), Probability: e.GetProbability()})
+			}
+			if m.GetScore() <= r.opts.Budget {
+				res.hit[2] = true
+				for _, e := range m.GetEvidence() {
+					res.hitTypes = append(res.hitTypes, e.GetMethod())
+				}
+			}
+		} else if !seen[m.GetEntry()] && m.GetScore() <= r.opts.Budget {
 			seen[m.GetEntry()] = true
 			res.others += len(entryOrigs[m.GetEntry()])
 		}
@@ -658,6 +699,10 @@ func (r *runner) falseMatches(rep *Report, origs []*original, dists []distractor
 		}
 		matched := map[int]bool{}
 		for _, m := range d.matches {
+			rep.DistractorScores = append(rep.DistractorScores, m.GetScore())
+			if m.GetScore() > r.opts.Budget {
+				continue
+			}
 			for _, i := range entryOrigs[m.GetEntry()] {
 				rates[MatcherServer].ByHashType[m.GetHashType()]++
 				if matched[i] {

@@ -106,7 +106,105 @@ func Transforms(fill []image.Image) []Transform {
 		{"screenshot", Geometric, "a screenshot: the image at 65% of the width in an app frame (top bar, text line, bottom bar, grey background)", Screenshot},
 		{"collage", Geometric, "a 2x2 collage: the image at half width and height in a random cell, other pictures in the other three", Collage(fill)},
 		{"crop5+caption+jpeg50", Geometric, "crop-5, then caption, then JPEG at quality 50", Chain(Crop(0.05), Caption, JPEG(50))},
+
+		// Re-edits the matcher was not designed on (issue 11's classes),
+		// made our own way.
+		{"mirror-crop-10", Geometric, "mirrored left to right, then 10% of the width and height cut away, split at random between the sides", Chain(Mirror, Crop(0.10))},
+		{"rotate-12-crop", Geometric, "rotated 12 degrees either way on black, then the central 78% of the width and height kept (little black left)", Rotate12Crop},
+		{"mirror-crop-bands", Geometric, "mirrored, 8% cut away, then grey bands above and below to a 4:5 frame (or beside, for tall images)", Chain(Mirror, Crop(0.08), Bands45)},
+		{"side-by-side", Geometric, "the image beside another picture of the same height, on a random side, with a 2% white gap", SideBySide(fill)},
+		{"cut-third", Geometric, "a third of the width (or of the height, at random) cut off one side", CutThird},
+		{"screen-photo", Geometric, "a photo of a screen showing it: 82% size on a dark bezel, tilted 2 degrees, darker, softer, noisy, JPEG 70", ScreenPhoto},
 	}
+}
+
+// Rotate12Crop rotates by 12 degrees (sign at random) and keeps the centre.
+func Rotate12Crop(img image.Image, rng *rand.Rand) image.Image {
+	b := img.Bounds()
+	a := 12.0
+	if rng.IntN(2) == 0 {
+		a = -a
+	}
+	r := imaging.Rotate(img, a, color.Black)
+	return imaging.CropCenter(r, max(1, b.Dx()*78/100), max(1, b.Dy()*78/100))
+}
+
+// Bands45 pads the image with mid-grey bands to a 4:5 (portrait) frame,
+// or to 5:4 when it is already taller than 4:5.
+func Bands45(img image.Image, _ *rand.Rand) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	fw, fh := w, h
+	if w*5 >= h*4 {
+		fh = int(math.Round(float64(w) * 5 / 4))
+	} else {
+		fw = int(math.Round(float64(h) * 5 / 4))
+	}
+	out := imaging.New(fw, fh, color.NRGBA{128, 128, 128, 255})
+	x0, y0 := (fw-w)/2, (fh-h)/2
+	draw.Draw(out, image.Rect(x0, y0, x0+w, y0+h), img, b.Min, draw.Src)
+	return out
+}
+
+// SideBySide puts the image beside another picture (from fill, else a
+// synthetic one) of the same height and about the same width.
+func SideBySide(fill []image.Image) Func {
+	return func(img image.Image, rng *rand.Rand) image.Image {
+		b := img.Bounds()
+		w, h := b.Dx(), b.Dy()
+		ow := max(1, w*(80+rng.IntN(41))/100)
+		var other image.Image
+		if len(fill) > 0 {
+			other = imaging.Fill(fill[rng.IntN(len(fill))], ow, h, imaging.Center, imaging.Lanczos)
+		} else {
+			other = syntheticPicture(ow, h, rng)
+		}
+		gap := max(1, (w+ow)/50)
+		out := imaging.New(w+gap+ow, h, color.White)
+		mineAt, otherAt := 0, w+gap
+		if rng.IntN(2) == 0 {
+			mineAt, otherAt = ow+gap, 0
+		}
+		draw.Draw(out, image.Rect(mineAt, 0, mineAt+w, h), img, b.Min, draw.Src)
+		draw.Draw(out, image.Rect(otherAt, 0, otherAt+ow, h), other, other.Bounds().Min, draw.Src)
+		return out
+	}
+}
+
+// CutThird cuts a third of the width or of the height off one side.
+func CutThird(img image.Image, rng *rand.Rand) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	r := image.Rect(0, 0, w, h)
+	switch rng.IntN(4) {
+	case 0:
+		r.Min.X = w / 3
+	case 1:
+		r.Max.X = w - w/3
+	case 2:
+		r.Min.Y = h / 3
+	default:
+		r.Max.Y = h - h/3
+	}
+	return imaging.Crop(img, r.Add(b.Min))
+}
+
+// ScreenPhoto imitates a phone photo of a screen showing the image.
+func ScreenPhoto(img image.Image, rng *rand.Rand) image.Image {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	pw, ph := max(1, w*82/100), max(1, h*82/100)
+	out := imaging.New(w, h, color.NRGBA{18, 18, 22, 255})
+	pic := imaging.Resize(img, pw, ph, imaging.Lanczos)
+	draw.Draw(out, image.Rect((w-pw)/2, (h-ph)/2, (w-pw)/2+pw, (h-ph)/2+ph), pic, image.Point{}, draw.Src)
+	a := 2.0
+	if rng.IntN(2) == 0 {
+		a = -a
+	}
+	shot := imaging.CropCenter(imaging.Rotate(out, a, color.NRGBA{18, 18, 22, 255}), w, h)
+	shot = imaging.Blur(imaging.AdjustBrightness(imaging.AdjustGamma(shot, 0.9), -8), 0.8)
+	noisy := Noise10(shot, rng)
+	return JPEG(70)(noisy, rng)
 }
 
 // Original returns the image unchanged (as a copy).

@@ -21,13 +21,14 @@ type bankJSON struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Enabled     bool              `json:"enabled"`
 	Thresholds  map[string]int32  `json:"thresholds,omitempty"`
+	Budget      *float64          `json:"false_match_budget,omitempty"`
 	Entries     int64             `json:"entries"`
 	Revision    int64             `json:"revision,omitempty"`
 }
 
 func bankOut(b *pb.Bank) bankJSON {
 	return bankJSON{Name: lastPart(b.GetName()), Description: b.GetDescription(), Labels: b.GetLabels(), Enabled: b.GetEnabled(),
-		Thresholds: b.GetThresholds(), Entries: b.GetEntryCount(), Revision: b.GetRevision()}
+		Thresholds: b.GetThresholds(), Budget: b.FalseMatchBudget, Entries: b.GetEntryCount(), Revision: b.GetRevision()}
 }
 
 // thresholdFlag collects repeated --threshold type=N flags.
@@ -55,10 +56,12 @@ func (f thresholdFlag) Set(s string) error {
 const bankUsage = `usage: mediamatch bank SUBCOMMAND [flags] [NAME]
 
   bank create NAME [--description D] [--label k=v]... [--enabled=false] [--threshold pdq=N]...
+                   [--budget P]
   bank list
   bank get NAME
   bank update NAME [--description D] [--label k=v]... [--remove-label K]...
                    [--enabled=BOOL] [--threshold type=N]... [--remove-threshold TYPE]...
+                   [--budget P] (0: back to the server's default)
                    changes only what is given
   bank delete NAME [--force]`
 
@@ -85,6 +88,7 @@ func runBank(e *env, args []string) int {
 	fs.Var(thresholds, "threshold", "type=N: the bank's largest match distance for a hash type, repeatable (create, update)")
 	var removeThresholds listFlag
 	fs.Var(&removeThresholds, "remove-threshold", "hash type whose bank threshold to remove, back to the server's default (update)")
+	budget := fs.Float64("budget", 0, "the bank's false-match budget: the largest score (estimated false-match probability per comparison) of an automatic match, in (0, 1]; 0 means the server's default (create, update)")
 	force := fs.Bool("force", false, "also remove the bank's entries (delete)")
 	want := map[string]int{"create": 1, "list": 0, "get": 1, "update": 1, "delete": 1}
 	n, ok := want[sub]
@@ -111,6 +115,9 @@ func runBank(e *env, args []string) int {
 		b := &pb.Bank{Description: *description, Labels: labels, Thresholds: thresholds}
 		if given["enabled"] {
 			b.Enabled = proto.Bool(*enabled)
+		}
+		if *budget != 0 {
+			b.FalseMatchBudget = budget
 		}
 		resp, err := c.bank.CreateBank(ctx, &pb.CreateBankRequest{BankId: name, Bank: b})
 		if err != nil {
@@ -147,6 +154,12 @@ func runBank(e *env, args []string) int {
 			b.Enabled = proto.Bool(*enabled)
 			paths = append(paths, "enabled")
 		}
+		if given["budget"] {
+			if *budget != 0 {
+				b.FalseMatchBudget = budget
+			}
+			paths = append(paths, "false_match_budget")
+		}
 		lp, err := labelPaths(labels, removeLabels)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "mediamatch bank update: %v\n", err)
@@ -160,7 +173,7 @@ func runBank(e *env, args []string) int {
 			paths = append(paths, "thresholds."+server.QuoteMaskKey(k))
 		}
 		if len(paths) == 0 {
-			fmt.Fprintln(e.stderr, "mediamatch bank update: nothing to change: give --description, --label, --remove-label, --enabled, --threshold or --remove-threshold")
+			fmt.Fprintln(e.stderr, "mediamatch bank update: nothing to change: give --description, --label, --remove-label, --enabled, --threshold, --remove-threshold or --budget")
 			return exitUsage
 		}
 		resp, err := c.bank.UpdateBank(ctx, &pb.UpdateBankRequest{Bank: b, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})

@@ -47,6 +47,26 @@ func TestCurationCommands(t *testing.T) {
 	if code != exitOK || json.Unmarshal([]byte(out), &b) != nil || b.Enabled || b.Labels["team"] != "" || b.Thresholds["pdq"] != 0 || b.Description != "known" {
 		t.Errorf("second bank update: %s", out)
 	}
+	// The bank's false-match budget: set, kept by other updates, cleared,
+	// and refused outside (0, 1].
+	code, out, _ = cli("bank", "update", "tvec", "--budget", "1e-4")
+	b = bankJSON{}
+	if code != exitOK || json.Unmarshal([]byte(out), &b) != nil || b.Budget == nil || *b.Budget != 1e-4 {
+		t.Errorf("bank update --budget: %s", out)
+	}
+	code, out, _ = cli("bank", "update", "tvec", "--description", "known again")
+	b = bankJSON{}
+	if code != exitOK || json.Unmarshal([]byte(out), &b) != nil || b.Budget == nil || *b.Budget != 1e-4 {
+		t.Errorf("the budget after another update: %s", out)
+	}
+	code, out, _ = cli("bank", "update", "tvec", "--budget", "0")
+	b = bankJSON{}
+	if code != exitOK || json.Unmarshal([]byte(out), &b) != nil || b.Budget != nil {
+		t.Errorf("bank update --budget 0: %s", out)
+	}
+	if code, _, stderr := cli("bank", "update", "tvec", "--budget", "2"); code != exitFail || !strings.Contains(stderr, "InvalidArgument") || !strings.Contains(stderr, "budget") {
+		t.Errorf("budget 2: exit %d %s", code, stderr)
+	}
 	if code, _, stderr := cli("bank", "update", "tvec"); code != exitUsage || !strings.Contains(stderr, "nothing to change") {
 		t.Errorf("bank update without flags: exit %d %s", code, stderr)
 	}
@@ -85,11 +105,11 @@ func TestCurationCommands(t *testing.T) {
 		}
 		kinds = append(kinds, c.Kind)
 	}
-	if want := []string{"bank_created", "entry_created", "bank_updated", "bank_updated", "entry_updated"}; code != exitOK || !slices.Equal(kinds, want) {
+	if want := []string{"bank_created", "entry_created", "bank_updated", "bank_updated", "bank_updated", "bank_updated", "bank_updated", "entry_updated"}; code != exitOK || !slices.Equal(kinds, want) {
 		t.Errorf("log kinds %v, want %v", kinds, want)
 	}
-	if code, out, _ = cli("log", "--since", "4"); code != exitOK || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"fields":["labels.status","note"]`) {
-		t.Errorf("log --since 4: %s", out)
+	if code, out, _ = cli("log", "--since", "7"); code != exitOK || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"fields":["labels.status","note"]`) {
+		t.Errorf("log --since 7: %s", out)
 	}
 	if code, out, _ = cli("log", "--bank", "other"); code != exitOK || out != "" {
 		t.Errorf("log of a bank with no changes: exit %d %q", code, out)
@@ -105,7 +125,7 @@ func TestCurationCommands(t *testing.T) {
 	}
 	srv.stop(t)
 	code, out, stderr = cli("check", "--db", db)
-	if code != exitOK || !strings.Contains(out, `"ok":true`) || !strings.Contains(out, `"entries":1`) || !strings.Contains(out, `"revision":5`) {
+	if code != exitOK || !strings.Contains(out, `"ok":true`) || !strings.Contains(out, `"entries":1`) || !strings.Contains(out, `"revision":8`) {
 		t.Errorf("check: exit %d %s %s", code, out, stderr)
 	}
 }

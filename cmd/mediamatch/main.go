@@ -14,7 +14,6 @@
 //	mediamatch log [--since REV] [--bank B]
 //	mediamatch check [--db mediamatch.db]          verify a store file offline
 //	mediamatch version
-//	mediamatch bench robustness --originals DIR --distractors DIR
 //
 // Client commands talk to --server (default 127.0.0.1:7077). Every flag can
 // also be set through the environment: --server is read from
@@ -67,7 +66,6 @@ func commands() []command {
 		{"log", "print the change log: log [--since REV] [--bank B]", runLog},
 		{"check", "check a store file offline: check [--db FILE]", runCheck},
 		{"version", "print the version, the API version and the store schema", runVersion},
-		{"bench", "measure matching on a corpus: bench robustness --originals DIR --distractors DIR", runBench},
 	}
 }
 

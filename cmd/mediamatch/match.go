@@ -153,13 +153,23 @@ type matchLine struct {
 }
 
 type matchJSON struct {
-	Entry     string            `json:"entry"`
-	Bank      string            `json:"bank"`
-	EntryKind string            `json:"entry_media,omitempty"`
-	Type      string            `json:"type"`
-	Distance  int32             `json:"distance"`
-	Dihedral  string            `json:"dihedral,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
+	Entry     string `json:"entry"`
+	Bank      string `json:"bank"`
+	EntryKind string `json:"entry_media,omitempty"`
+	// Score is the estimated false-match probability per comparison; Tier
+	// "match" (automatic action) or "review" (for a person).
+	Score    float64           `json:"score"`
+	Tier     string            `json:"tier"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Evidence []evidenceJSON    `json:"evidence"`
+}
+
+// evidenceJSON is one method's strongest evidence.
+type evidenceJSON struct {
+	Method   string `json:"method"`
+	Type     string `json:"type"`
+	Distance int32  `json:"distance"`
+	Dihedral string `json:"dihedral,omitempty"`
 	// For video: the spans ([start, end] in seconds) of the query and of
 	// the entry that matched, and the vPDQ percentages.
 	QueryRanges  [][2]float64 `json:"query_ranges,omitempty"`
@@ -167,10 +177,23 @@ type matchJSON struct {
 	QueryPercent *float64     `json:"query_match_percent,omitempty"`
 	EntryPercent *float64     `json:"entry_match_percent,omitempty"`
 	// The parts of the query and of the entry that matched, when not the
-	// whole image, and for a keypoints match how many keypoints agree.
+	// whole image, and for keypoints how many agree.
 	QueryRegion *regionJSON `json:"query_region,omitempty"`
 	EntryRegion *regionJSON `json:"entry_region,omitempty"`
 	Inliers     *int32      `json:"keypoint_inliers,omitempty"`
+	Probability float64     `json:"probability"`
+}
+
+func evidenceOf(e *pb.Evidence) evidenceJSON {
+	out := evidenceJSON{Method: e.GetMethod(), Type: e.GetHashType(), Distance: e.GetDistance(),
+		QueryRanges: rangesJSON(e.GetQueryRanges()), EntryRanges: rangesJSON(e.GetEntryRanges()),
+		QueryPercent: e.QueryMatchPercent, EntryPercent: e.EntryMatchPercent,
+		QueryRegion: regionOf(e.GetQueryRegion()), EntryRegion: regionOf(e.GetEntryRegion()), Inliers: e.KeypointInliers,
+		Probability: e.GetProbability()}
+	if d := e.GetDihedral(); d != pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED {
+		out.Dihedral = strings.ToLower(strings.TrimPrefix(d.String(), "DIHEDRAL_VARIANT_"))
+	}
+	return out
 }
 
 // regionJSON is a region as kind and box (fractions of the image's sides).
@@ -207,7 +230,9 @@ func runMatch(e *env, args []string) int {
 	isVPDQ := fs.Bool("vpdq", false, "the files are vPDQ video hashes (reference lines or JSON list), not media")
 	queryPercent := fs.Float64("video-query-percent", -1, "vPDQ: share (0-100) of the query video's frames that must match (default: the server's)")
 	entryPercent := fs.Float64("video-entry-percent", -1, "vPDQ: share (0-100) of the entry video's frames that must match (default: the server's)")
-	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--vpdq] FILE...  (FILE '-' is standard input)", func() bool { return fs.NArg() > 0 }) {
+	budget := fs.Float64("budget", 0, "false-match budget: the largest score (estimated false-match probability per comparison) of a match (default: the bank's, else the server's, 3e-6)")
+	review := fs.Bool("review", false, "also print results for review: beyond the budget, within 100 times it")
+	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--budget P] [--review] [--vpdq] FILE...  (FILE '-' is standard input)", func() bool { return fs.NArg() > 0 }) {
 		return exitUsage
 	}
 	c, ok := connect(e, cf)
@@ -215,7 +240,10 @@ func runMatch(e *env, args []string) int {
 		return exitFail
 	}
 	defer c.Close()
-	opts := &pb.MatchOptions{Limit: int32(*limit)}
+	opts := &pb.MatchOptions{Limit: int32(*limit), IncludeReview: *review}
+	if *budget != 0 {
+		opts.FalseMatchBudget = budget
+	}
 	for _, b := range banks {
 		opts.Banks = append(opts.Banks, bankResource(b))
 	}
@@ -241,15 +269,13 @@ func runMatch(e *env, args []string) int {
 			line.Matches = []matchJSON{}
 			line.LowQuality = res.GetLowQuality()
 			for _, m := range res.GetMatches() {
-				mj := matchJSON{Entry: lastPart(m.GetEntry()), Bank: bankOfName(m.GetBank()), Type: m.GetHashType(), Distance: m.GetDistance(), Labels: m.GetLabels(),
-					QueryRanges: rangesJSON(m.GetQueryRanges()), EntryRanges: rangesJSON(m.GetEntryRanges()),
-					QueryPercent: m.QueryMatchPercent, EntryPercent: m.EntryMatchPercent,
-					QueryRegion: regionOf(m.GetQueryRegion()), EntryRegion: regionOf(m.GetEntryRegion()), Inliers: m.KeypointInliers}
+				mj := matchJSON{Entry: lastPart(m.GetEntry()), Bank: bankOfName(m.GetBank()), Labels: m.GetLabels(), Score: m.GetScore(),
+					Tier: strings.ToLower(strings.TrimPrefix(m.GetTier().String(), "MATCH_TIER_")), Evidence: []evidenceJSON{}}
 				if k := m.GetEntryKind(); k != pb.MediaKind_MEDIA_KIND_UNSPECIFIED {
 					mj.EntryKind = strings.ToLower(strings.TrimPrefix(k.String(), "MEDIA_KIND_"))
 				}
-				if d := m.GetDihedral(); d != pb.DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED {
-					mj.Dihedral = strings.ToLower(strings.TrimPrefix(d.String(), "DIHEDRAL_VARIANT_"))
+				for _, ev := range m.GetEvidence() {
+					mj.Evidence = append(mj.Evidence, evidenceOf(ev))
 				}
 				line.Matches = append(line.Matches, mj)
 			}

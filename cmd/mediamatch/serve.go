@@ -144,7 +144,14 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 		}()
 		log.Info("metrics listening", "addr", mlis.Addr().String())
 	}
-	srv := server.New(st, idx, cfg.server)
+	srv, err := server.New(st, idx, cfg.server)
+	if err != nil {
+		lis.Close()
+		if metricsSrv != nil {
+			metricsSrv.Close()
+		}
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.GRPC().Serve(lis) }()
 	log.Info("serving", "addr", lis.Addr().String())

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
+	"github.com/mediamatch/mediamatch/match"
 )
 
 // buildBinary builds the mediamatch command once per test binary run.
@@ -159,8 +160,13 @@ func TestServeAndClientCommands(t *testing.T) {
 	}
 	found := false
 	for _, m := range lines[0].Matches {
-		if m.Entry == added.Entry && m.Type == "pdq" && m.Distance <= 31 && m.Labels["group"] == "example" && m.Dihedral == "flip_y" {
-			found = true
+		if m.Entry != added.Entry || m.Tier != "match" || !(m.Score > 0 && m.Score <= match.DefaultBudget) || m.Labels["group"] != "example" {
+			continue
+		}
+		for _, ev := range m.Evidence {
+			if ev.Method == "pdq" && ev.Type == "pdq" && ev.Distance <= 31 && ev.Dihedral == "flip_y" && ev.Probability > 0 {
+				found = true
+			}
 		}
 	}
 	if !found {

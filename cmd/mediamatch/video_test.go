@@ -90,8 +90,11 @@ func TestVideoCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &m); err != nil || code != exitOK || len(m.Matches) != 1 {
 		t.Fatalf("match trimmed: exit %d %s %s", code, out, stderr)
 	}
-	got := m.Matches[0]
-	if got.Entry != added.Entry || got.EntryKind != "video" || got.QueryPercent == nil || *got.QueryPercent < 80 ||
+	if m.Matches[0].Entry != added.Entry || m.Matches[0].EntryKind != "video" || m.Matches[0].Tier != "match" || len(m.Matches[0].Evidence) == 0 {
+		t.Fatalf("match %s", out)
+	}
+	got := m.Matches[0].Evidence[0]
+	if got.Method != "vpdq" || got.QueryPercent == nil || *got.QueryPercent < 80 ||
 		got.EntryPercent == nil || *got.EntryPercent > 75 || len(got.QueryRanges) != 1 || len(got.EntryRanges) != 1 {
 		t.Fatalf("match %s", out)
 	}

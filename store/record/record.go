@@ -85,6 +85,7 @@ const (
 	bankCreatedBy   = 8
 	bankUpdatedBy   = 9
 	bankRevision    = 10
+	bankBudget      = 11 // fixed64, a float64's bits
 
 	// Pair (a map entry).
 	pairKey   = 1
@@ -426,6 +427,9 @@ func EncodeBank(b *store.Bank) []byte {
 	e.string(bankCreatedBy, b.CreatedBy)
 	e.string(bankUpdatedBy, b.UpdatedBy)
 	e.varint(bankRevision, uint64(b.Revision))
+	if b.FalseMatchBudget != 0 {
+		e.float64(bankBudget, b.FalseMatchBudget)
+	}
 	return e.b
 }
 
@@ -466,6 +470,11 @@ func DecodeBank(p []byte) (store.Bank, error) {
 			b.UpdatedBy = d.string(f)
 		case bankRevision:
 			b.Revision = store.Revision(d.varint(f))
+		case bankBudget:
+			b.FalseMatchBudget = math.Float64frombits(d.fixed64(f))
+			if !(b.FalseMatchBudget > 0 && b.FalseMatchBudget <= 1) {
+				d.fail("false-match budget %v", b.FalseMatchBudget)
+			}
 		}
 	})
 	if d.err == nil && b.Name == "" {

@@ -188,9 +188,14 @@ type Bank struct {
 	Creator string `protobuf:"bytes,9,opt,name=creator,proto3" json:"creator,omitempty"`
 	// The store revision of the bank's last settings change (see Change).
 	// Output only.
-	Revision      int64 `protobuf:"varint,10,opt,name=revision,proto3" json:"revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Revision int64 `protobuf:"varint,10,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The bank's operating point: the largest estimated false-match
+	// probability per comparison (Match.score) of an automatic match with
+	// its entries, in (0, 1]. Unset means the server's default (3e-6). A
+	// request's MatchOptions.false_match_budget overrides it.
+	FalseMatchBudget *float64 `protobuf:"fixed64,11,opt,name=false_match_budget,json=falseMatchBudget,proto3,oneof" json:"false_match_budget,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Bank) Reset() {
@@ -289,6 +294,13 @@ func (x *Bank) GetCreator() string {
 func (x *Bank) GetRevision() int64 {
 	if x != nil {
 		return x.Revision
+	}
+	return 0
+}
+
+func (x *Bank) GetFalseMatchBudget() float64 {
+	if x != nil && x.FalseMatchBudget != nil {
+		return *x.FalseMatchBudget
 	}
 	return 0
 }
@@ -615,7 +627,7 @@ var File_mediamatch_v1_bank_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\n" +
-	"\x18mediamatch/v1/bank.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mediamatch/v1/hash.proto\"\xb0\x04\n" +
+	"\x18mediamatch/v1/bank.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mediamatch/v1/hash.proto\"\xfa\x04\n" +
 	"\x04Bank\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x127\n" +
@@ -632,7 +644,8 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"updateTime\x12\x18\n" +
 	"\acreator\x18\t \x01(\tR\acreator\x12\x1a\n" +
 	"\brevision\x18\n" +
-	" \x01(\x03R\brevision\x1a9\n" +
+	" \x01(\x03R\brevision\x121\n" +
+	"\x12false_match_budget\x18\v \x01(\x01H\x01R\x10falseMatchBudget\x88\x01\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
@@ -640,7 +653,8 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\n" +
 	"\n" +
-	"\b_enabled\"S\n" +
+	"\b_enabledB\x15\n" +
+	"\x13_false_match_budget\"S\n" +
 	"\x06Source\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x1f\n" +
 	"\vexternal_id\x18\x02 \x01(\tR\n" +

@@ -23,6 +23,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MatchTier says what a result is good for.
+type MatchTier int32
+
+const (
+	// Not set.
+	MatchTier_MATCH_TIER_UNSPECIFIED MatchTier = 0
+	// Within the false-match budget: for automatic action.
+	MatchTier_MATCH_TIER_MATCH MatchTier = 1
+	// Beyond the budget but within 100 times it: for a person to look at.
+	// Returned only when MatchOptions.include_review is set.
+	MatchTier_MATCH_TIER_REVIEW MatchTier = 2
+)
+
+// Enum value maps for MatchTier.
+var (
+	MatchTier_name = map[int32]string{
+		0: "MATCH_TIER_UNSPECIFIED",
+		1: "MATCH_TIER_MATCH",
+		2: "MATCH_TIER_REVIEW",
+	}
+	MatchTier_value = map[string]int32{
+		"MATCH_TIER_UNSPECIFIED": 0,
+		"MATCH_TIER_MATCH":       1,
+		"MATCH_TIER_REVIEW":      2,
+	}
+)
+
+func (x MatchTier) Enum() *MatchTier {
+	p := new(MatchTier)
+	*p = x
+	return p
+}
+
+func (x MatchTier) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MatchTier) Descriptor() protoreflect.EnumDescriptor {
+	return file_mediamatch_v1_match_service_proto_enumTypes[0].Descriptor()
+}
+
+func (MatchTier) Type() protoreflect.EnumType {
+	return &file_mediamatch_v1_match_service_proto_enumTypes[0]
+}
+
+func (x MatchTier) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MatchTier.Descriptor instead.
+func (MatchTier) EnumDescriptor() ([]byte, []int) {
+	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{0}
+}
+
 // HashRequest carries the media to hash.
 type HashRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -159,8 +213,17 @@ type MatchOptions struct {
 	// of the query (vPDQ's compared match threshold). Unset means the server's
 	// default.
 	VideoEntryMatchPercent *float64 `protobuf:"fixed64,8,opt,name=video_entry_match_percent,json=videoEntryMatchPercent,proto3,oneof" json:"video_entry_match_percent,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The operating point for this request: the largest estimated
+	// false-match probability per comparison (Match.score) of a result in
+	// MATCH_TIER_MATCH, in (0, 1]. Unset means each bank's own budget, or
+	// else the server's default (3e-6).
+	FalseMatchBudget *float64 `protobuf:"fixed64,9,opt,name=false_match_budget,json=falseMatchBudget,proto3,oneof" json:"false_match_budget,omitempty"`
+	// Whether to return MATCH_TIER_REVIEW results too: those beyond the
+	// budget but within 100 times it, for a person to look at, never for
+	// automatic action.
+	IncludeReview bool `protobuf:"varint,10,opt,name=include_review,json=includeReview,proto3" json:"include_review,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MatchOptions) Reset() {
@@ -247,6 +310,20 @@ func (x *MatchOptions) GetVideoEntryMatchPercent() float64 {
 		return *x.VideoEntryMatchPercent
 	}
 	return 0
+}
+
+func (x *MatchOptions) GetFalseMatchBudget() float64 {
+	if x != nil && x.FalseMatchBudget != nil {
+		return *x.FalseMatchBudget
+	}
+	return 0
+}
+
+func (x *MatchOptions) GetIncludeReview() bool {
+	if x != nil {
+		return x.IncludeReview
+	}
+	return false
 }
 
 // MatchRequest carries one query and the options to match it with.
@@ -348,7 +425,166 @@ func (*MatchRequest_Media) isMatchRequest_Query() {}
 
 func (*MatchRequest_Hashes) isMatchRequest_Query() {}
 
-// Match is one bank entry that the query matched.
+// Evidence is what one method found between the query and the entry: the
+// strongest it found, with what supports it.
+type Evidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The method: "pdq" (whole-image PDQ, any rotation or mirror of the
+	// query), "pdq-region" (a PDQ hash of a part of either image), "phash",
+	// "dhash" (64-bit hashes, backed by a loose PDQ agreement), "keypoints"
+	// (local features agreeing on where the query lies in the entry),
+	// "digest" (the same bytes) or "vpdq" (a video against a video).
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The hash type compared (for example "pdq", "md5"), or "keypoints".
+	HashType string `protobuf:"bytes,2,opt,name=hash_type,json=hashType,proto3" json:"hash_type,omitempty"`
+	// The Hamming distance (0 for a digest). For "vpdq", the largest
+	// distance among the matched frames; for "keypoints", the mean
+	// descriptor distance of the agreeing keypoints. Unset when the caller's
+	// role may not see distances.
+	Distance *int32 `protobuf:"varint,3,opt,name=distance,proto3,oneof" json:"distance,omitempty"`
+	// The variant of the query that matched (see Match.dihedral).
+	Dihedral DihedralVariant `protobuf:"varint,4,opt,name=dihedral,proto3,enum=mediamatch.v1.DihedralVariant" json:"dihedral,omitempty"`
+	// The part of the query whose hash matched. Unset for the whole.
+	QueryRegion *Region `protobuf:"bytes,5,opt,name=query_region,json=queryRegion,proto3" json:"query_region,omitempty"`
+	// The part of the entry whose hash matched, or for "keypoints" the part
+	// of the entry the query shows. Unset for the whole.
+	EntryRegion *Region `protobuf:"bytes,6,opt,name=entry_region,json=entryRegion,proto3" json:"entry_region,omitempty"`
+	// For "keypoints", the number of keypoints that agree.
+	KeypointInliers *int32 `protobuf:"varint,7,opt,name=keypoint_inliers,json=keypointInliers,proto3,oneof" json:"keypoint_inliers,omitempty"`
+	// For a video query, the spans of the query that matched.
+	QueryRanges []*TimeRange `protobuf:"bytes,8,rep,name=query_ranges,json=queryRanges,proto3" json:"query_ranges,omitempty"`
+	// For a video entry, the spans of the entry that matched.
+	EntryRanges []*TimeRange `protobuf:"bytes,9,rep,name=entry_ranges,json=entryRanges,proto3" json:"entry_ranges,omitempty"`
+	// For "vpdq": the percentage (0 to 100) of the query's distinct usable
+	// frame hashes found in the entry.
+	QueryMatchPercent *float64 `protobuf:"fixed64,10,opt,name=query_match_percent,json=queryMatchPercent,proto3,oneof" json:"query_match_percent,omitempty"`
+	// For "vpdq": the percentage (0 to 100) of the entry's distinct usable
+	// frame hashes found in the query.
+	EntryMatchPercent *float64 `protobuf:"fixed64,11,opt,name=entry_match_percent,json=entryMatchPercent,proto3,oneof" json:"entry_match_percent,omitempty"`
+	// The calibrated share of unrelated pairs in which this method finds
+	// evidence at least this strong.
+	Probability   float64 `protobuf:"fixed64,12,opt,name=probability,proto3" json:"probability,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Evidence) Reset() {
+	*x = Evidence{}
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Evidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Evidence) ProtoMessage() {}
+
+func (x *Evidence) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
+func (*Evidence) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Evidence) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *Evidence) GetHashType() string {
+	if x != nil {
+		return x.HashType
+	}
+	return ""
+}
+
+func (x *Evidence) GetDistance() int32 {
+	if x != nil && x.Distance != nil {
+		return *x.Distance
+	}
+	return 0
+}
+
+func (x *Evidence) GetDihedral() DihedralVariant {
+	if x != nil {
+		return x.Dihedral
+	}
+	return DihedralVariant_DIHEDRAL_VARIANT_UNSPECIFIED
+}
+
+func (x *Evidence) GetQueryRegion() *Region {
+	if x != nil {
+		return x.QueryRegion
+	}
+	return nil
+}
+
+func (x *Evidence) GetEntryRegion() *Region {
+	if x != nil {
+		return x.EntryRegion
+	}
+	return nil
+}
+
+func (x *Evidence) GetKeypointInliers() int32 {
+	if x != nil && x.KeypointInliers != nil {
+		return *x.KeypointInliers
+	}
+	return 0
+}
+
+func (x *Evidence) GetQueryRanges() []*TimeRange {
+	if x != nil {
+		return x.QueryRanges
+	}
+	return nil
+}
+
+func (x *Evidence) GetEntryRanges() []*TimeRange {
+	if x != nil {
+		return x.EntryRanges
+	}
+	return nil
+}
+
+func (x *Evidence) GetQueryMatchPercent() float64 {
+	if x != nil && x.QueryMatchPercent != nil {
+		return *x.QueryMatchPercent
+	}
+	return 0
+}
+
+func (x *Evidence) GetEntryMatchPercent() float64 {
+	if x != nil && x.EntryMatchPercent != nil {
+		return *x.EntryMatchPercent
+	}
+	return 0
+}
+
+func (x *Evidence) GetProbability() float64 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+// Match is one bank entry that the query matched: one per entry. Its
+// fields from hash_type to keypoint_inliers describe its strongest
+// evidence, as the first element of evidence does.
 type Match struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The matched entry's name, "banks/{bank}/entries/{entry}".
@@ -391,13 +627,22 @@ type Match struct {
 	EntryRegion *Region `protobuf:"bytes,13,opt,name=entry_region,json=entryRegion,proto3" json:"entry_region,omitempty"`
 	// For a "keypoints" match, the number of keypoints that agree.
 	KeypointInliers *int32 `protobuf:"varint,14,opt,name=keypoint_inliers,json=keypointInliers,proto3,oneof" json:"keypoint_inliers,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The estimated probability that comparing the query with an unrelated
+	// image turns up evidence this strong: the smaller, the surer. It is
+	// calibrated on negatives (images that are not copies of one another);
+	// see the README for what it was measured on.
+	Score float64 `protobuf:"fixed64,15,opt,name=score,proto3" json:"score,omitempty"`
+	// What the result is good for: automatic action or a person's review.
+	Tier MatchTier `protobuf:"varint,16,opt,name=tier,proto3,enum=mediamatch.v1.MatchTier" json:"tier,omitempty"`
+	// Every method's strongest evidence, strongest first.
+	Evidence      []*Evidence `protobuf:"bytes,17,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Match) Reset() {
 	*x = Match{}
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +654,7 @@ func (x *Match) String() string {
 func (*Match) ProtoMessage() {}
 
 func (x *Match) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +667,7 @@ func (x *Match) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Match.ProtoReflect.Descriptor instead.
 func (*Match) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{4}
+	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Match) GetEntry() string {
@@ -523,11 +768,32 @@ func (x *Match) GetKeypointInliers() int32 {
 	return 0
 }
 
+func (x *Match) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Match) GetTier() MatchTier {
+	if x != nil {
+		return x.Tier
+	}
+	return MatchTier_MATCH_TIER_UNSPECIFIED
+}
+
+func (x *Match) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
 // MatchResult is the answer to one query, shared by Match and MatchStream.
 type MatchResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The matches, best first: at most one per entry and hash type, each
-	// with the smallest distance found. Empty when nothing matched.
+	// The matches, one per entry: MATCH_TIER_MATCH first, then by score,
+	// smallest (surest) first. Empty when nothing matched.
 	Matches []*Match `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
 	// The hashes computed from the query media (or the hashes supplied), so a
 	// caller can keep them or add them to a bank later without re-uploading.
@@ -547,7 +813,7 @@ type MatchResult struct {
 
 func (x *MatchResult) Reset() {
 	*x = MatchResult{}
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +825,7 @@ func (x *MatchResult) String() string {
 func (*MatchResult) ProtoMessage() {}
 
 func (x *MatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +838,7 @@ func (x *MatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchResult.ProtoReflect.Descriptor instead.
 func (*MatchResult) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{5}
+	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MatchResult) GetMatches() []*Match {
@@ -614,7 +880,7 @@ type MatchResponse struct {
 
 func (x *MatchResponse) Reset() {
 	*x = MatchResponse{}
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[6]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +892,7 @@ func (x *MatchResponse) String() string {
 func (*MatchResponse) ProtoMessage() {}
 
 func (x *MatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[6]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +905,7 @@ func (x *MatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchResponse.ProtoReflect.Descriptor instead.
 func (*MatchResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{6}
+	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *MatchResponse) GetResult() *MatchResult {
@@ -663,7 +929,7 @@ type MatchStreamHeader struct {
 
 func (x *MatchStreamHeader) Reset() {
 	*x = MatchStreamHeader{}
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[7]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +941,7 @@ func (x *MatchStreamHeader) String() string {
 func (*MatchStreamHeader) ProtoMessage() {}
 
 func (x *MatchStreamHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[7]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +954,7 @@ func (x *MatchStreamHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchStreamHeader.ProtoReflect.Descriptor instead.
 func (*MatchStreamHeader) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{7}
+	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MatchStreamHeader) GetOptions() *MatchOptions {
@@ -722,7 +988,7 @@ type MatchStreamRequest struct {
 
 func (x *MatchStreamRequest) Reset() {
 	*x = MatchStreamRequest{}
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[8]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +1000,7 @@ func (x *MatchStreamRequest) String() string {
 func (*MatchStreamRequest) ProtoMessage() {}
 
 func (x *MatchStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[8]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +1013,7 @@ func (x *MatchStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchStreamRequest.ProtoReflect.Descriptor instead.
 func (*MatchStreamRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{8}
+	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MatchStreamRequest) GetPart() isMatchStreamRequest_Part {
@@ -805,7 +1071,7 @@ type MatchStreamResponse struct {
 
 func (x *MatchStreamResponse) Reset() {
 	*x = MatchStreamResponse{}
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[9]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +1083,7 @@ func (x *MatchStreamResponse) String() string {
 func (*MatchStreamResponse) ProtoMessage() {}
 
 func (x *MatchStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_match_service_proto_msgTypes[9]
+	mi := &file_mediamatch_v1_match_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +1096,7 @@ func (x *MatchStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchStreamResponse.ProtoReflect.Descriptor instead.
 func (*MatchStreamResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{9}
+	return file_mediamatch_v1_match_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MatchStreamResponse) GetResult() *MatchResult {
@@ -849,7 +1115,7 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	"\x05media\x18\x01 \x01(\fR\x05media\x12\x1a\n" +
 	"\bdihedral\x18\x02 \x01(\bR\bdihedral\"@\n" +
 	"\fHashResponse\x120\n" +
-	"\x05media\x18\x01 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05media\"\x85\x04\n" +
+	"\x05media\x18\x01 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05media\"\xf6\x04\n" +
 	"\fMatchOptions\x12\x14\n" +
 	"\x05banks\x18\x01 \x03(\tR\x05banks\x12K\n" +
 	"\n" +
@@ -862,19 +1128,41 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	"\n" +
 	"hash_types\x18\x06 \x03(\tR\thashTypes\x12>\n" +
 	"\x19video_query_match_percent\x18\a \x01(\x01H\x02R\x16videoQueryMatchPercent\x88\x01\x01\x12>\n" +
-	"\x19video_entry_match_percent\x18\b \x01(\x01H\x03R\x16videoEntryMatchPercent\x88\x01\x01\x1a=\n" +
+	"\x19video_entry_match_percent\x18\b \x01(\x01H\x03R\x16videoEntryMatchPercent\x88\x01\x01\x121\n" +
+	"\x12false_match_budget\x18\t \x01(\x01H\x04R\x10falseMatchBudget\x88\x01\x01\x12%\n" +
+	"\x0einclude_review\x18\n" +
+	" \x01(\bR\rincludeReview\x1a=\n" +
 	"\x0fThresholdsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\v\n" +
 	"\t_dihedralB\x0e\n" +
 	"\f_min_qualityB\x1c\n" +
 	"\x1a_video_query_match_percentB\x1c\n" +
-	"\x1a_video_entry_match_percent\"\x9c\x01\n" +
+	"\x1a_video_entry_match_percentB\x15\n" +
+	"\x13_false_match_budget\"\x9c\x01\n" +
 	"\fMatchRequest\x12\x16\n" +
 	"\x05media\x18\x01 \x01(\fH\x00R\x05media\x124\n" +
 	"\x06hashes\x18\x02 \x01(\v2\x1a.mediamatch.v1.MediaHashesH\x00R\x06hashes\x125\n" +
 	"\aoptions\x18\x03 \x01(\v2\x1b.mediamatch.v1.MatchOptionsR\aoptionsB\a\n" +
-	"\x05query\"\xb3\x06\n" +
+	"\x05query\"\x98\x05\n" +
+	"\bEvidence\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x1b\n" +
+	"\thash_type\x18\x02 \x01(\tR\bhashType\x12\x1f\n" +
+	"\bdistance\x18\x03 \x01(\x05H\x00R\bdistance\x88\x01\x01\x12:\n" +
+	"\bdihedral\x18\x04 \x01(\x0e2\x1e.mediamatch.v1.DihedralVariantR\bdihedral\x128\n" +
+	"\fquery_region\x18\x05 \x01(\v2\x15.mediamatch.v1.RegionR\vqueryRegion\x128\n" +
+	"\fentry_region\x18\x06 \x01(\v2\x15.mediamatch.v1.RegionR\ventryRegion\x12.\n" +
+	"\x10keypoint_inliers\x18\a \x01(\x05H\x01R\x0fkeypointInliers\x88\x01\x01\x12;\n" +
+	"\fquery_ranges\x18\b \x03(\v2\x18.mediamatch.v1.TimeRangeR\vqueryRanges\x12;\n" +
+	"\fentry_ranges\x18\t \x03(\v2\x18.mediamatch.v1.TimeRangeR\ventryRanges\x123\n" +
+	"\x13query_match_percent\x18\n" +
+	" \x01(\x01H\x02R\x11queryMatchPercent\x88\x01\x01\x123\n" +
+	"\x13entry_match_percent\x18\v \x01(\x01H\x03R\x11entryMatchPercent\x88\x01\x01\x12 \n" +
+	"\vprobability\x18\f \x01(\x01R\vprobabilityB\v\n" +
+	"\t_distanceB\x13\n" +
+	"\x11_keypoint_inliersB\x16\n" +
+	"\x14_query_match_percentB\x16\n" +
+	"\x14_entry_match_percent\"\xac\a\n" +
 	"\x05Match\x12\x14\n" +
 	"\x05entry\x18\x01 \x01(\tR\x05entry\x12\x12\n" +
 	"\x04bank\x18\x02 \x01(\tR\x04bank\x128\n" +
@@ -891,7 +1179,10 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	"\x13entry_match_percent\x18\v \x01(\x01H\x02R\x11entryMatchPercent\x88\x01\x01\x128\n" +
 	"\fquery_region\x18\f \x01(\v2\x15.mediamatch.v1.RegionR\vqueryRegion\x128\n" +
 	"\fentry_region\x18\r \x01(\v2\x15.mediamatch.v1.RegionR\ventryRegion\x12.\n" +
-	"\x10keypoint_inliers\x18\x0e \x01(\x05H\x03R\x0fkeypointInliers\x88\x01\x01\x1a9\n" +
+	"\x10keypoint_inliers\x18\x0e \x01(\x05H\x03R\x0fkeypointInliers\x88\x01\x01\x12\x14\n" +
+	"\x05score\x18\x0f \x01(\x01R\x05score\x12,\n" +
+	"\x04tier\x18\x10 \x01(\x0e2\x18.mediamatch.v1.MatchTierR\x04tier\x123\n" +
+	"\bevidence\x18\x11 \x03(\v2\x17.mediamatch.v1.EvidenceR\bevidence\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
@@ -916,7 +1207,11 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
 	"\x04part\"I\n" +
 	"\x13MatchStreamResponse\x122\n" +
-	"\x06result\x18\x01 \x01(\v2\x1a.mediamatch.v1.MatchResultR\x06result2\xeb\x01\n" +
+	"\x06result\x18\x01 \x01(\v2\x1a.mediamatch.v1.MatchResultR\x06result*T\n" +
+	"\tMatchTier\x12\x1a\n" +
+	"\x16MATCH_TIER_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10MATCH_TIER_MATCH\x10\x01\x12\x15\n" +
+	"\x11MATCH_TIER_REVIEW\x10\x022\xeb\x01\n" +
 	"\fMatchService\x12?\n" +
 	"\x04Hash\x12\x1a.mediamatch.v1.HashRequest\x1a\x1b.mediamatch.v1.HashResponse\x12B\n" +
 	"\x05Match\x12\x1b.mediamatch.v1.MatchRequest\x1a\x1c.mediamatch.v1.MatchResponse\x12V\n" +
@@ -934,55 +1229,65 @@ func file_mediamatch_v1_match_service_proto_rawDescGZIP() []byte {
 	return file_mediamatch_v1_match_service_proto_rawDescData
 }
 
-var file_mediamatch_v1_match_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_mediamatch_v1_match_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_mediamatch_v1_match_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_mediamatch_v1_match_service_proto_goTypes = []any{
-	(*HashRequest)(nil),         // 0: mediamatch.v1.HashRequest
-	(*HashResponse)(nil),        // 1: mediamatch.v1.HashResponse
-	(*MatchOptions)(nil),        // 2: mediamatch.v1.MatchOptions
-	(*MatchRequest)(nil),        // 3: mediamatch.v1.MatchRequest
-	(*Match)(nil),               // 4: mediamatch.v1.Match
-	(*MatchResult)(nil),         // 5: mediamatch.v1.MatchResult
-	(*MatchResponse)(nil),       // 6: mediamatch.v1.MatchResponse
-	(*MatchStreamHeader)(nil),   // 7: mediamatch.v1.MatchStreamHeader
-	(*MatchStreamRequest)(nil),  // 8: mediamatch.v1.MatchStreamRequest
-	(*MatchStreamResponse)(nil), // 9: mediamatch.v1.MatchStreamResponse
-	nil,                         // 10: mediamatch.v1.MatchOptions.ThresholdsEntry
-	nil,                         // 11: mediamatch.v1.Match.LabelsEntry
-	(*MediaHashes)(nil),         // 12: mediamatch.v1.MediaHashes
-	(DihedralVariant)(0),        // 13: mediamatch.v1.DihedralVariant
-	(MediaKind)(0),              // 14: mediamatch.v1.MediaKind
-	(*TimeRange)(nil),           // 15: mediamatch.v1.TimeRange
+	(MatchTier)(0),              // 0: mediamatch.v1.MatchTier
+	(*HashRequest)(nil),         // 1: mediamatch.v1.HashRequest
+	(*HashResponse)(nil),        // 2: mediamatch.v1.HashResponse
+	(*MatchOptions)(nil),        // 3: mediamatch.v1.MatchOptions
+	(*MatchRequest)(nil),        // 4: mediamatch.v1.MatchRequest
+	(*Evidence)(nil),            // 5: mediamatch.v1.Evidence
+	(*Match)(nil),               // 6: mediamatch.v1.Match
+	(*MatchResult)(nil),         // 7: mediamatch.v1.MatchResult
+	(*MatchResponse)(nil),       // 8: mediamatch.v1.MatchResponse
+	(*MatchStreamHeader)(nil),   // 9: mediamatch.v1.MatchStreamHeader
+	(*MatchStreamRequest)(nil),  // 10: mediamatch.v1.MatchStreamRequest
+	(*MatchStreamResponse)(nil), // 11: mediamatch.v1.MatchStreamResponse
+	nil,                         // 12: mediamatch.v1.MatchOptions.ThresholdsEntry
+	nil,                         // 13: mediamatch.v1.Match.LabelsEntry
+	(*MediaHashes)(nil),         // 14: mediamatch.v1.MediaHashes
+	(DihedralVariant)(0),        // 15: mediamatch.v1.DihedralVariant
 	(*Region)(nil),              // 16: mediamatch.v1.Region
+	(*TimeRange)(nil),           // 17: mediamatch.v1.TimeRange
+	(MediaKind)(0),              // 18: mediamatch.v1.MediaKind
 }
 var file_mediamatch_v1_match_service_proto_depIdxs = []int32{
-	12, // 0: mediamatch.v1.HashResponse.media:type_name -> mediamatch.v1.MediaHashes
-	10, // 1: mediamatch.v1.MatchOptions.thresholds:type_name -> mediamatch.v1.MatchOptions.ThresholdsEntry
-	12, // 2: mediamatch.v1.MatchRequest.hashes:type_name -> mediamatch.v1.MediaHashes
-	2,  // 3: mediamatch.v1.MatchRequest.options:type_name -> mediamatch.v1.MatchOptions
-	11, // 4: mediamatch.v1.Match.labels:type_name -> mediamatch.v1.Match.LabelsEntry
-	13, // 5: mediamatch.v1.Match.dihedral:type_name -> mediamatch.v1.DihedralVariant
-	14, // 6: mediamatch.v1.Match.entry_kind:type_name -> mediamatch.v1.MediaKind
-	15, // 7: mediamatch.v1.Match.query_ranges:type_name -> mediamatch.v1.TimeRange
-	15, // 8: mediamatch.v1.Match.entry_ranges:type_name -> mediamatch.v1.TimeRange
-	16, // 9: mediamatch.v1.Match.query_region:type_name -> mediamatch.v1.Region
-	16, // 10: mediamatch.v1.Match.entry_region:type_name -> mediamatch.v1.Region
-	4,  // 11: mediamatch.v1.MatchResult.matches:type_name -> mediamatch.v1.Match
-	12, // 12: mediamatch.v1.MatchResult.query:type_name -> mediamatch.v1.MediaHashes
-	5,  // 13: mediamatch.v1.MatchResponse.result:type_name -> mediamatch.v1.MatchResult
-	2,  // 14: mediamatch.v1.MatchStreamHeader.options:type_name -> mediamatch.v1.MatchOptions
-	7,  // 15: mediamatch.v1.MatchStreamRequest.header:type_name -> mediamatch.v1.MatchStreamHeader
-	5,  // 16: mediamatch.v1.MatchStreamResponse.result:type_name -> mediamatch.v1.MatchResult
-	0,  // 17: mediamatch.v1.MatchService.Hash:input_type -> mediamatch.v1.HashRequest
-	3,  // 18: mediamatch.v1.MatchService.Match:input_type -> mediamatch.v1.MatchRequest
-	8,  // 19: mediamatch.v1.MatchService.MatchStream:input_type -> mediamatch.v1.MatchStreamRequest
-	1,  // 20: mediamatch.v1.MatchService.Hash:output_type -> mediamatch.v1.HashResponse
-	6,  // 21: mediamatch.v1.MatchService.Match:output_type -> mediamatch.v1.MatchResponse
-	9,  // 22: mediamatch.v1.MatchService.MatchStream:output_type -> mediamatch.v1.MatchStreamResponse
-	20, // [20:23] is the sub-list for method output_type
-	17, // [17:20] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 0: mediamatch.v1.HashResponse.media:type_name -> mediamatch.v1.MediaHashes
+	12, // 1: mediamatch.v1.MatchOptions.thresholds:type_name -> mediamatch.v1.MatchOptions.ThresholdsEntry
+	14, // 2: mediamatch.v1.MatchRequest.hashes:type_name -> mediamatch.v1.MediaHashes
+	3,  // 3: mediamatch.v1.MatchRequest.options:type_name -> mediamatch.v1.MatchOptions
+	15, // 4: mediamatch.v1.Evidence.dihedral:type_name -> mediamatch.v1.DihedralVariant
+	16, // 5: mediamatch.v1.Evidence.query_region:type_name -> mediamatch.v1.Region
+	16, // 6: mediamatch.v1.Evidence.entry_region:type_name -> mediamatch.v1.Region
+	17, // 7: mediamatch.v1.Evidence.query_ranges:type_name -> mediamatch.v1.TimeRange
+	17, // 8: mediamatch.v1.Evidence.entry_ranges:type_name -> mediamatch.v1.TimeRange
+	13, // 9: mediamatch.v1.Match.labels:type_name -> mediamatch.v1.Match.LabelsEntry
+	15, // 10: mediamatch.v1.Match.dihedral:type_name -> mediamatch.v1.DihedralVariant
+	18, // 11: mediamatch.v1.Match.entry_kind:type_name -> mediamatch.v1.MediaKind
+	17, // 12: mediamatch.v1.Match.query_ranges:type_name -> mediamatch.v1.TimeRange
+	17, // 13: mediamatch.v1.Match.entry_ranges:type_name -> mediamatch.v1.TimeRange
+	16, // 14: mediamatch.v1.Match.query_region:type_name -> mediamatch.v1.Region
+	16, // 15: mediamatch.v1.Match.entry_region:type_name -> mediamatch.v1.Region
+	0,  // 16: mediamatch.v1.Match.tier:type_name -> mediamatch.v1.MatchTier
+	5,  // 17: mediamatch.v1.Match.evidence:type_name -> mediamatch.v1.Evidence
+	6,  // 18: mediamatch.v1.MatchResult.matches:type_name -> mediamatch.v1.Match
+	14, // 19: mediamatch.v1.MatchResult.query:type_name -> mediamatch.v1.MediaHashes
+	7,  // 20: mediamatch.v1.MatchResponse.result:type_name -> mediamatch.v1.MatchResult
+	3,  // 21: mediamatch.v1.MatchStreamHeader.options:type_name -> mediamatch.v1.MatchOptions
+	9,  // 22: mediamatch.v1.MatchStreamRequest.header:type_name -> mediamatch.v1.MatchStreamHeader
+	7,  // 23: mediamatch.v1.MatchStreamResponse.result:type_name -> mediamatch.v1.MatchResult
+	1,  // 24: mediamatch.v1.MatchService.Hash:input_type -> mediamatch.v1.HashRequest
+	4,  // 25: mediamatch.v1.MatchService.Match:input_type -> mediamatch.v1.MatchRequest
+	10, // 26: mediamatch.v1.MatchService.MatchStream:input_type -> mediamatch.v1.MatchStreamRequest
+	2,  // 27: mediamatch.v1.MatchService.Hash:output_type -> mediamatch.v1.HashResponse
+	8,  // 28: mediamatch.v1.MatchService.Match:output_type -> mediamatch.v1.MatchResponse
+	11, // 29: mediamatch.v1.MatchService.MatchStream:output_type -> mediamatch.v1.MatchStreamResponse
+	27, // [27:30] is the sub-list for method output_type
+	24, // [24:27] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_match_service_proto_init() }
@@ -997,7 +1302,8 @@ func file_mediamatch_v1_match_service_proto_init() {
 		(*MatchRequest_Hashes)(nil),
 	}
 	file_mediamatch_v1_match_service_proto_msgTypes[4].OneofWrappers = []any{}
-	file_mediamatch_v1_match_service_proto_msgTypes[8].OneofWrappers = []any{
+	file_mediamatch_v1_match_service_proto_msgTypes[5].OneofWrappers = []any{}
+	file_mediamatch_v1_match_service_proto_msgTypes[9].OneofWrappers = []any{
 		(*MatchStreamRequest_Header)(nil),
 		(*MatchStreamRequest_Chunk)(nil),
 	}
@@ -1006,13 +1312,14 @@ func file_mediamatch_v1_match_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_match_service_proto_rawDesc), len(file_mediamatch_v1_match_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   12,
+			NumEnums:      1,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_mediamatch_v1_match_service_proto_goTypes,
 		DependencyIndexes: file_mediamatch_v1_match_service_proto_depIdxs,
+		EnumInfos:         file_mediamatch_v1_match_service_proto_enumTypes,
 		MessageInfos:      file_mediamatch_v1_match_service_proto_msgTypes,
 	}.Build()
 	File_mediamatch_v1_match_service_proto = out.File

@@ -1,4 +1,4 @@
-package index
+package match
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func videoQuery(frames []store.Frame) Query {
 	return Query{Frames: frames, MinQuality: -1, VideoQueryPercent: -1, VideoEntryPercent: -1}
 }
 
-func onlyMatch(t *testing.T, res Result, id uint64) Match {
+func onlyMatch(t *testing.T, res flatResult, id uint64) flatMatch {
 	t.Helper()
 	if len(res.Matches) != 1 || res.Matches[0].EntryID != id {
 		t.Fatalf("matches %+v, want one of entry %d", res.Matches, id)
@@ -233,7 +233,7 @@ func TestMatchVideoAgreesWithVPDQ(t *testing.T) {
 			return out
 		}
 		want := vpdq.Compare(toVPDQ(query), toVPDQ(entry), vpdq.Options{QueryPercent: -1, EntryPercent: -1})
-		var got *Match
+		var got *flatMatch
 		for i := range res.Matches {
 			if res.Matches[i].EntryID == id && res.Matches[i].HasPercent {
 				got = &res.Matches[i]

@@ -1,4 +1,4 @@
-package hashing
+package region
 
 import (
 	"image"
@@ -35,7 +35,7 @@ import (
 //     differ from c by more than edgeTolerance: a straight, full-length
 //     edge. A sky that ends at a treeline or fades into haze has none and
 //     is kept.
-//   - A caption band (ContentRegion only) starts with a margin line (7/8
+//   - A caption band (Content only) starts with a margin line (7/8
 //     within barTolerance and the outliers within captionTolerance, as
 //     compression rings around text), goes on through lines with at least
 //     captionLineFlat of their samples within captionTolerance of c (the
@@ -132,7 +132,7 @@ func TrimBorders(img image.Image) image.Rectangle {
 	return region(img, false)
 }
 
-// ContentRegion returns the main picture of img: what TrimBorders returns,
+// Content returns the main picture of img: what TrimBorders returns,
 // with caption bands also removed. A caption band lies at an edge, across
 // the full width (or height), takes at most 40% of it, and is one flat
 // colour (at least 65% of it within 24 levels) with sparse, contrasting
@@ -141,7 +141,7 @@ func TrimBorders(img image.Image) image.Rectangle {
 // clear edge. Bars and caption bands are peeled repeatedly, in any order,
 // so a border around a captioned picture, or captions above and below, all
 // go. The same limits as TrimBorders apply.
-func ContentRegion(img image.Image) image.Rectangle {
+func Content(img image.Image) image.Rectangle {
 	return region(img, true)
 }
 

@@ -1,4 +1,4 @@
-package hashing
+package region
 
 import (
 	"image"
@@ -10,6 +10,7 @@ import (
 	"github.com/corona10/goimagehash"
 	"github.com/disintegration/imaging"
 
+	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/pdq"
 )
 
@@ -28,18 +29,18 @@ func TestRegions(t *testing.T) {
 	pb := photo.Bounds()
 	framed := imaging.Paste(imaging.New(pb.Dx()+40, pb.Dy()+40, color.NRGBA{200, 20, 20, 255}), photo, image.Pt(20, 20))
 
-	kinds := func(rs []RegionHash) map[RegionKind]int {
-		m := map[RegionKind]int{}
+	kinds := func(rs []hashing.RegionHash) map[hashing.RegionKind]int {
+		m := map[hashing.RegionKind]int{}
 		for _, r := range rs {
 			m[r.Kind]++
 		}
 		return m
 	}
-	stored, err := Regions(photo, StoredRegions)
+	stored, err := Hashes(photo, Stored)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := kinds(stored); k[RegionWindow] != 3 || k[RegionTrimmed] != 0 || k[RegionContent] != 0 {
+	if k := kinds(stored); k[hashing.RegionWindow] != 3 || k[hashing.RegionTrimmed] != 0 || k[hashing.RegionContent] != 0 {
 		t.Errorf("stored regions of a plain photo: %v", k)
 	}
 	for _, r := range stored {
@@ -60,12 +61,12 @@ func TestRegions(t *testing.T) {
 	}
 	// On a large image, from the smaller copy: still within a few bits.
 	large := imaging.Resize(photo, 1600, 0, imaging.Lanczos)
-	big, err := Regions(large, StoredRegions)
+	big, err := Hashes(large, Stored)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range big {
-		if r.Kind != RegionWindow || r.Box.Width < 0.94 {
+		if r.Kind != hashing.RegionWindow || r.Box.Width < 0.94 {
 			continue
 		}
 		lb := large.Bounds()
@@ -79,16 +80,16 @@ func TestRegions(t *testing.T) {
 			t.Errorf("large image's 95%% window: pHash %d bits from the window's", d)
 		}
 	}
-	query, err := Regions(framed, QueryRegions)
+	query, err := Hashes(framed, Query)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := kinds(query)
-	if k[RegionTrimmed] != 1 || k[RegionWindow] != 4 {
+	if k[hashing.RegionTrimmed] != 1 || k[hashing.RegionWindow] != 4 {
 		t.Fatalf("query regions of a framed photo: %v", k)
 	}
 	for _, r := range query {
-		if r.Kind != RegionTrimmed {
+		if r.Kind != hashing.RegionTrimmed {
 			continue
 		}
 		if d := pdq.Distance(r.Hash, want.Hash); d > 8 {
@@ -100,7 +101,7 @@ func TestRegions(t *testing.T) {
 		}
 	}
 	// Too small to have parts.
-	if rs, err := Regions(imaging.New(40, 40, color.White), QueryRegions); err != nil || len(rs) != 0 {
+	if rs, err := Hashes(imaging.New(40, 40, color.White), Query); err != nil || len(rs) != 0 {
 		t.Errorf("tiny image: %v, %v", rs, err)
 	}
 }

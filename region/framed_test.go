@@ -1,4 +1,4 @@
-package hashing
+package region
 
 import (
 	"image"

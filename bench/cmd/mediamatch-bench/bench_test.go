@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -16,7 +17,10 @@ import (
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
 
-const toleranceDir = "../../testdata/pdq/tolerance"
+const (
+	toleranceDir = "../../../testdata/pdq/tolerance"
+	exactDir     = "../../../testdata/pdq/exact"
+)
 
 // benchOriginals are four photographs of different subjects, each of PDQ
 // quality 100 and each within PDQ's threshold after JPEG at quality 10.
@@ -79,7 +83,7 @@ func TestBenchRobustness(t *testing.T) {
 	// --max-side 320 keeps the run quick under the race detector, and below
 	// 512 PDQ filters every image at full resolution (it samples larger ones
 	// down to 512 by nearest neighbour first).
-	code, out, stderr := runCLI(t, nil, nil, "bench", "robustness",
+	code, out, stderr := runCLI(t, nil, "robustness",
 		"--originals", originals, "--distractors", distractors,
 		"--json", jsonPath, "--seed", "3", "--max-side", "320")
 	if code != exitOK {
@@ -189,13 +193,13 @@ func TestBenchRobustness(t *testing.T) {
 // address, and checks that the run removes its bank afterwards.
 func TestBenchRobustnessAgainstAServer(t *testing.T) {
 	originals, distractors := benchCorpus(t)
-	addr, stop, err := startBenchServer(filepath.Join(t.TempDir(), "shared.db"))
+	addr, stop, err := startBenchServer(filepath.Join(t.TempDir(), "shared.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
-	code, out, stderr := runCLI(t, nil, map[string]string{"MEDIAMATCH_SERVER": addr}, "bench", "robustness",
+	code, out, stderr := runCLI(t, nil, "robustness", "--server", addr,
 		"--originals", originals, "--distractors", distractors, "--json", jsonPath,
 		"--limit-originals", "1", "--limit-distractors", "2", "--max-side", "160", "--workers", "2")
 	if code != exitOK {
@@ -229,18 +233,18 @@ func TestBenchRobustnessAgainstAServer(t *testing.T) {
 func TestBenchUsage(t *testing.T) {
 	originals, _ := benchCorpus(t)
 	for _, args := range [][]string{
-		{"bench"},
-		{"bench", "nonsense"},
-		{"bench", "robustness"},
-		{"bench", "robustness", "--originals", originals},
-		{"bench", "corpus", "--out", t.TempDir()},
+		{},
+		{"nonsense"},
+		{"robustness"},
+		{"robustness", "--originals", originals},
+		{"corpus", "--out", t.TempDir()},
 	} {
-		if code, _, _ := runCLI(t, nil, nil, args...); code != exitUsage {
+		if code, _, _ := runCLI(t, nil, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
 	empty := t.TempDir()
-	if code, _, stderr := runCLI(t, nil, nil, "bench", "robustness", "--originals", empty, "--distractors", empty); code != exitFail || !strings.Contains(stderr, "no PNG or JPEG") {
+	if code, _, stderr := runCLI(t, nil, "robustness", "--originals", empty, "--distractors", empty); code != exitFail || !strings.Contains(stderr, "no PNG or JPEG") {
 		t.Errorf("empty originals: exit %d, %s", code, stderr)
 	}
 }
@@ -250,7 +254,7 @@ func TestBenchUsage(t *testing.T) {
 func TestBenchCorpus(t *testing.T) {
 	originals, distractors := benchCorpus(t)
 	out := filepath.Join(t.TempDir(), "corpus")
-	code, stdout, stderr := runCLI(t, nil, nil, "bench", "corpus",
+	code, stdout, stderr := runCLI(t, nil, "corpus",
 		"--originals-from", "photos="+originals, "--distractors-from", distractors,
 		"--out", out, "--originals", "3", "--distractors", "4", "--seed", "2")
 	if code != exitOK {
@@ -274,7 +278,17 @@ func TestBenchCorpus(t *testing.T) {
 		}
 	}
 	// Asking for more than there is fails, after writing what there is.
-	if code, _, stderr := runCLI(t, nil, nil, "bench", "corpus", "--originals-from", originals, "--distractors-from", distractors, "--out", out); code != exitFail || !strings.Contains(stderr, "fewer images than asked for") {
+	if code, _, stderr := runCLI(t, nil, "corpus", "--originals-from", originals, "--distractors-from", distractors, "--out", out); code != exitFail || !strings.Contains(stderr, "fewer images than asked for") {
 		t.Errorf("too few images: exit %d, %s", code, stderr)
 	}
+}
+
+// runCLI runs the command with args and returns its exit code, standard
+// output and standard error.
+func runCLI(t *testing.T, environ map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{stdout: &out, stderr: &errOut, getenv: func(k string) string { return environ[k] }}
+	code := runBench(e, args)
+	return code, out.String(), errOut.String()
 }

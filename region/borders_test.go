@@ -1,4 +1,4 @@
-package hashing
+package region
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func openPhoto(t testing.TB, path string) image.Image {
 type reEdit struct {
 	name string
 	// caption is set when the re-edit adds a caption band, which only
-	// ContentRegion removes.
+	// Content removes.
 	caption bool
 	build   func(t testing.TB, img image.Image) (image.Image, image.Rectangle)
 }
@@ -280,14 +280,14 @@ func testReEdits(t *testing.T, photo image.Image) {
 				img = reencode(t, edited, q)
 			}
 			t.Run(fmt.Sprintf("%s/q%d", re.name, q), func(t *testing.T) {
-				content := ContentRegion(img)
+				content := Content(img)
 				trim := TrimBorders(img)
 				whole := pdq.Distance(pdqOf(t, img), orig)
 				region := pdq.Distance(pdqOf(t, crop(img, content)), orig)
 				t.Logf("picture %v in %v: content %v (error %.2f%%), trim %v; pdq region %d, whole %d",
 					pic, img.Bounds(), content, 100*edgeError(content, pic), trim, region, whole)
 				if e := edgeError(content, pic); e > regionTolerance {
-					t.Errorf("ContentRegion = %v, want %v: an edge is %.1f%% of the side off", content, pic, 100*e)
+					t.Errorf("Content = %v, want %v: an edge is %.1f%% of the side off", content, pic, 100*e)
 				}
 				switch {
 				case q > 0 && q50 > regionMaxPDQ:
@@ -360,7 +360,7 @@ func TestRegionUneditedPhotos(t *testing.T) {
 		for _, f := range []struct {
 			name string
 			fn   func(image.Image) image.Rectangle
-		}{{"TrimBorders", TrimBorders}, {"ContentRegion", ContentRegion}} {
+		}{{"TrimBorders", TrimBorders}, {"Content", Content}} {
 			got := f.fn(img)
 			if got != b {
 				t.Logf("%s(%s) = %v of %v", f.name, name, got, b)
@@ -430,7 +430,7 @@ func TestRegionSky(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/q%d", tc.name, q), func(t *testing.T) {
 				limit := constantRows(img)
-				for _, f := range []func(image.Image) image.Rectangle{TrimBorders, ContentRegion} {
+				for _, f := range []func(image.Image) image.Rectangle{TrimBorders, Content} {
 					got := f(img)
 					t.Logf("region %v of %v, %d constant rows", got, img.Bounds(), limit)
 					if cut := got.Min.Y - img.Bounds().Min.Y; cut > limit {
@@ -510,14 +510,14 @@ func TestRegionTexturedBand(t *testing.T) {
 				in = reencode(t, img, q)
 			}
 			t.Run(fmt.Sprintf("%s/q%d", tc.name, q), func(t *testing.T) {
-				got := ContentRegion(in)
-				t.Logf("ContentRegion = %v", got)
+				got := Content(in)
+				t.Logf("Content = %v", got)
 				want := in.Bounds()
 				if tc.caption {
 					want = image.Rect(0, tc.band, 640, 480)
 				}
 				if e := edgeError(got, want); e > regionTolerance {
-					t.Errorf("ContentRegion = %v, want %v", got, want)
+					t.Errorf("Content = %v, want %v", got, want)
 				}
 			})
 		}
@@ -562,8 +562,8 @@ func TestRegionDegenerate(t *testing.T) {
 			if got := TrimBorders(tc.img); got != b {
 				t.Errorf("TrimBorders = %v, want %v", got, b)
 			}
-			if got := ContentRegion(tc.img); got != b {
-				t.Errorf("ContentRegion = %v, want %v", got, b)
+			if got := Content(tc.img); got != b {
+				t.Errorf("Content = %v, want %v", got, b)
 			}
 		})
 	}
@@ -608,7 +608,7 @@ func TestRegionInvariants(t *testing.T) {
 			in = generic{img}
 		}
 		b := in.Bounds()
-		for _, got := range []image.Rectangle{TrimBorders(in), ContentRegion(in)} {
+		for _, got := range []image.Rectangle{TrimBorders(in), Content(in)} {
 			if got == b {
 				continue
 			}
@@ -688,7 +688,7 @@ func TestRegionOffsetAndTypes(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		fn   func(image.Image) image.Rectangle
-	}{{"TrimBorders", TrimBorders}, {"ContentRegion", ContentRegion}} {
+	}{{"TrimBorders", TrimBorders}, {"Content", Content}} {
 		var first image.Rectangle
 		for i, tc := range images {
 			got := f.fn(tc.img)
@@ -705,9 +705,9 @@ func TestRegionOffsetAndTypes(t *testing.T) {
 				t.Errorf("%s(%s) = %v, but %v for the YCbCr original", f.name, tc.name, got, first)
 			}
 		}
-		if f.name == "ContentRegion" {
+		if f.name == "Content" {
 			if e := edgeError(first, want); e > regionTolerance {
-				t.Errorf("ContentRegion = %v, want %v", first, want)
+				t.Errorf("Content = %v, want %v", first, want)
 			}
 		} else {
 			// The pillarbox goes; the caption above the picture may stay.
@@ -719,3 +719,6 @@ func TestRegionOffsetAndTypes(t *testing.T) {
 		}
 	}
 }
+
+const toleranceDir = "../testdata/pdq/tolerance"
+const exactDir = "../testdata/pdq/exact"

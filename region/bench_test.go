@@ -1,6 +1,7 @@
-package hashing
+package region
 
 import (
+	"fmt"
 	"image"
 	"image/color/palette"
 	"image/draw"
@@ -43,13 +44,13 @@ func benchFrames(b *testing.B) []struct {
 	}
 }
 
-// BenchmarkContentRegion finds the picture in a 1280x720 frame.
-func BenchmarkContentRegion(b *testing.B) {
+// BenchmarkContent finds the picture in a 1280x720 frame.
+func BenchmarkContent(b *testing.B) {
 	for _, f := range benchFrames(b) {
 		b.Run(f.name+"/1280x720", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				ContentRegion(f.img)
+				Content(f.img)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 		})
@@ -63,7 +64,7 @@ func BenchmarkRegions(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				TrimBorders(f.img)
-				ContentRegion(f.img)
+				Content(f.img)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 		})
@@ -80,5 +81,26 @@ func BenchmarkTrimBorders(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 		})
+	}
+}
+
+// BenchmarkHashes computes the stored and the query regions' hashes of a
+// decoded JPEG photo (*image.YCbCr) at a web size and at full HD.
+func BenchmarkHashes(b *testing.B) {
+	photo := openPhoto(b, filepath.Join(toleranceDir, "bridge-mods-aaa-orig.jpg"))
+	for _, size := range [][2]int{{640, 480}, {1920, 1080}} {
+		img := reencode(b, imaging.Resize(photo, size[0], size[1], imaging.Lanczos), 90)
+		for _, set := range []struct {
+			name string
+			set  Set
+		}{{"stored", Stored}, {"query", Query}} {
+			b.Run(fmt.Sprintf("%s/%dx%d", set.name, size[0], size[1]), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := Hashes(img, set.set); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package index
+package match
 
 import (
 	"cmp"
@@ -6,40 +6,39 @@ import (
 	"slices"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
 	"github.com/mediamatch/mediamatch/store"
 )
 
 // Keypoint matching: each query keypoint's 64-bit key (a quarter of its
-// descriptor) is searched within KeypointKeyRadius; an entry whose
-// keypoints answer at least KeypointMinVotes of the query's is a
+// descriptor) is searched within Rules.KeypointKeyRadius; an entry whose
+// keypoints answer at least Rules.KeypointMinVotes of the query's is a
 // candidate, and the candidates with the most votes (at most
-// maxKeypointCandidates) are read from the store and verified by
-// keypoint.Verify. A true pair's descriptors differ by about 12 of 256
-// bits, so their keys by about 3 of 64 (unrelated keys by 32). Within 3
-// bits one of a key's four 16-bit parts is exact, which multi-index
-// hashing finds with one probe per part; at 6 it takes 17 per part, 2.4
-// times the Match time at 1M entries for the same recall on the
-// robustness corpus (BENCHMARKS.md).
-const (
-	KeypointKeyRadius = 3
-	KeypointMinVotes  = 2
-)
+// Rules.MaxKeypointCandidates) are read from the store and verified by
+// keypoint.Verify.
 
-// maxKeypointCandidates bounds the entries verified for one query.
-const maxKeypointCandidates = 64
-
-// matchKeypoints matches an image query's keypoints.
+// matchKeypoints matches an image query's keypoints, and those of its
+// mirror image when the query has them.
 func (m *matcher) matchKeypoints() {
+	m.matchPoints(m.q.Keypoints, pdq.Original)
+	if len(m.q.MirroredKeypoints) > 0 {
+		m.matchPoints(m.q.MirroredKeypoints, pdq.FlipY)
+	}
+}
+
+// matchPoints matches one set of query keypoints: the query's own, or its
+// mirror image's (variant says which).
+func (m *matcher) matchPoints(points []keypoint.Point, variant pdq.Dihedral) {
 	votes := map[uint64]int{}
 	voted := map[uint64]bool{}
-	for i := range m.q.Keypoints {
+	for i := range points {
 		clear(voted) // an entry votes once per query keypoint
-		m.search(KeypointIndex, Hash{m.q.Keypoints[i].Key()}, KeypointKeyRadius, func(r uint64, _ int) bool {
-			if id, _ := splitRef(r); !voted[id] {
-				voted[id] = true
-				votes[id]++
+		m.v.Search(index.KeypointIndex, index.Hash{points[i].Key()}, m.rules.KeypointKeyRadius, func(r index.Ref, _ int) bool {
+			if !voted[r.Entry] {
+				voted[r.Entry] = true
+				votes[r.Entry]++
 			}
 			return true
 		})
@@ -50,38 +49,36 @@ func (m *matcher) matchKeypoints() {
 	}
 	var cs []candidate
 	for id, v := range votes {
-		if v < KeypointMinVotes {
+		if v < m.rules.KeypointMinVotes {
 			continue
 		}
-		info := m.entry(id)
-		if info == nil || info.kind == store.KindVideo {
+		info, ok := m.v.Entry(id)
+		if !ok || info.Kind == store.KindVideo {
 			continue
 		}
-		if _, ok := m.banks[info.bank]; ok {
+		if _, ok := m.banks[info.Bank]; ok {
 			cs = append(cs, candidate{id, v})
 		}
 	}
 	slices.SortFunc(cs, func(a, b candidate) int { return cmp.Or(cmp.Compare(b.votes, a.votes), cmp.Compare(a.id, b.id)) })
-	if len(cs) > maxKeypointCandidates {
-		cs = cs[:maxKeypointCandidates]
+	if len(cs) > m.rules.MaxKeypointCandidates {
+		cs = cs[:m.rules.MaxKeypointCandidates]
 	}
 	for _, c := range cs {
 		if m.ctx.Err() != nil {
 			return
 		}
-		info := m.entry(c.id)
+		info, ok := m.v.Entry(c.id)
 		e := m.read(c.id)
-		if e == nil || info == nil {
+		if e == nil || !ok {
 			continue // removed since the search
 		}
-		res := keypoint.Verify(m.q.Keypoints, Points(e.Keypoints), image.Pt(m.q.Width, m.q.Height), image.Pt(e.Width, e.Height))
-		if !res.Matched() {
+		res := keypoint.Verify(points, Points(e.Keypoints), image.Pt(m.q.Width, m.q.Height), image.Pt(e.Width, e.Height))
+		if !res.Matched(m.rules.KeypointMinInliers, m.rules.KeypointMinSpread) || res.Coverage < m.rules.KeypointMinCoverage {
 			continue
 		}
-		match := m.x.match(c.id, info, KeypointIndex, res.MeanDistance, pdq.Original)
-		match.Inliers = res.Inliers
-		match.EntryRegion = entryBox(res, m.q.Width, m.q.Height, e.Width, e.Height)
-		m.consider(match)
+		m.consider(info, Evidence{Method: MethodKeypoints, Type: KeypointType, Distance: res.MeanDistance, Inliers: res.Inliers, Dihedral: variant,
+			EntryRegion: entryBox(res, m.q.Width, m.q.Height, e.Width, e.Height)})
 	}
 }
 
@@ -92,11 +89,10 @@ func entryBox(r keypoint.Result, qw, qh, ew, eh int) Region {
 	if qw <= 0 || qh <= 0 || ew <= 0 || eh <= 0 {
 		return Region{}
 	}
-	ql, el := float64(max(qw, qh)), float64(max(ew, eh))
-	// Query extents in its long-side units, mapped into the entry's, then
-	// as fractions of the entry's sides.
-	x0, y0 := r.ShiftX, r.ShiftY
-	x1, y1 := x0+r.Scale*float64(qw)/ql, y0+r.Scale*float64(qh)/ql
+	el := float64(max(ew, eh))
+	// The query's footprint in the entry's long-side units, then as
+	// fractions of the entry's sides.
+	x0, y0, x1, y1 := r.Footprint(image.Pt(qw, qh))
 	fx, fy := el/float64(ew), el/float64(eh)
 	x0, x1 = clip01(x0*fx), clip01(x1*fx)
 	y0, y1 = clip01(y0*fy), clip01(y1*fy)

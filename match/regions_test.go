@@ -1,4 +1,4 @@
-package index
+package match
 
 import (
 	"encoding/binary"
@@ -21,9 +21,9 @@ func TestMatchRegions(t *testing.T) {
 	whole, window := randPDQ(r), randPDQ(r)
 	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(whole, 100)},
 		Regions: []hashing.RegionHash{{Kind: hashing.RegionWindow, Box: hashing.Box{Left: 0.05, Top: 0.05, Width: 0.9, Height: 0.9}, Hash: window, Quality: 100}}})
-	windowLimit := RegionThresholds[[2]hashing.RegionKind{hashing.RegionWhole, hashing.RegionWindow}]
-	contentLimit := RegionThresholds[[2]hashing.RegionKind{hashing.RegionContent, hashing.RegionWhole}]
-	quarterLimit := RegionThresholds[[2]hashing.RegionKind{hashing.RegionWindow, hashing.RegionWhole}]
+	windowLimit := x.rules.RegionThresholds[[2]hashing.RegionKind{hashing.RegionWhole, hashing.RegionWindow}]
+	contentLimit := x.rules.RegionThresholds[[2]hashing.RegionKind{hashing.RegionContent, hashing.RegionWhole}]
+	quarterLimit := x.rules.RegionThresholds[[2]hashing.RegionKind{hashing.RegionWindow, hashing.RegionWhole}]
 
 	// A crop: the query's whole hash near the entry's window.
 	for _, c := range []struct {
@@ -102,10 +102,10 @@ func TestCorroboration(t *testing.T) {
 		wantID bool
 	}{
 		{"pHash close, PDQ unrelated", pdqHash(randPDQ(r), 100), near(8), false},
-		{"pHash close, PDQ loosely agrees", pdqHash(flipBits(r, p, CorroborateDistance), 100), near(8), true},
-		{"pHash close, PDQ just too far", pdqHash(flipBits(r, p, CorroborateDistance+1), 100), near(8), false},
-		{"no usable PDQ, pHash very close", pdqHash(randPDQ(r), 10), near(UncorroboratedThreshold), true},
-		{"no usable PDQ, pHash close", pdqHash(randPDQ(r), 10), near(UncorroboratedThreshold + 1), false},
+		{"pHash close, PDQ loosely agrees", pdqHash(flipBits(r, p, x.rules.CorroborateDistance), 100), near(8), true},
+		{"pHash close, PDQ just too far", pdqHash(flipBits(r, p, x.rules.CorroborateDistance+1), 100), near(8), false},
+		{"no usable PDQ, pHash very close", pdqHash(randPDQ(r), 10), near(x.rules.UncorroboratedThreshold), true},
+		{"no usable PDQ, pHash close", pdqHash(randPDQ(r), 10), near(x.rules.UncorroboratedThreshold + 1), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res := mustMatch(t, x, Query{Hashes: []hashing.Hash{c.pdq, c.phash}, MinQuality: -1, Types: []string{hashing.PHash, hashing.PDQ}})
@@ -145,7 +145,7 @@ func TestMatchRegionPHash(t *testing.T) {
 		pdq  [32]byte
 		want bool
 	}{
-		{"PDQ loosely agrees with the window", flipBits(r, window, CorroborateDistance), true},
+		{"PDQ loosely agrees with the window", flipBits(r, window, x.rules.CorroborateDistance), true},
 		{"PDQ unrelated", randPDQ(r), false},
 	} {
 		res := mustMatch(t, x, Query{Hashes: []hashing.Hash{pdqHash(c.pdq, 100), near(wph, 8)}, MinQuality: -1})

@@ -1,0 +1,122 @@
+package match
+
+import (
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/keypoint"
+)
+
+// Rules are every setting of matching, in one value: how far each method
+// searches, what it takes for evidence, and the decision's operating
+// point. DefaultRules gives the documented defaults; a zero field is not a
+// default, so start from DefaultRules and change what you need.
+type Rules struct {
+	// Budget is the default operating point: the largest estimated
+	// false-match probability per comparison (Match.Score) of a result
+	// in TierMatch, when neither the query nor the bank sets one.
+	// Default DefaultBudget.
+	Budget float64
+	// ReviewFactor widens the budget for TierReview: results with a score
+	// up to Budget*ReviewFactor are returned for a person to look at when
+	// a query asks for them. Default 100.
+	ReviewFactor float64
+	// Calibration turns evidence into probabilities. Default
+	// DefaultCalibration (measured on the calibration half of the negative
+	// corpus, BENCHMARKS.md).
+	Calibration *Calibration
+
+	// RegionThresholds are the largest PDQ distances at which a region hash
+	// of the query (first) and a hash of an entry (second) are evidence;
+	// pairs not listed are not compared, and whole against whole uses the
+	// type's threshold. Each is also capped by that threshold.
+	RegionThresholds map[[2]hashing.RegionKind]int
+	// CorroborateDistance: a pHash or dHash hit is evidence only when the
+	// query's and the entry's whole-image PDQ hashes (or the entry region's
+	// whose pHash was hit) are within it; unrelated images sit about 128
+	// apart. Default 96.
+	CorroborateDistance int
+	// UncorroboratedThreshold: when either side has no PDQ hash of
+	// matchable quality, a pHash or dHash hit must be within it instead.
+	// Default 4.
+	UncorroboratedThreshold int
+
+	// KeypointKeyRadius is the search radius of a query keypoint's 64-bit
+	// key. A true pair's descriptors differ by about 12 of 256 bits, so
+	// their keys by about 3 of 64 (unrelated keys by 32). Within 3 bits one
+	// of a key's four 16-bit parts is exact, which multi-index hashing
+	// finds with one probe per part. Default 3.
+	KeypointKeyRadius int
+	// KeypointMinVotes is the least number of query keypoints an entry's
+	// keypoints must answer to be verified. Default 2.
+	KeypointMinVotes int
+	// MaxKeypointCandidates bounds the entries verified for one query,
+	// those with the most votes first. Default 64.
+	MaxKeypointCandidates int
+	// KeypointMinInliers and KeypointMinSpread are the least agreement
+	// keypoint.Verify must find to be evidence. Defaults keypoint.MinInliers
+	// and keypoint.MinSpread.
+	KeypointMinInliers int
+	KeypointMinSpread  float64
+	// KeypointMinCoverage is the least share of the entry's keypoints
+	// inside the part of the entry the query shows that must be inliers
+	// (keypoint.Result.Coverage): what the query shows of the entry must
+	// agree throughout, so that shared chrome alone (the same sidebar and
+	// buttons on two pages of one dialog, a logo, a frame) is no evidence.
+	// Among unrelated screenshots of one application agreeing on 8 to 15
+	// keypoints, coverage was 0.25 to 0.45 (all 32 stored points lie in
+	// the part shown, and only the chrome's agree); crops of 15% had a
+	// median of 0.7. Default 0.5.
+	KeypointMinCoverage float64
+
+	// MaxVideoCandidates caps the video entries compared frame by frame
+	// with one video query, those with the most frame hits first.
+	// Default 1000.
+	MaxVideoCandidates int
+	// RangeGap is the longest gap, in seconds, between two matched spans
+	// of a video that are reported as one range: one missed sample at one
+	// frame per second. Default 1.
+	RangeGap float64
+}
+
+// DefaultBudget is the default operating point (Rules.Budget): the largest
+// budget at which the false matches on the calibration half of the
+// negatives were no more than plain PDQ's at 31 with its 8 dihedral
+// variants on the same pairs (98 against 108 of 39.4 million pairs; at
+// 5e-6 121). BENCHMARKS.md gives the rate measured for it on the held-out
+// half.
+const DefaultBudget = 3e-6
+
+// DefaultRules returns the default rules.
+func DefaultRules() Rules {
+	return Rules{
+		Budget:       DefaultBudget,
+		ReviewFactor: 100,
+		Calibration:  DefaultCalibration(),
+		// Every extra pair tried is another chance of a false match: the
+		// collage quarters and crop windows, the likeliest to collide, are
+		// held to 28.
+		RegionThresholds: map[[2]hashing.RegionKind]int{
+			{hashing.RegionWhole, hashing.RegionTrimmed}:   31,
+			{hashing.RegionWhole, hashing.RegionContent}:   31,
+			{hashing.RegionWhole, hashing.RegionWindow}:    31,
+			{hashing.RegionTrimmed, hashing.RegionWhole}:   31,
+			{hashing.RegionContent, hashing.RegionWhole}:   31,
+			{hashing.RegionTrimmed, hashing.RegionTrimmed}: 31,
+			{hashing.RegionTrimmed, hashing.RegionContent}: 31,
+			{hashing.RegionContent, hashing.RegionTrimmed}: 31,
+			{hashing.RegionContent, hashing.RegionContent}: 31,
+			{hashing.RegionTrimmed, hashing.RegionWindow}:  28,
+			{hashing.RegionContent, hashing.RegionWindow}:  28,
+			{hashing.RegionWindow, hashing.RegionWhole}:    28,
+		},
+		CorroborateDistance:     96,
+		UncorroboratedThreshold: 4,
+		KeypointKeyRadius:       3,
+		KeypointMinVotes:        2,
+		MaxKeypointCandidates:   64,
+		KeypointMinInliers:      keypoint.MinInliers,
+		KeypointMinSpread:       keypoint.MinSpread,
+		KeypointMinCoverage:     0.5,
+		MaxVideoCandidates:      1000,
+		RangeGap:                1.0,
+	}
+}

@@ -1,0 +1,273 @@
+package match
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/internal/yield"
+	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/store"
+	"github.com/mediamatch/mediamatch/vpdq"
+)
+
+// resolveFrameHits turns an image query's hits on video frames into
+// evidence per video entry, with the spans of the entry that matched.
+func (m *matcher) resolveFrameHits() {
+	for id, hits := range m.frameHits {
+		if m.ctx.Err() != nil {
+			return
+		}
+		e := m.read(id)
+		if e == nil {
+			continue // removed since the search
+		}
+		info, ok := m.v.Entry(id)
+		if !ok {
+			continue
+		}
+		frames := spans(e.Frames, e.Duration)
+		best := frameHit{dist: math.MaxInt}
+		for _, h := range hits {
+			if h.dist < best.dist || (h.dist == best.dist && h.dihedral < best.dihedral) {
+				best = h
+			}
+		}
+		method := MethodPDQ
+		if best.region {
+			method = MethodRegion
+		}
+		m.consider(info, Evidence{Method: method, Type: hashing.PDQ, Distance: best.dist, Dihedral: best.dihedral,
+			EntryRanges: m.ranges(frames, func(i int) bool { _, ok := hits[i]; return ok })})
+	}
+}
+
+// vframe is a video frame as matching sees it: its span and its hashes
+// (the whole frame's, then the content region's when it has one).
+type vframe struct {
+	index      int // in the video's frame list
+	start, end float64
+	quality    int
+	hashes     [2]index.Hash
+	n          int
+}
+
+// spans gives each frame the span until the next sampled frame (or the end
+// of the video; one second for a last frame of unknown length).
+func spans(frames []store.Frame, duration float64) []vframe {
+	out := make([]vframe, len(frames))
+	for i, f := range frames {
+		v := vframe{index: i, start: f.Seconds, quality: f.Quality, n: 1}
+		v.hashes[0] = index.HashOf(f.Hash[:])
+		if f.HasContent {
+			v.hashes[1] = index.HashOf(f.Content[:])
+			v.n = 2
+		}
+		switch {
+		case i+1 < len(frames):
+			v.end = max(frames[i+1].Seconds, f.Seconds)
+		case duration > f.Seconds:
+			v.end = duration
+		default:
+			v.end = f.Seconds + 1
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// usable keeps the frames of matchable quality.
+func usable(frames []vframe, minQ int) []vframe {
+	return slices.DeleteFunc(frames, func(f vframe) bool { return f.quality < minQ })
+}
+
+// frameDistance is the smallest distance between any hash of a and any of b.
+func frameDistance(a, b *vframe) int {
+	d := math.MaxInt
+	for i := range a.n {
+		for j := range b.n {
+			d = min(d, index.Distance(&a.hashes[i], &b.hashes[j]))
+		}
+	}
+	return d
+}
+
+// ranges merges the spans of the frames for which matched(index) holds.
+func (m *matcher) ranges(frames []vframe, matched func(i int) bool) []Range {
+	var out []Range
+	for _, f := range frames {
+		if !matched(f.index) {
+			continue
+		}
+		if n := len(out); n > 0 && f.start-out[n-1].End <= m.rules.RangeGap {
+			out[n-1].End = max(out[n-1].End, f.end)
+			continue
+		}
+		out = append(out, Range{f.start, f.end})
+	}
+	return out
+}
+
+// matchFrames matches a video query frame by frame, reporting whether no
+// frame was of matchable quality.
+func (m *matcher) matchFrames() (lowQuality bool) {
+	t, _ := hashing.Lookup(hashing.PDQ)
+	minQ := m.minQuality(t)
+	query := usable(spans(m.q.Frames, m.q.Duration), minQ)
+	if len(query) == 0 {
+		return true
+	}
+	radius := m.radius(t)
+	if radius < 0 {
+		return false
+	}
+	// Each distinct hash is searched once, for all the frames that have it.
+	byHash := map[index.Hash][]int{} // hash -> positions in query
+	for qi, f := range query {
+		for k := range f.n {
+			byHash[f.hashes[k]] = append(byHash[f.hashes[k]], qi)
+		}
+	}
+	imageHits := map[uint64]map[int]int{} // image entry -> query position -> best distance
+	videoHits := map[uint64]int{}         // video entry -> hits
+	for h, qis := range byHash {
+		if m.ctx.Err() != nil {
+			return false
+		}
+		m.yield.Did(yield.Every / 64) // a search costs about as many comparisons as it verifies, often fewer
+		m.v.Search(t.Name, h, radius, func(r index.Ref, dist int) bool {
+			info, ok := m.accept(t, r.Entry, dist)
+			if !ok {
+				return true
+			}
+			if info.Kind == store.KindVideo {
+				if r.Slot > 0 {
+					videoHits[r.Entry]++
+				}
+				return true
+			}
+			if r.Slot > 0 {
+				return true // an image's region: matched by the image's own rules, not frame by frame
+			}
+			hits := imageHits[r.Entry]
+			if hits == nil {
+				hits = map[int]int{}
+				imageHits[r.Entry] = hits
+			}
+			for _, qi := range qis {
+				if old, ok := hits[qi]; !ok || dist < old {
+					hits[qi] = dist
+				}
+			}
+			return true
+		})
+	}
+	for id, hits := range imageHits {
+		info, ok := m.v.Entry(id)
+		if !ok {
+			continue
+		}
+		e := Evidence{Method: MethodPDQ, Type: t.Name, Distance: math.MaxInt}
+		matched := map[int]bool{}
+		for qi, d := range hits {
+			e.Distance = min(e.Distance, d)
+			matched[query[qi].index] = true
+		}
+		e.QueryRanges = m.ranges(query, func(i int) bool { return matched[i] })
+		m.consider(info, e)
+	}
+	m.compareVideos(t, query, videoHits, minQ)
+	return false
+}
+
+// compareVideos applies the vPDQ rule to the video entries that some query
+// frame hit.
+func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]int, minQ int) {
+	ids := make([]uint64, 0, len(hits))
+	for id := range hits {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint64) int { return cmp.Or(cmp.Compare(hits[b], hits[a]), cmp.Compare(a, b)) })
+	if len(ids) > m.rules.MaxVideoCandidates {
+		ids = ids[:m.rules.MaxVideoCandidates]
+	}
+	qThreshold, eThreshold := m.q.VideoQueryPercent, m.q.VideoEntryPercent
+	if qThreshold < 0 {
+		qThreshold = vpdq.DefaultQueryPercent
+	}
+	if eThreshold < 0 {
+		eThreshold = vpdq.DefaultEntryPercent
+	}
+	for _, id := range ids {
+		if m.ctx.Err() != nil {
+			return
+		}
+		info, ok := m.v.Entry(id)
+		if !ok {
+			continue
+		}
+		e := m.read(id)
+		if e == nil {
+			continue // removed since the search
+		}
+		threshold := m.threshold(t, m.banks[info.Bank])
+		entry := usable(spans(e.Frames, e.Duration), minQ)
+		qMatched, eMatched := map[int]bool{}, map[int]bool{}
+		maxDist := -1 // the largest of the matched query frames' best distances
+		minDist := math.MaxInt
+		for qi := range query {
+			m.yield.Did(len(entry))
+			if qi%256 == 255 && m.ctx.Err() != nil {
+				return
+			}
+			best := -1
+			for ei := range entry {
+				d := frameDistance(&query[qi], &entry[ei])
+				if d > threshold {
+					continue
+				}
+				eMatched[entry[ei].index] = true
+				if best < 0 || d < best {
+					best = d
+				}
+			}
+			if best >= 0 {
+				qMatched[query[qi].index] = true
+				maxDist, minDist = max(maxDist, best), min(minDist, best)
+			}
+		}
+		if maxDist < 0 {
+			continue
+		}
+		qp := distinctShare(query, qMatched)
+		ep := distinctShare(entry, eMatched)
+		if qp < qThreshold || ep < eThreshold {
+			continue
+		}
+		m.consider(info, Evidence{Method: MethodVideo, Type: t.Name, Distance: maxDist, Dihedral: pdq.Original,
+			QueryRanges:  m.ranges(query, func(i int) bool { return qMatched[i] }),
+			EntryRanges:  m.ranges(entry, func(i int) bool { return eMatched[i] }),
+			QueryPercent: qp, EntryPercent: ep, HasPercent: true, bestDistance: minDist})
+	}
+}
+
+// distinctShare is the vPDQ percentage: of the distinct whole-frame hashes
+// among frames, the share (0 to 100) held by a matched frame.
+func distinctShare(frames []vframe, matched map[int]bool) float64 {
+	distinct := map[index.Hash]bool{}
+	for _, f := range frames {
+		distinct[f.hashes[0]] = distinct[f.hashes[0]] || matched[f.index]
+	}
+	if len(distinct) == 0 {
+		return 0
+	}
+	n := 0
+	for _, ok := range distinct {
+		if ok {
+			n++
+		}
+	}
+	return 100 * float64(n) / float64(len(distinct))
+}
