@@ -1,8 +1,11 @@
 package match
 
 import (
+	"context"
 	"encoding/binary"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/hashing"
@@ -164,5 +167,48 @@ func TestMatchRegionPHash(t *testing.T) {
 	x.remove(t, id)
 	if res := mustMatch(t, x, Query{Hashes: []hashing.Hash{pdqHash(window, 100), wph}, MinQuality: -1}); len(res.Matches) != 0 {
 		t.Errorf("removed entry matched: %+v", res.Matches)
+	}
+}
+
+// TestMethods checks Rules.Methods: dHash is not sought by default, and is
+// when the rules name it.
+func TestMethods(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	x, _ := openTestIndex(t)
+	p := randPDQ(r)
+	dh := storetest.RandomHash(r, hashing.DHash)
+	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(p, 100), dh}})
+	// The query's PDQ loosely agrees (corroboration) without matching.
+	q := Query{Hashes: []hashing.Hash{pdqHash(flipBits(r, p, 80), 100), dh}, MinQuality: -1}
+	methods := func(m *Matcher) []Method {
+		var out []Method
+		res, err := m.Match(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mt := range res.Matches {
+			if mt.EntryID == id {
+				for _, e := range mt.Evidence {
+					out = append(out, e.Method)
+				}
+			}
+		}
+		return out
+	}
+	if x.rules.Methods[MethodDHash] || !x.rules.Methods[MethodPHash] || !x.rules.Methods[MethodPDQ] {
+		t.Fatalf("default methods %v", x.rules.Methods)
+	}
+	if got := methods(x.m); len(got) != 0 {
+		t.Errorf("default rules found %v, want nothing (dHash is off)", got)
+	}
+	rules := x.rules
+	rules.Methods = maps.Clone(rules.Methods)
+	rules.Methods[MethodDHash] = true
+	m, err := New(x.Index, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := methods(m); !slices.Equal(got, []Method{MethodDHash}) {
+		t.Errorf("with dHash on: %v, want [dhash]", got)
 	}
 }

@@ -23,6 +23,15 @@ type Rules struct {
 	// DefaultCalibration (measured on the calibration half of the negative
 	// corpus, BENCHMARKS.md).
 	Calibration *Calibration
+	// Methods are the methods whose evidence is sought and decides; one
+	// left out is not searched, whatever a bank's thresholds say. Default
+	// every method but MethodDHash: on the calibration half of the
+	// negative corpus dHash was the strongest evidence of nearly half the
+	// unrelated pairs with any evidence, for re-edits pHash and PDQ found
+	// anyway, and leaving it out let the same false-match count through
+	// more re-edits (BENCHMARKS.md). Image queries against video frames
+	// and video against video are not governed by it.
+	Methods map[Method]bool
 
 	// RegionThresholds are the largest PDQ distances at which a region hash
 	// of the query (first) and a hash of an entry (second) are evidence;
@@ -80,9 +89,9 @@ type Rules struct {
 // DefaultBudget is the default operating point (Rules.Budget): the largest
 // budget at which the false matches on the calibration half of the
 // negatives were no more than plain PDQ's at 31 with its 8 dihedral
-// variants on the same pairs (98 against 108 of 39.4 million pairs; at
-// 5e-6 121). BENCHMARKS.md gives the rate measured for it on the held-out
-// half.
+// variants on the same pairs (110 against 112 of 60.8 million pairs; at
+// 3.5e-6 117). BENCHMARKS.md gives the rate measured for it on the held-out
+// half (65 against plain PDQ's 176 of 62.4 million pairs).
 const DefaultBudget = 3e-6
 
 // DefaultRules returns the default rules.
@@ -91,6 +100,10 @@ func DefaultRules() Rules {
 		Budget:       DefaultBudget,
 		ReviewFactor: 100,
 		Calibration:  DefaultCalibration(),
+		Methods: map[Method]bool{
+			MethodPDQ: true, MethodRegion: true, MethodPHash: true,
+			MethodKeypoints: true, MethodDigest: true,
+		},
 		// Every extra pair tried is another chance of a false match: the
 		// collage quarters and crop windows, the likeliest to collide, are
 		// held to 28.

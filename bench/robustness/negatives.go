@@ -354,6 +354,9 @@ func (rep *NegativesReport) Calibrate(source string) (*match.Calibration, error)
 			if e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers {
 				continue // the calibrating run's looser keypoint rule
 			}
+			if !rules.Methods[e.Method] {
+				continue // a method the rules do not seek
+			}
 			me := match.Evidence{Method: e.Method, Distance: e.Distance, Inliers: e.Inliers}
 			me.Probability = cal.Probability(&me)
 			es = append(es, me)
@@ -368,7 +371,8 @@ func (rep *NegativesReport) Calibrate(source string) (*match.Calibration, error)
 
 // Rescored returns the report as the rules would have scored it with cal:
 // evidence the rules do not accept (keypoints under their minimum, when
-// the run was made with looser rules to measure the tail) is dropped,
+// the run was made with looser rules to measure the tail; methods the
+// rules do not seek) is dropped,
 // every probability and score recomputed, pairs left without evidence
 // removed.
 func (rep *NegativesReport) Rescored(cal *match.Calibration, rules match.Rules) *NegativesReport {
@@ -378,7 +382,7 @@ func (rep *NegativesReport) Rescored(cal *match.Calibration, rules match.Rules) 
 		var es []match.Evidence
 		var kept []NegativeEvidence
 		for _, e := range p.Evidence {
-			if e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers {
+			if (e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers) || !rules.Methods[e.Method] {
 				continue
 			}
 			me := match.Evidence{Method: e.Method, Distance: e.Distance, Inliers: e.Inliers}

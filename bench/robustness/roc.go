@@ -31,7 +31,8 @@ type Point struct {
 	Recall         float64 `json:"recall"`
 }
 
-// rocMethods are the methods drawn besides the combined score.
+// rocMethods are the methods drawn besides the combined score, those of
+// them the default rules seek.
 var rocMethods = []match.Method{match.MethodPDQ, match.MethodRegion, match.MethodPHash, match.MethodDHash, match.MethodKeypoints}
 
 // ROC computes the curves of the negatives' false-match rate against the
@@ -62,8 +63,11 @@ func ROC(neg *NegativesReport, rob *Report, group Group) []Curve {
 		}
 	}
 	names := []string{"combined"}
+	sought := match.DefaultRules().Methods
 	for _, m := range rocMethods {
-		names = append(names, string(m))
+		if sought[m] {
+			names = append(names, string(m))
+		}
 	}
 	var out []Curve
 	for _, name := range names {
