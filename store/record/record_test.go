@@ -61,6 +61,14 @@ var (
 
 	goldenChange = store.Change{Revision: 45, Kind: store.EntryUpdated, Time: goldenTime, Actor: "bob", Bank: "tvec", EntryID: 17,
 		Fields: []string{"labels.group", "note"}, CommitEnd: true}
+
+	goldenToken = store.Token{Name: "ingest-1", Role: store.RoleCurator, Banks: []string{"tvec", "csam-hashes"},
+		Hash: [32]byte{0xde, 0xad, 0xbe, 0xef}, Expires: goldenTime.Add(30 * 24 * time.Hour), Created: goldenTime, CreatedBy: "root"}
+
+	goldenCertToken = store.Token{Name: "partner-b", Role: store.RolePartner, Subject: "partner-b.example.org", Created: goldenTime, CreatedBy: "root"}
+
+	goldenAudit = store.AuditRecord{Seq: 7, Time: goldenTime, Action: store.AuditDenied, Actor: "ingest-1", Peer: "192.0.2.7:51234",
+		Method: "/mediamatch.v1.BankService/DeleteBank", Bank: "other", Token: "", Detail: "PERMISSION_DENIED: role curator, bank other"}
 )
 
 // golden compares a sealed record with its file, or rewrites the file.
@@ -123,6 +131,27 @@ func TestGoldenRecords(t *testing.T) {
 			c, err := DecodeChange(p)
 			if err == nil && !reflect.DeepEqual(c, goldenChange) {
 				t.Errorf("change decoded to %+v", c)
+			}
+			return err
+		}},
+		{"token.rec", "tokens", []byte("ingest-1"), Seal([]byte("tokens"), []byte("ingest-1"), EncodeToken(&goldenToken)), func(p []byte) error {
+			tok, err := DecodeToken(p)
+			if err == nil && !reflect.DeepEqual(tok, goldenToken) {
+				t.Errorf("token decoded to %+v", tok)
+			}
+			return err
+		}},
+		{"token-cert.rec", "tokens", []byte("partner-b"), Seal([]byte("tokens"), []byte("partner-b"), EncodeToken(&goldenCertToken)), func(p []byte) error {
+			tok, err := DecodeToken(p)
+			if err == nil && !reflect.DeepEqual(tok, goldenCertToken) {
+				t.Errorf("certificate token decoded to %+v", tok)
+			}
+			return err
+		}},
+		{"audit.rec", "audit", []byte{0, 0, 0, 0, 0, 0, 0, 7}, Seal([]byte("audit"), []byte{0, 0, 0, 0, 0, 0, 0, 7}, EncodeAudit(&goldenAudit)), func(p []byte) error {
+			a, err := DecodeAudit(p)
+			if err == nil && !reflect.DeepEqual(a, goldenAudit) {
+				t.Errorf("audit record decoded to %+v", a)
 			}
 			return err
 		}},

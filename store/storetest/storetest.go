@@ -62,6 +62,11 @@ func Run(t *testing.T, b Backend) {
 		{"Snapshot", testSnapshot},
 		{"NotAliased", testNotAliased},
 		{"Reopen", testReopen},
+		{"Tokens", testTokens},
+		{"TokenRules", testTokenRules},
+		{"TokenLimit", testTokenLimit},
+		{"Audit", testAudit},
+		{"TokensReopen", testTokensReopen},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
