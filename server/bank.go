@@ -87,23 +87,33 @@ func (s *Server) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (*pb.L
 	if err != nil {
 		return nil, err
 	}
-	banks, err := s.st.ListBanks(ctx, after, size+1)
-	if err != nil {
-		return nil, err
-	}
+	p := principalOf(ctx)
 	out := &pb.ListBanksResponse{}
-	bytes := 0
-	for i, b := range banks {
-		pbank := bankToProto(b)
-		n := proto.Size(pbank)
-		if i == size || (i > 0 && bytes+n > maxPageBytes) {
-			out.NextPageToken = pageToken("banks", "", banks[i-1].Name)
-			break
+	bytes, last := 0, ""
+	for {
+		banks, err := s.st.ListBanks(ctx, after, size+1)
+		if err != nil {
+			return nil, err
 		}
-		bytes += n
-		out.Banks = append(out.Banks, pbank)
+		for _, b := range banks {
+			after = b.Name
+			if !p.allowsBank(b.Name) {
+				continue // a token limited to banks sees only its own
+			}
+			pbank := bankToProto(b)
+			n := proto.Size(pbank)
+			if len(out.Banks) == size || (len(out.Banks) > 0 && bytes+n > maxPageBytes) {
+				out.NextPageToken = pageToken("banks", "", last)
+				return out, nil
+			}
+			bytes += n
+			last = b.Name
+			out.Banks = append(out.Banks, pbank)
+		}
+		if len(banks) <= size {
+			return out, nil
+		}
 	}
-	return out, nil
 }
 
 // UpdateBank implements BankService.UpdateBank.
@@ -270,6 +280,11 @@ func (s *Server) entryIn(ctx context.Context, name string, view store.View) (*st
 	if bank != anyBank && e.Bank != bank {
 		return nil, fmt.Errorf("%w: %s (the entry is in another bank)", store.ErrEntryNotFound, store.Clip(name))
 	}
+	if !principalOf(ctx).allowsBank(e.Bank) {
+		// Named through "banks/-": as if absent, so a token limited to
+		// banks learns nothing of the others' entries.
+		return nil, fmt.Errorf("%w: %s", store.ErrEntryNotFound, store.Clip(name))
+	}
 	return e, nil
 }
 
@@ -309,10 +324,14 @@ func (s *Server) ListEntries(ctx context.Context, req *pb.ListEntriesRequest) (*
 	if bank != anyBank {
 		q.Bank = bank
 	}
+	p := principalOf(ctx)
 	out := &pb.ListEntriesResponse{}
 	bytes := 0
 	var last uint64
 	err = s.st.ListEntries(ctx, q, func(e *store.Entry) bool {
+		if !p.allowsBank(e.Bank) {
+			return true // "banks/-" lists only the banks a token is granted
+		}
 		pe := entryToProto(e, view)
 		n := proto.Size(pe)
 		if len(out.Entries) == size || (len(out.Entries) > 0 && bytes+n > maxPageBytes) {
@@ -395,6 +414,7 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 			after = uint64(revs.Compacted) // from the first change kept
 		}
 	}
+	p := principalOf(ctx)
 	out := &pb.ListChangesResponse{Revision: int64(revs.Current)}
 	scanned := 0
 	cursor := store.Revision(after)
@@ -409,7 +429,7 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 		for _, c := range changes {
 			scanned++
 			cursor = c.Revision
-			if bank == anyBank || c.Bank == bank {
+			if (bank == anyBank && p.allowsBank(c.Bank)) || c.Bank == bank {
 				out.Changes = append(out.Changes, changeToProto(c))
 				if len(out.Changes) == size {
 					break
@@ -421,10 +441,4 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 		out.NextPageToken = pageToken(kind, req.GetParent(), strconv.FormatUint(uint64(cursor), 10))
 	}
 	return out, nil
-}
-
-// actor names the caller in the change log. Until authentication arrives
-// that is the peer's address.
-func actor(ctx context.Context) string {
-	return peerAddr(ctx)
 }

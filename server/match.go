@@ -162,6 +162,9 @@ func (s *Server) match(ctx context.Context, q match.Query, opts *pb.MatchOptions
 		}
 		q.Banks = append(q.Banks, id)
 	}
+	// A token limited to banks searches only those, whatever it names
+	// (naming others was refused before the call).
+	q.Within = principalOf(ctx).banks
 	q.Types = opts.GetHashTypes()
 	q.Limit = int(opts.GetLimit())
 	if q.Limit < 0 {

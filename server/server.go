@@ -70,6 +70,16 @@ type Options struct {
 	Metrics *Metrics
 	// Rules are the matching rules. Default match.DefaultRules().
 	Rules *match.Rules
+	// RequireAuth refuses every call without a valid token (health
+	// aside), even while the store holds no token. Without it, a store
+	// without tokens lets every call through, as anonymous; once a token
+	// exists, calls need one either way. Default false; serve sets it
+	// when listening beyond loopback.
+	RequireAuth bool
+	// OpenReflection lets every caller use server reflection; without it,
+	// only admins (or everyone while authentication is off). Default
+	// false; serve sets it when listening on loopback.
+	OpenReflection bool
 }
 
 // Server implements the mediamatch.v1 services: reads and writes go to the
@@ -77,11 +87,13 @@ type Options struct {
 type Server struct {
 	pb.UnimplementedMatchServiceServer
 	pb.UnimplementedBankServiceServer
+	pb.UnimplementedTokenServiceServer
 
 	st          store.Store
 	idx         *index.Index
 	matcher     *match.Matcher
 	opts        Options
+	authz       map[string]authzRule
 	log         *slog.Logger
 	metrics     *Metrics
 	decodeSlots chan struct{}
@@ -127,6 +139,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		st:          st,
 		idx:         idx,
 		opts:        opts,
+		authz:       authzTable(),
 		log:         opts.Logger,
 		metrics:     opts.Metrics,
 		decodeSlots: make(chan struct{}, opts.MaxConcurrentDecodes),
@@ -147,11 +160,12 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		grpc.ConnectionTimeout(opts.ConnectionTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: maxConnectionIdle}),
-		grpc.ChainUnaryInterceptor(s.unaryObserve),
-		grpc.ChainStreamInterceptor(s.streamObserve),
+		grpc.ChainUnaryInterceptor(s.unaryObserve, s.unaryAuth),
+		grpc.ChainStreamInterceptor(s.streamObserve, s.streamAuth),
 	)
 	pb.RegisterMatchServiceServer(s.grpc, s)
 	pb.RegisterBankServiceServer(s.grpc, s)
+	pb.RegisterTokenServiceServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.setHealth(healthpb.HealthCheckResponse_SERVING)
@@ -160,7 +174,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 }
 
 func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
-	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName} {
+	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName, pb.TokenService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, st)
 	}
 }

@@ -1,0 +1,288 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	"github.com/mediamatch/mediamatch/store"
+)
+
+// Authentication: a call carries "authorization: bearer TOKEN", or comes
+// over TLS with a client certificate verified against the server's client
+// CA. The token's SHA-256 hash is compared, in constant time, with every
+// stored token's; a certificate's subject common name is looked up among
+// the certificate tokens. A bearer token, when given, is used even when a
+// certificate is also presented.
+//
+// Authentication is required once the store holds any token, or always
+// with Options.RequireAuth; otherwise every call is anonymous and allowed
+// (the server then only listens on loopback, see cmd/mediamatch serve).
+
+// Anonymous is the actor of calls made without a token.
+const Anonymous = "anonymous"
+
+// auditTimeout bounds the write of a denial's audit record, which is made
+// after the call's own context may have ended.
+const auditTimeout = 5 * time.Second
+
+// principal is who a call is made as.
+type principal struct {
+	// name is the token's name, or Anonymous.
+	name string
+	// role is the token's role; "" when authentication is off.
+	role store.Role
+	// banks limits the call to these banks; nil for every bank.
+	banks []string
+	// open is set when authentication is off: everything is allowed.
+	open bool
+}
+
+// allowsBank reports whether the principal may see bank.
+func (p *principal) allowsBank(bank string) bool {
+	return p.banks == nil || slices.Contains(p.banks, bank)
+}
+
+type principalKey struct{}
+
+// principalOf returns the caller a call's context carries; calls that did
+// not go through the interceptors (tests of handlers) are open.
+func principalOf(ctx context.Context) *principal {
+	if p, ok := ctx.Value(principalKey{}).(*principal); ok {
+		return p
+	}
+	return &principal{name: Anonymous, open: true}
+}
+
+// actor names the caller in the change log: the token's name, or, with
+// authentication off, "anonymous@" and the peer's address.
+func actor(ctx context.Context) string {
+	p := principalOf(ctx)
+	if p.open {
+		if addr := peerAddr(ctx); addr != "" {
+			return Anonymous + "@" + addr
+		}
+	}
+	return p.name
+}
+
+// HashSecret returns the stored form of a token secret: its SHA-256 hash.
+func HashSecret(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
+
+// authenticate finds who the call is made as.
+func (s *Server) authenticate(ctx context.Context) (*principal, error) {
+	secret, hasSecret, err := bearer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	subject, hasCert := certSubject(ctx)
+	if !hasSecret && !hasCert && s.opts.RequireAuth {
+		return nil, fmt.Errorf("%w: this server needs a token: send \"authorization: bearer TOKEN\" (the mediamatch client's --token, or MEDIAMATCH_TOKEN)", errUnauthenticated)
+	}
+	tokens, err := s.st.ListTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !hasSecret && !hasCert {
+		if len(tokens) > 0 {
+			return nil, fmt.Errorf("%w: this server needs a token: send \"authorization: bearer TOKEN\" (the mediamatch client's --token, or MEDIAMATCH_TOKEN)", errUnauthenticated)
+		}
+		return &principal{name: Anonymous, open: true}, nil
+	}
+	var found *store.Token
+	if hasSecret {
+		h := HashSecret(secret)
+		// Every token is compared, in constant time, so the time taken
+		// says nothing of which one (if any) matched.
+		for i := range tokens {
+			if tokens[i].Subject == "" && subtle.ConstantTimeCompare(tokens[i].Hash[:], h[:]) == 1 {
+				found = &tokens[i]
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("%w: the token is not valid (unknown or revoked)", errUnauthenticated)
+		}
+	} else {
+		for i := range tokens {
+			if tokens[i].Subject != "" && tokens[i].Subject == subject {
+				found = &tokens[i]
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("%w: the client certificate's subject %q has no token (an admin creates one with: mediamatch token create --cert-subject)", errUnauthenticated, store.Clip(subject))
+		}
+	}
+	if found.Expired(time.Now()) {
+		return nil, fmt.Errorf("%w: token %q expired at %s", errUnauthenticated, found.Name, found.Expires.UTC().Format(time.RFC3339))
+	}
+	p := &principal{name: found.Name, role: found.Role}
+	if len(found.Banks) > 0 {
+		p.banks = found.Banks
+	}
+	return p, nil
+}
+
+// bearer returns the token of the call's authorization metadata.
+func bearer(ctx context.Context) (string, bool, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		return "", false, nil
+	}
+	if len(vals) > 1 {
+		return "", false, fmt.Errorf("%w: more than one authorization header", errUnauthenticated)
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(vals[0]), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
+		return "", false, fmt.Errorf("%w: the authorization header must be \"bearer TOKEN\"", errUnauthenticated)
+	}
+	return token, true, nil
+}
+
+// certSubject returns the subject common name of the call's verified
+// client certificate.
+func certSubject(ctx context.Context) (string, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return "", false
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.VerifiedChains[0]) == 0 {
+		return "", false
+	}
+	cn := info.State.VerifiedChains[0][0].Subject.CommonName
+	return cn, cn != ""
+}
+
+// authorize checks a call against the table: the method for the role,
+// then the banks the request names.
+func (s *Server) authorize(p *principal, method string, req any) (string, error) {
+	if p.open {
+		return "", nil
+	}
+	rule, ok := s.authz[method]
+	if !ok || !rule.allows(p.role, s.opts.OpenReflection) {
+		return "", fmt.Errorf("%w: token %q has role %s, which may not call %s", errPermissionDenied, p.name, p.role, method)
+	}
+	return s.authorizeBanks(p, method, rule, req)
+}
+
+// authorizeBanks checks the banks a request names against the token's.
+func (s *Server) authorizeBanks(p *principal, method string, rule authzRule, req any) (string, error) {
+	if rule.everyBank && p.banks != nil {
+		return "", fmt.Errorf("%w: token %q (role %s) is limited to banks %s, and only a token granted every bank may call %s", errPermissionDenied, p.name, p.role, strings.Join(p.banks, ","), method)
+	}
+	if rule.banks == nil || req == nil {
+		return "", nil
+	}
+	named := rule.banks(req)
+	for _, b := range named {
+		if b != anyBank && !p.allowsBank(b) {
+			return b, fmt.Errorf("%w: token %q (role %s) may not use bank %q in %s", errPermissionDenied, p.name, p.role, store.Clip(b), method)
+		}
+	}
+	if len(named) > 0 {
+		return named[0], nil
+	}
+	return "", nil
+}
+
+// deny records a refused call in the audit log and returns its error.
+func (s *Server) deny(ctx context.Context, p *principal, method, bank string, err error) error {
+	who := Anonymous
+	if p != nil {
+		who = p.name
+	}
+	detail := toStatus(err).Error()
+	rec := store.AuditRecord{Action: store.AuditDenied, Actor: clipAudit(who), Peer: clipAudit(peerAddr(ctx)),
+		Method: clipAudit(method), Bank: clipAudit(bank), Detail: clipAudit(detail)}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if _, aerr := s.st.Commit(actx, clipAudit(who), store.RecordAudit(rec)); aerr != nil {
+		s.log.Error("could not record a refused call in the audit log", "method", method, "error", aerr.Error())
+	}
+	return err
+}
+
+// clipAudit cuts a field the caller chose to the audit log's limit.
+func clipAudit(s string) string {
+	if len(s) > store.MaxAuditFieldBytes {
+		return s[:store.MaxAuditFieldBytes]
+	}
+	return s
+}
+
+// unaryAuth authenticates and authorizes every unary call.
+func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if isHealth(info.FullMethod) {
+		return handler(ctx, req)
+	}
+	p, err := s.authenticate(ctx)
+	if err != nil {
+		return nil, s.deny(ctx, nil, info.FullMethod, "", err)
+	}
+	if bank, err := s.authorize(p, info.FullMethod, req); err != nil {
+		return nil, s.deny(ctx, p, info.FullMethod, bank, err)
+	}
+	return handler(context.WithValue(ctx, principalKey{}, p), req)
+}
+
+// streamAuth is unaryAuth for streams. The method is checked at once; the
+// banks, which a stream names in its first message, when it is received.
+func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx := ss.Context()
+	if isHealth(info.FullMethod) {
+		return handler(srv, ss)
+	}
+	p, err := s.authenticate(ctx)
+	if err != nil {
+		return s.deny(ctx, nil, info.FullMethod, "", err)
+	}
+	if _, err := s.authorize(p, info.FullMethod, nil); err != nil {
+		return s.deny(ctx, p, info.FullMethod, "", err)
+	}
+	w := &authStream{ServerStream: ss, ctx: context.WithValue(ctx, principalKey{}, p), s: s, p: p, method: info.FullMethod}
+	err = handler(srv, w)
+	if w.denied != nil {
+		return w.denied
+	}
+	return err
+}
+
+// authStream checks the banks a stream's first message names.
+type authStream struct {
+	grpc.ServerStream
+	ctx     context.Context
+	s       *Server
+	p       *principal
+	method  string
+	checked bool
+	denied  error
+}
+
+func (a *authStream) Context() context.Context { return a.ctx }
+
+func (a *authStream) RecvMsg(m any) error {
+	if err := a.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if a.checked || a.p.open {
+		return nil
+	}
+	a.checked = true
+	if bank, err := a.s.authorizeBanks(a.p, a.method, a.s.authz[a.method], m); err != nil {
+		a.denied = a.s.deny(a.ctx, a.p, a.method, bank, err)
+		return a.denied
+	}
+	return nil
+}
