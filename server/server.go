@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -80,6 +82,9 @@ type Options struct {
 	// only admins (or everyone while authentication is off). Default
 	// false; serve sets it when listening on loopback.
 	OpenReflection bool
+	// TLS, when set, serves TLS with this configuration (its ClientCAs and
+	// ClientAuth decide client certificates); nil serves plaintext.
+	TLS *tls.Config
 }
 
 // Server implements the mediamatch.v1 services: reads and writes go to the
@@ -154,7 +159,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	} else {
 		s.log.Info("video decoding available", "ffmpeg", st.FFmpeg, "version", st.Version, "network_isolated", st.NetworkIsolated)
 	}
-	s.grpc = grpc.NewServer(
+	sopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.ConnectionTimeout(opts.ConnectionTimeout),
@@ -162,7 +167,11 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: maxConnectionIdle}),
 		grpc.ChainUnaryInterceptor(s.unaryObserve, s.unaryAuth),
 		grpc.ChainStreamInterceptor(s.streamObserve, s.streamAuth),
-	)
+	}
+	if opts.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	s.grpc = grpc.NewServer(sopts...)
 	pb.RegisterMatchServiceServer(s.grpc, s)
 	pb.RegisterBankServiceServer(s.grpc, s)
 	pb.RegisterTokenServiceServer(s.grpc, s)

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
+)
+
+// TestScopedMatcher checks that a matcher limited to one bank searches
+// only it, sees only it listed, and never gets another bank's labels,
+// while an unlimited one finds both.
+func TestScopedMatcher(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	scoped := tokenSecret(t, ts.st, store.Token{Name: "m-a", Role: store.RoleMatcher, Banks: []string{"a"}})
+	all := tokenSecret(t, ts.st, store.Token{Name: "m-all", Role: store.RoleMatcher})
+	img := smallPNG(t)
+	for _, b := range []string{"a", "b"} {
+		if _, err := ts.bank.CreateBank(as(ctx(t), admin), &pb.CreateBankRequest{BankId: b}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ts.bank.CreateEntry(as(ctx(t), admin), &pb.CreateEntryRequest{Parent: "banks/" + b, Media: img, Entry: &pb.Entry{Labels: map[string]string{"who": "label-of-" + b}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	banksOf := func(res *pb.MatchResult) []string {
+		var out []string
+		for _, m := range res.GetMatches() {
+			out = append(out, m.GetBank()+"="+m.GetLabels()["who"])
+		}
+		return out
+	}
+	r, err := ts.match.Match(as(ctx(t), scoped), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: img}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := banksOf(r.GetResult()); len(got) != 1 || got[0] != "banks/a=label-of-a" {
+		t.Errorf("the scoped matcher's matches: %v, want only bank a's", got)
+	}
+	r, err = ts.match.Match(as(ctx(t), all), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: img}})
+	if err != nil || len(r.GetResult().GetMatches()) != 2 {
+		t.Errorf("the unlimited matcher: %v, %v; want both banks", banksOf(r.GetResult()), err)
+	}
+	_, err = ts.match.Match(as(ctx(t), scoped), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: img}, Options: &pb.MatchOptions{Banks: []string{"banks/a", "banks/b"}}})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("the scoped matcher naming bank b: %v", err)
+	}
+	l, err := ts.bank.ListBanks(as(ctx(t), scoped), &pb.ListBanksRequest{})
+	if err != nil || len(l.GetBanks()) != 1 || l.GetBanks()[0].GetName() != "banks/a" {
+		t.Errorf("the scoped matcher's bank list: %v, %v", l.GetBanks(), err)
+	}
+	// A partner limited to bank a reading "every bank" sees only a's.
+	partner := tokenSecret(t, ts.st, store.Token{Name: "p-a", Role: store.RolePartner, Banks: []string{"a"}})
+	ch, err := ts.bank.ListChanges(as(ctx(t), partner), &pb.ListChangesRequest{Parent: "banks/-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ch.GetChanges() {
+		if c.GetBank() != "banks/a" {
+			t.Errorf("the partner of bank a reads a change of %s", c.GetBank())
+		}
+	}
+	if len(ch.GetChanges()) != 2 {
+		t.Errorf("the partner of bank a reads %d changes, want 2", len(ch.GetChanges()))
+	}
+	es, err := ts.bank.ListEntries(as(ctx(t), partner), &pb.ListEntriesRequest{Parent: "banks/-"})
+	if err != nil || len(es.GetEntries()) != 1 || !strings.HasPrefix(es.GetEntries()[0].GetName(), "banks/a/") {
+		t.Errorf("the partner of bank a lists %v, %v", es.GetEntries(), err)
+	}
+	// Bank b's entry, named through "banks/-", is as if absent.
+	bEntry := "banks/-/entries/2"
+	if _, err := ts.bank.GetEntry(as(ctx(t), partner), &pb.GetEntryRequest{Name: bEntry}); status.Code(err) != codes.NotFound {
+		t.Errorf("the partner of bank a reading bank b's entry through banks/-: %v", err)
+	}
+}
+
+// TestAuditAndActor checks that a token's creation and revocation and
+// refused calls are in the audit log with the right actor, that changes
+// are recorded as the token's name, and that the audit log is the admin's.
+func TestAuditAndActor(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	created, err := ts.token.CreateToken(as(ctx(t), admin), &pb.CreateTokenRequest{TokenId: "ingest", Token: &pb.Token{Role: pb.Role_ROLE_CURATOR, Banks: []string{"banks/tvec"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	curator := created.GetSecret()
+	if !strings.HasPrefix(curator, SecretPrefix) || len(curator) < len(SecretPrefix)+43 {
+		t.Fatalf("secret %q: want %s and 43 base64url characters (256 bits)", curator, SecretPrefix)
+	}
+	stored, _ := ts.st.Token(ctx(t), "ingest")
+	if stored.Hash != HashSecret(curator) {
+		t.Errorf("the store does not hold the secret's SHA-256")
+	}
+	if _, err := ts.bank.CreateBank(as(ctx(t), admin), &pb.CreateBankRequest{BankId: "tvec"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.bank.UpdateBank(as(ctx(t), curator), &pb.UpdateBankRequest{Bank: &pb.Bank{Name: "banks/tvec", Description: "d"}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := ts.st.Bank(ctx(t), "tvec"); b.CreatedBy != "root" || b.UpdatedBy != "ingest" {
+		t.Errorf("created by %q, updated by %q; want the tokens' names", b.CreatedBy, b.UpdatedBy)
+	}
+	// Refused: a curator of tvec deleting another bank, and a call
+	// without a token.
+	if _, err := ts.bank.DeleteBank(as(ctx(t), curator), &pb.DeleteBankRequest{Name: "banks/other"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("deleting another bank: %v", err)
+	}
+	if _, err := ts.bank.ListBanks(ctx(t), &pb.ListBanksRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("listing without a token: %v", err)
+	}
+	if _, err := ts.token.RevokeToken(as(ctx(t), admin), &pb.RevokeTokenRequest{Name: "tokens/ingest"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.token.ListAuditRecords(as(ctx(t), curator), &pb.ListAuditRecordsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("the revoked token reading the audit log: %v", err)
+	}
+
+	var got []string
+	after := int64(0)
+	for {
+		r, err := ts.token.ListAuditRecords(as(ctx(t), admin), &pb.ListAuditRecordsRequest{AfterSeq: after, PageSize: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range r.GetRecords() {
+			if a.GetTime() == nil {
+				t.Errorf("audit record %d has no time", a.GetSeq())
+			}
+			got = append(got, strings.Join([]string{a.GetAction(), a.GetActor(), a.GetMethod(), a.GetBank(), a.GetToken()}, " "))
+		}
+		if after = r.GetNextAfterSeq(); after == 0 {
+			break
+		}
+	}
+	want := []string{
+		"token_created test   tokens/root",
+		"token_created root   tokens/ingest",
+		"denied ingest /mediamatch.v1.BankService/DeleteBank banks/other ",
+		"denied anonymous /mediamatch.v1.BankService/ListBanks  ",
+		"token_created root   tokens/ingest",
+	}
+	want[4] = "token_revoked root   tokens/ingest"
+	want = append(want, "denied anonymous /mediamatch.v1.TokenService/ListAuditRecords  ")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Changes of the feed are untouched by tokens and denials.
+	ch, err := ts.bank.ListChanges(as(ctx(t), admin), &pb.ListChangesRequest{Parent: "banks/-"})
+	if err != nil || len(ch.GetChanges()) != 2 || ch.GetChanges()[0].GetActor() != "root" || ch.GetChanges()[1].GetActor() != "ingest" {
+		t.Errorf("the change log: %v (%v), want the bank's two changes by root and ingest", ch.GetChanges(), err)
+	}
+}
+
+// TestRequireAuth checks that a server told to require authentication
+// refuses every call but health while it holds no token.
+func TestRequireAuth(t *testing.T) {
+	ts := startServer(t, "", Options{RequireAuth: true})
+	if _, err := ts.bank.ListBanks(ctx(t), &pb.ListBanksRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a call without tokens on a server requiring them: %v", err)
+	}
+	if _, err := ts.bank.ListBanks(as(ctx(t), "mmt_made-up"), &pb.ListBanksRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a made-up token: %v", err)
+	}
+	if _, err := ts.health.Check(ctx(t), nil); err != nil {
+		t.Errorf("health: %v", err)
+	}
+}
