@@ -23,8 +23,12 @@ const maxIndexWait = 5 * time.Second
 
 // commit writes ops as the caller and waits for the index to show them.
 func (s *Server) commit(ctx context.Context, ops ...store.Op) (store.CommitResult, error) {
-	res, err := s.st.Commit(ctx, actor(ctx), ops...)
-	if err != nil {
+	who := actor(ctx)
+	if s.offlineActor != "" {
+		who = s.offlineActor
+	}
+	res, err := s.st.Commit(ctx, who, ops...)
+	if err != nil || s.idx == nil {
 		return res, err
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxIndexWait)

@@ -94,18 +94,21 @@ type Server struct {
 	pb.UnimplementedBankServiceServer
 	pb.UnimplementedTokenServiceServer
 
-	st          store.Store
-	idx         *index.Index
-	matcher     *match.Matcher
-	opts        Options
-	authz       map[string]authzRule
-	log         *slog.Logger
-	metrics     *Metrics
-	decodeSlots chan struct{}
-	health      *health.Server
-	grpc        *grpc.Server
-	stopped     chan struct{}
-	stopOnce    sync.Once
+	st      store.Store
+	idx     *index.Index
+	matcher *match.Matcher
+	opts    Options
+	authz   map[string]authzRule
+	// offlineActor, for Offline (no index, no gRPC), is the actor of
+	// every commit.
+	offlineActor string
+	log          *slog.Logger
+	metrics      *Metrics
+	decodeSlots  chan struct{}
+	health       *health.Server
+	grpc         *grpc.Server
+	stopped      chan struct{}
+	stopOnce     sync.Once
 }
 
 // healthInterval is how often the server compares its index with the

@@ -192,3 +192,34 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *pb.ListAuditRecordsR
 	}
 	return out, nil
 }
+
+// Offline manages the tokens of a store without a server, as the
+// TokenService would, for `mediamatch token --db` to create the first
+// admin token while no server runs.
+type Offline struct {
+	s *Server
+}
+
+// NewOffline returns token management over st, recording actor as who
+// made each change.
+func NewOffline(st store.Store, actor string) *Offline {
+	return &Offline{s: &Server{st: st, offlineActor: actor}}
+}
+
+// CreateToken is TokenService.CreateToken.
+func (o *Offline) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*pb.CreateTokenResponse, error) {
+	r, err := o.s.CreateToken(ctx, req)
+	return r, toStatus(err)
+}
+
+// ListTokens is TokenService.ListTokens.
+func (o *Offline) ListTokens(ctx context.Context, req *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
+	r, err := o.s.ListTokens(ctx, req)
+	return r, toStatus(err)
+}
+
+// RevokeToken is TokenService.RevokeToken.
+func (o *Offline) RevokeToken(ctx context.Context, req *pb.RevokeTokenRequest) (*pb.RevokeTokenResponse, error) {
+	r, err := o.s.RevokeToken(ctx, req)
+	return r, toStatus(err)
+}
