@@ -83,10 +83,9 @@ func tokenToProto(t *store.Token) *pb.Token {
 	return out
 }
 
-// TokenFromProto reads a token to create (without its secret) from the
-// API's form; the CLI uses it to create tokens offline exactly as the
-// server would.
-func TokenFromProto(id string, in *pb.Token) (store.Token, error) {
+// tokenFromProto reads a token to create (without its secret) from the
+// API's form.
+func tokenFromProto(id string, in *pb.Token) (store.Token, error) {
 	t := store.Token{Name: id, Subject: in.GetCertificateSubject()}
 	if !store.ValidTokenName(id) {
 		return t, fmt.Errorf("%w: token_id %q: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", errInvalidRequest, store.Clip(id), store.MaxTokenNameLen)
@@ -113,7 +112,7 @@ func TokenFromProto(id string, in *pb.Token) (store.Token, error) {
 
 // CreateToken implements TokenService.CreateToken.
 func (s *Server) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*pb.CreateTokenResponse, error) {
-	t, err := TokenFromProto(req.GetTokenId(), req.GetToken())
+	t, err := tokenFromProto(req.GetTokenId(), req.GetToken())
 	if err != nil {
 		return nil, err
 	}
