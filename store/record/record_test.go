@@ -316,3 +316,24 @@ func FuzzDecodeChange(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeToken(f *testing.F) {
+	f.Add(EncodeToken(&goldenToken))
+	f.Add(EncodeToken(&goldenCertToken))
+	f.Add(EncodeAudit(&goldenAudit))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		tok, err := DecodeToken(p)
+		if err != nil && !errors.Is(err, store.ErrCorrupt) {
+			t.Fatalf("token: error %v does not wrap ErrCorrupt", err)
+		}
+		if err == nil {
+			// What decodes re-encodes to something that decodes the same.
+			if again, err := DecodeToken(EncodeToken(&tok)); err != nil || !reflect.DeepEqual(again, tok) {
+				t.Fatalf("re-encoding changed the token: %+v, %v", again, err)
+			}
+		}
+		if _, err := DecodeAudit(p); err != nil && !errors.Is(err, store.ErrCorrupt) {
+			t.Fatalf("audit: error %v does not wrap ErrCorrupt", err)
+		}
+	})
+}
