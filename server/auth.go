@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -214,6 +215,16 @@ func (s *Server) deny(ctx context.Context, p *principal, method, bank string, er
 	return err
 }
 
+// refuse returns an authentication failure, recording it in the audit
+// log when it is a refusal (not when the tokens could not be read: the
+// store is closing or damaged, and the call fails with that error).
+func (s *Server) refuse(ctx context.Context, method string, err error) error {
+	if !errors.Is(err, errUnauthenticated) {
+		return err
+	}
+	return s.deny(ctx, nil, method, "", err)
+}
+
 // clipAudit cuts a field the caller chose to the audit log's limit.
 func clipAudit(s string) string {
 	if len(s) > store.MaxAuditFieldBytes {
@@ -229,7 +240,7 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	}
 	p, err := s.authenticate(ctx)
 	if err != nil {
-		return nil, s.deny(ctx, nil, info.FullMethod, "", err)
+		return nil, s.refuse(ctx, info.FullMethod, err)
 	}
 	if bank, err := s.authorize(p, info.FullMethod, req); err != nil {
 		return nil, s.deny(ctx, p, info.FullMethod, bank, err)
@@ -246,7 +257,7 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	}
 	p, err := s.authenticate(ctx)
 	if err != nil {
-		return s.deny(ctx, nil, info.FullMethod, "", err)
+		return s.refuse(ctx, info.FullMethod, err)
 	}
 	if _, err := s.authorize(p, info.FullMethod, nil); err != nil {
 		return s.deny(ctx, p, info.FullMethod, "", err)
