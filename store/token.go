@@ -110,6 +110,13 @@ type AuditRecord struct {
 	Token string
 	// Detail says more for people: the role and the reason of a denial.
 	Detail string
+	// Count, for a denial, is the number of refused calls the record
+	// sums up (the server writes one record per caller, method and reason
+	// for the calls refused since its last flush); 0 means one.
+	Count uint64
+	// First, for a denial summing up several calls, is when the first of
+	// them was refused; Time is when the record was written.
+	First time.Time
 }
 
 // Limits of tokens and audit records, each with its reason.

@@ -266,8 +266,12 @@ func (s *DB) runGroup(group []*request) {
 			}
 			return
 		}
-		s.current.Store(w.rev)
-		s.notify()
+		// Watchers (the index, partners' syncs) follow revisions; a group
+		// that took none (audit records, tokens) has nothing for them.
+		if w.rev != s.current.Load() {
+			s.current.Store(w.rev)
+			s.notify()
+		}
 		for i, r := range live {
 			r.done <- reply{res: results[i]}
 		}

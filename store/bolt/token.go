@@ -15,9 +15,11 @@ import (
 // Tokens and the audit log: two buckets outside the change log (see
 // package store). Files made before they existed get them, empty, at Open.
 
-// defaultAuditRetention is the audit records kept when Options do not say:
-// months of denials at a steady trickle, a few tens of MB at most, and an
-// attacker's flood of refused calls cannot grow the file without bound.
+// defaultAuditRetention is the denial records kept when Options do not
+// say: months of denial summaries at a steady trickle, a few tens of MB at
+// most, and an attacker's flood of refused calls cannot grow the file
+// without bound. Token creations and revocations are never trimmed: they
+// come only from admins, and they are what says who held which token.
 const defaultAuditRetention = 100_000
 
 // createToken creates a token and records it in the audit log.
@@ -83,7 +85,10 @@ func (w *writer) count(bucket string) (uint64, error) {
 	return uint64(int64(n) + w.records[bucket]), nil
 }
 
-// trimAudit deletes the oldest audit records beyond keep.
+// trimAudit deletes the oldest denial records while the audit log holds
+// more than keep records. Token creations and revocations are skipped,
+// never deleted, so a flood of refused calls cannot push them out; they
+// count towards keep, so the denials kept are keep less the token records.
 func (w *writer) trimAudit(keep uint64) error {
 	if w.records[bucketAudit] <= 0 {
 		return w.err
@@ -93,10 +98,23 @@ func (w *writer) trimAudit(keep uint64) error {
 		return err
 	}
 	c := w.tx.Bucket([]byte(bucketAudit)).Cursor()
-	for k, _ := c.First(); k != nil && n > keep && w.err == nil; k, _ = c.First() {
-		w.err = c.Delete()
+	for k, v := c.First(); k != nil && n > keep && w.err == nil; {
+		a, err := decodeAudit(k, v)
+		if err != nil {
+			return err
+		}
+		if a.Action != store.AuditDenied {
+			k, v = c.Next()
+			continue
+		}
+		// Next after Delete can skip a record; seek past the deleted key.
+		next := u64(binary.BigEndian.Uint64(k) + 1)
+		if w.err = c.Delete(); w.err != nil {
+			break
+		}
 		w.records[bucketAudit]--
 		n--
+		k, v = c.Seek(next)
 	}
 	return w.err
 }

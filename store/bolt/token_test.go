@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -11,7 +12,8 @@ import (
 )
 
 // TestAuditRetention checks that the newest AuditRetention records are
-// kept, numbered on, and the oldest deleted.
+// kept, numbered on, and that only denials are deleted: a flood of refused
+// calls never pushes out the record of a token's creation or revocation.
 func TestAuditRetention(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.db")
 	s, err := Open(path, Options{AuditRetention: 10})
@@ -20,20 +22,74 @@ func TestAuditRetention(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	for range 25 {
-		if _, err := s.Commit(ctx, "t", store.RecordAudit(store.AuditRecord{Action: store.AuditDenied, Actor: "anonymous"})); err != nil {
-			t.Fatal(err)
+	if _, err := s.Commit(ctx, "root", store.CreateToken(store.Token{Name: "first", Role: store.RoleAdmin, Hash: [32]byte{1}})); err != nil {
+		t.Fatal(err)
+	}
+	deny := func(n int) {
+		for range n {
+			if _, err := s.Commit(ctx, "t", store.RecordAudit(store.AuditRecord{Action: store.AuditDenied, Actor: "anonymous"})); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	deny(12)                                                                     // seq 2..13
+	if _, err := s.Commit(ctx, "root", store.RevokeToken("first")); err != nil { // seq 14
+		t.Fatal(err)
+	}
+	deny(25) // seq 15..39
 	got, err := s.ListAudit(ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 10 || got[0].Seq != 16 || got[9].Seq != 25 {
-		t.Errorf("kept %d records, %d..%d; want 10, 16..25", len(got), got[0].Seq, got[len(got)-1].Seq)
+	var seqs []uint64
+	for _, a := range got {
+		seqs = append(seqs, a.Seq)
+	}
+	// The two token records, and the 8 newest denials.
+	want := []uint64{1, 14, 32, 33, 34, 35, 36, 37, 38, 39}
+	if !slices.Equal(seqs, want) {
+		t.Errorf("kept records %v; want %v", seqs, want)
+	}
+	if got[0].Action != store.AuditTokenCreated || got[1].Action != store.AuditTokenRevoked {
+		t.Errorf("the token records: %+v, %+v", got[0], got[1])
 	}
 	if err := s.Check(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestAuditDoesNotNotify checks that a commit taking no revision (an
+// audit record, a token) does not wake the store's watchers, which follow
+// revisions, while a bank change does.
+func TestAuditDoesNotNotify(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "n.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	woken := func(ops ...store.Op) bool {
+		s.notifyMu.Lock()
+		ch := s.notifyCh
+		s.notifyMu.Unlock()
+		if _, err := s.Commit(ctx, "t", ops...); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	if woken(store.RecordAudit(store.AuditRecord{Action: store.AuditDenied, Actor: "anonymous"})) {
+		t.Error("an audit record woke the watchers")
+	}
+	if woken(store.CreateToken(store.Token{Name: "t", Role: store.RoleAdmin, Hash: [32]byte{1}})) {
+		t.Error("a token's creation woke the watchers")
+	}
+	if !woken(store.CreateBank(store.Bank{Name: "b"})) {
+		t.Error("a bank's creation did not wake the watchers")
 	}
 }
 

@@ -175,6 +175,8 @@ const (
 	auditBank   = 7
 	auditToken  = 8
 	auditDetail = 9
+	auditCount  = 10
+	auditFirst  = 11
 )
 
 // encoder appends fields, leaving zero values out.
@@ -852,6 +854,8 @@ func EncodeAudit(a *store.AuditRecord) []byte {
 	e.string(auditBank, a.Bank)
 	e.string(auditToken, a.Token)
 	e.string(auditDetail, a.Detail)
+	e.varint(auditCount, a.Count)
+	e.time(auditFirst, a.First)
 	return e.b
 }
 
@@ -880,6 +884,10 @@ func DecodeAudit(p []byte) (store.AuditRecord, error) {
 			a.Token = d.string(f)
 		case auditDetail:
 			a.Detail = d.string(f)
+		case auditCount:
+			a.Count = d.varint(f)
+		case auditFirst:
+			a.First = d.time(f)
 		}
 	})
 	if d.err == nil && a.Seq == 0 {

@@ -69,6 +69,11 @@ var (
 
 	goldenAudit = store.AuditRecord{Seq: 7, Time: goldenTime, Action: store.AuditDenied, Actor: "ingest-1", Peer: "192.0.2.7:51234",
 		Method: "/mediamatch.v1.BankService/DeleteBank", Bank: "other", Token: "", Detail: "PERMISSION_DENIED: role curator, bank other"}
+	// A denial summing up several refused calls (fields 10 and 11, added
+	// after audit.rec: that file keeps the shape older servers wrote).
+	goldenAuditSummary = store.AuditRecord{Seq: 8, Time: goldenTime, Action: store.AuditDenied, Actor: "anonymous", Peer: "192.0.2.7",
+		Method: "/mediamatch.v1.BankService/ListBanks", Detail: "UNAUTHENTICATED: the token is not valid (unknown or revoked)",
+		Count: 4096, First: goldenTime.Add(-10 * time.Second)}
 )
 
 // golden compares a sealed record with its file, or rewrites the file.
@@ -152,6 +157,13 @@ func TestGoldenRecords(t *testing.T) {
 			a, err := DecodeAudit(p)
 			if err == nil && !reflect.DeepEqual(a, goldenAudit) {
 				t.Errorf("audit record decoded to %+v", a)
+			}
+			return err
+		}},
+		{"audit-summary.rec", "audit", []byte{0, 0, 0, 0, 0, 0, 0, 8}, Seal([]byte("audit"), []byte{0, 0, 0, 0, 0, 0, 0, 8}, EncodeAudit(&goldenAuditSummary)), func(p []byte) error {
+			a, err := DecodeAudit(p)
+			if err == nil && !reflect.DeepEqual(a, goldenAuditSummary) {
+				t.Errorf("audit summary decoded to %+v", a)
 			}
 			return err
 		}},
@@ -321,6 +333,7 @@ func FuzzDecodeToken(f *testing.F) {
 	f.Add(EncodeToken(&goldenToken))
 	f.Add(EncodeToken(&goldenCertToken))
 	f.Add(EncodeAudit(&goldenAudit))
+	f.Add(EncodeAudit(&goldenAuditSummary))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		tok, err := DecodeToken(p)
 		if err != nil && !errors.Is(err, store.ErrCorrupt) {
