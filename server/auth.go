@@ -32,10 +32,6 @@ import (
 // Anonymous is the actor of calls made without a token.
 const Anonymous = "anonymous"
 
-// auditTimeout bounds the write of a denial's audit record, which is made
-// after the call's own context may have ended.
-const auditTimeout = 5 * time.Second
-
 // principal is who a call is made as.
 type principal struct {
 	// name is the token's name, or Anonymous.
@@ -196,23 +192,6 @@ func (s *Server) authorizeBanks(p *principal, method string, rule authzRule, req
 		return named[0], nil
 	}
 	return "", nil
-}
-
-// deny records a refused call in the audit log and returns its error.
-func (s *Server) deny(ctx context.Context, p *principal, method, bank string, err error) error {
-	who := Anonymous
-	if p != nil {
-		who = p.name
-	}
-	detail := toStatus(err).Error()
-	rec := store.AuditRecord{Action: store.AuditDenied, Actor: clipAudit(who), Peer: clipAudit(peerAddr(ctx)),
-		Method: clipAudit(method), Bank: clipAudit(bank), Detail: clipAudit(detail)}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	if _, aerr := s.st.Commit(actx, clipAudit(who), store.RecordAudit(rec)); aerr != nil {
-		s.log.Error("could not record a refused call in the audit log", "method", method, "error", aerr.Error())
-	}
-	return err
 }
 
 // refuse returns an authentication failure, recording it in the audit

@@ -1,14 +1,17 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
+	"github.com/mediamatch/mediamatch/store/bolt"
 )
 
 // TestScopedMatcher checks that a matcher limited to one bank searches
@@ -114,6 +117,9 @@ func TestAuditAndActor(t *testing.T) {
 	if _, err := ts.bank.ListBanks(ctx(t), &pb.ListBanksRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("listing without a token: %v", err)
 	}
+	if err := ts.srv.flushDenials(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ts.token.RevokeToken(as(ctx(t), admin), &pb.RevokeTokenRequest{Name: "tokens/ingest"}); err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +127,14 @@ func TestAuditAndActor(t *testing.T) {
 		t.Errorf("the revoked token reading the audit log: %v", err)
 	}
 
+	if err := ts.srv.flushDenials(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+
 	var got []string
-	after := int64(0)
+	page := ""
 	for {
-		r, err := ts.token.ListAuditRecords(as(ctx(t), admin), &pb.ListAuditRecordsRequest{AfterSeq: after, PageSize: 2})
+		r, err := ts.token.ListAuditRecords(as(ctx(t), admin), &pb.ListAuditRecordsRequest{PageToken: page, PageSize: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +144,7 @@ func TestAuditAndActor(t *testing.T) {
 			}
 			got = append(got, strings.Join([]string{a.GetAction(), a.GetActor(), a.GetMethod(), a.GetBank(), a.GetToken()}, " "))
 		}
-		if after = r.GetNextAfterSeq(); after == 0 {
+		if page = r.GetNextPageToken(); page == "" {
 			break
 		}
 	}
@@ -169,5 +179,87 @@ func TestRequireAuth(t *testing.T) {
 	}
 	if _, err := ts.health.Check(ctx(t), nil); err != nil {
 		t.Errorf("health: %v", err)
+	}
+}
+
+// TestDenialsSummedUp checks that refused calls are not written while
+// they are refused (no commit, no fsync on the request path: the store
+// shows none of them until a flush), that a flood of them becomes one
+// summary record per caller, method, bank and reason with its count,
+// that the distinct summaries are capped with the rest counted in one
+// overflow record, and that Shutdown writes what is left.
+func TestDenialsSummedUp(t *testing.T) {
+	ts := startServer(t, "", Options{DenialFlushInterval: time.Hour})
+	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	scoped := tokenSecret(t, ts.st, store.Token{Name: "m-a", Role: store.RoleMatcher, Banks: []string{"a"}})
+	const bogus = 300
+	for i := range bogus {
+		if _, err := ts.bank.ListBanks(as(ctx(t), fmt.Sprintf("mmt_bogus-%d", i)), &pb.ListBanksRequest{}); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("a bogus token: %v", err)
+		}
+	}
+	audit := func() []store.AuditRecord {
+		t.Helper()
+		recs, err := ts.st.ListAudit(ctx(t), 0, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	if recs := audit(); len(recs) != 2 || recs[0].Action != store.AuditTokenCreated || recs[1].Action != store.AuditTokenCreated {
+		t.Fatalf("before a flush the audit log holds %+v; want the two token records alone", recs)
+	}
+	if err := ts.srv.flushDenials(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	recs := audit()
+	if len(recs) != 3 {
+		t.Fatalf("after %d refused calls and a flush, %d audit records; want the two tokens' and one summary", bogus, len(recs))
+	}
+	sum := recs[2]
+	if sum.Action != store.AuditDenied || sum.Count != bogus || sum.Actor != Anonymous || sum.Peer != "127.0.0.1" ||
+		sum.Method != pb.BankService_ListBanks_FullMethodName || sum.First.IsZero() || sum.First.After(sum.Time) {
+		t.Errorf("the summary: %+v", sum)
+	}
+	// The API shows the count.
+	r, err := ts.token.ListAuditRecords(as(ctx(t), admin), &pb.ListAuditRecordsRequest{})
+	if err != nil || len(r.GetRecords()) != 3 || r.GetRecords()[2].GetCount() != bogus || r.GetRecords()[2].GetFirstTime() == nil || r.GetRecords()[0].GetCount() != 1 {
+		t.Errorf("ListAuditRecords: %v, %v", r.GetRecords(), err)
+	}
+
+	// Distinct banks make distinct summaries, up to the cap.
+	for i := range maxDenialKeys + 5 {
+		if _, err := ts.bank.GetBank(as(ctx(t), scoped), &pb.GetBankRequest{Name: fmt.Sprintf("banks/b%d", i)}); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("another bank: %v", err)
+		}
+	}
+	if _, err := ts.bank.ListBanks(as(ctx(t), "mmt_late"), &pb.ListBanksRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatal(err)
+	}
+	if n := len(audit()); n != 3 {
+		t.Fatalf("refused calls were written before a flush: %d records", n)
+	}
+	db := ts.db
+	ts.stop() // Shutdown flushes
+	st, err := bolt.Open(db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err = st.ListAudit(ctx(t), 3, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perBank, overflow uint64
+	for _, a := range recs {
+		switch {
+		case a.Bank != "":
+			perBank += max(a.Count, 1)
+		case a.Method == "":
+			overflow = a.Count
+		}
+	}
+	if len(recs) != maxDenialKeys+1 || perBank != maxDenialKeys || overflow != 6 {
+		t.Errorf("after Shutdown: %d records, %d per-bank refusals, overflow %d; want %d records, %d, 6", len(recs), perBank, overflow, maxDenialKeys+1, maxDenialKeys)
 	}
 }

@@ -82,6 +82,10 @@ type Options struct {
 	// only admins (or everyone while authentication is off). Default
 	// false; serve sets it when listening on loopback.
 	OpenReflection bool
+	// DenialFlushInterval is how often refused calls, summed up in memory,
+	// are written to the audit log (and at Shutdown). Default
+	// DefaultDenialFlushInterval.
+	DenialFlushInterval time.Duration
 	// TLS, when set, serves TLS with this configuration (its ClientCAs and
 	// ClientAuth decide client certificates); nil serves plaintext.
 	TLS *tls.Config
@@ -109,6 +113,8 @@ type Server struct {
 	grpc         *grpc.Server
 	stopped      chan struct{}
 	stopOnce     sync.Once
+	// denied holds refused calls until they are written (denials.go).
+	denied denials
 }
 
 // healthInterval is how often the server compares its index with the
@@ -133,6 +139,9 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.DenialFlushInterval <= 0 {
+		opts.DenialFlushInterval = DefaultDenialFlushInterval
 	}
 	rules := match.DefaultRules()
 	if opts.Rules != nil {
@@ -182,6 +191,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	reflection.Register(s.grpc)
 	s.setHealth(healthpb.HealthCheckResponse_SERVING)
 	go s.watchIndex()
+	go s.flushLoop(opts.DenialFlushInterval)
 	return s, nil
 }
 
@@ -223,8 +233,8 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // Shutdown stops the server gracefully: health turns NOT_SERVING, new
 // calls are refused, calls in flight finish, and after grace any still
-// running are cancelled. The caller closes the index and the store
-// afterwards.
+// running are cancelled; then the refused calls not yet in the audit log
+// are written. The caller closes the index and the store afterwards.
 func (s *Server) Shutdown(grace time.Duration) {
 	s.stopOnce.Do(func() { close(s.stopped) })
 	s.health.Shutdown()
@@ -240,6 +250,7 @@ func (s *Server) Shutdown(grace time.Duration) {
 		s.grpc.Stop()
 		<-done
 	}
+	s.flushDenials(context.Background())
 }
 
 // unaryObserve logs and measures every unary call, turns errors into

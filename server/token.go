@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
@@ -34,9 +35,6 @@ func NewSecret() (string, error) {
 
 // tokensCollection is the collection of token names, "tokens/{token}".
 const tokensCollection = "tokens/"
-
-// Page bounds of ListAuditRecords, as the other lists'.
-const defaultAuditPage, maxAuditPage = defaultPageSize, maxPageSize
 
 func roleFromProto(r pb.Role) (store.Role, error) {
 	switch r {
@@ -131,13 +129,30 @@ func (s *Server) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*
 }
 
 // ListTokens implements TokenService.ListTokens.
-func (s *Server) ListTokens(ctx context.Context, _ *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
+func (s *Server) ListTokens(ctx context.Context, req *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	after, err := parsePageToken(req.GetPageToken(), "tokens", "")
+	if err != nil {
+		return nil, err
+	}
+	// The store holds at most MaxTokens, in name order: a page is cut
+	// from the whole list.
 	tokens, err := s.st.ListTokens(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := &pb.ListTokensResponse{}
 	for i := range tokens {
+		if tokens[i].Name <= after {
+			continue
+		}
+		if len(out.Tokens) == size {
+			out.NextPageToken = pageToken("tokens", "", tokens[i-1].Name)
+			break
+		}
 		out.Tokens = append(out.Tokens, tokenToProto(&tokens[i]))
 	}
 	return out, nil
@@ -158,38 +173,42 @@ func (s *Server) RevokeToken(ctx context.Context, req *pb.RevokeTokenRequest) (*
 
 // ListAuditRecords implements TokenService.ListAuditRecords.
 func (s *Server) ListAuditRecords(ctx context.Context, req *pb.ListAuditRecordsRequest) (*pb.ListAuditRecordsResponse, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, fmt.Errorf("%w: negative page_size", errInvalidRequest)
-	case size == 0:
-		size = defaultAuditPage
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
 	}
-	size = min(size, maxAuditPage)
-	if req.GetAfterSeq() < 0 {
-		return nil, fmt.Errorf("%w: negative after_seq", errInvalidRequest)
+	after, err := parseUintToken(req.GetPageToken(), "audit", "")
+	if err != nil {
+		return nil, err
 	}
-	recs, err := s.st.ListAudit(ctx, uint64(req.GetAfterSeq()), size+1)
+	recs, err := s.st.ListAudit(ctx, after, size+1)
 	if err != nil {
 		return nil, err
 	}
 	out := &pb.ListAuditRecordsResponse{}
 	for i, a := range recs {
 		if i == size {
-			out.NextAfterSeq = int64(recs[i-1].Seq)
+			out.NextPageToken = pageToken("audit", "", strconv.FormatUint(recs[i-1].Seq, 10))
 			break
 		}
-		rec := &pb.AuditRecord{Seq: int64(a.Seq), Time: timestamp(a.Time), Action: string(a.Action), Actor: a.Actor,
-			Peer: a.Peer, Method: a.Method, Detail: a.Detail}
-		if a.Bank != "" {
-			rec.Bank = bankName(a.Bank)
-		}
-		if a.Token != "" {
-			rec.Token = tokensCollection + a.Token
-		}
-		out.Records = append(out.Records, rec)
+		out.Records = append(out.Records, auditToProto(&a))
 	}
 	return out, nil
+}
+
+func auditToProto(a *store.AuditRecord) *pb.AuditRecord {
+	rec := &pb.AuditRecord{Seq: int64(a.Seq), Time: timestamp(a.Time), Action: string(a.Action), Actor: a.Actor,
+		Peer: a.Peer, Method: a.Method, Detail: a.Detail, Count: max(int64(a.Count), 1)}
+	if a.Bank != "" {
+		rec.Bank = bankName(a.Bank)
+	}
+	if a.Token != "" {
+		rec.Token = tokensCollection + a.Token
+	}
+	if !a.First.IsZero() {
+		rec.FirstTime = timestamp(a.First)
+	}
+	return rec
 }
 
 // Offline manages the tokens of a store without a server, as the

@@ -45,6 +45,7 @@ func runServe(e *env, args []string) int {
 	clientCA := fs.String("client-ca", "", "verify TLS client certificates against the CA certificates of this PEM file; a verified certificate authenticates as the token bound to its subject common name (token create --cert-subject)")
 	structures := fs.String("index", "", "search structure per hash type, e.g. pdq=mih,phash=linear (linear, bktree, mih); default: the fastest measured")
 	grace := fs.Duration("shutdown-grace", defaultGrace, "how long calls in flight may run after SIGINT/SIGTERM")
+	auditFlush := fs.Duration("audit-flush", server.DefaultDenialFlushInterval, "how often refused calls, summed up per caller, method and reason, are written to the audit log")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every call)")
 	mediaOpts := decodeFlags(fs)
 	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
@@ -78,7 +79,7 @@ func runServe(e *env, args []string) int {
 		db: *db, listen: *listen, metricsListen: *metricsListen, grace: *grace, insecure: *insecure, loopback: loopback,
 		store: bolt.Options{LogRetention: *retention},
 		index: index.Options{Structures: st, Logger: log},
-		server: server.Options{Media: *mediaOpts, TLS: tlsConfig,
+		server: server.Options{Media: *mediaOpts, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
 			// Beyond loopback a call always needs a token, even before the
 			// first exists; --insecure keeps the old, open behaviour.
 			RequireAuth: !loopback && !*insecure, OpenReflection: loopback},

@@ -47,7 +47,7 @@ func startServe(t *testing.T, bin, db string) *serverProcess {
 // startServeArgs is startServe with other flags (a --listen among them).
 func startServeArgs(t *testing.T, bin, db string, args ...string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--metrics-listen", "", "--shutdown-grace", "5s"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--metrics-listen", "", "--shutdown-grace", "5s", "--audit-flush", "20ms"}, args...)...)
 	cmd.Env = append(os.Environ(), "MEDIAMATCH_LOG_LEVEL=info")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -198,10 +198,26 @@ func (a apiTokens) create(id string, t *pb.Token) (*pb.Token, string, error) {
 }
 
 func (a apiTokens) list() ([]*pb.Token, error) {
-	ctx, cancel := a.c.ctx()
-	defer cancel()
-	r, err := a.c.token.ListTokens(ctx, &pb.ListTokensRequest{})
-	return r.GetTokens(), err
+	return allTokens(func(req *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
+		ctx, cancel := a.c.ctx()
+		defer cancel()
+		return a.c.token.ListTokens(ctx, req)
+	})
+}
+
+// allTokens reads every page of ListTokens.
+func allTokens(list func(*pb.ListTokensRequest) (*pb.ListTokensResponse, error)) ([]*pb.Token, error) {
+	var out []*pb.Token
+	for page := ""; ; {
+		r, err := list(&pb.ListTokensRequest{PageToken: page, PageSize: 1000})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.GetTokens()...)
+		if page = r.GetNextPageToken(); page == "" {
+			return out, nil
+		}
+	}
 }
 
 func (a apiTokens) revoke(id string) (*pb.Token, error) {
@@ -245,8 +261,9 @@ func (f *fileTokens) create(id string, t *pb.Token) (*pb.Token, string, error) {
 }
 
 func (f *fileTokens) list() ([]*pb.Token, error) {
-	r, err := f.off.ListTokens(context.Background(), &pb.ListTokensRequest{})
-	return r.GetTokens(), err
+	return allTokens(func(req *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
+		return f.off.ListTokens(context.Background(), req)
+	})
 }
 
 func (f *fileTokens) revoke(id string) (*pb.Token, error) {
@@ -259,9 +276,11 @@ func (f *fileTokens) close() { f.db.Close() }
 const auditUsage = `usage: mediamatch audit [--after SEQ]
 
 Prints the audit log, oldest first, one record per line (an admin token is
-needed): every token created or revoked and every call refused for want of a
-valid token or of permission, with who (the token's name, or "anonymous"
-and the caller's address), what (method, bank) and when.`
+needed): every token created or revoked, and the calls refused for want of a
+valid token or of permission, summed up per caller, address, method and
+reason every few seconds (count, first and time say how many and when), with
+who (the token's name, or "anonymous"), what (method, bank) and when.
+--after skips the records up to that sequence number.`
 
 // auditJSON is how audit prints a record.
 type auditJSON struct {
@@ -274,6 +293,8 @@ type auditJSON struct {
 	Bank   string `json:"bank,omitempty"`
 	Token  string `json:"token,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	Count  int64  `json:"count,omitempty"`
+	First  string `json:"first,omitempty"`
 }
 
 func runAudit(e *env, args []string) int {
@@ -290,22 +311,31 @@ func runAudit(e *env, args []string) int {
 	}
 	defer c.Close()
 	out := newPrinter(e.stdout)
-	for next := *after; ; {
+	for page := ""; ; {
 		ctx, cancel := c.ctx()
-		resp, err := c.token.ListAuditRecords(ctx, &pb.ListAuditRecordsRequest{AfterSeq: next, PageSize: 1000})
+		resp, err := c.token.ListAuditRecords(ctx, &pb.ListAuditRecordsRequest{PageToken: page, PageSize: 1000})
 		cancel()
 		if err != nil {
 			fmt.Fprintf(e.stderr, "mediamatch: reading the audit log: %s\n", errorMessage(err))
 			return exitFail
 		}
 		for _, a := range resp.GetRecords() {
+			if a.GetSeq() <= *after {
+				continue
+			}
 			rec := auditJSON{Seq: a.GetSeq(), Time: a.GetTime().AsTime().UTC().Format(time.RFC3339Nano), Action: a.GetAction(), Actor: a.GetActor(),
 				Peer: a.GetPeer(), Method: a.GetMethod(), Bank: lastPart(a.GetBank()), Token: lastPart(a.GetToken()), Detail: a.GetDetail()}
+			if a.GetAction() == string(store.AuditDenied) {
+				rec.Count = a.GetCount()
+				if a.GetFirstTime() != nil {
+					rec.First = a.GetFirstTime().AsTime().UTC().Format(time.RFC3339Nano)
+				}
+			}
 			if err := out.print(rec); err != nil {
 				return exitFail
 			}
 		}
-		if next = resp.GetNextAfterSeq(); next == 0 {
+		if page = resp.GetNextPageToken(); page == "" {
 			return exitOK
 		}
 	}

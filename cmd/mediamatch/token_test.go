@@ -85,7 +85,7 @@ func TestTokenBootstrap(t *testing.T) {
 	if code, _, stderr := runCLI(t, nil, curator, "bank", "list"); code != exitFail || !strings.Contains(stderr, "Unauthenticated") {
 		t.Errorf("a revoked token: exit %d %s", code, stderr)
 	}
-	code, out, _ = runCLI(t, nil, admin, "audit")
+	code, out, _ = auditWith(t, admin, `"action":"denied","actor":"ingest"`)
 	for _, want := range []string{`"action":"token_created","actor":"offline"`, `"action":"token_created","actor":"root"`, `"token":"ingest"`,
 		`"action":"denied","actor":"anonymous"`, `"action":"denied","actor":"ingest"`, `"action":"token_revoked","actor":"root"`} {
 		if code != exitOK || !strings.Contains(out, want) {
@@ -238,9 +238,23 @@ func TestTLS(t *testing.T) {
 	if code, _, stderr := runCLI(t, nil, with("MEDIAMATCH_TLS_CA", caFile), "bank", "list"); code != exitFail || !strings.Contains(stderr, "Unauthenticated") {
 		t.Errorf("no certificate, no token: exit %d %s", code, stderr)
 	}
-	code, out, _ := runCLI(t, nil, with("MEDIAMATCH_TLS_CA", caFile, "MEDIAMATCH_TOKEN", root.Token), "audit")
+	code, out, _ := auditWith(t, with("MEDIAMATCH_TLS_CA", caFile, "MEDIAMATCH_TOKEN", root.Token), `"action":"denied","actor":"partner-b"`)
 	if code != exitOK || !strings.Contains(out, `"action":"denied","actor":"partner-b"`) {
 		t.Errorf("the audit log lacks the partner's refused call: %s", out)
 	}
 	srv.stop(t)
+}
+
+// auditWith runs "mediamatch audit" until its output holds want: the
+// server writes refused calls every --audit-flush, not as they happen.
+func auditWith(t *testing.T, env map[string]string, want string) (int, string, string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out, stderr := runCLI(t, nil, env, "audit")
+		if strings.Contains(out, want) || time.Now().After(deadline) {
+			return code, out, stderr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

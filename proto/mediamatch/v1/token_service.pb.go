@@ -306,9 +306,15 @@ func (x *CreateTokenResponse) GetSecret() string {
 	return ""
 }
 
-// ListTokensRequest asks for every token.
+// ListTokensRequest asks for one page of the tokens.
 type ListTokensRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of tokens to return. 0 means 100; larger values than
+	// 1000 are taken as 1000; negative fails with INVALID_ARGUMENT.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// A next_page_token from a previous ListTokens call, to continue it;
+	// empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -343,11 +349,27 @@ func (*ListTokensRequest) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_token_service_proto_rawDescGZIP(), []int{3}
 }
 
-// ListTokensResponse lists the tokens, without secrets.
+func (x *ListTokensRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTokensRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListTokensResponse is one page of the tokens, without secrets.
 type ListTokensResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tokens, in name order.
-	Tokens        []*Token `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	Tokens []*Token `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// The page_token of the next page; empty when this page is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,6 +409,13 @@ func (x *ListTokensResponse) GetTokens() []*Token {
 		return x.Tokens
 	}
 	return nil
+}
+
+func (x *ListTokensResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // RevokeTokenRequest names the token to revoke.
@@ -484,12 +513,12 @@ func (x *RevokeTokenResponse) GetToken() *Token {
 // ListAuditRecordsRequest asks for one page of the audit log.
 type ListAuditRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// List the records after this sequence number; 0 lists from the oldest
-	// kept.
-	AfterSeq int64 `protobuf:"varint,1,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
 	// Maximum number of records to return. 0 means 100; larger values than
 	// 1000 are taken as 1000; negative fails with INVALID_ARGUMENT.
-	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// A next_page_token from a previous ListAuditRecords call, to continue
+	// it; empty to list from the oldest record kept.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -524,13 +553,6 @@ func (*ListAuditRecordsRequest) Descriptor() ([]byte, []int) {
 	return file_mediamatch_v1_token_service_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *ListAuditRecordsRequest) GetAfterSeq() int64 {
-	if x != nil {
-		return x.AfterSeq
-	}
-	return 0
-}
-
 func (x *ListAuditRecordsRequest) GetPageSize() int32 {
 	if x != nil {
 		return x.PageSize
@@ -538,13 +560,20 @@ func (x *ListAuditRecordsRequest) GetPageSize() int32 {
 	return 0
 }
 
+func (x *ListAuditRecordsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListAuditRecordsResponse is one page of the audit log.
 type ListAuditRecordsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The records, oldest first.
 	Records []*AuditRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
-	// The after_seq of the next page; 0 when this page is the last.
-	NextAfterSeq  int64 `protobuf:"varint,2,opt,name=next_after_seq,json=nextAfterSeq,proto3" json:"next_after_seq,omitempty"`
+	// The page_token of the next page; empty when this page is the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -586,11 +615,11 @@ func (x *ListAuditRecordsResponse) GetRecords() []*AuditRecord {
 	return nil
 }
 
-func (x *ListAuditRecordsResponse) GetNextAfterSeq() int64 {
+func (x *ListAuditRecordsResponse) GetNextPageToken() string {
 	if x != nil {
-		return x.NextAfterSeq
+		return x.NextPageToken
 	}
-	return 0
+	return ""
 }
 
 // AuditRecord is one security event.
@@ -604,7 +633,7 @@ type AuditRecord struct {
 	Action string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	// Who: the token's name, or "anonymous".
 	Actor string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
-	// The caller's network address.
+	// The caller's network address (for a denial summary, its host alone).
 	Peer string `protobuf:"bytes,5,opt,name=peer,proto3" json:"peer,omitempty"`
 	// For denials, the gRPC method called.
 	Method string `protobuf:"bytes,6,opt,name=method,proto3" json:"method,omitempty"`
@@ -613,7 +642,14 @@ type AuditRecord struct {
 	// The token created or revoked, "tokens/{token}".
 	Token string `protobuf:"bytes,8,opt,name=token,proto3" json:"token,omitempty"`
 	// For people: the role, and the code and reason of a denial.
-	Detail        string `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
+	Detail string `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
+	// For a denial: the number of calls the record sums up (the server
+	// writes one record per caller, peer, method, bank and reason every few
+	// seconds, not one per call). 1 for other records.
+	Count int64 `protobuf:"varint,10,opt,name=count,proto3" json:"count,omitempty"`
+	// For a denial: when the first of the calls it sums up was refused;
+	// time is when the record was written.
+	FirstTime     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=first_time,json=firstTime,proto3" json:"first_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -711,6 +747,20 @@ func (x *AuditRecord) GetDetail() string {
 	return ""
 }
 
+func (x *AuditRecord) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetFirstTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstTime
+	}
+	return nil
+}
+
 var File_mediamatch_v1_token_service_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_token_service_proto_rawDesc = "" +
@@ -732,20 +782,25 @@ const file_mediamatch_v1_token_service_proto_rawDesc = "" +
 	"\x05token\x18\x02 \x01(\v2\x14.mediamatch.v1.TokenR\x05token\"Y\n" +
 	"\x13CreateTokenResponse\x12*\n" +
 	"\x05token\x18\x01 \x01(\v2\x14.mediamatch.v1.TokenR\x05token\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x13\n" +
-	"\x11ListTokensRequest\"B\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"O\n" +
+	"\x11ListTokensRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"j\n" +
 	"\x12ListTokensResponse\x12,\n" +
-	"\x06tokens\x18\x01 \x03(\v2\x14.mediamatch.v1.TokenR\x06tokens\"(\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x14.mediamatch.v1.TokenR\x06tokens\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x12RevokeTokenRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"A\n" +
 	"\x13RevokeTokenResponse\x12*\n" +
-	"\x05token\x18\x01 \x01(\v2\x14.mediamatch.v1.TokenR\x05token\"S\n" +
+	"\x05token\x18\x01 \x01(\v2\x14.mediamatch.v1.TokenR\x05token\"U\n" +
 	"\x17ListAuditRecordsRequest\x12\x1b\n" +
-	"\tafter_seq\x18\x01 \x01(\x03R\bafterSeq\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"v\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"x\n" +
 	"\x18ListAuditRecordsResponse\x124\n" +
-	"\arecords\x18\x01 \x03(\v2\x1a.mediamatch.v1.AuditRecordR\arecords\x12$\n" +
-	"\x0enext_after_seq\x18\x02 \x01(\x03R\fnextAfterSeq\"\xeb\x01\n" +
+	"\arecords\x18\x01 \x03(\v2\x1a.mediamatch.v1.AuditRecordR\arecords\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbc\x02\n" +
 	"\vAuditRecord\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
@@ -755,7 +810,11 @@ const file_mediamatch_v1_token_service_proto_rawDesc = "" +
 	"\x06method\x18\x06 \x01(\tR\x06method\x12\x12\n" +
 	"\x04bank\x18\a \x01(\tR\x04bank\x12\x14\n" +
 	"\x05token\x18\b \x01(\tR\x05token\x12\x16\n" +
-	"\x06detail\x18\t \x01(\tR\x06detail*b\n" +
+	"\x06detail\x18\t \x01(\tR\x06detail\x12\x14\n" +
+	"\x05count\x18\n" +
+	" \x01(\x03R\x05count\x129\n" +
+	"\n" +
+	"first_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tfirstTime*b\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fROLE_MATCHER\x10\x01\x12\x10\n" +
@@ -808,19 +867,20 @@ var file_mediamatch_v1_token_service_proto_depIdxs = []int32{
 	1,  // 6: mediamatch.v1.RevokeTokenResponse.token:type_name -> mediamatch.v1.Token
 	10, // 7: mediamatch.v1.ListAuditRecordsResponse.records:type_name -> mediamatch.v1.AuditRecord
 	11, // 8: mediamatch.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	2,  // 9: mediamatch.v1.TokenService.CreateToken:input_type -> mediamatch.v1.CreateTokenRequest
-	4,  // 10: mediamatch.v1.TokenService.ListTokens:input_type -> mediamatch.v1.ListTokensRequest
-	6,  // 11: mediamatch.v1.TokenService.RevokeToken:input_type -> mediamatch.v1.RevokeTokenRequest
-	8,  // 12: mediamatch.v1.TokenService.ListAuditRecords:input_type -> mediamatch.v1.ListAuditRecordsRequest
-	3,  // 13: mediamatch.v1.TokenService.CreateToken:output_type -> mediamatch.v1.CreateTokenResponse
-	5,  // 14: mediamatch.v1.TokenService.ListTokens:output_type -> mediamatch.v1.ListTokensResponse
-	7,  // 15: mediamatch.v1.TokenService.RevokeToken:output_type -> mediamatch.v1.RevokeTokenResponse
-	9,  // 16: mediamatch.v1.TokenService.ListAuditRecords:output_type -> mediamatch.v1.ListAuditRecordsResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	11, // 9: mediamatch.v1.AuditRecord.first_time:type_name -> google.protobuf.Timestamp
+	2,  // 10: mediamatch.v1.TokenService.CreateToken:input_type -> mediamatch.v1.CreateTokenRequest
+	4,  // 11: mediamatch.v1.TokenService.ListTokens:input_type -> mediamatch.v1.ListTokensRequest
+	6,  // 12: mediamatch.v1.TokenService.RevokeToken:input_type -> mediamatch.v1.RevokeTokenRequest
+	8,  // 13: mediamatch.v1.TokenService.ListAuditRecords:input_type -> mediamatch.v1.ListAuditRecordsRequest
+	3,  // 14: mediamatch.v1.TokenService.CreateToken:output_type -> mediamatch.v1.CreateTokenResponse
+	5,  // 15: mediamatch.v1.TokenService.ListTokens:output_type -> mediamatch.v1.ListTokensResponse
+	7,  // 16: mediamatch.v1.TokenService.RevokeToken:output_type -> mediamatch.v1.RevokeTokenResponse
+	9,  // 17: mediamatch.v1.TokenService.ListAuditRecords:output_type -> mediamatch.v1.ListAuditRecordsResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_token_service_proto_init() }

@@ -46,14 +46,15 @@ type TokenServiceClient interface {
 	// keeps only its SHA-256 hash. A token of the same name fails with
 	// ALREADY_EXISTS.
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error)
-	// ListTokens lists every token in name order, without secrets.
+	// ListTokens lists the tokens in name order, without secrets, a page at
+	// a time.
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
 	// RevokeToken deletes a token: from then on it fails with
 	// UNAUTHENTICATED. An unknown token fails with NOT_FOUND.
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
-	// ListAuditRecords lists the audit log, oldest first: token creations
-	// and revocations, and every call refused with UNAUTHENTICATED or
-	// PERMISSION_DENIED.
+	// ListAuditRecords lists the audit log, oldest first, a page at a time:
+	// token creations and revocations, and summaries of the calls refused
+	// with UNAUTHENTICATED or PERMISSION_DENIED.
 	ListAuditRecords(ctx context.Context, in *ListAuditRecordsRequest, opts ...grpc.CallOption) (*ListAuditRecordsResponse, error)
 }
 
@@ -123,14 +124,15 @@ type TokenServiceServer interface {
 	// keeps only its SHA-256 hash. A token of the same name fails with
 	// ALREADY_EXISTS.
 	CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error)
-	// ListTokens lists every token in name order, without secrets.
+	// ListTokens lists the tokens in name order, without secrets, a page at
+	// a time.
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)
 	// RevokeToken deletes a token: from then on it fails with
 	// UNAUTHENTICATED. An unknown token fails with NOT_FOUND.
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
-	// ListAuditRecords lists the audit log, oldest first: token creations
-	// and revocations, and every call refused with UNAUTHENTICATED or
-	// PERMISSION_DENIED.
+	// ListAuditRecords lists the audit log, oldest first, a page at a time:
+	// token creations and revocations, and summaries of the calls refused
+	// with UNAUTHENTICATED or PERMISSION_DENIED.
 	ListAuditRecords(context.Context, *ListAuditRecordsRequest) (*ListAuditRecordsResponse, error)
 	mustEmbedUnimplementedTokenServiceServer()
 }
