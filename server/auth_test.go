@@ -263,3 +263,38 @@ func TestDenialsSummedUp(t *testing.T) {
 		t.Errorf("after Shutdown: %d records, %d per-bank refusals, overflow %d; want %d records, %d, 6", len(recs), perBank, overflow, maxDenialKeys+1, maxDenialKeys)
 	}
 }
+
+// TestListTokensPages checks that ListTokens pages by opaque tokens in
+// name order, and that a page token of another list is refused.
+func TestListTokensPages(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	for _, n := range []string{"e", "a", "d", "c", "b"} {
+		tokenSecret(t, ts.st, store.Token{Name: n, Role: store.RoleMatcher})
+	}
+	var names []string
+	pages := 0
+	for page := ""; ; {
+		r, err := ts.token.ListTokens(as(ctx(t), admin), &pb.ListTokensRequest{PageSize: 2, PageToken: page})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, tok := range r.GetTokens() {
+			names = append(names, tok.GetName())
+		}
+		if page = r.GetNextPageToken(); page == "" {
+			break
+		}
+	}
+	if got := strings.Join(names, ","); got != "tokens/a,tokens/b,tokens/c,tokens/d,tokens/e,tokens/root" || pages != 3 {
+		t.Errorf("pages of 2: %s in %d pages", got, pages)
+	}
+	a, err := ts.token.ListAuditRecords(as(ctx(t), admin), &pb.ListAuditRecordsRequest{PageSize: 1})
+	if err != nil || a.GetNextPageToken() == "" {
+		t.Fatalf("an audit page: %v, %v", a, err)
+	}
+	if _, err := ts.token.ListTokens(as(ctx(t), admin), &pb.ListTokensRequest{PageToken: a.GetNextPageToken()}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("ListTokens with an audit page token: %v", err)
+	}
+}
