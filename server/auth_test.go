@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
@@ -296,5 +297,57 @@ func TestListTokensPages(t *testing.T) {
 	}
 	if _, err := ts.token.ListTokens(as(ctx(t), admin), &pb.ListTokensRequest{PageToken: a.GetNextPageToken()}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("ListTokens with an audit page token: %v", err)
+	}
+}
+
+// TestEntryNotFoundSameAnswer checks that a token limited to bank a gets
+// the same answer, status and details alike, for an entry id of bank b
+// as for an id that does not exist, through "banks/a" and "banks/-", from
+// GetEntry, UpdateEntry and DeleteEntry: it cannot probe the other banks'
+// ids.
+func TestEntryNotFoundSameAnswer(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	curator := tokenSecret(t, ts.st, store.Token{Name: "c-a", Role: store.RoleCurator, Banks: []string{"a"}})
+	img := smallPNG(t)
+	var inB string
+	for _, b := range []string{"a", "b"} {
+		if _, err := ts.bank.CreateBank(as(ctx(t), admin), &pb.CreateBankRequest{BankId: b}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := ts.bank.CreateEntry(as(ctx(t), admin), &pb.CreateEntryRequest{Parent: "banks/" + b, Media: img})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inB = r.GetEntry().GetName()
+	}
+	id := inB[strings.LastIndex(inB, "/")+1:]
+	calls := map[string]func(name string) error{
+		"GetEntry": func(name string) error {
+			_, err := ts.bank.GetEntry(as(ctx(t), curator), &pb.GetEntryRequest{Name: name})
+			return err
+		},
+		"UpdateEntry": func(name string) error {
+			_, err := ts.bank.UpdateEntry(as(ctx(t), curator), &pb.UpdateEntryRequest{Entry: &pb.Entry{Name: name, Note: "n"}, UpdateMask: mask("note")})
+			return err
+		},
+		"DeleteEntry": func(name string) error {
+			_, err := ts.bank.DeleteEntry(as(ctx(t), curator), &pb.DeleteEntryRequest{Name: name})
+			return err
+		},
+	}
+	for method, call := range calls {
+		for _, parent := range []string{"banks/a", "banks/-"} {
+			other, missing := parent+"/entries/"+id, parent+"/entries/99"
+			errOther, errMissing := call(other), call(missing)
+			so, sm := status.Convert(errOther).Proto(), status.Convert(errMissing).Proto()
+			sm.Message = strings.ReplaceAll(sm.GetMessage(), missing, other)
+			if so.GetCode() != int32(codes.NotFound) || !proto.Equal(so, sm) {
+				t.Errorf("%s %s: bank b's entry gives %v; a missing one %v", method, parent, so, sm)
+			}
+		}
+	}
+	if _, err := ts.bank.GetEntry(as(ctx(t), admin), &pb.GetEntryRequest{Name: inB}); err != nil {
+		t.Errorf("bank b's entry after the scoped calls: %v", err)
 	}
 }

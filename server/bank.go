@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -271,25 +272,37 @@ func (s *Server) add(ctx context.Context, e *store.Entry) (*store.Entry, bool, e
 	return r.Entry, r.Existed, nil
 }
 
-// entryIn reads the entry a name names, checking the bank it gives.
+// entryIn reads the entry a name names, checking the bank it gives and
+// the banks the caller is granted. Every way of not finding it (no such
+// id, an id in another bank, a bank the caller may not see) gives the same
+// error, built from the name as given, so that a token limited to banks
+// cannot tell the others' entry ids from unused ones.
 func (s *Server) entryIn(ctx context.Context, name string, view store.View) (*store.Entry, error) {
 	bank, id, err := parseEntryName(name)
 	if err != nil {
 		return nil, err
 	}
+	p := principalOf(ctx)
+	if bank != anyBank && !p.allowsBank(bank) {
+		return nil, entryNotFound(name)
+	}
 	e, err := s.st.Entry(ctx, id, view)
+	if errors.Is(err, store.ErrEntryNotFound) {
+		return nil, entryNotFound(name)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if bank != anyBank && e.Bank != bank {
-		return nil, fmt.Errorf("%w: %s (the entry is in another bank)", store.ErrEntryNotFound, store.Clip(name))
-	}
-	if !principalOf(ctx).allowsBank(e.Bank) {
-		// Named through "banks/-": as if absent, so a token limited to
-		// banks learns nothing of the others' entries.
-		return nil, fmt.Errorf("%w: %s", store.ErrEntryNotFound, store.Clip(name))
+	if (bank != anyBank && e.Bank != bank) || !p.allowsBank(e.Bank) {
+		return nil, entryNotFound(name)
 	}
 	return e, nil
+}
+
+// entryNotFound is the one answer for an entry name that names nothing
+// the caller may see.
+func entryNotFound(name string) error {
+	return fmt.Errorf("%w: %s", store.ErrEntryNotFound, store.Clip(name))
 }
 
 // GetEntry implements BankService.GetEntry.
@@ -367,6 +380,9 @@ func (s *Server) UpdateEntry(ctx context.Context, req *pb.UpdateEntryRequest) (*
 		return nil, err
 	}
 	res, err := s.commit(ctx, store.UpdateEntry(e.ID, values, paths...))
+	if errors.Is(err, store.ErrEntryNotFound) { // removed meanwhile
+		return nil, entryNotFound(req.GetEntry().GetName())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -380,6 +396,9 @@ func (s *Server) DeleteEntry(ctx context.Context, req *pb.DeleteEntryRequest) (*
 		return nil, err
 	}
 	res, err := s.commit(ctx, store.RemoveEntry(e.ID))
+	if errors.Is(err, store.ErrEntryNotFound) { // removed meanwhile
+		return nil, entryNotFound(req.GetName())
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -358,7 +358,7 @@ func TestStatusCodes(t *testing.T) {
 		{"unknown entry", func() error {
 			_, err := ts.bank.GetEntry(ctx(t), &pb.GetEntryRequest{Name: "banks/-/entries/987654"})
 			return err
-		}, codes.NotFound, "entry not found: 987654"},
+		}, codes.NotFound, "entry not found: banks/-/entries/987654"},
 		{"remove unknown entry", func() error {
 			_, err := ts.bank.DeleteEntry(ctx(t), &pb.DeleteEntryRequest{Name: "banks/b/entries/987654"})
 			return err
