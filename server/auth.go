@@ -42,6 +42,9 @@ type principal struct {
 	banks []string
 	// open is set when authentication is off: everything is allowed.
 	open bool
+	// created is when the token was created: with its name, it tells the
+	// token from a later one of the same name.
+	created time.Time
 }
 
 // allowsBank reports whether the principal may see bank.
@@ -121,11 +124,34 @@ func (s *Server) authenticate(ctx context.Context) (*principal, error) {
 	if found.Expired(time.Now()) {
 		return nil, fmt.Errorf("%w: token %q expired at %s", errUnauthenticated, found.Name, found.Expires.UTC().Format(time.RFC3339))
 	}
-	p := &principal{name: found.Name, role: found.Role}
+	p := &principal{name: found.Name, role: found.Role, created: found.Created}
 	if len(found.Banks) > 0 {
 		p.banks = found.Banks
 	}
 	return p, nil
+}
+
+// stillValid checks, just before a write, that the token a call was
+// authenticated with is still there and unexpired: a stream opened before
+// the token's revocation must not write as it afterwards.
+func (s *Server) stillValid(ctx context.Context) error {
+	p := principalOf(ctx)
+	if p.open {
+		return nil
+	}
+	t, err := s.st.Token(ctx, p.name)
+	switch {
+	case errors.Is(err, store.ErrTokenNotFound) || (err == nil && !t.Created.Equal(p.created)):
+		err = fmt.Errorf("%w: token %q was revoked during the call; nothing was written", errUnauthenticated, p.name)
+	case err != nil:
+		return err
+	case t.Expired(time.Now()):
+		err = fmt.Errorf("%w: token %q expired at %s, during the call; nothing was written", errUnauthenticated, p.name, t.Expires.UTC().Format(time.RFC3339))
+	default:
+		return nil
+	}
+	method, _ := grpc.Method(ctx)
+	return s.deny(ctx, p, method, "", err)
 }
 
 // bearer returns the token of the call's authorization metadata.

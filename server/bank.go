@@ -28,6 +28,9 @@ func (s *Server) commit(ctx context.Context, ops ...store.Op) (store.CommitResul
 	if s.offlineActor != "" {
 		who = s.offlineActor
 	}
+	if err := s.stillValid(ctx); err != nil {
+		return store.CommitResult{}, err
+	}
 	res, err := s.st.Commit(ctx, who, ops...)
 	if err != nil || s.idx == nil {
 		return res, err
