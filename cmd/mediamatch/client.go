@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ type clientFlags struct {
 	// tlsCA, when set, connects with TLS, trusting the CA certificates
 	// in that PEM file; tlsCert and tlsKey are a client certificate.
 	tlsCA, tlsCert, tlsKey string
+	// insecure lets the token go in plaintext to a server beyond loopback.
+	insecure bool
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
@@ -43,21 +46,24 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.tlsCA, "tls-ca", "", "connect with TLS, trusting the CA certificates of this PEM file")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "client certificate (PEM) to present, for a server with --client-ca; needs --tls-key and --tls-ca")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the client certificate's private key (PEM)")
+	fs.BoolVar(&c.insecure, "insecure", false, "send --token without TLS to a server beyond loopback (anyone on the path can then read and reuse it)")
 }
 
 // bearerToken sends a token with every call.
 type bearerToken struct {
 	token string
+	// tls is set when the token must only go over TLS.
+	tls bool
 }
 
 func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
 	return map[string]string{"authorization": "bearer " + b.token}, nil
 }
 
-// RequireTransportSecurity is false so that a token also reaches a
-// plaintext server on loopback; beyond loopback, the server itself
-// refuses to run without TLS unless told --insecure.
-func (bearerToken) RequireTransportSecurity() bool { return false }
+// RequireTransportSecurity is true beyond loopback (dial refuses a token
+// without TLS there first, saying which flags to use); on loopback, and
+// with --insecure, a token also goes to a plaintext server.
+func (b bearerToken) RequireTransportSecurity() bool { return b.tls }
 
 // transport returns the dial option of the connection's security.
 func (c clientFlags) transport() (grpc.DialOption, error) {
@@ -84,6 +90,23 @@ func (c clientFlags) transport() (grpc.DialOption, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return grpc.WithTransportCredentials(credentials.NewTLS(cfg)), nil
+}
+
+// targetIsLoopback reports whether a --server target is on this machine:
+// a loopback address or localhost (as serve's isLoopback decides for
+// --listen), or a Unix socket.
+func targetIsLoopback(target string) bool {
+	if strings.HasPrefix(target, "unix:") || strings.HasPrefix(target, "unix-abstract:") {
+		return true
+	}
+	for _, scheme := range []string{"dns:///", "passthrough:///"} {
+		target = strings.TrimPrefix(target, scheme)
+	}
+	host, _, err := net.SplitHostPort(target)
+	if err != nil {
+		host = target // a target without a port
+	}
+	return isLoopbackHost(host)
 }
 
 // client is a connection to a mediamatch server.
@@ -113,7 +136,11 @@ func dial(c clientFlags) (*client, error) {
 	}
 	opts := []grpc.DialOption{transport, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes))}
 	if c.token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken{token: strings.TrimSpace(c.token)}))
+		local := targetIsLoopback(c.server)
+		if c.tlsCA == "" && !local && !c.insecure {
+			return nil, fmt.Errorf("refusing to send the token without TLS to %s, which is not a loopback address: connect with TLS (--tls-ca, or MEDIAMATCH_TLS_CA), or pass --insecure (MEDIAMATCH_INSECURE) to send it in plaintext on a network you trust", c.server)
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken{token: strings.TrimSpace(c.token), tls: !local && !c.insecure}))
 	}
 	conn, err := grpc.NewClient(c.server, opts...)
 	if err != nil {

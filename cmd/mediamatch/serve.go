@@ -282,9 +282,15 @@ func isLoopback(addr string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("--listen %q: %v", addr, err)
 	}
-	if host == "localhost" {
-		return true, nil
+	return isLoopbackHost(host), nil
+}
+
+// isLoopbackHost reports whether host, without a port, is localhost or a
+// loopback address (127.0.0.0/8, ::1, or 127/8 mapped into IPv6).
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback(), nil
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return ip != nil && ip.IsLoopback()
 }
