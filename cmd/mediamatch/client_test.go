@@ -19,7 +19,7 @@ func TestTokenNeedsTLSBeyondLoopback(t *testing.T) {
 		t.Errorf("a token to a remote address without TLS: exit %d %s", code, stderr)
 	}
 	for name, env := range map[string]map[string]string{
-		"--insecure": remote,
+		"--insecure":          remote,
 		"MEDIAMATCH_INSECURE": with2(remote, "MEDIAMATCH_INSECURE", "true"),
 	} {
 		args := []string{"bank", "list"}
