@@ -54,19 +54,27 @@ func (p *principal) allowsBank(bank string) bool {
 
 type principalKey struct{}
 
-// principalOf returns the caller a call's context carries; calls that did
-// not go through the interceptors (tests of handlers) are open.
-func principalOf(ctx context.Context) *principal {
+// openPrincipal is the caller of every call while authentication is off,
+// and of Offline's token management: everything is allowed.
+var openPrincipal = &principal{name: Anonymous, open: true}
+
+// principalOf returns the caller a call's context carries. A context
+// without one did not go through the interceptors (nor Offline), and is
+// refused: a handler reached some other way must not run as everyone.
+func principalOf(ctx context.Context) (*principal, error) {
 	if p, ok := ctx.Value(principalKey{}).(*principal); ok {
-		return p
+		return p, nil
 	}
-	return &principal{name: Anonymous, open: true}
+	return nil, fmt.Errorf("%w: the call carries no caller (it did not go through authentication)", errPermissionDenied)
 }
 
 // actor names the caller in the change log: the token's name, or, with
 // authentication off, "anonymous@" and the peer's address.
 func actor(ctx context.Context) string {
-	p := principalOf(ctx)
+	p, err := principalOf(ctx)
+	if err != nil {
+		return Anonymous // the write is refused (stillValid)
+	}
 	if p.open {
 		if addr := peerAddr(ctx); addr != "" {
 			return Anonymous + "@" + addr
@@ -96,7 +104,7 @@ func (s *Server) authenticate(ctx context.Context) (*principal, error) {
 		if len(tokens) > 0 {
 			return nil, fmt.Errorf("%w: this server needs a token: send \"authorization: bearer TOKEN\" (the mediamatch client's --token, or MEDIAMATCH_TOKEN)", errUnauthenticated)
 		}
-		return &principal{name: Anonymous, open: true}, nil
+		return openPrincipal, nil
 	}
 	var found *store.Token
 	if hasSecret {
@@ -135,7 +143,10 @@ func (s *Server) authenticate(ctx context.Context) (*principal, error) {
 // authenticated with is still there and unexpired: a stream opened before
 // the token's revocation must not write as it afterwards.
 func (s *Server) stillValid(ctx context.Context) error {
-	p := principalOf(ctx)
+	p, err := principalOf(ctx)
+	if err != nil {
+		return err
+	}
 	if p.open {
 		return nil
 	}

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -385,5 +387,29 @@ func TestRevokedDuringStream(t *testing.T) {
 	}
 	if b, err := ts.st.Bank(ctx(t), "a"); err != nil || b.Entries != 0 {
 		t.Errorf("bank a after the refused stream: %d entries, %v", b.Entries, err)
+	}
+}
+
+// TestNoCallerRefused checks that a handler reached without the
+// interceptors (no caller in its context) refuses to read or write,
+// while Offline's token management, which names its caller, works.
+func TestNoCallerRefused(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	bare := context.Background()
+	if _, err := ts.srv.ListBanks(bare, &pb.ListBanksRequest{}); !errors.Is(err, errPermissionDenied) {
+		t.Errorf("ListBanks without a caller: %v", err)
+	}
+	if _, err := ts.srv.CreateBank(bare, &pb.CreateBankRequest{BankId: "b"}); !errors.Is(err, errPermissionDenied) {
+		t.Errorf("CreateBank without a caller: %v", err)
+	}
+	if _, err := ts.st.Bank(bare, "b"); !errors.Is(err, store.ErrBankNotFound) {
+		t.Errorf("the bank of a refused call: %v", err)
+	}
+	if _, err := ts.srv.Match(bare, &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: smallPNG(t)}}); !errors.Is(err, errPermissionDenied) {
+		t.Errorf("Match without a caller: %v", err)
+	}
+	off := NewOffline(ts.st, "offline:test")
+	if _, err := off.CreateToken(bare, &pb.CreateTokenRequest{TokenId: "root", Token: &pb.Token{Role: pb.Role_ROLE_ADMIN}}); err != nil {
+		t.Errorf("Offline.CreateToken: %v", err)
 	}
 }

@@ -95,7 +95,10 @@ func (s *Server) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (*pb.L
 	if err != nil {
 		return nil, err
 	}
-	p := principalOf(ctx)
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.ListBanksResponse{}
 	bytes, last := 0, ""
 	for {
@@ -285,7 +288,10 @@ func (s *Server) entryIn(ctx context.Context, name string, view store.View) (*st
 	if err != nil {
 		return nil, err
 	}
-	p := principalOf(ctx)
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if bank != anyBank && !p.allowsBank(bank) {
 		return nil, entryNotFound(name)
 	}
@@ -344,7 +350,10 @@ func (s *Server) ListEntries(ctx context.Context, req *pb.ListEntriesRequest) (*
 	if bank != anyBank {
 		q.Bank = bank
 	}
-	p := principalOf(ctx)
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.ListEntriesResponse{}
 	bytes := 0
 	var last uint64
@@ -440,7 +449,10 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 			after = uint64(revs.Compacted) // from the first change kept
 		}
 	}
-	p := principalOf(ctx)
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.ListChangesResponse{Revision: int64(revs.Current)}
 	scanned := 0
 	cursor := store.Revision(after)

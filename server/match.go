@@ -164,7 +164,11 @@ func (s *Server) match(ctx context.Context, q match.Query, opts *pb.MatchOptions
 	}
 	// A token limited to banks searches only those, whatever it names
 	// (naming others was refused before the call).
-	q.Within = principalOf(ctx).banks
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q.Within = p.banks
 	q.Types = opts.GetHashTypes()
 	q.Limit = int(opts.GetLimit())
 	if q.Limit < 0 {
