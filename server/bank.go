@@ -346,13 +346,17 @@ func (s *Server) ListEntries(ctx context.Context, req *pb.ListEntriesRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	q := store.EntryQuery{After: after, View: view}
-	if bank != anyBank {
-		q.Bank = bank
-	}
 	p, err := principalOf(ctx)
 	if err != nil {
 		return nil, err
+	}
+	q := store.EntryQuery{After: after, View: view}
+	switch {
+	case bank != anyBank:
+		q.Bank = bank
+	case p.banks != nil:
+		// "banks/-" for a token limited to banks reads only theirs.
+		q.Banks = p.banks
 	}
 	out := &pb.ListEntriesResponse{}
 	bytes := 0

@@ -73,6 +73,10 @@ type Snapshot interface {
 type EntryQuery struct {
 	// Bank limits the list to one bank; empty lists every bank's.
 	Bank string
+	// Banks, when Bank is empty, limits the list to these banks, reading
+	// only their entries; banks that do not exist are skipped. Empty
+	// (with Bank empty) lists every bank's.
+	Banks []string
 	// After skips the entries with ids up to it.
 	After uint64
 	// View says how much of each entry to read.
