@@ -17,8 +17,9 @@ import (
 // what a call returns to the banks a token is granted (lists, matches
 // without banks, entries named through "banks/-").
 //
-// An admin may call everything. A method missing from the table is
-// refused to every other role. Health is open to everyone; reflection to
+// An admin may call every method in the table. A method missing from the
+// table is refused to every role, admins included, so that a new RPC is
+// closed until its row is written. Health is open to everyone; reflection to
 // admins, or to everyone when Options.OpenReflection is set (serve sets it
 // when listening on loopback).
 //
