@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -411,5 +412,35 @@ func TestNoCallerRefused(t *testing.T) {
 	off := NewOffline(ts.st, "offline:test")
 	if _, err := off.CreateToken(bare, &pb.CreateTokenRequest{TokenId: "root", Token: &pb.Token{Role: pb.Role_ROLE_ADMIN}}); err != nil {
 		t.Errorf("Offline.CreateToken: %v", err)
+	}
+}
+
+// TestBearer checks the parsing of the authorization header.
+func TestBearer(t *testing.T) {
+	for _, tc := range []struct {
+		what   string
+		values []string
+		secret string
+		has    bool
+		fails  bool
+	}{
+		{"none", nil, "", false, false},
+		{"bearer", []string{"bearer mmt_x"}, "mmt_x", true, false},
+		{"BEARER", []string{"BEARER mmt_x"}, "mmt_x", true, false},
+		{"extra spaces", []string{"  Bearer   mmt_x  "}, "mmt_x", true, false},
+		{"two headers", []string{"bearer mmt_x", "bearer mmt_y"}, "", false, true},
+		{"basic", []string{"Basic dXNlcjpwYXNz"}, "", false, true},
+		{"a bare secret", []string{"mmt_x"}, "", false, true},
+		{"bearer alone", []string{"bearer"}, "", false, true},
+		{"bearer and spaces", []string{"bearer   "}, "", false, true},
+	} {
+		md := metadata.MD{}
+		for _, v := range tc.values {
+			md.Append("authorization", v)
+		}
+		secret, has, err := bearer(metadata.NewIncomingContext(context.Background(), md))
+		if secret != tc.secret || has != tc.has || (err != nil) != tc.fails || (err != nil && !errors.Is(err, errUnauthenticated)) {
+			t.Errorf("%s: %q, %v, %v; want %q, %v, failing %v", tc.what, secret, has, err, tc.secret, tc.has, tc.fails)
+		}
 	}
 }

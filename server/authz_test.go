@@ -371,3 +371,38 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	t.Logf("%d cells, %d wrong", cells, wrong)
 }
+
+// TestEveryMethodHasARow checks that every method the real server serves
+// has a row in the production table (authz.go) and in wantAuthz above,
+// so that a new RPC cannot be left out of either (health aside, open by
+// isHealth).
+func TestEveryMethodHasARow(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	want := map[string]bool{}
+	for _, w := range wantAuthz {
+		want[w.call] = true
+	}
+	n := 0
+	for svc, info := range ts.srv.GRPC().GetServiceInfo() {
+		for _, m := range info.Methods {
+			full := "/" + svc + "/" + m.Name
+			if isHealth(full) {
+				continue
+			}
+			n++
+			if _, ok := ts.srv.authz[full]; !ok {
+				t.Errorf("%s has no row in the authorization table", full)
+			}
+			name := m.Name
+			if strings.Contains(svc, "reflection") {
+				name = "Reflection"
+			}
+			if !want[name] {
+				t.Errorf("%s has no row in wantAuthz", full)
+			}
+		}
+	}
+	if n < len(wantAuthz)-2 {
+		t.Errorf("the server serves %d methods, fewer than the table's", n)
+	}
+}
