@@ -47,6 +47,11 @@ type Query struct {
 	Duration float64
 	// Banks limits the search; empty means every enabled bank.
 	Banks []string
+	// Within, when not empty, bounds the search to these banks whatever
+	// Banks says: a bank named in Banks but not here is not found, and
+	// with Banks empty the search covers the enabled banks among these.
+	// The server sets it from a token limited to banks.
+	Within []string
 	// Thresholds override the largest matching distance per type.
 	Thresholds map[string]int
 	// MinQuality is the lowest PDQ quality a query hash or frame needs to be
@@ -277,16 +282,17 @@ func (mt *Matcher) Match(ctx context.Context, q Query) (Result, error) {
 func (m *matcher) check() error {
 	q := m.q
 	banks := m.v.Banks()
+	within := func(name string) bool { return len(q.Within) == 0 || slices.Contains(q.Within, name) }
 	if len(q.Banks) == 0 {
 		for name, b := range banks {
-			if !b.Disabled {
+			if !b.Disabled && within(name) {
 				m.banks[name] = b
 			}
 		}
 	} else {
 		for _, name := range q.Banks {
 			b, ok := banks[name]
-			if !ok {
+			if !ok || !within(name) {
 				return fmt.Errorf("%w: %q", store.ErrBankNotFound, store.Clip(name))
 			}
 			m.banks[name] = b

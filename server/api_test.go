@@ -469,7 +469,7 @@ func TestAPIGetEntryRoundTrip(t *testing.T) {
 	runCases(t, []apiCase{
 		{"by its name", get(image.GetName(), 0), codes.OK, ""},
 		{"in any bank", get("banks/-/entries/"+id, 0), codes.OK, ""},
-		{"in the wrong bank", get("banks/b/entries/"+id, 0), codes.NotFound, "another bank"},
+		{"in the wrong bank", get("banks/b/entries/"+id, 0), codes.NotFound, "entry not found: banks/"},
 		{"an unknown entry", get("banks/a/entries/999999", 0), codes.NotFound, "entry not found"},
 		{"entry 0", get("banks/a/entries/0", 0), codes.InvalidArgument, "entry ID"},
 		{"a leading zero", get("banks/a/entries/0"+id, 0), codes.InvalidArgument, "entry ID"},
@@ -662,7 +662,7 @@ func TestAPIUpdateEntry(t *testing.T) {
 		{"the source", bad(&pb.Entry{}, mask("source")), codes.InvalidArgument, "cannot be changed"},
 		{"an unknown field", bad(&pb.Entry{}, mask("colour")), codes.InvalidArgument, "no field"},
 		{"nothing", bad(&pb.Entry{}, nil), codes.InvalidArgument, "changes nothing"},
-		{"in another bank", bad(&pb.Entry{Name: "banks/c/entries/" + id, Note: "x"}, nil), codes.NotFound, "another bank"},
+		{"in another bank", bad(&pb.Entry{Name: "banks/c/entries/" + id, Note: "x"}, nil), codes.NotFound, "entry not found: banks/"},
 		{"in any bank", bad(&pb.Entry{Name: "banks/-/entries/" + id, Note: "x"}, nil), codes.OK, ""},
 		{"an unknown entry", bad(&pb.Entry{Name: "banks/b/entries/99999", Note: "x"}, nil), codes.NotFound, "entry not found"},
 		{"a bad mask of an unknown entry", bad(&pb.Entry{Name: "banks/b/entries/99999"}, mask("colour")), codes.InvalidArgument, "no field"},
@@ -690,7 +690,7 @@ func TestAPIDeleteEntry(t *testing.T) {
 		}
 	}
 	runCases(t, []apiCase{
-		{"in another bank", del("banks/c/entries/" + id), codes.NotFound, "another bank"},
+		{"in another bank", del("banks/c/entries/" + id), codes.NotFound, "entry not found: banks/"},
 		{"malformed", del("entries/" + id), codes.InvalidArgument, "entry name"},
 	})
 	resp, err := ts.bank.DeleteEntry(ctx(t), &pb.DeleteEntryRequest{Name: e.GetName()})

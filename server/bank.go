@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -23,8 +24,15 @@ const maxIndexWait = 5 * time.Second
 
 // commit writes ops as the caller and waits for the index to show them.
 func (s *Server) commit(ctx context.Context, ops ...store.Op) (store.CommitResult, error) {
-	res, err := s.st.Commit(ctx, actor(ctx), ops...)
-	if err != nil {
+	who := actor(ctx)
+	if s.offlineActor != "" {
+		who = s.offlineActor
+	}
+	if err := s.stillValid(ctx); err != nil {
+		return store.CommitResult{}, err
+	}
+	res, err := s.st.Commit(ctx, who, ops...)
+	if err != nil || s.idx == nil {
 		return res, err
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxIndexWait)
@@ -87,23 +95,36 @@ func (s *Server) ListBanks(ctx context.Context, req *pb.ListBanksRequest) (*pb.L
 	if err != nil {
 		return nil, err
 	}
-	banks, err := s.st.ListBanks(ctx, after, size+1)
+	p, err := principalOf(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := &pb.ListBanksResponse{}
-	bytes := 0
-	for i, b := range banks {
-		pbank := bankToProto(b)
-		n := proto.Size(pbank)
-		if i == size || (i > 0 && bytes+n > maxPageBytes) {
-			out.NextPageToken = pageToken("banks", "", banks[i-1].Name)
-			break
+	bytes, last := 0, ""
+	for {
+		banks, err := s.st.ListBanks(ctx, after, size+1)
+		if err != nil {
+			return nil, err
 		}
-		bytes += n
-		out.Banks = append(out.Banks, pbank)
+		for _, b := range banks {
+			after = b.Name
+			if !p.allowsBank(b.Name) {
+				continue // a token limited to banks sees only its own
+			}
+			pbank := bankToProto(b)
+			n := proto.Size(pbank)
+			if len(out.Banks) == size || (len(out.Banks) > 0 && bytes+n > maxPageBytes) {
+				out.NextPageToken = pageToken("banks", "", last)
+				return out, nil
+			}
+			bytes += n
+			last = b.Name
+			out.Banks = append(out.Banks, pbank)
+		}
+		if len(banks) <= size {
+			return out, nil
+		}
 	}
-	return out, nil
 }
 
 // UpdateBank implements BankService.UpdateBank.
@@ -257,20 +278,40 @@ func (s *Server) add(ctx context.Context, e *store.Entry) (*store.Entry, bool, e
 	return r.Entry, r.Existed, nil
 }
 
-// entryIn reads the entry a name names, checking the bank it gives.
+// entryIn reads the entry a name names, checking the bank it gives and
+// the banks the caller is granted. Every way of not finding it (no such
+// id, an id in another bank, a bank the caller may not see) gives the same
+// error, built from the name as given, so that a token limited to banks
+// cannot tell the others' entry ids from unused ones.
 func (s *Server) entryIn(ctx context.Context, name string, view store.View) (*store.Entry, error) {
 	bank, id, err := parseEntryName(name)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.st.Entry(ctx, id, view)
+	p, err := principalOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if bank != anyBank && e.Bank != bank {
-		return nil, fmt.Errorf("%w: %s (the entry is in another bank)", store.ErrEntryNotFound, store.Clip(name))
+	if bank != anyBank && !p.allowsBank(bank) {
+		return nil, entryNotFound(name)
+	}
+	e, err := s.st.Entry(ctx, id, view)
+	if errors.Is(err, store.ErrEntryNotFound) {
+		return nil, entryNotFound(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if (bank != anyBank && e.Bank != bank) || !p.allowsBank(e.Bank) {
+		return nil, entryNotFound(name)
 	}
 	return e, nil
+}
+
+// entryNotFound is the one answer for an entry name that names nothing
+// the caller may see.
+func entryNotFound(name string) error {
+	return fmt.Errorf("%w: %s", store.ErrEntryNotFound, store.Clip(name))
 }
 
 // GetEntry implements BankService.GetEntry.
@@ -305,14 +346,25 @@ func (s *Server) ListEntries(ctx context.Context, req *pb.ListEntriesRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	q := store.EntryQuery{After: after, View: view}
-	if bank != anyBank {
+	switch {
+	case bank != anyBank:
 		q.Bank = bank
+	case p.banks != nil:
+		// "banks/-" for a token limited to banks reads only theirs.
+		q.Banks = p.banks
 	}
 	out := &pb.ListEntriesResponse{}
 	bytes := 0
 	var last uint64
 	err = s.st.ListEntries(ctx, q, func(e *store.Entry) bool {
+		if !p.allowsBank(e.Bank) {
+			return true // "banks/-" lists only the banks a token is granted
+		}
 		pe := entryToProto(e, view)
 		n := proto.Size(pe)
 		if len(out.Entries) == size || (len(out.Entries) > 0 && bytes+n > maxPageBytes) {
@@ -344,6 +396,9 @@ func (s *Server) UpdateEntry(ctx context.Context, req *pb.UpdateEntryRequest) (*
 		return nil, err
 	}
 	res, err := s.commit(ctx, store.UpdateEntry(e.ID, values, paths...))
+	if errors.Is(err, store.ErrEntryNotFound) { // removed meanwhile
+		return nil, entryNotFound(req.GetEntry().GetName())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +412,9 @@ func (s *Server) DeleteEntry(ctx context.Context, req *pb.DeleteEntryRequest) (*
 		return nil, err
 	}
 	res, err := s.commit(ctx, store.RemoveEntry(e.ID))
+	if errors.Is(err, store.ErrEntryNotFound) { // removed meanwhile
+		return nil, entryNotFound(req.GetName())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -395,6 +453,10 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 			after = uint64(revs.Compacted) // from the first change kept
 		}
 	}
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.ListChangesResponse{Revision: int64(revs.Current)}
 	scanned := 0
 	cursor := store.Revision(after)
@@ -409,7 +471,7 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 		for _, c := range changes {
 			scanned++
 			cursor = c.Revision
-			if bank == anyBank || c.Bank == bank {
+			if (bank == anyBank && p.allowsBank(c.Bank)) || c.Bank == bank {
 				out.Changes = append(out.Changes, changeToProto(c))
 				if len(out.Changes) == size {
 					break
@@ -421,10 +483,4 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 		out.NextPageToken = pageToken(kind, req.GetParent(), strconv.FormatUint(uint64(cursor), 10))
 	}
 	return out, nil
-}
-
-// actor names the caller in the change log. Until authentication arrives
-// that is the peer's address.
-func actor(ctx context.Context) string {
-	return peerAddr(ctx)
 }

@@ -32,6 +32,15 @@
 // compacted revision to FailedPrecondition, a damaged record to DataLoss.
 // Anything unexpected is logged and reported as Internal without details.
 //
+// # Authentication and authorization
+//
+// Calls carry a bearer token or a verified TLS client certificate
+// (auth.go); one table (authz.go) says which roles may call each method
+// and which banks a request names, enforced by one unary and one stream
+// interceptor. Refused calls are written to the store's audit log.
+// TokenService manages tokens; Offline does the same on a store without a
+// server, for bootstrapping the first admin.
+//
 // # Limits
 //
 // Every request has a budget: message size, concurrent streams per

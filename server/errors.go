@@ -44,6 +44,10 @@ var codeTable = []struct {
 	{store.ErrFutureRevision, codes.OutOfRange, "REVISION_IN_FUTURE"},
 	{store.ErrCorrupt, codes.DataLoss, "STORE_DAMAGED"},
 	{store.ErrClosed, codes.Unavailable, "SHUTTING_DOWN"},
+	{store.ErrTokenNotFound, codes.NotFound, "TOKEN_NOT_FOUND"},
+	{store.ErrTokenExists, codes.AlreadyExists, "TOKEN_EXISTS"},
+	{errUnauthenticated, codes.Unauthenticated, "UNAUTHENTICATED"},
+	{errPermissionDenied, codes.PermissionDenied, "PERMISSION_DENIED"},
 	{errInvalidRequest, codes.InvalidArgument, "INVALID_ARGUMENT"},
 	{errTooLarge, codes.ResourceExhausted, "UPLOAD_TOO_LARGE"},
 	{context.Canceled, codes.Canceled, "CANCELLED"},
@@ -56,6 +60,16 @@ var (
 	errInvalidRequest = errors.New("invalid request")
 	// errTooLarge reports an upload over the server's byte budget.
 	errTooLarge = errors.New("over the size limit")
+)
+
+// Errors of authentication and authorization.
+var (
+	// errUnauthenticated reports a call without a valid token: none, an
+	// unknown, expired or revoked one, or a certificate without a token.
+	errUnauthenticated = errors.New("unauthenticated")
+	// errPermissionDenied reports a valid token whose role may not make
+	// the call, or that names a bank the token is not granted.
+	errPermissionDenied = errors.New("permission denied")
 )
 
 // toStatus turns an error into a gRPC status with an ErrorInfo detail.

@@ -162,6 +162,13 @@ func (s *Server) match(ctx context.Context, q match.Query, opts *pb.MatchOptions
 		}
 		q.Banks = append(q.Banks, id)
 	}
+	// A token limited to banks searches only those, whatever it names
+	// (naming others was refused before the call).
+	p, err := principalOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q.Within = p.banks
 	q.Types = opts.GetHashTypes()
 	q.Limit = int(opts.GetLimit())
 	if q.Limit < 0 {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -70,6 +72,23 @@ type Options struct {
 	Metrics *Metrics
 	// Rules are the matching rules. Default match.DefaultRules().
 	Rules *match.Rules
+	// RequireAuth refuses every call without a valid token (health
+	// aside), even while the store holds no token. Without it, a store
+	// without tokens lets every call through, as anonymous; once a token
+	// exists, calls need one either way. Default false; serve sets it
+	// when listening beyond loopback.
+	RequireAuth bool
+	// OpenReflection lets every caller use server reflection; without it,
+	// only admins (or everyone while authentication is off). Default
+	// false; serve sets it when listening on loopback.
+	OpenReflection bool
+	// DenialFlushInterval is how often refused calls, summed up in memory,
+	// are written to the audit log (and at Shutdown). Default
+	// DefaultDenialFlushInterval.
+	DenialFlushInterval time.Duration
+	// TLS, when set, serves TLS with this configuration (its ClientCAs and
+	// ClientAuth decide client certificates); nil serves plaintext.
+	TLS *tls.Config
 }
 
 // Server implements the mediamatch.v1 services: reads and writes go to the
@@ -77,18 +96,25 @@ type Options struct {
 type Server struct {
 	pb.UnimplementedMatchServiceServer
 	pb.UnimplementedBankServiceServer
+	pb.UnimplementedTokenServiceServer
 
-	st          store.Store
-	idx         *index.Index
-	matcher     *match.Matcher
-	opts        Options
-	log         *slog.Logger
-	metrics     *Metrics
-	decodeSlots chan struct{}
-	health      *health.Server
-	grpc        *grpc.Server
-	stopped     chan struct{}
-	stopOnce    sync.Once
+	st      store.Store
+	idx     *index.Index
+	matcher *match.Matcher
+	opts    Options
+	authz   map[string]authzRule
+	// offlineActor, for Offline (no index, no gRPC), is the actor of
+	// every commit.
+	offlineActor string
+	log          *slog.Logger
+	metrics      *Metrics
+	decodeSlots  chan struct{}
+	health       *health.Server
+	grpc         *grpc.Server
+	stopped      chan struct{}
+	stopOnce     sync.Once
+	// denied holds refused calls until they are written (denials.go).
+	denied denials
 }
 
 // healthInterval is how often the server compares its index with the
@@ -114,6 +140,9 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.DenialFlushInterval <= 0 {
+		opts.DenialFlushInterval = DefaultDenialFlushInterval
+	}
 	rules := match.DefaultRules()
 	if opts.Rules != nil {
 		rules = *opts.Rules
@@ -127,6 +156,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		st:          st,
 		idx:         idx,
 		opts:        opts,
+		authz:       authzTable(),
 		log:         opts.Logger,
 		metrics:     opts.Metrics,
 		decodeSlots: make(chan struct{}, opts.MaxConcurrentDecodes),
@@ -141,26 +171,32 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	} else {
 		s.log.Info("video decoding available", "ffmpeg", st.FFmpeg, "version", st.Version, "network_isolated", st.NetworkIsolated)
 	}
-	s.grpc = grpc.NewServer(
+	sopts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.ConnectionTimeout(opts.ConnectionTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: maxConnectionIdle}),
-		grpc.ChainUnaryInterceptor(s.unaryObserve),
-		grpc.ChainStreamInterceptor(s.streamObserve),
-	)
+		grpc.ChainUnaryInterceptor(s.unaryObserve, s.unaryAuth),
+		grpc.ChainStreamInterceptor(s.streamObserve, s.streamAuth),
+	}
+	if opts.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	s.grpc = grpc.NewServer(sopts...)
 	pb.RegisterMatchServiceServer(s.grpc, s)
 	pb.RegisterBankServiceServer(s.grpc, s)
+	pb.RegisterTokenServiceServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.setHealth(healthpb.HealthCheckResponse_SERVING)
 	go s.watchIndex()
+	go s.flushLoop(opts.DenialFlushInterval)
 	return s, nil
 }
 
 func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
-	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName} {
+	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName, pb.TokenService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, st)
 	}
 }
@@ -197,8 +233,8 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // Shutdown stops the server gracefully: health turns NOT_SERVING, new
 // calls are refused, calls in flight finish, and after grace any still
-// running are cancelled. The caller closes the index and the store
-// afterwards.
+// running are cancelled; then the refused calls not yet in the audit log
+// are written. The caller closes the index and the store afterwards.
 func (s *Server) Shutdown(grace time.Duration) {
 	s.stopOnce.Do(func() { close(s.stopped) })
 	s.health.Shutdown()
@@ -214,6 +250,7 @@ func (s *Server) Shutdown(grace time.Duration) {
 		s.grpc.Stop()
 		<-done
 	}
+	s.flushDenials(context.Background())
 }
 
 // unaryObserve logs and measures every unary call, turns errors into

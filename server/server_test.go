@@ -46,6 +46,7 @@ type testServer struct {
 	conn   *grpc.ClientConn
 	match  pb.MatchServiceClient
 	bank   pb.BankServiceClient
+	token  pb.TokenServiceClient
 	health healthpb.HealthClient
 	opts   Options
 }
@@ -80,7 +81,7 @@ func startServer(t testing.TB, db string, opts Options) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{t: t, db: db, st: st, idx: idx, srv: srv, conn: conn, opts: opts,
-		match: pb.NewMatchServiceClient(conn), bank: pb.NewBankServiceClient(conn), health: healthpb.NewHealthClient(conn)}
+		match: pb.NewMatchServiceClient(conn), bank: pb.NewBankServiceClient(conn), token: pb.NewTokenServiceClient(conn), health: healthpb.NewHealthClient(conn)}
 	t.Cleanup(ts.stop)
 	return ts
 }
@@ -360,7 +361,7 @@ func TestStatusCodes(t *testing.T) {
 		{"unknown entry", func() error {
 			_, err := ts.bank.GetEntry(ctx(t), &pb.GetEntryRequest{Name: "banks/-/entries/987654"})
 			return err
-		}, codes.NotFound, "entry not found: 987654"},
+		}, codes.NotFound, "entry not found: banks/-/entries/987654"},
 		{"remove unknown entry", func() error {
 			_, err := ts.bank.DeleteEntry(ctx(t), &pb.DeleteEntryRequest{Name: "banks/b/entries/987654"})
 			return err

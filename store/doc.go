@@ -31,4 +31,16 @@
 // fresh Snapshot. Changes carry the changed bank or entry as it is when the
 // change is read, so applying every change after a snapshot's revision, in
 // order, yields the state at the last revision read (see Change).
+//
+// # Tokens and the audit log
+//
+// Tokens (CreateToken, RevokeToken; read with Token and ListTokens) are
+// the server's credentials: a name, a role, the banks it is limited to,
+// an expiry, and the SHA-256 hash of its secret (never the secret) or the
+// client certificate subject it is bound to. They are written through
+// Commit like everything else, but they are not changes of banks or
+// entries: they take no revision and stay out of the change log, which
+// partners and followers read. Instead, creating and revoking a token
+// writes an audit record in the same transaction; the server adds one for
+// every call it refuses (RecordAudit). ListAudit reads the audit log.
 package store

@@ -55,6 +55,14 @@ var (
 	ErrEntryNotFound = errors.New("entry not found")
 )
 
+// Errors about tokens.
+var (
+	// ErrTokenNotFound reports a token name that does not exist.
+	ErrTokenNotFound = errors.New("token not found")
+	// ErrTokenExists reports creating a token whose name is taken.
+	ErrTokenExists = errors.New("token already exists")
+)
+
 // Errors about arguments.
 var (
 	// ErrInvalid reports an argument that breaks a rule of the data model:

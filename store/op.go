@@ -11,6 +11,9 @@ const (
 	OpAddEntry
 	OpUpdateEntry
 	OpRemoveEntry
+	OpCreateToken
+	OpRevokeToken
+	OpRecordAudit
 )
 
 // Op is one operation of a commit. Build it with the functions below; a
@@ -31,6 +34,10 @@ type Op struct {
 	ID uint64
 	// Fields are the update paths of UpdateBank and UpdateEntry.
 	Fields []string
+	// Token is the token to create; its Name names the token to revoke.
+	Token *Token
+	// Audit is the audit record to write.
+	Audit *AuditRecord
 }
 
 // CreateBank creates a bank. A bank of the same name fails the commit with
@@ -84,6 +91,22 @@ func UpdateEntry(id uint64, e Entry, fields ...string) Op {
 // ErrEntryNotFound.
 func RemoveEntry(id uint64) Op { return Op{Kind: OpRemoveEntry, ID: id} }
 
+// CreateToken creates a token; the store sets its creation time and
+// actor and writes an AuditTokenCreated record in the same transaction.
+// Tokens are not changes of banks or entries: they take no revision and
+// are not in the change log. A token of the same name fails with
+// ErrTokenExists; more than MaxTokens fail with ErrInvalid.
+func CreateToken(t Token) Op { return Op{Kind: OpCreateToken, Token: &t} }
+
+// RevokeToken deletes the named token, so that it is no longer accepted,
+// and writes an AuditTokenRevoked record in the same transaction. An
+// unknown token fails with ErrTokenNotFound.
+func RevokeToken(name string) Op { return Op{Kind: OpRevokeToken, Token: &Token{Name: name}} }
+
+// RecordAudit appends a record to the audit log; the store sets its Seq
+// and Time. It takes no revision.
+func RecordAudit(a AuditRecord) Op { return Op{Kind: OpRecordAudit, Audit: &a} }
+
 // CommitResult reports what a commit did.
 type CommitResult struct {
 	// Revision is the store's revision after the commit: that of its last
@@ -103,6 +126,8 @@ type OpResult struct {
 	// Existed is set when AddEntry found the entry already in its bank and
 	// wrote nothing.
 	Existed bool
+	// Token is the token as created, or as it was before its revocation.
+	Token *Token
 	// Removed is the number of entries DeleteBank removed with the bank.
 	Removed int
 	// Changed is false when the operation changed nothing (an AddEntry

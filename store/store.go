@@ -22,6 +22,14 @@ type Store interface {
 	// fn returns false. The entries are read from one consistent state.
 	ListEntries(ctx context.Context, q EntryQuery, fn func(*Entry) bool) error
 
+	// Token returns the named token.
+	Token(ctx context.Context, name string) (Token, error)
+	// ListTokens returns every token, in name order (at most MaxTokens).
+	ListTokens(ctx context.Context) ([]Token, error)
+	// ListAudit returns up to limit audit records with Seq after the
+	// given one, oldest first.
+	ListAudit(ctx context.Context, after uint64, limit int) ([]AuditRecord, error)
+
 	// Snapshot returns a consistent view of the whole store at its current
 	// revision, to be closed when done. Writes go on meanwhile.
 	Snapshot(ctx context.Context) (Snapshot, error)
@@ -65,6 +73,10 @@ type Snapshot interface {
 type EntryQuery struct {
 	// Bank limits the list to one bank; empty lists every bank's.
 	Bank string
+	// Banks, when Bank is empty, limits the list to these banks, reading
+	// only their entries; banks that do not exist are skipped. Empty
+	// (with Bank empty) lists every bank's.
+	Banks []string
 	// After skips the entries with ids up to it.
 	After uint64
 	// View says how much of each entry to read.

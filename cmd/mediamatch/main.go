@@ -12,10 +12,13 @@
 //	mediamatch update ID [--label k=v]... [--remove-label K]... [--note N]
 //	mediamatch remove ID...
 //	mediamatch log [--since REV] [--bank B]
+//	mediamatch token create|list|revoke [--db FILE]  API tokens, through the server or offline
+//	mediamatch audit [--after SEQ]                 the audit log (admin)
 //	mediamatch check [--db mediamatch.db]          verify a store file offline
 //	mediamatch version
 //
-// Client commands talk to --server (default 127.0.0.1:7077). Every flag can
+// Client commands talk to --server (default 127.0.0.1:7077), with --token
+// (or MEDIAMATCH_TOKEN) and, for TLS, --tls-ca. Every flag can
 // also be set through the environment: --server is read from
 // MEDIAMATCH_SERVER when not given on the command line, --max-pixels from
 // MEDIAMATCH_MAX_PIXELS, and so on.
@@ -64,6 +67,8 @@ func commands() []command {
 		{"update", "change an entry's labels or note: update ID [--label k=v]... [--note N]", runUpdate},
 		{"remove", "remove entries: remove ID...", runEntry("remove")},
 		{"log", "print the change log: log [--since REV] [--bank B]", runLog},
+		{"token", "manage API tokens: token create|list|revoke (through the server, or --db FILE offline)", runToken},
+		{"audit", "print the audit log: token changes and refused calls (admin)", runAudit},
 		{"check", "check a store file offline: check [--db FILE]", runCheck},
 		{"version", "print the version, the API version and the store schema", runVersion},
 	}

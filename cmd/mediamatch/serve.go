@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,9 +39,13 @@ func runServe(e *env, args []string) int {
 	retention := fs.Uint64("log-retention", 0, "keep this many of the newest change records and compact older ones; 0 keeps the whole log (the audit trail)")
 	listen := fs.String("listen", defaultListen, "address for the gRPC API")
 	metricsListen := fs.String("metrics-listen", defaultMetricsListen, "address for Prometheus metrics at /metrics; empty to disable")
-	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without authentication")
+	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without TLS and tokens (anyone who reaches the port may then do anything until a token exists)")
+	tlsCert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM; with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	clientCA := fs.String("client-ca", "", "verify TLS client certificates against the CA certificates of this PEM file; a verified certificate authenticates as the token bound to its subject common name (token create --cert-subject)")
 	structures := fs.String("index", "", "search structure per hash type, e.g. pdq=mih,phash=linear (linear, bktree, mih); default: the fastest measured")
 	grace := fs.Duration("shutdown-grace", defaultGrace, "how long calls in flight may run after SIGINT/SIGTERM")
+	auditFlush := fs.Duration("audit-flush", server.DefaultDenialFlushInterval, "how often refused calls, summed up per caller, method and reason, are written to the audit log")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every call)")
 	mediaOpts := decodeFlags(fs)
 	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
@@ -56,32 +62,113 @@ func runServe(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mediamatch serve: --index: %v\n", err)
 		return exitUsage
 	}
-	if !*insecure {
-		if err := requireLoopback(*listen); err != nil {
-			fmt.Fprintf(e.stderr, "mediamatch serve: %v\n", err)
-			return exitUsage
-		}
+	loopback, err := isLoopback(*listen)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch serve: %v\n", err)
+		return exitUsage
+	}
+	tlsConfig, err := serverTLS(*tlsCert, *tlsKey, *clientCA)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch serve: %v\n", err)
+		return exitUsage
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, log, serveConfig{
-		db: *db, listen: *listen, metricsListen: *metricsListen, grace: *grace,
+	err = serve(ctx, log, serveConfig{
+		db: *db, listen: *listen, metricsListen: *metricsListen, grace: *grace, insecure: *insecure, loopback: loopback,
 		store: bolt.Options{LogRetention: *retention},
-		index: index.Options{Structures: st, Logger: log}, server: server.Options{Media: *mediaOpts},
-	}); err != nil {
+		index: index.Options{Structures: st, Logger: log},
+		server: server.Options{Media: *mediaOpts, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
+			// Beyond loopback a call always needs a token, even before the
+			// first exists; --insecure keeps the old, open behaviour.
+			RequireAuth: !loopback && !*insecure, OpenReflection: loopback},
+	})
+	var refused *refusal
+	switch {
+	case errors.As(err, &refused):
+		fmt.Fprintf(e.stderr, "mediamatch serve: %v\n", err)
+		return exitUsage
+	case err != nil:
 		log.Error("server stopped", "error", err.Error())
 		return exitFail
 	}
 	return exitOK
 }
 
+// refusal is a configuration serve will not run with; it says why and
+// which flags fix it.
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string { return r.msg }
+
+// serverTLS loads the TLS configuration of --tls-cert, --tls-key and
+// --client-ca; nil without them.
+func serverTLS(certFile, keyFile, clientCA string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		if clientCA != "" {
+			return nil, errors.New("--client-ca needs TLS: give --tls-cert and --tls-key as well")
+		}
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientCA != "" {
+		pem, err := os.ReadFile(clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--client-ca %s: no PEM certificate in it", clientCA)
+		}
+		// A client without a certificate may still authenticate with a
+		// token; one with a certificate must present a valid one.
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
+// checkExposure refuses a listener beyond loopback without TLS and
+// tokens, unless --insecure.
+func checkExposure(cfg serveConfig, st *bolt.DB) error {
+	if cfg.loopback || cfg.insecure {
+		return nil
+	}
+	tokens, err := st.ListTokens(context.Background())
+	if err != nil {
+		return err
+	}
+	var missing, fixes []string
+	if cfg.server.TLS == nil {
+		missing = append(missing, "TLS")
+		fixes = append(fixes, "give --tls-cert FILE and --tls-key FILE")
+	}
+	if len(tokens) == 0 {
+		missing = append(missing, "tokens")
+		fixes = append(fixes, fmt.Sprintf("create an admin token first, while the server is stopped: mediamatch token create --db %s --name admin --role admin", cfg.db))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &refusal{fmt.Sprintf("refusing to listen on %s, which other machines can reach, without %s: anyone who reaches the port could read, change and delete every bank. To fix it, %s; or listen on loopback (--listen 127.0.0.1:7077); or pass --insecure to serve like this anyway",
+		cfg.listen, strings.Join(missing, " and "), strings.Join(fixes, ", and "))}
+}
+
 type serveConfig struct {
 	db, listen, metricsListen string
 	grace                     time.Duration
-	store                     bolt.Options
-	index                     index.Options
-	server                    server.Options
+	// insecure and loopback: --insecure given; --listen on loopback.
+	insecure, loopback bool
+	store              bolt.Options
+	index              index.Options
+	server             server.Options
 }
 
 // openState opens the store file and builds the index over it.
@@ -114,6 +201,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 			log.Info("store closed", "db", cfg.db)
 		}
 	}()
+	if err := checkExposure(cfg, st); err != nil {
+		return err
+	}
 	stats := idx.Stats()
 	attrs := []any{"db", cfg.db, "ms", time.Since(start).Milliseconds(), "revision", uint64(idx.Revision()), "entries", idx.Entries()}
 	for typ, st := range idx.Structures() {
@@ -123,7 +213,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 
 	lis, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
-		return fmt.Errorf("listening for the API: %w", err)
+		return fmt.Errorf("listening for the API on %s: %w (move it with --listen ADDR)", cfg.listen, err)
 	}
 	cfg.server.Logger = log
 	var metricsSrv *http.Server
@@ -132,7 +222,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 		mlis, err := net.Listen("tcp", cfg.metricsListen)
 		if err != nil {
 			lis.Close()
-			return fmt.Errorf("listening for metrics: %w", err)
+			return fmt.Errorf("listening for metrics on %s: %w (move it with --metrics-listen ADDR, or turn metrics off with --metrics-listen \"\")", cfg.metricsListen, err)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", cfg.server.Metrics.Handler())
@@ -185,18 +275,22 @@ func parseStructures(s string) (map[string]index.Structure, error) {
 	return out, nil
 }
 
-// requireLoopback refuses addresses that other machines can reach: the
-// API has no authentication yet.
-func requireLoopback(addr string) error {
+// isLoopback reports whether addr (--listen) is reachable from this
+// machine only.
+func isLoopback(addr string) (bool, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q: %v", addr, err)
+		return false, fmt.Errorf("--listen %q: %v", addr, err)
 	}
-	if host == "localhost" {
-		return nil
+	return isLoopbackHost(host), nil
+}
+
+// isLoopbackHost reports whether host, without a port, is localhost or a
+// loopback address (127.0.0.0/8, ::1, or 127/8 mapped into IPv6).
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("--listen %q is reachable beyond this machine and the API has no authentication yet; listen on 127.0.0.1 or pass --insecure", addr)
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return ip != nil && ip.IsLoopback()
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,13 @@ type serverProcess struct {
 // it to log the address it serves on.
 func startServe(t *testing.T, bin, db string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--db", db, "--listen", "127.0.0.1:0", "--metrics-listen", "", "--shutdown-grace", "5s")
+	return startServeArgs(t, bin, db, "--listen", "127.0.0.1:0")
+}
+
+// startServeArgs is startServe with other flags (a --listen among them).
+func startServeArgs(t *testing.T, bin, db string, args ...string) *serverProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--metrics-listen", "", "--shutdown-grace", "5s", "--audit-flush", "20ms"}, args...)...)
 	cmd.Env = append(os.Environ(), "MEDIAMATCH_LOG_LEVEL=info")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -209,10 +216,42 @@ func TestServeAndClientCommands(t *testing.T) {
 }
 
 // TestServeRefusesOpenListen checks the safety default: no listening
-// beyond loopback without authentication unless told --insecure.
+// beyond loopback without TLS and tokens unless told --insecure, with a
+// message that names the flags that fix it; and --insecure starts.
 func TestServeRefusesOpenListen(t *testing.T) {
-	code, _, stderr := runCLI(t, nil, nil, "serve", "--db", filepath.Join(t.TempDir(), "x.db"), "--listen", "0.0.0.0:0")
-	if code != exitUsage || !strings.Contains(stderr, "--insecure") {
+	db := filepath.Join(t.TempDir(), "x.db")
+	code, _, stderr := runCLI(t, nil, nil, "serve", "--db", db, "--listen", "0.0.0.0:0")
+	for _, want := range []string{"refusing to listen on 0.0.0.0:0", "without TLS and tokens", "--tls-cert FILE and --tls-key FILE", "mediamatch token create --db " + db + " --name admin --role admin", "--insecure"} {
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr %q: want %q", code, stderr, want)
+		}
+	}
+	// With a token, only TLS is missing.
+	if code, _, stderr := runCLI(t, nil, nil, "token", "create", "--db", db, "--name", "root", "--role", "admin"); code != exitOK {
+		t.Fatalf("token create --db: exit %d %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, nil, nil, "serve", "--db", db, "--listen", "0.0.0.0:0")
+	if code != exitUsage || !strings.Contains(stderr, "without TLS:") || strings.Contains(stderr, "token create") {
+		t.Errorf("with a token: exit %d, stderr %q", code, stderr)
+	}
+	if testing.Short() {
+		return
+	}
+	bin := buildBinary(t)
+	srv := startServeArgs(t, bin, db, "--listen", "0.0.0.0:0", "--insecure")
+	srv.stop(t)
+}
+
+// TestMetricsListenError checks that a metrics port that cannot be bound
+// names the flag that moves it.
+func TestMetricsListenError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	code, _, stderr := runCLI(t, nil, nil, "serve", "--db", filepath.Join(t.TempDir(), "m.db"), "--listen", "127.0.0.1:0", "--metrics-listen", l.Addr().String())
+	if code != exitFail || !strings.Contains(stderr, "--metrics-listen") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }

@@ -13,6 +13,8 @@
 //	members     one nested bucket per bank: entry id -> empty record
 //	identities  bank name, 0, identity (32 bytes) -> entry id
 //	changes     revision (8 bytes, big-endian) -> change record
+//	tokens      token name -> token record (never the secret: its SHA-256)
+//	audit       sequence number (8 bytes, big-endian) -> audit record
 //
 // Every value is a record sealed with a checksum over its bucket, key and
 // payload (package store/record). Integer keys are big-endian so iteration
@@ -39,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +69,8 @@ const (
 	bucketMembers    = "members"
 	bucketIdentities = "identities"
 	bucketChanges    = "changes"
+	bucketTokens     = "tokens"
+	bucketAudit      = "audit"
 
 	keySchema    = "schema"
 	keyInstance  = "instance"
@@ -76,7 +81,11 @@ const (
 )
 
 // dataBuckets are the buckets whose records the meta bucket counts.
-var dataBuckets = []string{bucketBanks, bucketCounts, bucketEntries, bucketMembers, bucketIdentities, bucketChanges}
+var dataBuckets = []string{bucketBanks, bucketCounts, bucketEntries, bucketMembers, bucketIdentities, bucketChanges, bucketTokens, bucketAudit}
+
+// lateBuckets are the data buckets added after schema 2 was fixed: a file
+// without them is of the same schema, and gets them at Open.
+func lateBuckets() []string { return []string{bucketTokens, bucketAudit} }
 
 // Options configures Open. The zero value is ready to use.
 type Options struct {
@@ -87,6 +96,10 @@ type Options struct {
 	// records and compacts older ones as commits add more. Zero keeps the
 	// whole log: it is the audit trail. Default 0.
 	LogRetention uint64
+	// AuditRetention is the number of the newest audit records kept
+	// (token creations and revocations, refused calls); older ones are
+	// deleted as new ones come. Default 100,000.
+	AuditRetention uint64
 	// Now returns the time recorded with changes. Default time.Now.
 	Now func() time.Time
 }
@@ -131,6 +144,9 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.AuditRetention == 0 {
+		opts.AuditRetention = defaultAuditRetention
 	}
 	info, err := os.Stat(path)
 	switch {
@@ -181,6 +197,10 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, openError(path, err)
 	}
 	if err := s.view(context.Background(), "checking the file", checkBounds); err != nil {
+		s.bolt.Close()
+		return nil, openError(path, err)
+	}
+	if err := s.addLateBuckets(); err != nil {
 		s.bolt.Close()
 		return nil, openError(path, err)
 	}
@@ -312,6 +332,11 @@ func checkBounds(tx *bolt.Tx) error {
 			return fmt.Errorf("%w: the next entry id would be %d, but entry %d exists", store.ErrCorrupt, entries.Sequence()+1, last)
 		}
 	}
+	if audit := tx.Bucket([]byte(bucketAudit)); audit != nil {
+		if k, _ := audit.Cursor().Last(); k != nil && (len(k) != 8 || audit.Sequence() < binary.BigEndian.Uint64(k)) {
+			return fmt.Errorf("%w: the next audit record number would be %d, but record %x exists", store.ErrCorrupt, audit.Sequence()+1, k)
+		}
+	}
 	c := tx.Bucket([]byte(bucketChanges)).Cursor()
 	first, _ := c.First()
 	last, _ := c.Last()
@@ -330,6 +355,9 @@ func checkBounds(tx *bolt.Tx) error {
 // with the bucket's count in the meta bucket.
 func (summary *fileSummary) checkCounts() error {
 	for _, b := range dataBuckets {
+		if _, counted := summary.meta[keyRecords+b]; !counted && summary.records[b] == 0 && slices.Contains(lateBuckets(), b) {
+			continue // made before the bucket existed; Open adds it
+		}
 		want, err := metaUint(summary.meta, keyRecords+b)
 		if err != nil {
 			return err
@@ -455,7 +483,10 @@ func (s *DB) Check(ctx context.Context) error {
 			for err := range tx.Check() {
 				return fmt.Errorf("%w: %v", store.ErrCorrupt, err)
 			}
-			return checkRecords(tx)
+			if err := checkRecords(tx); err != nil {
+				return err
+			}
+			return checkTokens(tx)
 		})
 	})
 }

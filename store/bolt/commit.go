@@ -123,6 +123,22 @@ func checkOps(actor string, ops []store.Op) error {
 			} else {
 				err = store.ValidateEntry(op.Entry)
 			}
+		case store.OpCreateToken:
+			if op.Token == nil {
+				err = fmt.Errorf("%w: no token to create", store.ErrInvalid)
+			} else {
+				err = store.ValidateToken(op.Token)
+			}
+		case store.OpRevokeToken:
+			if op.Token == nil || !store.ValidTokenName(op.Token.Name) {
+				err = fmt.Errorf("%w: no token name to revoke", store.ErrTokenNotFound)
+			}
+		case store.OpRecordAudit:
+			if op.Audit == nil {
+				err = fmt.Errorf("%w: no audit record", store.ErrInvalid)
+			} else {
+				err = store.ValidateAudit(op.Audit)
+			}
 		case store.OpUpdateEntry, store.OpRemoveEntry:
 			if op.ID == 0 {
 				err = fmt.Errorf("%w: entry id 0", store.ErrEntryNotFound)
@@ -233,6 +249,9 @@ func (s *DB) runGroup(group []*request) {
 					}
 					results[i] = res
 				}
+				if err := w.trimAudit(s.opts.AuditRetention); err != nil {
+					return err
+				}
 				return w.finish()
 			})
 		})
@@ -247,8 +266,12 @@ func (s *DB) runGroup(group []*request) {
 			}
 			return
 		}
-		s.current.Store(w.rev)
-		s.notify()
+		// Watchers (the index, partners' syncs) follow revisions; a group
+		// that took none (audit records, tokens) has nothing for them.
+		if w.rev != s.current.Load() {
+			s.current.Store(w.rev)
+			s.notify()
+		}
 		for i, r := range live {
 			r.done <- reply{res: results[i]}
 		}
@@ -455,6 +478,13 @@ func (w *writer) apply(actor string, ops []store.Op) (store.CommitResult, error)
 			var e *store.Entry
 			e, err = w.removeEntry(actor, op.ID)
 			res = store.OpResult{Entry: e, Changed: true}
+		case store.OpCreateToken:
+			res, err = w.createToken(actor, *op.Token)
+		case store.OpRevokeToken:
+			res, err = w.revokeToken(actor, op.Token.Name)
+		case store.OpRecordAudit:
+			w.audit(*op.Audit)
+			res = store.OpResult{Changed: true}
 		}
 		if err == nil {
 			err = w.err

@@ -1,10 +1,12 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -133,6 +135,9 @@ func (s *DB) ListEntries(ctx context.Context, q store.EntryQuery, fn func(*store
 	}
 	return s.view(ctx, "listing entries", func(tx *bolt.Tx) error {
 		entries := tx.Bucket([]byte(bucketEntries))
+		if q.Bank == "" && len(q.Banks) > 0 {
+			return listBanksEntries(ctx, tx, q, fn)
+		}
 		if q.Bank == "" {
 			c := entries.Cursor()
 			for k, v := c.Seek(u64(q.After + 1)); k != nil; k, v = c.Next() {
@@ -181,6 +186,64 @@ func (s *DB) ListEntries(ctx context.Context, q store.EntryQuery, fn func(*store
 		}
 		return nil
 	})
+}
+
+// listBanksEntries lists the entries of q.Banks in id order: a merge of
+// the banks' member buckets, which hold only ids, so that entries of other
+// banks are never read.
+func listBanksEntries(ctx context.Context, tx *bolt.Tx, q store.EntryQuery, fn func(*store.Entry) bool) error {
+	entries := tx.Bucket([]byte(bucketEntries))
+	type head struct {
+		bank string
+		c    *bolt.Cursor
+		k, v []byte
+	}
+	var heads []*head
+	for i, b := range q.Banks {
+		if slices.Contains(q.Banks[:i], b) || tx.Bucket([]byte(bucketBanks)).Get([]byte(b)) == nil {
+			continue
+		}
+		members := tx.Bucket([]byte(bucketMembers)).Bucket([]byte(b))
+		if members == nil {
+			return fmt.Errorf("%w: bank %q has no member bucket", store.ErrCorrupt, store.Clip(b))
+		}
+		h := &head{bank: b, c: members.Cursor()}
+		h.k, h.v = h.c.Seek(u64(q.After + 1))
+		heads = append(heads, h)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var next *head
+		for _, h := range heads {
+			if h.k != nil && (next == nil || bytes.Compare(h.k, next.k) < 0) {
+				next = h
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		k := next.k
+		if _, err := record.Open([]byte(bucketMembers+"/"+next.bank), k, next.v); err != nil {
+			return err
+		}
+		ev := entries.Get(k)
+		if ev == nil {
+			return fmt.Errorf("%w: bank %q lists entry %x, which does not exist", store.ErrCorrupt, store.Clip(next.bank), k)
+		}
+		e, _, err := decodeEntry(k, ev, q.View)
+		if err != nil {
+			return err
+		}
+		if e.Bank != next.bank {
+			return fmt.Errorf("%w: bank %q lists entry %d of bank %q", store.ErrCorrupt, store.Clip(next.bank), e.ID, store.Clip(e.Bank))
+		}
+		if !fn(e) {
+			return nil
+		}
+		next.k, next.v = next.c.Next()
+	}
 }
 
 // Revisions implements store.Store.

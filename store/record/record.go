@@ -154,6 +154,29 @@ const (
 	changeFields    = 6 // repeated string
 	changeCommitEnd = 7
 	changeRevision  = 8
+
+	// Token.
+	tokenName      = 1
+	tokenRole      = 2
+	tokenBanks     = 3 // repeated string
+	tokenHash      = 4 // 32 bytes
+	tokenSubject   = 5
+	tokenExpires   = 6
+	tokenCreated   = 7
+	tokenCreatedBy = 8
+
+	// Audit record.
+	auditSeq    = 1
+	auditTime   = 2
+	auditAction = 3
+	auditActor  = 4
+	auditPeer   = 5
+	auditMethod = 6
+	auditBank   = 7
+	auditToken  = 8
+	auditDetail = 9
+	auditCount  = 10
+	auditFirst  = 11
 )
 
 // encoder appends fields, leaving zero values out.
@@ -768,6 +791,109 @@ func DecodeChange(p []byte) (store.Change, error) {
 		d.fail("unknown kind %d", c.Kind)
 	}
 	return c, d.result("change")
+}
+
+// EncodeToken returns the payload of a token record.
+func EncodeToken(t *store.Token) []byte {
+	var e encoder
+	e.string(tokenName, t.Name)
+	e.string(tokenRole, string(t.Role))
+	for _, b := range t.Banks {
+		e.b = protowire.AppendTag(e.b, tokenBanks, protowire.BytesType)
+		e.b = protowire.AppendString(e.b, b)
+	}
+	if t.Hash != [32]byte{} {
+		e.bytes(tokenHash, t.Hash[:])
+	}
+	e.string(tokenSubject, t.Subject)
+	e.time(tokenExpires, t.Expires)
+	e.time(tokenCreated, t.Created)
+	e.string(tokenCreatedBy, t.CreatedBy)
+	return e.b
+}
+
+// DecodeToken parses a token record's payload.
+func DecodeToken(p []byte) (store.Token, error) {
+	var t store.Token
+	d := decoder{what: "token"}
+	d.each(p, func(f field) {
+		switch f.num {
+		case tokenName:
+			t.Name = d.string(f)
+		case tokenRole:
+			t.Role = store.Role(d.string(f))
+		case tokenBanks:
+			t.Banks = append(t.Banks, d.string(f))
+		case tokenHash:
+			d.array(f, t.Hash[:])
+		case tokenSubject:
+			t.Subject = d.string(f)
+		case tokenExpires:
+			t.Expires = d.time(f)
+		case tokenCreated:
+			t.Created = d.time(f)
+		case tokenCreatedBy:
+			t.CreatedBy = d.string(f)
+		}
+	})
+	if d.err == nil && t.Name == "" {
+		d.fail("no name")
+	}
+	return t, d.result("token")
+}
+
+// EncodeAudit returns the payload of an audit record.
+func EncodeAudit(a *store.AuditRecord) []byte {
+	var e encoder
+	e.varint(auditSeq, a.Seq)
+	e.time(auditTime, a.Time)
+	e.string(auditAction, string(a.Action))
+	e.string(auditActor, a.Actor)
+	e.string(auditPeer, a.Peer)
+	e.string(auditMethod, a.Method)
+	e.string(auditBank, a.Bank)
+	e.string(auditToken, a.Token)
+	e.string(auditDetail, a.Detail)
+	e.varint(auditCount, a.Count)
+	e.time(auditFirst, a.First)
+	return e.b
+}
+
+// DecodeAudit parses an audit record's payload. An action this version
+// does not know is kept as it is, so a newer writer's records still list.
+func DecodeAudit(p []byte) (store.AuditRecord, error) {
+	var a store.AuditRecord
+	d := decoder{what: "audit"}
+	d.each(p, func(f field) {
+		switch f.num {
+		case auditSeq:
+			a.Seq = d.varint(f)
+		case auditTime:
+			a.Time = d.time(f)
+		case auditAction:
+			a.Action = store.AuditAction(d.string(f))
+		case auditActor:
+			a.Actor = d.string(f)
+		case auditPeer:
+			a.Peer = d.string(f)
+		case auditMethod:
+			a.Method = d.string(f)
+		case auditBank:
+			a.Bank = d.string(f)
+		case auditToken:
+			a.Token = d.string(f)
+		case auditDetail:
+			a.Detail = d.string(f)
+		case auditCount:
+			a.Count = d.varint(f)
+		case auditFirst:
+			a.First = d.time(f)
+		}
+	})
+	if d.err == nil && a.Seq == 0 {
+		d.fail("no sequence number")
+	}
+	return a, d.result("audit")
 }
 
 // EncodeUint returns the payload of a counter or other number record.

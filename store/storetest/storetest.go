@@ -47,6 +47,7 @@ func Run(t *testing.T, b Backend) {
 		{"BankUpdatePaths", testBankUpdatePaths},
 		{"DeleteBank", testDeleteBank},
 		{"Entries", testEntries},
+		{"EntriesOfBanks", testEntriesOfBanks},
 		{"EntryViews", testEntryViews},
 		{"EntryUpdate", testEntryUpdate},
 		{"EntryLimits", testEntryLimits},
@@ -62,6 +63,11 @@ func Run(t *testing.T, b Backend) {
 		{"Snapshot", testSnapshot},
 		{"NotAliased", testNotAliased},
 		{"Reopen", testReopen},
+		{"Tokens", testTokens},
+		{"TokenRules", testTokenRules},
+		{"TokenLimit", testTokenLimit},
+		{"Audit", testAudit},
+		{"TokensReopen", testTokensReopen},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
@@ -1163,5 +1169,45 @@ func testClosed(t *testing.T, b Backend) {
 	wantErr(t, resp.Err, store.ErrClosed, "watch after close")
 	if err := s.Close(); err != nil {
 		t.Errorf("a second close: %v", err)
+	}
+}
+
+// testEntriesOfBanks lists the entries of some banks (EntryQuery.Banks):
+// theirs alone, in id order across them, after a position, with unknown
+// and repeated banks skipped.
+func testEntriesOfBanks(t *testing.T, b Backend) {
+	s := open(t, b)
+	r := rand.New(rand.NewPCG(5, 5))
+	commit(t, s, store.CreateBank(store.Bank{Name: "a"}), store.CreateBank(store.Bank{Name: "b"}), store.CreateBank(store.Bank{Name: "c"}))
+	var want []uint64
+	for i := range 15 {
+		e := add(t, s, RandomImage(r, []string{"a", "b", "c"}[i%3]))
+		if e.Bank != "b" {
+			want = append(want, e.ID)
+		}
+	}
+	list := func(q store.EntryQuery, max int) []uint64 {
+		t.Helper()
+		var got []uint64
+		err := s.ListEntries(ctx(t), q, func(e *store.Entry) bool {
+			if e.Bank == "b" {
+				t.Errorf("listing banks %v returned entry %d of bank b", q.Banks, e.ID)
+			}
+			got = append(got, e.ID)
+			return len(got) < max
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := list(store.EntryQuery{Banks: []string{"c", "a", "nope", "a"}, View: store.ViewBasic}, 100); !slices.Equal(got, want) {
+		t.Errorf("entries of a and c: %v, want %v", got, want)
+	}
+	if got := list(store.EntryQuery{Banks: []string{"a", "c"}, After: want[3], View: store.ViewBasic}, 3); !slices.Equal(got, want[4:7]) {
+		t.Errorf("3 entries of a and c after %d: %v, want %v", want[3], got, want[4:7])
+	}
+	if got := list(store.EntryQuery{Banks: []string{"nope"}}, 100); len(got) != 0 {
+		t.Errorf("entries of an unknown bank: %v", got)
 	}
 }
