@@ -406,9 +406,15 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 		}
 	}
 	for vi, v := range variants {
+		if t.Name == hashing.PDQ && m.degenerate(&v) {
+			continue
+		}
 		m.v.Search(t.Name, v, radius, func(r index.Ref, dist int) bool {
 			info, ok := m.accept(t, r.Entry, dist)
 			if !ok || !m.corroborated(t, info, r, dist) {
+				return true
+			}
+			if t.Name == hashing.PDQ && m.degenerateHit(info, r) {
 				return true
 			}
 			if r.Slot > 0 && info.Kind != store.KindVideo {
@@ -484,9 +490,13 @@ func (m *matcher) matchRegions() {
 			continue
 		}
 		q := Region{qr.Kind, qr.Box}
-		m.v.Search(t.Name, index.HashOf(qr.Hash[:]), r, func(ref index.Ref, dist int) bool {
+		h := index.HashOf(qr.Hash[:])
+		if m.degenerate(&h) {
+			continue
+		}
+		m.v.Search(t.Name, h, r, func(ref index.Ref, dist int) bool {
 			info, ok := m.accept(t, ref.Entry, dist)
-			if !ok {
+			if !ok || m.degenerateHit(info, ref) {
 				return true
 			}
 			if info.Kind == store.KindVideo {
@@ -503,6 +513,39 @@ func (m *matcher) matchRegions() {
 			return true
 		})
 	}
+}
+
+// degenerate reports whether a PDQ hash has too few distinct rows to be
+// evidence (Rules.MinDistinctRows).
+func (m *matcher) degenerate(h *index.Hash) bool {
+	return DistinctRows(h) < m.rules.MinDistinctRows
+}
+
+// degenerateHit reports whether the PDQ hash of an image entry that a
+// search hit, its whole or one of its regions, is degenerate. A video's
+// frames are left to the vPDQ rule.
+func (m *matcher) degenerateHit(info *index.EntryInfo, r index.Ref) bool {
+	if info.Kind == store.KindVideo {
+		return false
+	}
+	if k := r.Region(); k >= 0 {
+		return k < len(info.Regions) && m.degenerate(&info.Regions[k].PDQ)
+	}
+	return info.HasPDQ && m.degenerate(&info.PDQ)
+}
+
+// DistinctRows is the number of distinct values among a 256-bit PDQ
+// hash's 16 rows of 16 bits (the signs of one row of its 16x16 block of
+// DCT coefficients each).
+func DistinctRows(h *index.Hash) int {
+	var rows [16]uint16
+	for i, w := range h {
+		for j := range 4 {
+			rows[4*i+j] = uint16(w >> (48 - 16*j))
+		}
+	}
+	slices.Sort(rows[:])
+	return len(slices.Compact(rows[:]))
 }
 
 // corroborated applies the corroboration rule to a hit of a 64-bit hash

@@ -3,12 +3,14 @@ package match
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/pdq"
 	"github.com/mediamatch/mediamatch/store"
 	"github.com/mediamatch/mediamatch/store/storetest"
@@ -210,5 +212,63 @@ func TestMethods(t *testing.T) {
 	}
 	if got := methods(m); !slices.Equal(got, []Method{MethodDHash}) {
 		t.Errorf("with dHash on: %v, want [dhash]", got)
+	}
+}
+
+// TestDegenerateHashes checks Rules.MinDistinctRows: a PDQ hash of a few
+// repeating rows (a periodic texture's, measured) is no evidence, whole or
+// region, query or entry side.
+func TestDegenerateHashes(t *testing.T) {
+	grate, err := hex.DecodeString("abff0000abff0000abff0000abff8000aaffa800aaffaaaaaaffaaaaaaffaaaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := index.HashOf(grate)
+	if n := DistinctRows(&g); n != 6 {
+		t.Fatalf("grate texture: %d distinct rows, want 6", n)
+	}
+	r := rand.New(rand.NewPCG(27, 28))
+	if h := index.HashOf(func() []byte { b := randPDQ(r); return b[:] }()); DistinctRows(&h) != 16 {
+		t.Errorf("a random hash has %d distinct rows", DistinctRows(&h))
+	}
+	var gh [32]byte
+	copy(gh[:], grate)
+	x, _ := openTestIndex(t)
+	other := randPDQ(r)
+	wholeID := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(gh, 100)}})
+	regionID := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindImage, Hashes: []hashing.Hash{pdqHash(other, 100)},
+		Regions: []hashing.RegionHash{{Kind: hashing.RegionContent, Hash: gh, Quality: 100}}})
+	found := func(m *Matcher, q Query) map[uint64]bool {
+		res, err := m.Match(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[uint64]bool{}
+		for _, mt := range res.Matches {
+			out[mt.EntryID] = true
+		}
+		return out
+	}
+	queries := map[string]Query{
+		"whole": {Hashes: []hashing.Hash{pdqHash(gh, 100)}, MinQuality: -1},
+		"region": {Hashes: []hashing.Hash{pdqHash(randPDQ(r), 100)}, MinQuality: -1,
+			Regions: []hashing.RegionHash{{Kind: hashing.RegionContent, Hash: gh, Quality: 100}}},
+	}
+	for name, q := range queries {
+		if got := found(x.m, q); len(got) != 0 {
+			t.Errorf("%s query with the grate's hash matched %v", name, got)
+		}
+	}
+	rules := x.rules
+	rules.MinDistinctRows = 0
+	m, err := New(x.Index, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := found(m, queries["whole"]); !got[wholeID] || !got[regionID] {
+		t.Errorf("without the rule the whole query found %v, want %d and %d", got, wholeID, regionID)
+	}
+	if got := found(m, queries["region"]); !got[wholeID] || !got[regionID] {
+		t.Errorf("without the rule the region query found %v, want %d and %d", got, wholeID, regionID)
 	}
 }

@@ -47,6 +47,14 @@ type Rules struct {
 	// matchable quality, a pHash or dHash hit must be within it instead.
 	// Default 4.
 	UncorroboratedThreshold int
+	// MinDistinctRows: a PDQ hash, whole or of a region, of the query or
+	// of an entry, whose 16 rows of 16 bits take fewer distinct values
+	// than this is no evidence. Periodic textures (a grate, a tiled
+	// floor) and near-flat windows with a gradient hash to a few
+	// repeating rows, whatever their quality, and land on one another at
+	// distances near 0; a photograph's or a poster's rows are all but
+	// always distinct. Default 11 (BENCHMARKS.md).
+	MinDistinctRows int
 
 	// KeypointKeyRadius is the search radius of a query keypoint's 64-bit
 	// key. A true pair's descriptors differ by about 12 of 256 bits, so
@@ -89,9 +97,9 @@ type Rules struct {
 // DefaultBudget is the default operating point (Rules.Budget): the largest
 // budget at which the false matches on the calibration half of the
 // negatives were no more than plain PDQ's at 31 with its 8 dihedral
-// variants on the same pairs (110 against 112 of 60.8 million pairs; at
-// 3.5e-6 117). BENCHMARKS.md gives the rate measured for it on the held-out
-// half (65 against plain PDQ's 176 of 62.4 million pairs).
+// variants on the same pairs (111 against 112 of 60.8 million pairs; at
+// 3.5e-6 140). BENCHMARKS.md gives the rate measured for it on the held-out
+// half (135 against plain PDQ's 176 of 62.4 million pairs).
 const DefaultBudget = 3e-6
 
 // DefaultRules returns the default rules.
@@ -123,6 +131,7 @@ func DefaultRules() Rules {
 		},
 		CorroborateDistance:     96,
 		UncorroboratedThreshold: 4,
+		MinDistinctRows:         11,
 		KeypointKeyRadius:       3,
 		KeypointMinVotes:        2,
 		MaxKeypointCandidates:   64,

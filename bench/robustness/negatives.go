@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
@@ -479,16 +480,24 @@ type pairHashes struct {
 	whole        pdq.Hash
 	wholeOK      bool // of matchable quality
 	dihedral     [pdq.NumDihedral]pdq.Hash
+	degenerate   [pdq.NumDihedral]bool // of each variant (match.Rules.MinDistinctRows)
 	phash, dhash uint64
 	hasP, hasD   bool
 	regions      []pairRegion
 }
 
 type pairRegion struct {
-	kind     hashing.RegionKind
-	pdq      pdq.Hash
-	phash    uint64
-	hasPHash bool
+	kind       hashing.RegionKind
+	pdq        pdq.Hash
+	degenerate bool // its PDQ hash (match.Rules.MinDistinctRows)
+	phash      uint64
+	hasPHash   bool
+}
+
+// degenerate applies match.Rules.MinDistinctRows to a PDQ hash.
+func degenerate(h *pdq.Hash) bool {
+	x := index.HashOf(h[:])
+	return match.DistinctRows(&x) < match.DefaultRules().MinDistinctRows
 }
 
 // pairHashesOf reads the hashes of a query (with its variants and query
@@ -539,8 +548,12 @@ func pairHashesOf(m *pb.MediaHashes) pairHashes {
 		}
 	}
 	h.dihedral[pdq.Original] = h.whole
+	for d := range h.dihedral {
+		h.degenerate[d] = degenerate(&h.dihedral[d])
+	}
 	for _, k := range order {
 		if pr, ok := regions[k]; ok {
+			pr.degenerate = degenerate(&pr.pdq)
 			h.regions = append(h.regions, *pr)
 		}
 	}
@@ -593,30 +606,39 @@ func (rep *NegativesReport) allPairs(ctx context.Context, r *runner, images []*o
 				continue
 			}
 			e := &entries[j]
-			if q.wholeOK && e.wholeOK {
-				best := 256
+			if q.wholeOK && e.wholeOK && !e.degenerate[pdq.Original] {
+				best := 257
 				for d := range q.dihedral {
-					best = min(best, pdq.Distance(q.dihedral[d], e.whole))
+					if !q.degenerate[d] {
+						best = min(best, pdq.Distance(q.dihedral[d], e.whole))
+					}
 				}
-				local[match.MethodPDQ][best]++
+				if best <= 256 {
+					local[match.MethodPDQ][best]++
+				}
 			}
 			// Regions: the query's whole (as given) against the entry's
 			// regions, the query's regions against the entry's whole and
 			// regions, where the rules compare those kinds.
+			// Degenerate hashes (match.Rules.MinDistinctRows) are no
+			// evidence on either side.
 			best := 257
-			if q.wholeOK {
+			if q.wholeOK && !q.degenerate[pdq.Original] {
 				for _, er := range e.regions {
-					if _, ok := allowed[[2]hashing.RegionKind{hashing.RegionWhole, er.kind}]; ok {
+					if _, ok := allowed[[2]hashing.RegionKind{hashing.RegionWhole, er.kind}]; ok && !er.degenerate {
 						best = min(best, pdq.Distance(q.whole, er.pdq))
 					}
 				}
 			}
 			for _, qr := range q.regions {
-				if _, ok := allowed[[2]hashing.RegionKind{qr.kind, hashing.RegionWhole}]; ok && e.wholeOK {
+				if qr.degenerate {
+					continue
+				}
+				if _, ok := allowed[[2]hashing.RegionKind{qr.kind, hashing.RegionWhole}]; ok && e.wholeOK && !e.degenerate[pdq.Original] {
 					best = min(best, pdq.Distance(qr.pdq, e.whole))
 				}
 				for _, er := range e.regions {
-					if _, ok := allowed[[2]hashing.RegionKind{qr.kind, er.kind}]; ok {
+					if _, ok := allowed[[2]hashing.RegionKind{qr.kind, er.kind}]; ok && !er.degenerate {
 						best = min(best, pdq.Distance(qr.pdq, er.pdq))
 					}
 				}
