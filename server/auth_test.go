@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
@@ -442,5 +443,27 @@ func TestBearer(t *testing.T) {
 		if secret != tc.secret || has != tc.has || (err != nil) != tc.fails || (err != nil && !errors.Is(err, errUnauthenticated)) {
 			t.Errorf("%s: %q, %v, %v; want %q, %v, failing %v", tc.what, secret, has, err, tc.secret, tc.has, tc.fails)
 		}
+	}
+}
+
+// TestCreateTokenExpiry checks that a token cannot be created already
+// expired, and that one expiring later is created with that expiry.
+func TestCreateTokenExpiry(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	create := func(id string, at time.Time) (*pb.CreateTokenResponse, error) {
+		return ts.token.CreateToken(as(ctx(t), admin), &pb.CreateTokenRequest{TokenId: id,
+			Token: &pb.Token{Role: pb.Role_ROLE_MATCHER, ExpireTime: timestamppb.New(at)}})
+	}
+	if _, err := create("past", time.Now().Add(-time.Second)); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "has passed") {
+		t.Errorf("a token expired at creation: %v, want INVALID_ARGUMENT", err)
+	}
+	later := time.Now().Add(time.Hour).Truncate(time.Second)
+	r, err := create("later", later)
+	if err != nil || r.GetSecret() == "" || !r.GetToken().GetExpireTime().AsTime().Equal(later) {
+		t.Fatalf("a token expiring in an hour: %v, %v", r, err)
+	}
+	if _, err := ts.st.Token(ctx(t), "past"); err == nil {
+		t.Error("the refused token was stored")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
@@ -113,6 +114,11 @@ func (s *Server) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*
 	t, err := tokenFromProto(req.GetTokenId(), req.GetToken())
 	if err != nil {
 		return nil, err
+	}
+	if !t.Expires.IsZero() && !t.Expires.After(time.Now()) {
+		// A token that could never be used is a mistake (a duration's
+		// sign, a clock), not a wish.
+		return nil, fmt.Errorf("%w: expire_time %s has passed", errInvalidRequest, t.Expires.UTC().Format(time.RFC3339))
 	}
 	var secret string
 	if t.Subject == "" {
