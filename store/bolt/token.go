@@ -28,6 +28,20 @@ func (w *writer) createToken(actor string, t store.Token) (store.OpResult, error
 	if tokens.Get([]byte(t.Name)) != nil {
 		return store.OpResult{}, fmt.Errorf("%w: %q", store.ErrTokenExists, t.Name)
 	}
+	if t.Subject != "" {
+		// One certificate, one identity: a subject two tokens held would
+		// take whichever role the lookup met first.
+		c := tokens.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			other, err := decodeToken(k, v)
+			if err != nil {
+				return store.OpResult{}, err
+			}
+			if other.Subject == t.Subject {
+				return store.OpResult{}, fmt.Errorf("%w: certificate subject %q is token %q's", store.ErrTokenExists, store.Clip(t.Subject), other.Name)
+			}
+		}
+	}
 	n, err := w.count(bucketTokens)
 	if err != nil {
 		return store.OpResult{}, err

@@ -119,6 +119,11 @@ func testTokenRules(t *testing.T, b Backend) {
 	if list, err := s.ListTokens(ctx(t)); err != nil || len(list) != 0 {
 		t.Errorf("after refused tokens: %d tokens, %v", len(list), err)
 	}
+	// One certificate subject, one token.
+	commit(t, s, store.CreateToken(store.Token{Name: "gateway", Role: store.RolePartner, Subject: "gateway.example"}))
+	_, err := s.Commit(ctx(t), "tester", store.CreateToken(store.Token{Name: "gateway-admin", Role: store.RoleAdmin, Subject: "gateway.example"}))
+	wantErr(t, err, store.ErrTokenExists, "a certificate subject another token has")
+	commit(t, s, store.CreateToken(store.Token{Name: "other", Role: store.RolePartner, Subject: "other.example"}))
 }
 
 func testTokenLimit(t *testing.T, b Backend) {
