@@ -258,13 +258,13 @@ func (mt *Matcher) Match(ctx context.Context, q Query) (Result, error) {
 		}
 		res.LowQuality = res.LowQuality || low
 	}
-	if len(q.Regions) > 0 && (len(types) == 0 || types[hashing.PDQ]) && m.rules.Methods[MethodRegion] {
+	if len(q.Regions) > 0 && (len(types) == 0 || types[hashing.PDQ]) && m.rules.Seeks(MethodRegion) {
 		m.matchRegions()
 	}
 	if len(q.Frames) > 0 && (len(types) == 0 || types[hashing.PDQ]) {
 		res.LowQuality = m.matchFrames() || res.LowQuality
 	}
-	if (len(q.Keypoints) > 0 || len(q.MirroredKeypoints) > 0) && len(types) == 0 && m.rules.Methods[MethodKeypoints] {
+	if (len(q.Keypoints) > 0 || len(q.MirroredKeypoints) > 0) && len(types) == 0 && m.rules.Seeks(MethodKeypoints) {
 		m.matchKeypoints()
 	}
 	m.resolveFrameHits()
@@ -380,7 +380,7 @@ func (m *matcher) matchHash(h hashing.Hash) (lowQuality bool, err error) {
 	if len(h.Bytes)*8 != t.Bits {
 		return false, fmt.Errorf("%w: %s query hash of %d bytes, want %d", ErrInvalid, h.Type, len(h.Bytes), t.Bits/8)
 	}
-	if !m.rules.Methods[methodOf(t.Name, false)] {
+	if !m.rules.Seeks(methodOf(t.Name, false)) {
 		return false, nil
 	}
 	if t.Exact {

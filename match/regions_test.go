@@ -200,6 +200,10 @@ func TestMethods(t *testing.T) {
 	if x.rules.Methods[MethodDHash] || !x.rules.Methods[MethodPHash] || !x.rules.Methods[MethodPDQ] {
 		t.Fatalf("default methods %v", x.rules.Methods)
 	}
+	if x.rules.Seeks(MethodDHash) || !x.rules.Seeks(MethodPHash) || !x.rules.Seeks(MethodVideo) {
+		t.Errorf("Seeks: dhash %v, phash %v, vpdq %v; want false, true, true (video is not governed by Methods)",
+			x.rules.Seeks(MethodDHash), x.rules.Seeks(MethodPHash), x.rules.Seeks(MethodVideo))
+	}
 	if got := methods(x.m); len(got) != 0 {
 		t.Errorf("default rules found %v, want nothing (dHash is off)", got)
 	}

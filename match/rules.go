@@ -29,8 +29,9 @@ type Rules struct {
 	// negative corpus dHash was the strongest evidence of nearly half the
 	// unrelated pairs with any evidence, for re-edits pHash and PDQ found
 	// anyway, and leaving it out let the same false-match count through
-	// more re-edits (BENCHMARKS.md). Image queries against video frames
-	// and video against video are not governed by it.
+	// more re-edits (BENCHMARKS.md). An image against a video's frames
+	// goes with MethodPDQ; a video against a video (MethodVideo, the vPDQ
+	// rule) is not governed by it. Ask Seeks.
 	Methods map[Method]bool
 
 	// RegionThresholds are the largest PDQ distances at which a region hash
@@ -93,6 +94,10 @@ type Rules struct {
 	// frame per second. Default 1.
 	RangeGap float64
 }
+
+// Seeks reports whether the rules seek evidence of method m
+// (Rules.Methods; MethodVideo always).
+func (r *Rules) Seeks(m Method) bool { return m == MethodVideo || r.Methods[m] }
 
 // DefaultBudget is the default operating point (Rules.Budget): the largest
 // budget at which the false matches on the calibration half of the

@@ -355,7 +355,7 @@ func (rep *NegativesReport) Calibrate(source string) (*match.Calibration, error)
 			if e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers {
 				continue // the calibrating run's looser keypoint rule
 			}
-			if !rules.Methods[e.Method] {
+			if !rules.Seeks(e.Method) {
 				continue // a method the rules do not seek
 			}
 			me := match.Evidence{Method: e.Method, Distance: e.Distance, Inliers: e.Inliers}
@@ -383,7 +383,7 @@ func (rep *NegativesReport) Rescored(cal *match.Calibration, rules match.Rules) 
 		var es []match.Evidence
 		var kept []NegativeEvidence
 		for _, e := range p.Evidence {
-			if (e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers) || !rules.Methods[e.Method] {
+			if (e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers) || !rules.Seeks(e.Method) {
 				continue
 			}
 			me := match.Evidence{Method: e.Method, Distance: e.Distance, Inliers: e.Inliers}
@@ -494,15 +494,14 @@ type pairRegion struct {
 	hasPHash   bool
 }
 
-// degenerate applies match.Rules.MinDistinctRows to a PDQ hash.
-func degenerate(h *pdq.Hash) bool {
-	x := index.HashOf(h[:])
-	return match.DistinctRows(&x) < match.DefaultRules().MinDistinctRows
-}
-
 // pairHashesOf reads the hashes of a query (with its variants and query
-// regions) or of an entry (with its stored regions).
-func pairHashesOf(m *pb.MediaHashes) pairHashes {
+// regions) or of an entry (with its stored regions), marking the PDQ
+// hashes with fewer than minRows distinct rows (match.Rules.MinDistinctRows).
+func pairHashesOf(m *pb.MediaHashes, minRows int) pairHashes {
+	degenerate := func(h *pdq.Hash) bool {
+		x := index.HashOf(h[:])
+		return match.DistinctRows(&x) < minRows
+	}
 	var h pairHashes
 	regions := map[[5]float32]*pairRegion{}
 	var order [][5]float32
@@ -566,6 +565,7 @@ const pdqMinQuality = 50
 // allPairs fills rep.AllPairs: the entries' stored hashes are read back
 // from the server, the queries' are those the server returned.
 func (rep *NegativesReport) allPairs(ctx context.Context, r *runner, images []*original, queries []*pb.MediaHashes) error {
+	rules := match.DefaultRules()
 	entries := make([]pairHashes, len(images))
 	qs := make([]pairHashes, len(images))
 	err := r.parallelErr(len(images), func(i int) error {
@@ -578,14 +578,13 @@ func (rep *NegativesReport) allPairs(ctx context.Context, r *runner, images []*o
 		if err != nil {
 			return fmt.Errorf("reading entry %s back: %w", images[i].entry, err)
 		}
-		entries[i] = pairHashesOf(e.GetEntry().GetMedia())
-		qs[i] = pairHashesOf(queries[i])
+		entries[i] = pairHashesOf(e.GetEntry().GetMedia(), rules.MinDistinctRows)
+		qs[i] = pairHashesOf(queries[i], rules.MinDistinctRows)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	rules := match.DefaultRules()
 	allowed := rules.RegionThresholds
 	hist := map[match.Method][]int64{
 		match.MethodPDQ: make([]int64, 257), match.MethodRegion: make([]int64, 257),

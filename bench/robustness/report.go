@@ -385,7 +385,7 @@ func (r *Report) Rescore(cal *match.Calibration, rules match.Rules, budget float
 			var es []match.Evidence
 			probs := map[string]float64{}
 			for _, e := range evs {
-				if (e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers) || !rules.Methods[e.Method] {
+				if (e.Method == match.MethodKeypoints && e.Inliers < rules.KeypointMinInliers) || !rules.Seeks(e.Method) {
 					continue
 				}
 				me := match.Evidence{Method: e.Method, Distance: e.Distance, Inliers: e.Inliers}

@@ -63,9 +63,9 @@ func ROC(neg *NegativesReport, rob *Report, group Group) []Curve {
 		}
 	}
 	names := []string{"combined"}
-	sought := match.DefaultRules().Methods
+	rules := match.DefaultRules()
 	for _, m := range rocMethods {
-		if sought[m] {
+		if rules.Seeks(m) {
 			names = append(names, string(m))
 		}
 	}
