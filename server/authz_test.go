@@ -49,6 +49,7 @@ var wantAuthz = []struct {
 	{"ListTokens", "...a", false, false},
 	{"RevokeToken", "...a", false, false},
 	{"ListAuditRecords", "...a", false, false},
+	{"Backup", "...a", false, false},
 	{"Reflection", "...a", false, false},
 	{"Health", "open", false, false},
 }
@@ -246,6 +247,25 @@ func (f *authzFixture) call(ctx context.Context, name string, c cell) error {
 			return fmt.Errorf("no audit records")
 		}
 		return err
+	case "Backup":
+		st, err := pb.NewAdminServiceClient(ts.conn).Backup(ctx, &pb.BackupRequest{})
+		if err != nil {
+			return err
+		}
+		var got int64
+		for {
+			r, err := st.Recv()
+			if err != nil {
+				return err
+			}
+			got += int64(len(r.GetChunk()))
+			if sum := r.GetSummary(); sum != nil {
+				if sum.GetSizeBytes() != got || got == 0 {
+					return fmt.Errorf("summary says %d bytes, the chunks held %d", sum.GetSizeBytes(), got)
+				}
+				return nil
+			}
+		}
 	case "Reflection":
 		st, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(ctx)
 		if err != nil {

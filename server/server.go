@@ -97,6 +97,7 @@ type Server struct {
 	pb.UnimplementedMatchServiceServer
 	pb.UnimplementedBankServiceServer
 	pb.UnimplementedTokenServiceServer
+	pb.UnimplementedAdminServiceServer
 
 	st      store.Store
 	idx     *index.Index
@@ -187,6 +188,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	pb.RegisterMatchServiceServer(s.grpc, s)
 	pb.RegisterBankServiceServer(s.grpc, s)
 	pb.RegisterTokenServiceServer(s.grpc, s)
+	pb.RegisterAdminServiceServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.setHealth(healthpb.HealthCheckResponse_SERVING)
@@ -196,7 +198,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 }
 
 func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
-	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName, pb.TokenService_ServiceDesc.ServiceName} {
+	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName, pb.TokenService_ServiceDesc.ServiceName, pb.AdminService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, st)
 	}
 }

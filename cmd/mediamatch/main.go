@@ -15,6 +15,7 @@
 //	mediamatch token create|list|revoke [--db FILE]  API tokens, through the server or offline
 //	mediamatch audit [--after SEQ]                 the audit log (admin)
 //	mediamatch check [--db mediamatch.db]          verify a store file offline
+//	mediamatch backup [--db FILE] OUT              a consistent copy, hot through the server or offline
 //	mediamatch version
 //
 // Client commands talk to --server (default 127.0.0.1:7077), with --token
@@ -70,6 +71,7 @@ func commands() []command {
 		{"token", "manage API tokens: token create|list|revoke (through the server, or --db FILE offline)", runToken},
 		{"audit", "print the audit log: token changes and refused calls (admin)", runAudit},
 		{"check", "check a store file offline: check [--db FILE]", runCheck},
+		{"backup", "copy the whole store, hot through the server (admin) or offline: backup [--db FILE] OUT", runBackup},
 		{"version", "print the version, the API version and the store schema", runVersion},
 	}
 }

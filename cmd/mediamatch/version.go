@@ -52,22 +52,10 @@ func runCheck(e *env, args []string) int {
 		return exitFail
 	}
 	revs, _ := st.Revisions(ctx)
-	banks, entries := 0, int64(0)
-	after := ""
-	for {
-		page, err := st.ListBanks(ctx, after, 1000)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "mediamatch check: %v\n", err)
-			return exitFail
-		}
-		for _, b := range page {
-			banks++
-			entries += b.Entries
-		}
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].Name
+	banks, entries, err := countStore(ctx, st)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch check: %v\n", err)
+		return exitFail
 	}
 	newPrinter(e.stdout).print(map[string]any{"db": *db, "ok": true, "revision": uint64(revs.Current), "compacted": uint64(revs.Compacted), "banks": banks, "entries": entries})
 	return exitOK
