@@ -13,7 +13,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -41,10 +40,7 @@ func TestBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	add := func(r *rand.Rand) (string, error) {
-		hex := fmt.Sprintf("%016x%016x%016x%016x", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64())
-		resp, err := bank.CreateEntry(context.Background(), &pb.CreateEntryRequest{Parent: "banks/tvec", Entry: &pb.Entry{
-			Media: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: proto.Int32(90)}}}}})
-		return resp.GetEntry().GetName(), err
+		return addHash(context.Background(), bank, "banks/tvec", randomPDQ(r))
 	}
 	r := rand.New(rand.NewPCG(1, 1))
 	var before []string

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -19,7 +15,6 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -61,7 +56,7 @@ func TestKillDuringWrites(t *testing.T) {
 	cycles := crashCycles(t)
 	bin := buildBinary(t)
 	db := filepath.Join(t.TempDir(), "mediamatch.db")
-	images := crashImages(t, 16)
+	images := loadImages(rand.New(rand.NewPCG(7, 7)), 16)
 	acked := map[string][]ackedEntry{} // bank -> its acknowledged adds
 	var previous string                // the bank of the cycle before
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -97,20 +92,22 @@ func TestKillDuringWrites(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(cycle), uint64(c)))
 				for ctx.Err() == nil {
 					if c < 2 {
-						if e, ok := streamImage(ctx, bank, name, images[r.IntN(len(images))], r); ok {
-							record(e)
-						} else {
+						// An image already in the bank (already_exists)
+						// names the entry acknowledged before: it must be
+						// there too.
+						resp, err := addImage(ctx, bank, "banks/"+name, images[r.IntN(len(images))], fmt.Sprintf("streamed %d", r.Uint64()))
+						if err != nil {
 							return // the server is gone
 						}
+						record(ackedEntry{name: resp.GetEntry().GetName()})
 						continue
 					}
-					hex := fmt.Sprintf("%016x%016x%016x%016x", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64())
-					resp, err := bank.CreateEntry(ctx, &pb.CreateEntryRequest{Parent: "banks/" + name, Entry: &pb.Entry{
-						Media: &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: proto.Int32(90)}}}}})
+					hex := randomPDQ(r)
+					entry, err := addHash(ctx, bank, "banks/"+name, hex)
 					if err != nil {
 						return
 					}
-					record(ackedEntry{name: resp.GetEntry().GetName(), pdq: hex})
+					record(ackedEntry{name: entry, pdq: hex})
 				}
 			}()
 		}
@@ -153,66 +150,6 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 	srv.stop(t)
 	t.Logf("%d SIGKILLs, %d acknowledged adds (%d of them streamed images), %d lost; every restart and every Tx.Check clean", cycles, total, streamed, lost)
-}
-
-// streamImage adds one image by CreateEntryStream, in chunks of random
-// size; ok is false when the call failed (the server is gone).
-func streamImage(ctx context.Context, bank pb.BankServiceClient, name string, img []byte, r *rand.Rand) (ackedEntry, bool) {
-	stream, err := bank.CreateEntryStream(ctx)
-	if err != nil {
-		return ackedEntry{}, false
-	}
-	note := fmt.Sprintf("streamed %d", r.Uint64())
-	if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Header{Header: &pb.CreateEntryStreamHeader{
-		Parent: "banks/" + name, Entry: &pb.Entry{Note: note}, SizeBytes: int64(len(img))}}}); err != nil {
-		return ackedEntry{}, false
-	}
-	for rest := img; len(rest) > 0; {
-		n := min(len(rest), 1+r.IntN(8<<10))
-		if err := stream.Send(&pb.CreateEntryStreamRequest{Part: &pb.CreateEntryStreamRequest_Chunk{Chunk: rest[:n]}}); err != nil {
-			break // CloseAndRecv reports why
-		}
-		rest = rest[n:]
-	}
-	resp, err := stream.CloseAndRecv()
-	if err != nil {
-		return ackedEntry{}, false
-	}
-	// The same image again (already_exists) names the entry acknowledged
-	// before: it must be there too.
-	return ackedEntry{name: resp.GetEntry().GetName()}, true
-}
-
-// crashImages draws n distinct pictures (random rectangles on random
-// backgrounds), encoded as PNG, for the streamed adds.
-func crashImages(t *testing.T, n int) [][]byte {
-	t.Helper()
-	r := rand.New(rand.NewPCG(7, 7))
-	var out [][]byte
-	for range n {
-		img := image.NewRGBA(image.Rect(0, 0, 160, 120))
-		fill := func(rect image.Rectangle, c color.RGBA) {
-			for y := rect.Min.Y; y < rect.Max.Y; y++ {
-				for x := rect.Min.X; x < rect.Max.X; x++ {
-					img.SetRGBA(x, y, c)
-				}
-			}
-		}
-		random := func() color.RGBA {
-			return color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255}
-		}
-		fill(img.Bounds(), random())
-		for range 12 {
-			x, y := r.IntN(140), r.IntN(100)
-			fill(image.Rect(x, y, x+10+r.IntN(60), y+10+r.IntN(50)).Intersect(img.Bounds()), random())
-		}
-		var buf bytes.Buffer
-		if err := png.Encode(&buf, img); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, buf.Bytes())
-	}
-	return out
 }
 
 // checkBolt runs bbolt's own consistency check over the killed server's

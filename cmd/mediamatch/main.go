@@ -16,6 +16,7 @@
 //	mediamatch audit [--after SEQ]                 the audit log (admin)
 //	mediamatch check [--db mediamatch.db]          verify a store file offline
 //	mediamatch backup [--db FILE] OUT              a consistent copy, hot through the server or offline
+//	mediamatch loadtest [--connections 64] [--duration 2m] [--baseline]  drive a server, print latencies
 //	mediamatch version
 //
 // Client commands talk to --server (default 127.0.0.1:7077), with --token
@@ -72,6 +73,7 @@ func commands() []command {
 		{"audit", "print the audit log: token changes and refused calls (admin)", runAudit},
 		{"check", "check a store file offline: check [--db FILE]", runCheck},
 		{"backup", "copy the whole store, hot through the server (admin) or offline: backup [--db FILE] OUT", runBackup},
+		{"loadtest", "drive a server with many connections matching and adding; print throughput, latency percentiles, errors and the server's memory: loadtest [--connections 64] [--duration 2m]", runLoadtest},
 		{"version", "print the version, the API version and the store schema", runVersion},
 	}
 }
