@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
@@ -96,38 +95,23 @@ func (s *Server) authenticate(ctx context.Context) (*principal, error) {
 	if !hasSecret && !hasCert && s.opts.RequireAuth {
 		return nil, fmt.Errorf("%w: this server needs a token: send \"authorization: bearer TOKEN\" (the mediamatch client's --token, or MEDIAMATCH_TOKEN)", errUnauthenticated)
 	}
-	tokens, err := s.st.ListTokens(ctx)
+	tokens, err := s.tokens.get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !hasSecret && !hasCert {
-		if len(tokens) > 0 {
+		if tokens.count > 0 {
 			return nil, fmt.Errorf("%w: this server needs a token: send \"authorization: bearer TOKEN\" (the mediamatch client's --token, or MEDIAMATCH_TOKEN)", errUnauthenticated)
 		}
 		return openPrincipal, nil
 	}
 	var found *store.Token
 	if hasSecret {
-		h := HashSecret(secret)
-		// Every token is compared, in constant time, so the time taken
-		// says nothing of which one (if any) matched.
-		for i := range tokens {
-			if tokens[i].Subject == "" && subtle.ConstantTimeCompare(tokens[i].Hash[:], h[:]) == 1 {
-				found = &tokens[i]
-			}
-		}
-		if found == nil {
+		if found = tokens.bySecret[HashSecret(secret)]; found == nil {
 			return nil, fmt.Errorf("%w: the token is not valid (unknown or revoked)", errUnauthenticated)
 		}
-	} else {
-		for i := range tokens {
-			if tokens[i].Subject != "" && tokens[i].Subject == subject {
-				found = &tokens[i]
-			}
-		}
-		if found == nil {
-			return nil, fmt.Errorf("%w: the client certificate's subject %q has no token (an admin creates one with: mediamatch token create --cert-subject)", errUnauthenticated, store.Clip(subject))
-		}
+	} else if found = tokens.bySubject[subject]; found == nil {
+		return nil, fmt.Errorf("%w: the client certificate's subject %q has no token (an admin creates one with: mediamatch token create --cert-subject)", errUnauthenticated, store.Clip(subject))
 	}
 	if found.Expired(time.Now()) {
 		return nil, fmt.Errorf("%w: token %q expired at %s", errUnauthenticated, found.Name, found.Expires.UTC().Format(time.RFC3339))

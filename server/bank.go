@@ -32,6 +32,12 @@ func (s *Server) commit(ctx context.Context, ops ...store.Op) (store.CommitResul
 		return store.CommitResult{}, err
 	}
 	res, err := s.st.Commit(ctx, who, ops...)
+	for _, op := range ops {
+		if op.Kind == store.OpCreateToken || op.Kind == store.OpRevokeToken {
+			s.tokens.drop() // even on failure: the commit may have landed
+			break
+		}
+	}
 	if err != nil || s.idx == nil {
 		return res, err
 	}

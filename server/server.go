@@ -89,6 +89,9 @@ type Options struct {
 	// TLS, when set, serves TLS with this configuration (its ClientCAs and
 	// ClientAuth decide client certificates); nil serves plaintext.
 	TLS *tls.Config
+	// TokenRefresh is how long tokens read from the store are used before
+	// they are read again (see DefaultTokenRefresh, the default).
+	TokenRefresh time.Duration
 }
 
 // Server implements the mediamatch.v1 services: reads and writes go to the
@@ -116,6 +119,8 @@ type Server struct {
 	stopOnce     sync.Once
 	// denied holds refused calls until they are written (denials.go).
 	denied denials
+	// tokens are the store's tokens, as authentication reads them.
+	tokens tokenCache
 }
 
 // healthInterval is how often the server compares its index with the
@@ -144,6 +149,9 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	if opts.DenialFlushInterval <= 0 {
 		opts.DenialFlushInterval = DefaultDenialFlushInterval
 	}
+	if opts.TokenRefresh <= 0 {
+		opts.TokenRefresh = DefaultTokenRefresh
+	}
 	rules := match.DefaultRules()
 	if opts.Rules != nil {
 		rules = *opts.Rules
@@ -163,6 +171,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		decodeSlots: make(chan struct{}, opts.MaxConcurrentDecodes),
 		health:      health.NewServer(),
 		stopped:     make(chan struct{}),
+		tokens:      tokenCache{st: st, refresh: opts.TokenRefresh},
 	}
 	if s.metrics != nil {
 		s.metrics.watch(st, idx)

@@ -227,7 +227,7 @@ type Offline struct {
 // NewOffline returns token management over st, recording actor as who
 // made each change.
 func NewOffline(st store.Store, actor string) *Offline {
-	return &Offline{s: &Server{st: st, offlineActor: actor}}
+	return &Offline{s: &Server{st: st, offlineActor: actor, tokens: tokenCache{st: st, refresh: DefaultTokenRefresh}}}
 }
 
 // offline gives a context Offline's caller: the one who may open the

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -27,6 +28,9 @@ func (w *writer) createToken(actor string, t store.Token) (store.OpResult, error
 	tokens := w.tx.Bucket([]byte(bucketTokens))
 	if tokens.Get([]byte(t.Name)) != nil {
 		return store.OpResult{}, fmt.Errorf("%w: %q", store.ErrTokenExists, t.Name)
+	}
+	if err := w.revokedName(t.Name); err != nil {
+		return store.OpResult{}, err
 	}
 	if t.Subject != "" {
 		// One certificate, one identity: a subject two tokens held would
@@ -61,6 +65,24 @@ func (w *writer) createToken(actor string, t store.Token) (store.OpResult, error
 	}
 	w.audit(store.AuditRecord{Action: store.AuditTokenCreated, Actor: actor, Token: t.Name, Detail: detail})
 	return store.OpResult{Token: &t, Changed: true}, w.err
+}
+
+// revokedName fails with ErrTokenExists when name was a token's that has
+// been revoked. The audit log never drops token records, so it is the
+// tombstone: a scan, which token creations (rare, an admin's) can afford.
+func (w *writer) revokedName(name string) error {
+	c := w.tx.Bucket([]byte(bucketAudit)).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		a, err := decodeAudit(k, v)
+		if err != nil {
+			return err
+		}
+		if a.Action == store.AuditTokenRevoked && a.Token == name {
+			return fmt.Errorf("%w: %q was the name of a token revoked at %s, and names are not reused (the change log records them as actors)",
+				store.ErrTokenExists, name, a.Time.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // revokeToken deletes a token and records it in the audit log.
