@@ -108,10 +108,7 @@ func backupServer(c *client, out string) (backupJSON, error) {
 
 // backupFile copies a store file no server holds.
 func backupFile(path, out string) (backupJSON, error) {
-	if _, err := os.Stat(path); err != nil {
-		return backupJSON{}, err
-	}
-	st, err := bolt.Open(path, bolt.Options{LockTimeout: offlineLockTimeout})
+	st, err := bolt.Open(path, bolt.Options{ReadOnly: true, LockTimeout: offlineLockTimeout})
 	if errors.Is(err, store.ErrLocked) {
 		return backupJSON{}, fmt.Errorf("%s is held by a running mediamatch server: back up through it instead, without --db, with an admin token", path)
 	}
@@ -192,7 +189,7 @@ func writeBackup(out string, copyTo func(io.Writer) (*pb.BackupSummary, error)) 
 // checkCopy opens a copy as a store, checks all of it and counts its banks
 // and entries.
 func checkCopy(path string) (int, int64, error) {
-	st, err := bolt.Open(path, bolt.Options{})
+	st, err := bolt.Open(path, bolt.Options{ReadOnly: true})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -28,7 +28,8 @@ func runVersion(e *env, args []string) int {
 
 const checkUsage = `usage: mediamatch check [--db FILE]
 
-Checks a store file offline (stop the server first): its structure, bbolt's
+Checks a store file offline (stop the server first), opening it read-only
+so that nothing in it changes: its structure, bbolt's
 own consistency check, every record's checksum and encoding, and that
 banks, entries, identities, counts and the change log agree. Exits 0 when
 the file is sound, 1 with the first problem otherwise.`
@@ -40,7 +41,7 @@ func runCheck(e *env, args []string) int {
 	if !parseCommand(e, fs, args, checkUsage, func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
-	st, err := bolt.Open(*db, bolt.Options{})
+	st, err := bolt.Open(*db, bolt.Options{ReadOnly: true})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mediamatch check: %v\n", err)
 		return exitFail

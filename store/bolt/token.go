@@ -53,6 +53,13 @@ func (w *writer) createToken(actor string, t store.Token) (store.OpResult, error
 	if n >= store.MaxTokens {
 		return store.OpResult{}, fmt.Errorf("%w: the store holds %d tokens, the most it may; revoke unused ones first", store.ErrInvalid, n)
 	}
+	if v, err := txSchema(w.tx); err != nil {
+		return store.OpResult{}, err
+	} else if v < SchemaVersion {
+		// From the first token on, programs from before authentication
+		// must refuse the file rather than serve it to anyone.
+		w.put(w.tx.Bucket([]byte(bucketMeta)), bucketMeta, keySchema, record.EncodeUint(SchemaVersion))
+	}
 	t.Banks = append([]string(nil), t.Banks...)
 	t.Created, t.CreatedBy = w.now, actor
 	w.insert(tokens, bucketTokens, bucketTokens, []byte(t.Name), record.EncodeToken(&t))
@@ -263,23 +270,32 @@ func checkTokens(tx *bolt.Tx) error {
 	})
 }
 
-// addLateBuckets gives a file made before the token and audit buckets
-// existed those buckets, empty, with their counts. Older programs of the
-// same schema ignore them, so the schema does not move.
-func (s *DB) addLateBuckets() error {
+// upgrade brings a file opened for writing up to what this package
+// writes, without changing what it holds: the buckets added after schema 2
+// was fixed (empty), and schema 3 for a file that holds tokens but is
+// marked 2 (made before the schema moved for them).
+func (s *DB) upgrade() error {
 	var missing []string
+	raise := false
 	err := s.view(context.Background(), "checking the buckets", func(tx *bolt.Tx) error {
 		for _, b := range lateBuckets() {
 			if tx.Bucket([]byte(b)) == nil {
 				missing = append(missing, b)
 			}
 		}
+		if t := tx.Bucket([]byte(bucketTokens)); t != nil {
+			if k, _ := t.Cursor().First(); k != nil {
+				v, err := txSchema(tx)
+				raise = err == nil && v < SchemaVersion
+				return err
+			}
+		}
 		return nil
 	})
-	if err != nil || len(missing) == 0 {
+	if err != nil || (len(missing) == 0 && !raise) {
 		return err
 	}
-	return guard("adding buckets", func() error {
+	return guard("upgrading the file", func() error {
 		return s.bolt.Update(func(tx *bolt.Tx) error {
 			w := &writer{tx: tx}
 			m := tx.Bucket([]byte(bucketMeta))
@@ -289,7 +305,15 @@ func (s *DB) addLateBuckets() error {
 				}
 				w.put(m, bucketMeta, keyRecords+b, record.EncodeUint(0))
 			}
+			if raise {
+				w.put(m, bucketMeta, keySchema, record.EncodeUint(SchemaVersion))
+			}
 			return w.err
 		})
 	})
+}
+
+// txSchema reads the file's schema version.
+func txSchema(tx *bolt.Tx) (uint64, error) {
+	return metaNumber(keySchema, tx.Bucket([]byte(bucketMeta)).Get([]byte(keySchema)))
 }
