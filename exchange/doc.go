@@ -19,6 +19,18 @@
 // leading apostrophe, which such readers strip, and this package's reader
 // removes again.
 //
+// The native format is JSON Lines that carry everything the store keeps of
+// a bank's entries: a header naming the format and its version, the
+// exporter, the bank and its settings and the revisions the list covers,
+// then one entry or one removal a line, in change order. Each entry
+// carries its identity (store.Identity), which names the item on every
+// server; the reader checks it against the entry's hashes and checks each
+// entry as the store checks what it is given.
+//
+//	{"format":"mediamatch-bank","version":1,"exporter":"…","bank":{"name":"tvec"},"from_revision":0,"to_revision":40,…}
+//	{"entry":{"identity":"…","id":1,"kind":"image","hashes":[{"type":"pdq","hex":"…","quality":90},…],…}}
+//	{"removed":{"identity":"…","id":2,"revision":9,"time":"…","actor":"curator-a"}}
+//
 // Signal type names map to ours (SignalTypes): pdq, vpdq, sha256 and md5
 // are ours too; video_md5 and photo_md5 are md5 of a video and of an
 // image. A name we do not know is refused, with its line.

@@ -129,3 +129,39 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNativeReader reads arbitrary bytes as a native list: every error is
+// a documented one with its line, and every item read writes back to a
+// line that reads as the same item.
+func FuzzNativeReader(f *testing.F) {
+	h, items := nativeSample(f)
+	f.Add(writeNative(f, h, items[:1]))
+	f.Add(writeNative(f, h, items[2:3]))
+	f.Add(writeNative(f, h, items[6:]))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := NewNativeReader(bytes.NewReader(data))
+		if err != nil {
+			if !knownError(err) {
+				t.Fatalf("an undocumented error: %v", err)
+			}
+			return
+		}
+		for {
+			it, err := r.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				if !knownError(err) && !errors.Is(err, hashing.ErrUnknownType) {
+					t.Fatalf("an undocumented error: %v", err)
+				}
+				return
+			}
+			out := writeNative(t, r.Header(), []NativeItem{it})
+			_, again, err := readNative(out)
+			if err != nil || len(again) != 1 || !reflect.DeepEqual(again[0], it) {
+				t.Fatalf("%q read back as %+v, %v; was %+v", out, again, err, it)
+			}
+		}
+	})
+}
