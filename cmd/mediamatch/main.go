@@ -16,6 +16,7 @@
 //	mediamatch audit [--after SEQ]                 the audit log (admin)
 //	mediamatch check [--db mediamatch.db]          verify a store file offline
 //	mediamatch backup [--db FILE] OUT              a consistent copy, hot through the server or offline
+//	mediamatch keys partner-init|sign|verify         a partner's ed25519 keys; sign and verify lists
 //	mediamatch loadtest [--connections 64] [--duration 2m] [--baseline]  drive a server, print latencies
 //	mediamatch version
 //
@@ -73,6 +74,7 @@ func commands() []command {
 		{"audit", "print the audit log: token changes and refused calls (admin)", runAudit},
 		{"check", "check a store file offline: check [--db FILE]", runCheck},
 		{"backup", "copy the whole store, hot through the server (admin) or offline: backup [--db FILE] OUT", runBackup},
+		{"keys", "a partner's ed25519 key pair, and detached signatures of lists: keys partner-init --out NAME | sign --key K FILE | verify --pub P FILE", runKeys},
 		{"loadtest", "drive a server with many connections matching and adding; print throughput, latency percentiles, errors and the server's memory: loadtest [--connections 64] [--duration 2m]", runLoadtest},
 		{"version", "print the version, the API version and the store schema", runVersion},
 	}
