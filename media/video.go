@@ -61,6 +61,10 @@ type VideoInfo struct {
 	Duration time.Duration
 	// Frames is the number of frames sampled.
 	Frames int
+	// Repair is nil for a well-formed file; for a GIF cut short or with
+	// frames beyond its logical screen, it says what was repaired (see
+	// Image.Repair).
+	Repair *Repair
 }
 
 // IsVideo reports whether data should be hashed as a video: a video
@@ -120,7 +124,7 @@ func gifVideo(ctx context.Context, data []byte, opts Options, fn func(Frame) err
 		prevShown time.Duration
 		out       *image.NRGBA
 	)
-	err = Frames(data, opts, func(fr Frame) error {
+	vi.Repair, err = frames(data, opts, func(fr Frame) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
