@@ -72,18 +72,21 @@ var codecs = map[Format]*codec{
 	FormatJPEG: {
 		config:      func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) },
 		decode:      decodeJPEG,
+		salvage:     salvageJPEG,
 		orientation: jpegOrientation,
 	},
 	FormatPNG: {
-		config: pngConfig,
-		decode: func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) },
+		config:  pngConfig,
+		decode:  func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) },
+		salvage: salvagePNG,
 	},
 	FormatGIF: {
 		config: gifConfig, // pixels: see gif.go
 	},
 	FormatWebP: {
-		config: webpConfig,
-		decode: webpDecode,
+		config:  webpConfig,
+		decode:  webpDecode,
+		salvage: salvageWebP,
 	},
 	FormatBMP: {
 		config: func(b []byte) (image.Config, error) { return bmp.DecodeConfig(bytes.NewReader(b)) },
