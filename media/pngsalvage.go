@@ -106,9 +106,16 @@ func salvagePNG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 	pr, pw := io.Pipe()
 	real := make(chan int64, 1)
 	go func() {
-		n, err := writeSalvagedPNG(pw, ihdr, plte, trns, idat, total)
-		real <- n
-		pw.CloseWithError(err)
+		// This goroutine is outside the caller's guard: a panic here
+		// must not take the server down either.
+		var n int64
+		err := errors.New("salvage panicked")
+		defer func() {
+			recover()
+			real <- n
+			pw.CloseWithError(err)
+		}()
+		n, err = writeSalvagedPNG(pw, ihdr, plte, trns, idat, total)
 	}()
 	m, err := png.Decode(pr)
 	pr.CloseWithError(errors.New("decoding stopped"))

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"image"
+
+	"golang.org/x/image/webp"
 )
 
 // x/image/webp refuses a WebP cut short; libwebp, and so browsers, show
@@ -57,6 +59,9 @@ func salvageWebP(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 		// The padding is bounded by what a frame of this size can hold,
 		// whatever the chunk claims.
 		n = min(n, have+int64(cfg.Width)*int64(cfg.Height)*2+1<<10, DefaultMaxBytes)
+		// Compared as decoded (YCbCr for lossy WebP, 1.5 bytes a pixel),
+		// and only the first converted, to hold the memory near one
+		// decode's.
 		zeros, err := webpPadded(typ, b[p+8:], n, 0x00)
 		if err != nil {
 			return nil, nil, err
@@ -67,10 +72,14 @@ func salvageWebP(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 			// in the frame's header or its partition table.
 			return nil, nil, err
 		}
+		row := firstDifferentRow(zeros, ones)
+		ones = nil
+		if zeros, err = webpConvert(zeros); err != nil {
+			return nil, nil, err
+		}
 		// The loop filter of the first macroblock row decoded from the
 		// padding changes the three rows of chroma (six of luma) above it:
 		// the band shown ends webpFiltered rows above that row.
-		row := firstDifferentRow(zeros, ones)
 		row -= row%webpMacroblock + webpFiltered
 		if row <= 0 {
 			return nil, nil, errors.New("not one row of image data")
@@ -103,31 +112,49 @@ func webpPadded(typ string, data []byte, n int64, first byte) (image.Image, erro
 	for range n - int64(len(data)) - 1 + n&1 {
 		f.WriteByte(0)
 	}
-	return webpDecode(f.Bytes())
+	return webp.Decode(bytes.NewReader(f.Bytes()))
 }
 
-// firstDifferentRow returns the first row where a and b differ, or their
-// height when none does. Both are the same size.
+// firstDifferentRow returns the first row where a and b, two decodes of
+// the same size, differ, or their height when none does.
 func firstDifferentRow(a, b image.Image) int {
 	r := a.Bounds()
 	if b.Bounds() != r {
 		return 0
 	}
-	an, aok := a.(*image.NRGBA)
-	bn, bok := b.(*image.NRGBA)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
-		if aok && bok {
-			i, j := an.PixOffset(r.Min.X, y), an.PixOffset(r.Max.X, y)
-			if !bytes.Equal(an.Pix[i:j], bn.Pix[i:j]) {
-				return y - r.Min.Y
-			}
-			continue
-		}
-		for x := r.Min.X; x < r.Max.X; x++ {
-			if a.At(x, y) != b.At(x, y) {
-				return y - r.Min.Y
-			}
+		if !sameRow(a, b, y) {
+			return y - r.Min.Y
 		}
 	}
 	return r.Dy()
+}
+
+// sameRow reports whether row y of a and b holds the same pixels.
+func sameRow(a, b image.Image, y int) bool {
+	r := a.Bounds()
+	switch a := a.(type) {
+	case *image.YCbCr:
+		if b, ok := b.(*image.YCbCr); ok {
+			ci, cj := a.COffset(r.Min.X, y), a.COffset(r.Max.X-1, y)+1
+			return bytes.Equal(a.Y[a.YOffset(r.Min.X, y):a.YOffset(r.Max.X-1, y)+1], b.Y[b.YOffset(r.Min.X, y):b.YOffset(r.Max.X-1, y)+1]) &&
+				bytes.Equal(a.Cb[ci:cj], b.Cb[ci:cj]) && bytes.Equal(a.Cr[ci:cj], b.Cr[ci:cj])
+		}
+	case *image.NYCbCrA:
+		if b, ok := b.(*image.NYCbCrA); ok {
+			i, j := a.AOffset(r.Min.X, y), a.AOffset(r.Max.X-1, y)+1
+			return sameRow(&a.YCbCr, &b.YCbCr, y) && bytes.Equal(a.A[i:j], b.A[i:j])
+		}
+	case *image.NRGBA:
+		if b, ok := b.(*image.NRGBA); ok {
+			i, j := a.PixOffset(r.Min.X, y), a.PixOffset(r.Max.X, y)
+			return bytes.Equal(a.Pix[i:j], b.Pix[i:j])
+		}
+	}
+	for x := r.Min.X; x < r.Max.X; x++ {
+		if a.At(x, y) != b.At(x, y) {
+			return false
+		}
+	}
+	return true
 }
