@@ -320,7 +320,7 @@ func TestEvasionPartialOfOthersUnmatched(t *testing.T) {
 	ts, _, _ := evasionBank(t)
 	for _, name := range []string{"labelme-subset-q2821.png", "labelme-subset-q0291.png", "synth-63x65.png", "exif-rotn-exif-rotn-1.png"} {
 		img := readImage(t, name)
-		for _, frac := range []float64{0.08, 0.15, 0.3, 0.6} {
+		for _, frac := range []float64{0.08, 0.15, 0.3, 0.6, 0.8, 0.9} {
 			for kind, data := range map[string][]byte{
 				"jpeg": cut(encodeJPEG(t, img, 90), frac),
 				"png":  cut(encodePNG(t, img), frac),
@@ -340,5 +340,25 @@ func TestEvasionPartialOfOthersUnmatched(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEvasionCreateEntryReport checks that adding a file cut short says so,
+// and that the report is not stored with the entry.
+func TestEvasionCreateEntryReport(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("b")
+	data := cut(encodeJPEG(t, readImage(t, "labelme-subset-q2821.png"), 90), 0.7)
+	resp := ts.addMedia("b", data, nil)
+	d := resp.GetDecode()
+	if !d.GetPartial() || d.GetVisibleFraction() <= 0 || d.GetVisibleFraction() >= 1 || len(d.GetNotes()) == 0 {
+		t.Fatalf("CreateEntry decode report = %v", d)
+	}
+	if m := resp.GetEntry().GetMedia(); m.GetFormat() != "jpeg" || m.GetHeight() <= 0 {
+		t.Errorf("entry media = %v", m)
+	}
+	again := ts.addMedia("b", encodeJPEG(t, readImage(t, "labelme-subset-q2821.png"), 90), nil)
+	if again.GetDecode() != nil {
+		t.Errorf("a whole file has a decode report: %v", again.GetDecode())
 	}
 }
