@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 )
 
 // A JPEG cut short (a download broken off, or a file truncated on purpose)
@@ -501,11 +502,7 @@ func areaPainted(m image.Image, rs []image.Rectangle) image.Image {
 			}
 		default:
 			c := image.NewNRGBA(m.Bounds())
-			for y := m.Bounds().Min.Y; y < m.Bounds().Max.Y; y++ {
-				for x := m.Bounds().Min.X; x < m.Bounds().Max.X; x++ {
-					c.Set(x, y, m.At(x, y))
-				}
-			}
+			draw.Draw(c, c.Bounds(), m, m.Bounds().Min, draw.Src)
 			return areaPainted(c, rs)
 		}
 	}
