@@ -664,8 +664,10 @@ type DecodeReport struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when part of the picture is missing: the file's data ends or
 	// breaks off, and only what came before was decoded. The rest is
-	// mid-grey in a still image, and left as the canvas was in a GIF frame;
-	// the hashes describe the picture so shown.
+	// mid-grey in a still image, and left as the canvas was in a GIF frame.
+	// A still image's whole-picture hashes describe the picture so shown;
+	// its size, region hashes and keypoints describe the band of rows the
+	// file holds, the part actually shown.
 	Partial bool `protobuf:"varint,1,opt,name=partial,proto3" json:"partial,omitempty"`
 	// The fraction (0 to 1) of the picture's area decoded from the file's
 	// own data; for an animation, that of its worst frame. 1 when nothing is
