@@ -210,7 +210,7 @@ func walkGIF(b []byte, maxFrames int, firstOnly bool) (*gifScan, error) {
 			default:
 				f.rows = f.clip.Max.Y - top
 			}
-			if f.clip != rect {
+			if !rect.Empty() && f.clip != rect {
 				s.clipped++
 			}
 			if len(s.frames) == maxFrames {
