@@ -50,7 +50,8 @@
 //     and a PNG with a bad checksum in an ancillary chunk are decoded as
 //     browsers decode them, not refused: Image.Repair says what is missing
 //     (the undecoded rows are PartialFill grey) or was ignored. An
-//     interlaced PNG cut short is still ErrInvalid. Such a salvage costs
+//     interlaced PNG cut short is shown with its whole passes, as browsers
+//     show one loading. Such a salvage costs
 //     more than a decode: a copy of the file for JPEG, two decodes for
 //     WebP.
 //   - AVIF is decoded by libavif compiled to WebAssembly and run in wazero,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
+	"image/draw"
 	"image/png"
 	"io"
 )
@@ -20,7 +21,9 @@ import (
 // there too). salvagePNG does the same without a decoder of its own: it
 // reads the chunks leniently, inflates the image data as far as it goes,
 // and gives image/png a well-formed PNG (streamed, never whole in memory)
-// whose missing rows are zeros; those rows are then painted grey.
+// whose missing rows are zeros; those rows are then painted grey. An
+// interlaced PNG is shown with the passes that are whole, as browsers show
+// one loading.
 
 // pngSignature starts every PNG.
 const pngSignature = "\x89PNG\r\n\x1a\n"
@@ -89,9 +92,6 @@ func salvagePNG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 	if len(ihdr) != 13 || len(idat) == 0 {
 		return nil, nil, errors.New("no image data")
 	}
-	if ihdr[12] != 0 {
-		return nil, nil, errors.New("an interlaced PNG cut short is not salvaged")
-	}
 	w, h := int(binary.BigEndian.Uint32(ihdr)), int(binary.BigEndian.Uint32(ihdr[4:]))
 	if w != cfg.Width || h != cfg.Height {
 		return nil, nil, errors.New("the header changed")
@@ -100,8 +100,16 @@ func salvagePNG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 	if channels == 0 {
 		return nil, nil, errors.New("unknown color type")
 	}
-	rowBytes := int64(1 + (w*channels*int(ihdr[8])+7)/8)
+	bits := channels * int(ihdr[8])
+	rowBytes := int64(1 + (w*bits+7)/8)
 	total := rowBytes * int64(h)
+	interlaced := ihdr[12] == 1
+	if interlaced {
+		total = 0
+		for _, ps := range adam7 {
+			total += ps.bytes(w, h, bits)
+		}
+	}
 
 	pr, pw := io.Pipe()
 	real := make(chan int64, 1)
@@ -123,6 +131,9 @@ func salvagePNG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if interlaced {
+		return interlacedShown(m, repair, n, bits)
+	}
 	rows := int(n / rowBytes)
 	if rows == 0 {
 		return nil, nil, errors.New("not one row of image data")
@@ -134,6 +145,66 @@ func salvagePNG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 		m = areaPainted(m, []image.Rectangle{image.Rect(0, rows, w, h)})
 	}
 	return m, repair, nil
+}
+
+// adam7Pass is one pass of Adam7 interlacing: the pixels it sends, and the
+// cells a picture of its pass and the ones before it fills when each of its
+// pixels is drawn over the cell it stands for, as browsers show an
+// interlaced PNG loading.
+type adam7Pass struct {
+	x, y, dx, dy int // first pixel, and the steps between pixels
+	cw, ch       int // the cells, once this pass is whole
+}
+
+var adam7 = [7]adam7Pass{
+	{0, 0, 8, 8, 8, 8}, {4, 0, 8, 8, 4, 8}, {0, 4, 4, 8, 4, 4}, {2, 0, 4, 4, 2, 4},
+	{0, 2, 2, 4, 2, 2}, {1, 0, 2, 2, 1, 2}, {0, 1, 1, 2, 1, 1},
+}
+
+// bytes is how much filtered image data the pass takes in a w x h image of
+// bits per pixel.
+func (ps adam7Pass) bytes(w, h, bits int) int64 {
+	pw, ph := (w-ps.x+ps.dx-1)/ps.dx, (h-ps.y+ps.dy-1)/ps.dy
+	if pw <= 0 || ph <= 0 {
+		return 0
+	}
+	return int64(ph) * int64(1+(pw*bits+7)/8)
+}
+
+// interlacedShown makes of m, an interlaced PNG of which the first n bytes
+// of image data are the file's, what a browser shows: the passes that are
+// whole, each pixel of the last drawn over its cell. The picture is shown
+// whole, with less detail, like a progressive JPEG cut short.
+func interlacedShown(m image.Image, repair *Repair, n int64, bits int) (image.Image, *Repair, error) {
+	b := m.Bounds()
+	whole := 0
+	for _, ps := range adam7 {
+		k := ps.bytes(b.Dx(), b.Dy(), bits)
+		if k > n {
+			break
+		}
+		n -= k
+		whole++
+	}
+	switch whole {
+	case 0:
+		return nil, nil, errors.New("not one pass of the interlaced image")
+	case len(adam7):
+		return m, repair, nil
+	}
+	ps := adam7[whole-1]
+	c := image.NewNRGBA(b)
+	draw.Draw(c, b, m, b.Min, draw.Src)
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			sx, sy := x&^(ps.cw-1), y&^(ps.ch-1)
+			if sx != x || sy != y {
+				copy(c.Pix[c.PixOffset(x, y):][:4], c.Pix[c.PixOffset(sx, sy):][:4])
+			}
+		}
+	}
+	repair = repair.note("interlaced PNG is cut short in pass %d of 7; it is shown with the detail of the passes before, as browsers show it loading", whole+1)
+	return c, repair, nil
 }
 
 // writeSalvagedPNG writes a well-formed PNG to w: the header chunks given,
