@@ -186,6 +186,7 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 		return nil, err
 	}
 	e := entryFields(bank, req.GetEntry())
+	var decode *pb.DecodeReport
 	switch media := req.GetEntry().GetMedia(); {
 	case len(req.GetMedia()) > 0 && media != nil:
 		return nil, fmt.Errorf("%w: give media bytes or entry.media, not both", errInvalidRequest)
@@ -194,7 +195,7 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 		if _, err := s.st.Bank(ctx, bank); err != nil {
 			return nil, err
 		}
-		if err := s.hashInto(ctx, e, req.GetMedia()); err != nil {
+		if decode, err = s.hashInto(ctx, e, req.GetMedia()); err != nil {
 			return nil, err
 		}
 	case media != nil:
@@ -208,7 +209,7 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return &pb.CreateEntryResponse{Entry: entryToProto(stored, view), AlreadyExists: existed}, nil
+	return &pb.CreateEntryResponse{Entry: entryToProto(stored, view), AlreadyExists: existed, Decode: decode}, nil
 }
 
 // CreateEntryStream implements BankService.CreateEntryStream.
@@ -242,25 +243,27 @@ func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer
 		return err
 	}
 	e := entryFields(bank, h.GetEntry())
-	if err := s.hashInto(ctx, e, data); err != nil {
+	decode, err := s.hashInto(ctx, e, data)
+	if err != nil {
 		return err
 	}
 	stored, existed, err := s.add(ctx, e)
 	if err != nil {
 		return err
 	}
-	return stream.SendAndClose(&pb.CreateEntryStreamResponse{Entry: entryToProto(stored, view), AlreadyExists: existed})
+	return stream.SendAndClose(&pb.CreateEntryStreamResponse{Entry: entryToProto(stored, view), AlreadyExists: existed, Decode: decode})
 }
 
-// hashInto hashes uploaded media into e.
-func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) error {
+// hashInto hashes uploaded media into e, and says how media not well
+// formed was shown.
+func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) (*pb.DecodeReport, error) {
 	h, err := s.hashMedia(ctx, data, false, region.Stored)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
 	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, match.StoredKeypoints(h.keypoints)
-	return nil
+	return h.decodeReport(), nil
 }
 
 // hashesInto takes an entry's media from precomputed hashes.

@@ -22,7 +22,7 @@ func (s *Server) Hash(ctx context.Context, req *pb.HashRequest) (*pb.HashRespons
 	if err != nil {
 		return nil, err
 	}
-	return &pb.HashResponse{Media: h.toProto()}, nil
+	return &pb.HashResponse{Media: h.toProto(), Decode: h.decodeReport()}, nil
 }
 
 // Match implements MatchService.Match.
@@ -135,7 +135,12 @@ func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOpti
 	}
 	q := match.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration,
 		Keypoints: h.keypoints, MirroredKeypoints: h.mirrored, Width: h.width, Height: h.height}
-	return s.match(ctx, q, opts, h.toProto())
+	res, err := s.match(ctx, q, opts, h.toProto())
+	if err != nil {
+		return nil, err
+	}
+	res.Decode = h.decodeReport()
+	return res, nil
 }
 
 // matchHashes matches precomputed hashes.

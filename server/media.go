@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 
 	"github.com/disintegration/imaging"
 	"github.com/mediamatch/mediamatch/hashing"
@@ -28,6 +29,7 @@ type hashed struct {
 	keypoints     []keypoint.Point // an image's, with its regions
 	mirrored      []keypoint.Point // a query image's mirror image's, with dihedral variants
 	frames        []store.Frame    // a video's sampled frames
+	repair        *media.Repair    // how media not well formed was shown; nil when it was
 }
 
 // hashMedia decodes and hashes uploaded bytes. Decodes are the costly
@@ -59,6 +61,18 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		s.metrics.decodeFailure(err)
 		return nil, err
 	}
+	if r := img.Repair; r.Partial() && !r.Shown.Empty() {
+		// A file cut short is hashed whole as a browser shows it, grey and
+		// all, and its parts and keypoints are found in the band of rows it
+		// holds: the edge of the grey field is no part of the picture, and
+		// a crop is what keypoints match.
+		if sub, ok := img.Image.(interface {
+			SubImage(image.Rectangle) image.Image
+		}); ok {
+			img.Image = sub.SubImage(r.Shown.Add(img.Image.Bounds().Min))
+			img.Width, img.Height = r.Shown.Dx(), r.Shown.Dy()
+		}
+	}
 	var rs []hashing.RegionHash
 	var kps, mirrored []keypoint.Point
 	if regions != 0 {
@@ -85,6 +99,7 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		regions:   rs,
 		keypoints: kps,
 		mirrored:  mirrored,
+		repair:    img.Repair,
 	}, nil
 }
 
@@ -104,6 +119,7 @@ func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
 		height:   v.Info.Height,
 		duration: v.Info.Duration.Seconds(),
 		hashes:   hashing.Digests(data),
+		repair:   v.Info.Repair,
 	}
 	for _, f := range v.Frames {
 		h.frames = append(h.frames, store.Frame{
@@ -144,6 +160,18 @@ func (h *hashed) toProto() *pb.MediaHashes {
 		m.Hashes = append(m.Hashes, ph)
 	}
 	return m
+}
+
+// decodeReport describes how media not well formed was shown, or is nil.
+func (h *hashed) decodeReport() *pb.DecodeReport {
+	if h.repair == nil {
+		return nil
+	}
+	return &pb.DecodeReport{
+		Partial:         h.repair.Partial(),
+		VisibleFraction: h.repair.Visible,
+		Notes:           h.repair.Notes,
+	}
 }
 
 func (h *hashed) pdq() (hashing.Hash, bool) {

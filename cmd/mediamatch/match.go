@@ -149,6 +149,7 @@ type matchLine struct {
 	File       string      `json:"file"`
 	Matches    []matchJSON `json:"matches"`
 	LowQuality bool        `json:"low_quality,omitempty"`
+	Decode     *decodeJSON `json:"decode,omitempty"`
 	Error      string      `json:"error,omitempty"`
 }
 
@@ -268,6 +269,9 @@ func runMatch(e *env, args []string) int {
 		} else {
 			line.Matches = []matchJSON{}
 			line.LowQuality = res.GetLowQuality()
+			if d := res.GetDecode(); d != nil {
+				line.Decode = &decodeJSON{Partial: d.GetPartial(), VisibleFraction: d.GetVisibleFraction(), Notes: d.GetNotes()}
+			}
 			for _, m := range res.GetMatches() {
 				mj := matchJSON{Entry: lastPart(m.GetEntry()), Bank: bankOfName(m.GetBank()), Labels: m.GetLabels(), Score: m.GetScore(),
 					Tier: strings.ToLower(strings.TrimPrefix(m.GetTier().String(), "MATCH_TIER_")), Evidence: []evidenceJSON{}}
