@@ -562,3 +562,64 @@ func TestReadOnly(t *testing.T) {
 		t.Error("read-only opens changed the file")
 	}
 }
+
+// TestReadOnlyBeforeTokens reads, read-only, a file made before the token
+// and audit buckets existed: it is sound and holds no tokens, and it is
+// left as it was (a writer would add the buckets).
+func TestReadOnlyBeforeTokens(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	if _, err := s.Commit(ctx, "t", store.CreateBank(store.Bank{Name: "b"})); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket([]byte(bucketMeta))
+		for _, b := range lateBuckets() {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+			if err := m.Delete([]byte(keyRecords + b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, _ := os.ReadFile(path)
+
+	r, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check(ctx); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if list, err := r.ListTokens(ctx); err != nil || len(list) != 0 {
+		t.Errorf("ListTokens: %v, %v", list, err)
+	}
+	if recs, err := r.ListAudit(ctx, 0, 10); err != nil || len(recs) != 0 {
+		t.Errorf("ListAudit: %v, %v", recs, err)
+	}
+	if _, err := r.Token(ctx, "root"); !errors.Is(err, store.ErrTokenNotFound) {
+		t.Errorf("Token: %v", err)
+	}
+	r.Close()
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("the read-only open changed the file")
+	}
+	w, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Check(ctx); err != nil {
+		t.Errorf("Check after a writer added the buckets: %v", err)
+	}
+}

@@ -162,8 +162,15 @@ func (w *writer) trimAudit(keep uint64) error {
 	return w.err
 }
 
+// lateBucket returns one of lateBuckets, or nil in a file opened
+// read-only that was made before it existed (which reads as empty).
+func lateBucket(tx *bolt.Tx, name string) *bolt.Bucket { return tx.Bucket([]byte(name)) }
+
 func readToken(tx *bolt.Tx, name string) (store.Token, error) {
-	v := tx.Bucket([]byte(bucketTokens)).Get([]byte(name))
+	var v []byte
+	if b := lateBucket(tx, bucketTokens); b != nil {
+		v = b.Get([]byte(name))
+	}
 	if v == nil {
 		return store.Token{}, fmt.Errorf("%w: %q", store.ErrTokenNotFound, store.Clip(name))
 	}
@@ -198,7 +205,11 @@ func (s *DB) Token(ctx context.Context, name string) (t store.Token, err error) 
 func (s *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
 	var out []store.Token
 	err := s.view(ctx, "listing tokens", func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketTokens)).ForEach(func(k, v []byte) error {
+		b := lateBucket(tx, bucketTokens)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
 			t, err := decodeToken(k, v)
 			if err != nil {
 				return err
@@ -214,7 +225,11 @@ func (s *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
 func (s *DB) ListAudit(ctx context.Context, after uint64, limit int) ([]store.AuditRecord, error) {
 	var out []store.AuditRecord
 	err := s.view(ctx, "reading the audit log", func(tx *bolt.Tx) error {
-		c := tx.Bucket([]byte(bucketAudit)).Cursor()
+		b := lateBucket(tx, bucketAudit)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			a, err := decodeAudit(k, v)
 			if err != nil {
@@ -247,7 +262,14 @@ func decodeAudit(k, v []byte) (store.AuditRecord, error) {
 
 // checkTokens decodes every token and audit record (Check).
 func checkTokens(tx *bolt.Tx) error {
-	err := tx.Bucket([]byte(bucketTokens)).ForEach(func(k, v []byte) error {
+	tokens, b := lateBucket(tx, bucketTokens), lateBucket(tx, bucketAudit)
+	if tokens == nil || b == nil {
+		if tokens != nil || b != nil {
+			return fmt.Errorf("%w: one of the token and audit buckets without the other", store.ErrCorrupt)
+		}
+		return nil // made before both; read-only, so not given them
+	}
+	err := tokens.ForEach(func(k, v []byte) error {
 		t, err := decodeToken(k, v)
 		if err != nil {
 			return err
@@ -260,7 +282,6 @@ func checkTokens(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	b := tx.Bucket([]byte(bucketAudit))
 	return b.ForEach(func(k, v []byte) error {
 		a, err := decodeAudit(k, v)
 		if err == nil && a.Seq > b.Sequence() {
