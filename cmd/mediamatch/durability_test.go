@@ -14,7 +14,9 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -60,7 +62,7 @@ func TestKillDuringWrites(t *testing.T) {
 	acked := map[string][]ackedEntry{} // bank -> its acknowledged adds
 	var previous string                // the bank of the cycle before
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	total := 0
+	total, empty := 0, 0
 	for cycle := range cycles {
 		srv := startServe(t, bin, db)
 		conn, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -83,6 +85,19 @@ func TestKillDuringWrites(t *testing.T) {
 			acked[name] = append(acked[name], e)
 			mu.Unlock()
 		}
+		// gone ends a client: the server died (UNAVAILABLE) or the cycle
+		// ended (CANCELLED); any other failure is the test's to report, or
+		// the run would pass having added nothing.
+		var unexpected error
+		gone := func(err error) {
+			if c := status.Code(err); c != codes.Unavailable && c != codes.Canceled {
+				mu.Lock()
+				if unexpected == nil {
+					unexpected = err
+				}
+				mu.Unlock()
+			}
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for c := range 8 {
@@ -97,7 +112,8 @@ func TestKillDuringWrites(t *testing.T) {
 						// there too.
 						resp, err := addImage(ctx, bank, "banks/"+name, images[r.IntN(len(images))], fmt.Sprintf("streamed %d", r.Uint64()))
 						if err != nil {
-							return // the server is gone
+							gone(err)
+							return
 						}
 						record(ackedEntry{name: resp.GetEntry().GetName()})
 						continue
@@ -105,6 +121,7 @@ func TestKillDuringWrites(t *testing.T) {
 					hex := randomPDQ(r)
 					entry, err := addHash(ctx, bank, "banks/"+name, hex)
 					if err != nil {
+						gone(err)
 						return
 					}
 					record(ackedEntry{name: entry, pdq: hex})
@@ -122,6 +139,12 @@ func TestKillDuringWrites(t *testing.T) {
 		wg.Wait()
 		conn.Close()
 		checkBolt(t, cycle, db)
+		if unexpected != nil {
+			t.Fatalf("cycle %d: an add failed otherwise than by the kill: %v", cycle, unexpected)
+		}
+		if len(acked[name]) == 0 {
+			empty++ // killed before the first acknowledgement
+		}
 		total += len(acked[name])
 		previous = name
 	}
@@ -149,7 +172,10 @@ func TestKillDuringWrites(t *testing.T) {
 		}
 	}
 	srv.stop(t)
-	t.Logf("%d SIGKILLs, %d acknowledged adds (%d of them streamed images), %d lost; every restart and every Tx.Check clean", cycles, total, streamed, lost)
+	if empty > cycles/4 {
+		t.Errorf("%d of %d cycles acknowledged nothing before the kill: the test did not test much", empty, cycles)
+	}
+	t.Logf("%d SIGKILLs, %d acknowledged adds (%d of them streamed images), %d lost, %d cycles killed before their first acknowledgement; every restart and every Tx.Check clean", cycles, total, streamed, lost, empty)
 }
 
 // checkBolt runs bbolt's own consistency check over the killed server's
