@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
+	"os"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -20,8 +22,12 @@ import (
 const backupChunkBytes = 1 << 20
 
 // Backup implements AdminService.Backup: the store copies itself from one
-// read transaction into the stream, and the copy is recorded in the audit
-// log, finished or not.
+// read transaction into a temporary file (in Options.Media.TempDir), which
+// is then streamed; the copy is recorded in the audit log, finished or not.
+//
+// The file keeps the read transaction as short as a local copy: bbolt
+// cannot remap its file while one is open, and a commit waiting to remap
+// holds back every read after it, so a slow client must not hold one.
 func (s *Server) Backup(_ *pb.BackupRequest, stream pb.AdminService_BackupServer) error {
 	b, ok := s.st.(store.Backuper)
 	if !ok {
@@ -29,10 +35,7 @@ func (s *Server) Backup(_ *pb.BackupRequest, stream pb.AdminService_BackupServer
 	}
 	ctx := stream.Context()
 	w := &chunkWriter{stream: stream, sum: sha256.New(), buf: make([]byte, 0, backupChunkBytes)}
-	rev, n, err := b.Backup(ctx, w)
-	if err == nil {
-		err = w.flush()
-	}
+	rev, n, err := s.spoolBackup(ctx, b, w)
 	detail := fmt.Sprintf("revision %d, %d bytes", rev, n)
 	if err != nil {
 		detail = fmt.Sprintf("stopped after %d bytes: %v", w.sent, err)
@@ -48,6 +51,32 @@ func (s *Server) Backup(_ *pb.BackupRequest, stream pb.AdminService_BackupServer
 	}
 	return stream.Send(&pb.BackupResponse{Part: &pb.BackupResponse_Summary{Summary: &pb.BackupSummary{
 		SizeBytes: n, Sha256: hex.EncodeToString(w.sum.Sum(nil)), Revision: int64(rev)}}})
+}
+
+// spoolBackup copies the store into a temporary file, then sends the file
+// through w.
+func (s *Server) spoolBackup(ctx context.Context, b store.Backuper, w *chunkWriter) (store.Revision, int64, error) {
+	f, err := os.CreateTemp(s.opts.Media.TempDir, "mediamatch-backup-*")
+	if err != nil {
+		return 0, 0, fmt.Errorf("backing up: a temporary file for the copy: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	rev, n, err := b.Backup(ctx, f)
+	if err != nil {
+		return 0, n, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, n, fmt.Errorf("backing up: %w", err)
+	}
+	sent, err := io.Copy(w, f)
+	if err == nil {
+		err = w.flush()
+	}
+	if err == nil && sent != n {
+		err = fmt.Errorf("backing up: the copy holds %d bytes, the store wrote %d", sent, n)
+	}
+	return rev, n, err
 }
 
 // chunkWriter sends what is written to it as Backup chunks of

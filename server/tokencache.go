@@ -34,41 +34,75 @@ type tokenCache struct {
 	st      store.Store
 	refresh time.Duration
 
-	mu     sync.Mutex // held while the set is read from the store
-	set    *tokenSet
-	loaded time.Time
+	mu         sync.Mutex
+	set        *tokenSet
+	loaded     time.Time
+	gen        uint64 // counts drops, so a read begun before one is not kept
+	refreshing bool   // a call is reading a stale set again
 }
 
-// get returns the current tokens, reading them again when they are older
-// than the refresh or were dropped.
+// get returns the current tokens. The store is read outside the lock,
+// with the caller's ctx, so a slow read holds no other call back: while
+// one call reads a set older than the refresh again, the others use it.
+// After drop there is no set to use, and every call reads the tokens until
+// one of them keeps its read.
 func (c *tokenCache) get(ctx context.Context) (*tokenSet, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.set != nil && time.Since(c.loaded) < c.refresh {
-		return c.set, nil
+	set, gen := c.set, c.gen
+	if set != nil && time.Since(c.loaded) < c.refresh {
+		c.mu.Unlock()
+		return set, nil
 	}
-	tokens, err := c.st.ListTokens(ctx)
-	if err != nil {
-		return nil, err
-	}
-	set := &tokenSet{bySecret: map[[32]byte]*store.Token{}, bySubject: map[string]*store.Token{}, count: len(tokens)}
-	for i := range tokens {
-		t := &tokens[i]
-		if t.Subject != "" {
-			set.bySubject[t.Subject] = t
-		} else {
-			set.bySecret[t.Hash] = t
+	mine := false
+	if set != nil {
+		if c.refreshing {
+			c.mu.Unlock()
+			return set, nil
 		}
+		c.refreshing, mine = true, true
 	}
-	c.set, c.loaded = set, time.Now()
-	return set, nil
+	c.mu.Unlock()
+
+	for {
+		tokens, err := c.st.ListTokens(ctx)
+		var next *tokenSet
+		if err == nil {
+			next = &tokenSet{bySecret: map[[32]byte]*store.Token{}, bySubject: map[string]*store.Token{}, count: len(tokens)}
+			for i := range tokens {
+				t := &tokens[i]
+				if t.Subject != "" {
+					next.bySubject[t.Subject] = t
+				} else {
+					next.bySecret[t.Hash] = t
+				}
+			}
+		}
+		c.mu.Lock()
+		if c.gen != gen {
+			// A token changed during the read, which may not show it:
+			// read again.
+			gen, set = c.gen, nil // nor may the set from before stand
+			c.mu.Unlock()
+			continue
+		}
+		if mine {
+			c.refreshing = false
+		}
+		if err == nil {
+			c.set, c.loaded = next, time.Now()
+		} else if set != nil {
+			next, err = set, nil // the set read before stands until a read succeeds
+		}
+		c.mu.Unlock()
+		return next, err
+	}
 }
 
-// drop forgets the tokens, so the next call reads them again. A read in
-// progress finishes first (it holds the lock), so a commit followed by
-// drop is seen by every call authenticated after drop returns.
+// drop forgets the tokens, so that every call from now on reads them
+// again, and a read begun before drop is not kept.
 func (c *tokenCache) drop() {
 	c.mu.Lock()
 	c.set = nil
+	c.gen++
 	c.mu.Unlock()
 }

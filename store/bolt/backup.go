@@ -14,9 +14,10 @@ var _ store.Backuper = (*DB)(nil)
 
 // Backup writes a copy of the whole file to w from one read transaction:
 // the copy is the store at one revision, a file Open accepts, and commits
-// go on meanwhile. While it runs the file cannot be remapped, so a commit
-// that needs the file to grow waits for the copy to end. It stops with
-// ctx, between writes.
+// go on meanwhile. While it runs the file cannot be remapped: a commit that
+// needs the file to grow waits for the copy to end, and every read after
+// that commit waits too. So w should be fast (a local file), not a network
+// peer. It stops with ctx, between writes.
 func (s *DB) Backup(ctx context.Context, w io.Writer) (store.Revision, int64, error) {
 	var (
 		rev uint64
