@@ -27,6 +27,7 @@ type Record struct {
 // time.
 type CSVReader struct {
 	r      *csv.Reader
+	in     *limitedRecord
 	line   int
 	header bool // the header was read
 	err    error
@@ -35,10 +36,11 @@ type CSVReader struct {
 // NewCSVReader reads a CSV dataset from r. The header is checked at the
 // first Next.
 func NewCSVReader(r io.Reader) *CSVReader {
-	c := csv.NewReader(&limitedLines{r: r})
+	in := &limitedRecord{r: r}
+	c := csv.NewReader(in)
 	c.FieldsPerRecord = len(csvHeader())
 	c.ReuseRecord = true
-	return &CSVReader{r: c}
+	return &CSVReader{r: c, in: in}
 }
 
 // Line is the line of the last record read.
@@ -96,6 +98,7 @@ func (r *CSVReader) read() ([]string, error) {
 		return nil, lineError(line, err)
 	}
 	r.line, _ = r.r.FieldPos(0)
+	r.in.recordStart = r.r.InputOffset()
 	return rec, nil
 }
 
@@ -166,21 +169,24 @@ func unquoteFormula(s string) string {
 	return s
 }
 
-// limitedLines passes r through, failing once a line runs over
-// MaxLineBytes, so the CSV reader never holds more than that.
-type limitedLines struct {
-	r   io.Reader
-	run int // bytes since the last newline
+// limitedRecord passes r through, failing once the record being read
+// (from recordStart, the end of the last one) has grown past
+// MaxLineBytes, so the CSV reader never holds much more than that: a quoted
+// field may span lines, so lines are not the unit to bound. What the
+// reader's buffer reads ahead counts too, so a record within its size of
+// the limit may be refused.
+type limitedRecord struct {
+	r           io.Reader
+	read        int64 // bytes read in all
+	recordStart int64 // offset where the record being read starts
 }
 
-func (l *limitedLines) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	for i := range n {
-		if p[i] == '\n' {
-			l.run = 0
-		} else if l.run++; l.run > MaxLineBytes {
-			return i, errLineTooLong
-		}
+func (l *limitedRecord) Read(p []byte) (int, error) {
+	room := MaxLineBytes + 1 - (l.read - l.recordStart)
+	if room <= 0 {
+		return 0, errLineTooLong
 	}
-	return n, err
+	k, err := l.r.Read(p[:min(int64(len(p)), room)])
+	l.read += int64(k)
+	return k, err
 }

@@ -39,8 +39,8 @@
 //
 // Readers stream: they hold one line at a time, whatever the list's
 // length, and refuse a line over MaxLineBytes. Every content error is a
-// *LineError naming the line and wrapping ErrInvalid (or the hashing or
-// vpdq error beneath). A hash is canonical lowercase hex of its type's
+// *LineError naming the line and wrapping ErrInvalid (with the hashing or
+// vpdq error beneath, when there is one), or ErrUnknownSignal. A hash is canonical lowercase hex of its type's
 // length; upper case is accepted as the formats allow. Duplicates are not
 // looked for here: the importer finds them against the store, which holds
 // every item's identity.

@@ -382,3 +382,15 @@ func BenchmarkFileReader(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "signals/s")
 }
+
+// TestCSVRecordBounded feeds a quoted field of many short lines, longer
+// in all than MaxLineBytes: refused, without holding it.
+func TestCSVRecordBounded(t *testing.T) {
+	head := "signal_type,signal_str,collab,category,tags\npdq," + strings.Repeat("ab", 32) + ",\""
+	r := NewCSVReader(io.MultiReader(strings.NewReader(head), &repeatReader{line: strings.Repeat("x", 1000) + "\n", n: 50_000}))
+	_, err := r.Next()
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 2 || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "over") {
+		t.Errorf("a record of 50 MB: %v", err)
+	}
+}

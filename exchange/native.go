@@ -332,7 +332,7 @@ func nativeToEntry(n *nativeEntry, bank string) (*store.Entry, error) {
 	for _, h := range n.Hashes {
 		hh, err := hashing.Parse(h.Type, h.Hex)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		hh.Quality = h.Quality
 		e.Hashes = append(e.Hashes, hh)
@@ -349,7 +349,7 @@ func nativeToEntry(n *nativeEntry, bank string) (*store.Entry, error) {
 		if r.PHash != "" {
 			ph, err := hashing.Parse(hashing.PHash, r.PHash)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 			}
 			for _, b := range ph.Bytes {
 				rh.PHash = rh.PHash<<8 | uint64(b)
@@ -434,7 +434,7 @@ func strictJSON(text []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("more than one JSON value on the line")
 	}
 	return nil

@@ -143,3 +143,14 @@ func TestNativeMalformed(t *testing.T) {
 		t.Errorf("writing an entry the store would refuse: %v", err)
 	}
 }
+
+// TestNativeTrailing refuses a line with anything after its JSON value.
+func TestNativeTrailing(t *testing.T) {
+	h, items := nativeSample(t)
+	header := strings.SplitN(string(writeNative(t, h, items[:1])), "\n", 2)[0]
+	for _, tail := range []string{"}", "]", " {}", " x"} {
+		if _, err := NewNativeReader(strings.NewReader(header + tail + "\n")); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a header followed by %q: %v", tail, err)
+		}
+	}
+}

@@ -86,7 +86,7 @@ func parseSignal(name, value string) (Signal, error) {
 	if t.Type == SignalVPDQ {
 		frames, err := vpdq.ParseJSON([]byte(value))
 		if err != nil {
-			return Signal{}, err
+			return Signal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		if len(frames) == 0 {
 			return Signal{}, fmt.Errorf("%w: a vpdq signal with no frames", ErrInvalid)
@@ -95,7 +95,7 @@ func parseSignal(name, value string) (Signal, error) {
 	}
 	h, err := hashing.Parse(t.Type, strings.ToLower(value))
 	if err != nil {
-		return Signal{}, err
+		return Signal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return Signal{Type: t.Type, Kind: t.Kind, Hash: h}, nil
 }
