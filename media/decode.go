@@ -132,7 +132,11 @@ func frames(data []byte, opts Options, fn func(Frame) error) (*Repair, error) {
 		}
 		at += d
 	}
-	return p.gif.repairs(c), nil
+	repair := p.gif.repairs(c)
+	if err := repair.enough(opts.MinVisible); err != nil {
+		return nil, err
+	}
+	return repair, nil
 }
 
 // probed is what probe learns about an input before decoding pixels.
@@ -217,6 +221,9 @@ func decodePixels(p *probed, opts Options) (image.Image, *Repair, error) {
 		}
 		if m == nil {
 			return decoderError(f, err)
+		}
+		if err := repair.enough(opts.MinVisible); err != nil {
+			return err
 		}
 		// The budget was checked against the header; a decoder that
 		// disagrees with its own header has read something else.

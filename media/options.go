@@ -24,6 +24,13 @@ const (
 	// decompresses (one gigapixel, a few seconds of LZW on one core), since
 	// a small file can describe many large frames.
 	DefaultMaxTotalPixels = 1_000_000_000
+
+	// DefaultMinVisible is the least fraction of a picture's area a file
+	// cut short or damaged must decode to: below a tenth, what is shown is
+	// mostly the grey painted for the rest, which matches nothing known
+	// and would match other such files, and a file of a few hundred bytes
+	// claiming a large picture costs a whole decode for it.
+	DefaultMinVisible = 0.1
 )
 
 // Options are the budgets and switches for one decode. The zero value is
@@ -40,6 +47,10 @@ type Options struct {
 	MaxFrames int
 	// MaxTotalPixels is the largest sum of frame areas Frames will decode.
 	MaxTotalPixels int64
+	// MinVisible is the least fraction of the picture's area a file not
+	// well formed must decode to (Repair.Visible); less is refused with
+	// ErrInvalid, as a file with no pixel is.
+	MinVisible float64
 	// IgnoreOrientation returns pixels in stored order, without applying
 	// the EXIF orientation.
 	IgnoreOrientation bool
@@ -85,6 +96,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxTotalPixels <= 0 {
 		o.MaxTotalPixels = DefaultMaxTotalPixels
+	}
+	if o.MinVisible <= 0 {
+		o.MinVisible = DefaultMinVisible
 	}
 	if o.MaxVideoBytes <= 0 {
 		o.MaxVideoBytes = DefaultMaxVideoBytes

@@ -104,3 +104,11 @@ func orientRect(r image.Rectangle, w, h, o int) image.Rectangle {
 	a, b := pt(r.Min.X, r.Min.Y), pt(r.Max.X-1, r.Max.Y-1)
 	return image.Rect(min(a.X, b.X), min(a.Y, b.Y), max(a.X, b.X)+1, max(a.Y, b.Y)+1)
 }
+
+// enough refuses a repair that shows less than min of the picture.
+func (r *Repair) enough(min float64) error {
+	if r.Partial() && r.Visible < min {
+		return fmt.Errorf("media: only %.1f%% of the picture is in the file, less than the %.0f%% a partial file must show: %w", 100*r.Visible, 100*min, ErrInvalid)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -254,12 +255,19 @@ func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer
 	return stream.SendAndClose(&pb.CreateEntryStreamResponse{Entry: entryToProto(stored, view), AlreadyExists: existed, Decode: decode})
 }
 
-// hashInto hashes uploaded media into e, and says how media not well
-// formed was shown.
+// hashInto hashes uploaded media into e. A bank keeps only whole files: a
+// partial one (cut short, or damaged, shown as a browser would) is
+// refused, since its hashes describe the grey painted for what is missing
+// as much as the picture, and would match other partial files; a cut copy
+// of a whole file stored matches it.
 func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) (*pb.DecodeReport, error) {
 	h, err := s.hashMedia(ctx, data, false, region.Stored)
 	if err != nil {
 		return nil, err
+	}
+	if h.repair.Partial() {
+		return nil, fmt.Errorf("%w: the file is cut short or damaged (%.0f%% of it decodes: %s); a bank keeps whole files, so add the whole one (a cut copy then matches it)",
+			errInvalidRequest, 100*h.repair.Visible, strings.Join(h.repair.Notes, "; "))
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
 	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, match.StoredKeypoints(h.keypoints)

@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
@@ -375,22 +377,27 @@ func TestEvasionPartialOfOthersUnmatched(t *testing.T) {
 	}
 }
 
-// TestEvasionCreateEntryReport checks that adding a file cut short says so,
-// and that the report is not stored with the entry.
+// TestEvasionCreateEntryReport checks that a file cut short is refused as
+// an entry (a bank keeps whole files), a whole one has no report, and a
+// file that shows almost nothing is refused for matching.
 func TestEvasionCreateEntryReport(t *testing.T) {
 	ts := startServer(t, "", Options{})
 	ts.createBank("b")
 	data := cut(encodeJPEG(t, readImage(t, "labelme-subset-q2821.png"), 90), 0.7)
-	resp := ts.addMedia("b", data, nil)
-	d := resp.GetDecode()
-	if !d.GetPartial() || d.GetVisibleFraction() <= 0 || d.GetVisibleFraction() >= 1 || len(d.GetNotes()) == 0 {
-		t.Fatalf("CreateEntry decode report = %v", d)
+	_, err := ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/b", Media: data})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "whole") {
+		t.Fatalf("CreateEntry of a cut file: %v, want INVALID_ARGUMENT (a bank keeps whole files)", err)
 	}
-	if m := resp.GetEntry().GetMedia(); m.GetFormat() != "jpeg" || m.GetHeight() <= 0 {
-		t.Errorf("entry media = %v", m)
+	if got, _ := ts.bank.GetBank(ctx(t), &pb.GetBankRequest{Name: "banks/b"}); got.GetBank().GetEntryCount() != 0 {
+		t.Errorf("the cut file was stored: %d entries", got.GetBank().GetEntryCount())
 	}
 	again := ts.addMedia("b", encodeJPEG(t, readImage(t, "labelme-subset-q2821.png"), 90), nil)
 	if again.GetDecode() != nil {
 		t.Errorf("a whole file has a decode report: %v", again.GetDecode())
+	}
+	// A file that shows almost nothing is refused for matching too.
+	tiny := cut(encodeJPEG(t, readImage(t, "labelme-subset-q2821.png"), 90), 0.04)
+	if _, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: tiny}}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "of the picture") {
+		t.Errorf("matching a file cut at 4%%: %v, want INVALID_ARGUMENT", err)
 	}
 }

@@ -472,9 +472,9 @@ func TestStreamingUpload(t *testing.T) {
 		"declared too big":  {&pb.CreateEntryStreamHeader{Parent: "banks/b", SizeBytes: 2 << 20}, chunks, codes.ResourceExhausted},
 		"sent too much":     {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, [][]byte{make([]byte, 700<<10), make([]byte, 700<<10)}, codes.ResourceExhausted},
 		"cut before pixels": {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, [][]byte{chunks[0][:40]}, codes.InvalidArgument},
-		// An upload that stops early holds a file cut short, which is
-		// decoded as far as it goes, as browsers do.
-		"cut short": {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, chunks[:len(chunks)/2], codes.OK},
+		// An upload that stops early holds a file cut short: a bank keeps
+		// whole files (a cut copy matches them).
+		"cut short": {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, chunks[:len(chunks)/2], codes.InvalidArgument},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := send(tc.header, tc.chunks); status.Code(err) != tc.code {
