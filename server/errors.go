@@ -35,6 +35,7 @@ var codeTable = []struct {
 	{hashing.ErrMismatch, codes.InvalidArgument, "HASH_INVALID"},
 	{hashing.ErrHasher, codes.InvalidArgument, "MEDIA_INVALID"},
 	{match.ErrInvalid, codes.InvalidArgument, "QUERY_INVALID"},
+	{match.ErrOverBudget, codes.ResourceExhausted, "MATCH_WORK_BUDGET"},
 	{store.ErrInvalid, codes.InvalidArgument, "INVALID_ARGUMENT"},
 	{store.ErrBankNotFound, codes.NotFound, "BANK_NOT_FOUND"},
 	{store.ErrEntryNotFound, codes.NotFound, "ENTRY_NOT_FOUND"},
