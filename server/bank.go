@@ -458,9 +458,9 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 		return nil, err
 	}
 	out := &pb.ListChangesResponse{Revision: int64(revs.Current)}
-	scanned := 0
+	scanned, bytes, full := 0, 0, false
 	cursor := store.Revision(after)
-	for len(out.Changes) < size && scanned < maxChangesScanned {
+	for !full && len(out.Changes) < size && scanned < maxChangesScanned {
 		changes, err := s.st.Changes(ctx, cursor, min(size, maxChangesScanned-scanned), store.ViewNone)
 		if err != nil {
 			return nil, err
@@ -469,13 +469,22 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 			return out, nil
 		}
 		for _, c := range changes {
-			scanned++
-			cursor = c.Revision
 			if (bank == anyBank && p.allowsBank(c.Bank)) || c.Bank == bank {
-				out.Changes = append(out.Changes, changeToProto(c))
-				if len(out.Changes) == size {
+				pc := changeToProto(c)
+				// An update names its paths (labels.KEY...), so a change
+				// can take kilobytes: the page is bounded by bytes too.
+				n := proto.Size(pc)
+				if len(out.Changes) > 0 && bytes+n > maxPageBytes {
+					full = true
 					break
 				}
+				bytes += n
+				out.Changes = append(out.Changes, pc)
+			}
+			scanned++
+			cursor = c.Revision
+			if len(out.Changes) == size {
+				break
 			}
 		}
 	}

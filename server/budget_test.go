@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/match"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // logSink collects a server's JSON log lines, for tests that wait for the
@@ -207,5 +209,181 @@ func TestVideoMatchHoldsNoOneUp(t *testing.T) {
 	// is a sanity limit, far above the few milliseconds it takes.
 	if !logs.waitCall("Match", codes.Canceled, 20*time.Second) {
 		t.Fatalf("the server did not finish the cancelled match; calls logged: %v", logs.calls())
+	}
+}
+
+// TestListPagesFit fills every list with the largest items the limits
+// allow and reads each whole with a default client (which takes at most
+// 4 MiB a message), a page of 1,000 asked for: every page arrives, and the
+// pages hold every item once.
+func TestListPagesFit(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	admin := tokenSecret(t, ts.st, store.Token{Name: "admin", Role: store.RoleAdmin})
+	c := as(ctx(t), admin)
+	long := func(c byte, n int) string { return strings.Repeat(string(c), n) }
+	labels := func(i int) map[string]string {
+		m := map[string]string{}
+		for k := range store.MaxLabels {
+			m[fmt.Sprintf("%03d-%03d%s", i, k, long('k', store.MaxLabelBytes-7))] = long('v', store.MaxLabelBytes)
+		}
+		return m
+	}
+	const n = 120 // of each: banks of 37 KB, tokens of 17 KB, changes of 34 KB
+	var ops []store.Op
+	for i := range n {
+		ops = append(ops, store.CreateBank(store.Bank{Name: fmt.Sprintf("b%03d-%s", i, long('x', store.MaxBankNameLen-5)),
+			Description: long('d', store.MaxTextBytes), Labels: labels(i)}))
+	}
+	if _, err := ts.st.Commit(context.Background(), "test", ops...); err != nil {
+		t.Fatal(err)
+	}
+	var banks []string
+	for i := range store.MaxTokenBanks {
+		banks = append(banks, fmt.Sprintf("t%03d-%s", i, long('y', store.MaxBankNameLen-5)))
+	}
+	ops = ops[:0]
+	for i := range n {
+		secret, _ := NewSecret()
+		ops = append(ops, store.CreateToken(store.Token{Name: fmt.Sprintf("tok%03d", i), Role: store.RoleMatcher, Banks: banks, Hash: HashSecret(secret)}))
+	}
+	if _, err := ts.st.Commit(context.Background(), "test", ops...); err != nil {
+		t.Fatal(err)
+	}
+	// Changes that name every label they set and remove (the first sets
+	// the labels the bank was created with: no change).
+	first := fmt.Sprintf("b%03d-%s", 0, long('x', store.MaxBankNameLen-5))
+	for i := range n {
+		var paths []string
+		for k := range labels(i) {
+			paths = append(paths, "labels."+k)
+		}
+		for k := range labels(i - 1) {
+			paths = append(paths, "labels."+k)
+		}
+		if _, err := ts.st.Commit(context.Background(), long('a', store.MaxActorBytes), store.UpdateBank(first, store.Bank{Labels: labels(i)}, paths...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ops = ops[:0]
+	for range 1000 {
+		ops = append(ops, store.RecordAudit(store.AuditRecord{Action: store.AuditDenied, Actor: long('a', store.MaxAuditFieldBytes),
+			Peer: long('p', store.MaxAuditFieldBytes), Method: long('m', store.MaxAuditFieldBytes), Detail: long('d', store.MaxAuditFieldBytes)}))
+	}
+	if _, err := ts.st.Commit(context.Background(), "test", ops...); err != nil {
+		t.Fatal(err)
+	}
+
+	type page struct {
+		items int
+		next  string
+		size  int
+	}
+	lists := []struct {
+		name string
+		want int
+		get  func(token string) (page, error)
+	}{
+		{"banks", n, func(tok string) (page, error) {
+			r, err := ts.bank.ListBanks(c, &pb.ListBanksRequest{PageSize: 1000, PageToken: tok})
+			return page{len(r.GetBanks()), r.GetNextPageToken(), proto.Size(r)}, err
+		}},
+		{"tokens", n + 1, func(tok string) (page, error) {
+			r, err := ts.token.ListTokens(c, &pb.ListTokensRequest{PageSize: 1000, PageToken: tok})
+			return page{len(r.GetTokens()), r.GetNextPageToken(), proto.Size(r)}, err
+		}},
+		{"changes", 2*n - 1, func(tok string) (page, error) {
+			r, err := ts.bank.ListChanges(c, &pb.ListChangesRequest{Parent: "banks/-", PageSize: 1000, PageToken: tok})
+			return page{len(r.GetChanges()), r.GetNextPageToken(), proto.Size(r)}, err
+		}},
+		{"audit records", 1000 + n + 1, func(tok string) (page, error) {
+			r, err := ts.token.ListAuditRecords(c, &pb.ListAuditRecordsRequest{PageSize: 1000, PageToken: tok})
+			return page{len(r.GetRecords()), r.GetNextPageToken(), proto.Size(r)}, err
+		}},
+	}
+	for _, l := range lists {
+		total, pages, token := 0, 0, ""
+		for {
+			p, err := l.get(token)
+			if err != nil {
+				t.Fatalf("%s, page %d: %v", l.name, pages+1, err)
+			}
+			if p.size > DefaultMaxMessageBytes {
+				t.Errorf("%s: a page of %d bytes", l.name, p.size)
+			}
+			total += p.items
+			pages++
+			if token = p.next; token == "" {
+				break
+			}
+		}
+		if total != l.want || pages < 2 {
+			t.Errorf("%s: %d items in %d pages, want %d in several", l.name, total, pages, l.want)
+		}
+	}
+}
+
+// TestMetadataBudgets sends the largest metadata a message can carry to
+// every call that stores or takes it: each is INVALID_ARGUMENT, naming the
+// limit, and nothing is stored.
+func TestMetadataBudgets(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("a")
+	r := rand.New(rand.NewPCG(12, 4))
+	entry := ts.createEntry("a", pdqEntry(r))
+	huge := strings.Repeat("u", 3_900_000)
+	many := map[string]string{}
+	for i := range 100_000 {
+		many[fmt.Sprint(i)] = ""
+	}
+	var paths []string
+	for i := range store.MaxUpdatePaths + 1 {
+		paths = append(paths, fmt.Sprintf("labels.k%d", i))
+	}
+	var banks []string
+	for i := range store.MaxBanks + 1 {
+		banks = append(banks, fmt.Sprintf("banks/b%d", i))
+	}
+	withSource := func(s *pb.Source) *pb.Entry {
+		e := pdqEntry(r)
+		e.Source = s
+		return e
+	}
+	create := func(e *pb.Entry) func() error {
+		return func() error {
+			_, err := ts.bank.CreateEntry(ctx(t), &pb.CreateEntryRequest{Parent: "banks/a", Entry: e})
+			return err
+		}
+	}
+	createBank := func(b *pb.Bank) func() error {
+		return func() error {
+			_, err := ts.bank.CreateBank(ctx(t), &pb.CreateBankRequest{BankId: "b", Bank: b})
+			return err
+		}
+	}
+	runCases(t, []apiCase{
+		{"a 3.9 MB source URI", create(withSource(&pb.Source{Uri: huge})), codes.InvalidArgument, "source URI is 3900000 bytes, over the limit of 2048"},
+		{"a 3.9 MB source origin", create(withSource(&pb.Source{Origin: huge})), codes.InvalidArgument, "over the limit of 256"},
+		{"a 3.9 MB note", create(&pb.Entry{Media: pdqEntry(r).GetMedia(), Note: huge}), codes.InvalidArgument, "note is 3900000 bytes"},
+		{"100,000 entry labels", create(&pb.Entry{Media: pdqEntry(r).GetMedia(), Labels: many}), codes.InvalidArgument, "100000 labels, over the limit of 64"},
+		{"a 3.9 MB bank description", createBank(&pb.Bank{Description: huge}), codes.InvalidArgument, "description is 3900000 bytes"},
+		{"100,000 bank labels", createBank(&pb.Bank{Labels: many}), codes.InvalidArgument, "100000 labels"},
+		{"a bank update of too many paths", func() error {
+			_, err := ts.bank.UpdateBank(ctx(t), &pb.UpdateBankRequest{Bank: &pb.Bank{Name: "banks/a"}, UpdateMask: mask(paths...)})
+			return err
+		}, codes.InvalidArgument, "update paths, over the limit"},
+		{"an entry update of too many paths", func() error {
+			_, err := ts.bank.UpdateEntry(ctx(t), &pb.UpdateEntryRequest{Entry: &pb.Entry{Name: entry.GetName()}, UpdateMask: mask(paths...)})
+			return err
+		}, codes.InvalidArgument, "update paths, over the limit"},
+		{"a match naming more banks than a store holds", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: pdqEntry(r).GetMedia()}, Options: &pb.MatchOptions{Banks: banks}})
+			return err
+		}, codes.InvalidArgument, "banks named, over the limit of 10000"},
+	})
+	if resp, err := ts.bank.ListBanks(ctx(t), &pb.ListBanksRequest{}); err != nil || len(resp.GetBanks()) != 1 {
+		t.Errorf("after the refusals: %v, %d banks, want only a", err, len(resp.GetBanks()))
+	}
+	if b := ts.getBank("a"); b.GetEntryCount() != 1 {
+		t.Errorf("bank a holds %d entries after the refusals, want 1", b.GetEntryCount())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/region"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // Hash implements MatchService.Hash.
@@ -155,6 +156,12 @@ func (s *Server) matchHashes(ctx context.Context, m *pb.MediaHashes, opts *pb.Ma
 // match runs a query with the request's options.
 func (s *Server) match(ctx context.Context, q match.Query, opts *pb.MatchOptions, query *pb.MediaHashes) (*pb.MatchResult, error) {
 	var err error
+	if n := len(opts.GetBanks()); n > store.MaxBanks {
+		return nil, fmt.Errorf("%w: %d banks named, over the limit of %d (the most a store holds)", errInvalidRequest, n, store.MaxBanks)
+	}
+	if n := len(opts.GetHashTypes()); n > len(hashing.Types()) {
+		return nil, fmt.Errorf("%w: %d hash types named, there are %d", errInvalidRequest, n, len(hashing.Types()))
+	}
 	for _, name := range opts.GetBanks() {
 		id, err := parseBankName(name, false)
 		if err != nil {
