@@ -47,6 +47,12 @@ const (
 	// maxStreamChunks bounds the messages of one upload stream, so that a
 	// stream of empty chunks cannot run forever.
 	maxStreamChunks = 1 << 16
+	// DefaultMaxDecodeMemory bounds the memory all decodes running at once
+	// may hold, by their estimates (decodeCost): a 50-megapixel photo
+	// with its hashing (about 800 MB) fits, and so do about twenty 2
+	// megapixel ones at once; a count of decodes alone let a 32-core host
+	// hold 15 GB.
+	DefaultMaxDecodeMemory = 1 << 30
 )
 
 // Options configures a Server. The zero value is usable.
@@ -61,6 +67,12 @@ type Options struct {
 	// MaxConcurrentDecodes bounds the media decodes running at once.
 	// Default: the number of CPUs.
 	MaxConcurrentDecodes int
+	// MaxDecodeMemory bounds the memory, in bytes, that the decodes running
+	// at once may hold, each estimated from its header before it starts
+	// (Media.MaxDecodeMemory bounds one); a decode that does not fit waits
+	// for others to finish, until its deadline. Default
+	// DefaultMaxDecodeMemory.
+	MaxDecodeMemory int64
 	// ConnectionTimeout bounds the connection handshake. Default
 	// DefaultConnectionTimeout.
 	ConnectionTimeout time.Duration
@@ -109,6 +121,7 @@ type Server struct {
 	log          *slog.Logger
 	metrics      *Metrics
 	decodeSlots  chan struct{}
+	decodeMemory *memoryBudget
 	health       *health.Server
 	grpc         *grpc.Server
 	stopped      chan struct{}
@@ -137,6 +150,9 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	if opts.ConnectionTimeout <= 0 {
 		opts.ConnectionTimeout = DefaultConnectionTimeout
 	}
+	if opts.MaxDecodeMemory <= 0 {
+		opts.MaxDecodeMemory = DefaultMaxDecodeMemory
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -152,16 +168,17 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		matcher:     matcher,
-		st:          st,
-		idx:         idx,
-		opts:        opts,
-		authz:       authzTable(),
-		log:         opts.Logger,
-		metrics:     opts.Metrics,
-		decodeSlots: make(chan struct{}, opts.MaxConcurrentDecodes),
-		health:      health.NewServer(),
-		stopped:     make(chan struct{}),
+		matcher:      matcher,
+		st:           st,
+		idx:          idx,
+		opts:         opts,
+		authz:        authzTable(),
+		log:          opts.Logger,
+		metrics:      opts.Metrics,
+		decodeSlots:  make(chan struct{}, opts.MaxConcurrentDecodes),
+		decodeMemory: newMemoryBudget(opts.MaxDecodeMemory),
+		health:       health.NewServer(),
+		stopped:      make(chan struct{}),
 	}
 	if s.metrics != nil {
 		s.metrics.watch(st, idx)
