@@ -208,9 +208,9 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 // CreateEntryStream implements BankService.CreateEntryStream.
 func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer) error {
 	ctx := stream.Context()
-	first, err := stream.Recv()
+	first, err := recvHeader(s, ctx, stream.Recv)
 	if err != nil {
-		return fmt.Errorf("%w: reading the header: %v", errInvalidRequest, err)
+		return err
 	}
 	h := first.GetHeader()
 	if h == nil {
@@ -231,10 +231,11 @@ func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer
 	if _, err := s.st.Bank(ctx, bank); err != nil {
 		return err
 	}
-	data, err := s.receiveChunks(h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.CreateEntryStreamRequest) bool { return m.GetHeader() != nil }))
+	data, release, err := s.receiveChunks(ctx, h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.CreateEntryStreamRequest) bool { return m.GetHeader() != nil }))
 	if err != nil {
 		return err
 	}
+	defer release()
 	e := entryFields(bank, h.GetEntry())
 	if err := s.hashInto(ctx, e, data); err != nil {
 		return err

@@ -51,6 +51,8 @@ var codeTable = []struct {
 	{errPermissionDenied, codes.PermissionDenied, "PERMISSION_DENIED"},
 	{errInvalidRequest, codes.InvalidArgument, "INVALID_ARGUMENT"},
 	{errTooLarge, codes.ResourceExhausted, "UPLOAD_TOO_LARGE"},
+	{errUploadBusy, codes.ResourceExhausted, "UPLOAD_BUDGET_IN_USE"},
+	{errUploadTimeout, codes.DeadlineExceeded, "UPLOAD_TIMEOUT"},
 	{context.Canceled, codes.Canceled, "CANCELLED"},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED"},
 }

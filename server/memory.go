@@ -62,6 +62,18 @@ func (b *memoryBudget) acquire(ctx context.Context, n int64, what string) error 
 	return ctx.Err()
 }
 
+// tryAcquire reserves n bytes if they are free now and no one waits for
+// them, and reports whether it did.
+func (b *memoryBudget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.waiting.Len() > 0 || b.free < n {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
 // release returns n bytes reserved by acquire.
 func (b *memoryBudget) release(n int64) {
 	b.mu.Lock()

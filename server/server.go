@@ -67,6 +67,15 @@ type Options struct {
 	// MaxConcurrentDecodes bounds the media decodes running at once.
 	// Default: the number of CPUs.
 	MaxConcurrentDecodes int
+	// MaxUploadBytes bounds the bytes of all streamed uploads the server
+	// holds at once. Default DefaultMaxUploadBytes.
+	MaxUploadBytes int64
+	// StreamIdleTimeout is the longest an upload stream may send nothing.
+	// Default DefaultStreamIdleTimeout.
+	StreamIdleTimeout time.Duration
+	// UploadTimeout bounds the receiving of one streamed upload. Default
+	// DefaultUploadTimeout.
+	UploadTimeout time.Duration
 	// MaxDecodeMemory bounds the memory, in bytes, that the decodes running
 	// at once may hold, each estimated from its header before it starts
 	// (Media.MaxDecodeMemory bounds one); a decode that does not fit waits
@@ -122,6 +131,7 @@ type Server struct {
 	metrics      *Metrics
 	decodeSlots  chan struct{}
 	decodeMemory *memoryBudget
+	uploads      *memoryBudget // bytes of streamed uploads held
 	health       *health.Server
 	grpc         *grpc.Server
 	stopped      chan struct{}
@@ -153,6 +163,15 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	if opts.MaxDecodeMemory <= 0 {
 		opts.MaxDecodeMemory = DefaultMaxDecodeMemory
 	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if opts.StreamIdleTimeout <= 0 {
+		opts.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = DefaultUploadTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -177,6 +196,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		metrics:      opts.Metrics,
 		decodeSlots:  make(chan struct{}, opts.MaxConcurrentDecodes),
 		decodeMemory: newMemoryBudget(opts.MaxDecodeMemory),
+		uploads:      newMemoryBudget(opts.MaxUploadBytes),
 		health:       health.NewServer(),
 		stopped:      make(chan struct{}),
 	}

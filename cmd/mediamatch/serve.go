@@ -50,6 +50,9 @@ func runServe(e *env, args []string) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every call)")
 	mediaOpts := decodeFlags(fs)
 	decodeMemory := fs.Int64("decode-memory", server.DefaultMaxDecodeMemory, "most memory, in bytes, all the decodes running at once may hold by their estimates; a decode that does not fit waits, until its deadline")
+	uploadBytes := fs.Int64("max-upload-bytes", server.DefaultMaxUploadBytes, "most bytes of streamed uploads the server holds at once; a declared upload waits for room, an undeclared one that finds none is RESOURCE_EXHAUSTED")
+	idle := fs.Duration("stream-idle-timeout", server.DefaultStreamIdleTimeout, "longest an upload stream may send nothing (its header included)")
+	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest the receiving of one streamed upload may take")
 	rules := match.DefaultRules()
 	fs.Int64Var(&rules.MaxVideoWork, "max-video-work", match.DefaultMaxVideoWork, "most frame pairs one video match may compare (query frames times candidate frames, summed over candidates); more is RESOURCE_EXHAUSTED")
 	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
@@ -83,7 +86,8 @@ func runServe(e *env, args []string) int {
 		db: *db, listen: *listen, metricsListen: *metricsListen, grace: *grace, insecure: *insecure, loopback: loopback,
 		store: bolt.Options{LogRetention: *retention},
 		index: index.Options{Structures: st, Logger: log},
-		server: server.Options{Media: *mediaOpts, Rules: &rules, MaxDecodeMemory: *decodeMemory, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
+		server: server.Options{Media: *mediaOpts, Rules: &rules, MaxDecodeMemory: *decodeMemory,
+			MaxUploadBytes: *uploadBytes, StreamIdleTimeout: *idle, UploadTimeout: *uploadTimeout, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
 			// Beyond loopback a call always needs a token, even before the
 			// first exists; --insecure keeps the old, open behaviour.
 			RequireAuth: !loopback && !*insecure, OpenReflection: loopback},
