@@ -118,7 +118,12 @@ func (s *Server) receiveChunks(ctx context.Context, declared int64, next func() 
 		}
 		reserved = declared
 	}
+	// A declared upload goes into one buffer of its size, which is
+	// reserved; an undeclared one is kept as its chunks, joined at the end.
 	var chunks [][]byte
+	if declared > 0 {
+		chunks = [][]byte{make([]byte, 0, declared)}
+	}
 	var total int64
 	limit, typed := largest, false
 	for n := 0; ; n++ {
@@ -146,7 +151,11 @@ func (s *Server) receiveChunks(ctx context.Context, declared int64, next func() 
 			}
 			reserved += int64(len(chunk))
 		}
-		chunks = append(chunks, chunk)
+		if declared > 0 {
+			chunks[0] = append(chunks[0], chunk...)
+		} else {
+			chunks = append(chunks, chunk)
+		}
 		if !typed && total >= sniffBytes {
 			limit, typed = s.typeLimit(chunks, images, videos), true
 		}
@@ -159,26 +168,25 @@ func (s *Server) receiveChunks(ctx context.Context, declared int64, next func() 
 			return nil, nil, s.overLimit(chunks, limit)
 		}
 	}
-	if len(chunks) == 1 {
+	switch len(chunks) {
+	case 0:
+		return nil, free, nil
+	case 1:
 		return chunks[0], free, nil
 	}
 	// One buffer of the exact size; the chunks are garbage after the copy,
 	// so the copy's bytes are reserved while both exist.
-	if declared == 0 {
-		if !s.uploads.tryAcquire(total) {
-			return nil, nil, fmt.Errorf("%w: the server's budget of %d MiB for uploads in flight is taken; declare size_bytes in the header to wait for room, or retry",
-				errUploadBusy, s.opts.MaxUploadBytes>>20)
-		}
-		reserved += total
+	if !s.uploads.tryAcquire(total) {
+		return nil, nil, fmt.Errorf("%w: the server's budget of %d MiB for uploads in flight is taken; declare size_bytes in the header to wait for room, or retry",
+			errUploadBusy, s.opts.MaxUploadBytes>>20)
 	}
+	reserved += total
 	data = make([]byte, 0, total)
 	for _, c := range chunks {
 		data = append(data, c...)
 	}
-	if declared == 0 {
-		s.uploads.release(reserved - total) // the chunks'
-		reserved = total
-	}
+	s.uploads.release(reserved - total) // the chunks'
+	reserved = total
 	return data, free, nil
 }
 
