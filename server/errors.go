@@ -7,6 +7,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/match"
@@ -53,6 +55,7 @@ var codeTable = []struct {
 	{errTooLarge, codes.ResourceExhausted, "UPLOAD_TOO_LARGE"},
 	{errUploadBusy, codes.ResourceExhausted, "UPLOAD_BUDGET_IN_USE"},
 	{errUploadTimeout, codes.DeadlineExceeded, "UPLOAD_TIMEOUT"},
+	{errRateLimited, codes.ResourceExhausted, "RATE_LIMITED"},
 	{context.Canceled, codes.Canceled, "CANCELLED"},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED"},
 }
@@ -90,7 +93,12 @@ func toStatus(err error) error {
 	for _, row := range codeTable {
 		if errors.Is(err, row.err) {
 			st := status.New(row.code, err.Error())
-			if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: row.reason, Domain: errorDomain}); derr == nil {
+			details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: row.reason, Domain: errorDomain}}
+			var retry *retryError
+			if errors.As(err, &retry) {
+				details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retry.after)})
+			}
+			if d, derr := st.WithDetails(details...); derr == nil {
 				st = d
 			}
 			return st.Err()

@@ -107,6 +107,13 @@ type Options struct {
 	// are written to the audit log (and at Shutdown). Default
 	// DefaultDenialFlushInterval.
 	DenialFlushInterval time.Duration
+	// RateLimit is the calls a second each caller may make (a token, or a
+	// peer host while authentication is off), health aside; more are
+	// RESOURCE_EXHAUSTED with a RetryInfo. 0, the default, is no limit.
+	RateLimit float64
+	// RateBurst is how many calls a caller may make at once before
+	// RateLimit paces it. Default: RateLimit, rounded up.
+	RateBurst int
 	// TLS, when set, serves TLS with this configuration (its ClientCAs and
 	// ClientAuth decide client certificates); nil serves plaintext.
 	TLS *tls.Config
@@ -132,6 +139,7 @@ type Server struct {
 	decodeSlots  chan struct{}
 	decodeMemory *memoryBudget
 	uploads      *memoryBudget // bytes of streamed uploads held
+	rates        *rateLimiter  // nil without Options.RateLimit
 	health       *health.Server
 	grpc         *grpc.Server
 	stopped      chan struct{}
@@ -197,6 +205,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		decodeSlots:  make(chan struct{}, opts.MaxConcurrentDecodes),
 		decodeMemory: newMemoryBudget(opts.MaxDecodeMemory),
 		uploads:      newMemoryBudget(opts.MaxUploadBytes),
+		rates:        newRateLimiter(opts.RateLimit, opts.RateBurst),
 		health:       health.NewServer(),
 		stopped:      make(chan struct{}),
 	}

@@ -53,6 +53,8 @@ func runServe(e *env, args []string) int {
 	uploadBytes := fs.Int64("max-upload-bytes", server.DefaultMaxUploadBytes, "most bytes of streamed uploads the server holds at once; a declared upload waits for room, an undeclared one that finds none is RESOURCE_EXHAUSTED")
 	idle := fs.Duration("stream-idle-timeout", server.DefaultStreamIdleTimeout, "longest an upload stream may send nothing (its header included)")
 	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest the receiving of one streamed upload may take")
+	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token (or, while authentication is off, each peer host) may make; more are RESOURCE_EXHAUSTED with a RetryInfo; 0 is no limit")
+	rateBurst := fs.Int("rate-burst", 0, "calls a caller may make at once before --rate-limit paces it; 0 is --rate-limit rounded up")
 	rules := match.DefaultRules()
 	fs.Int64Var(&rules.MaxVideoWork, "max-video-work", match.DefaultMaxVideoWork, "most frame pairs one video match may compare (query frames times candidate frames, summed over candidates); more is RESOURCE_EXHAUSTED")
 	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
@@ -87,7 +89,8 @@ func runServe(e *env, args []string) int {
 		store: bolt.Options{LogRetention: *retention},
 		index: index.Options{Structures: st, Logger: log},
 		server: server.Options{Media: *mediaOpts, Rules: &rules, MaxDecodeMemory: *decodeMemory,
-			MaxUploadBytes: *uploadBytes, StreamIdleTimeout: *idle, UploadTimeout: *uploadTimeout, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
+			MaxUploadBytes: *uploadBytes, StreamIdleTimeout: *idle, UploadTimeout: *uploadTimeout,
+			RateLimit: *rateLimit, RateBurst: *rateBurst, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
 			// Beyond loopback a call always needs a token, even before the
 			// first exists; --insecure keeps the old, open behaviour.
 			RequireAuth: !loopback && !*insecure, OpenReflection: loopback},
