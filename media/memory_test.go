@@ -2,7 +2,6 @@ package media
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
@@ -178,7 +177,7 @@ func TestDecodeMemoryBudget(t *testing.T) {
 		{"png 16-bit rgba", hostile.PNGHeader(w, h, 16, 6, false), ErrTooLarge},
 		{"png 8-bit rgba interlaced", hostile.PNGHeader(w, h, 8, 6, true), ErrTooLarge},
 		{"webp lossless", hostile.LosslessWebP(w, h), ErrTooLarge},
-		{"tiff 16-bit", tiffHeader(t, w, h), ErrTooLarge},
+		{"tiff 16-bit", hostile.TIFFHeader(w, h), ErrTooLarge},
 		{"jpeg 4:2:0", jpegWithSize(t, w, h), nil},
 		{"png 8-bit grey", hostile.PNGHeader(w, h, 8, 0, false), nil},
 		{"png 8-bit rgba", hostile.PNGHeader(w, h, 8, 6, false), nil},
@@ -225,35 +224,4 @@ func TestJPEGFrame(t *testing.T) {
 	if _, _, ok := jpegFrame([]byte{0xff, 0xd8, 0xff, 0xda, 0, 2}); ok {
 		t.Error("a scan before any frame header was read as a frame")
 	}
-}
-
-// tiffHeader is a TIFF of 16-bit RGBA claiming w x h: a small one with
-// its size rewritten, which is all a refusal before decoding reads.
-func tiffHeader(t testing.TB, w, h int) []byte {
-	b := hostile.TIFF16(8, 8)
-	cfg, err := tiff.DecodeConfig(bytes.NewReader(b))
-	if err != nil || cfg.Width != 8 {
-		t.Fatalf("the small TIFF: %v, %+v", err, cfg)
-	}
-	// x/image/tiff writes little-endian IFD entries: tag, type, count, value.
-	for _, tag := range []uint16{256, 257} { // ImageWidth, ImageLength
-		v := uint32(w)
-		if tag == 257 {
-			v = uint32(h)
-		}
-		entry := []byte{byte(tag), byte(tag >> 8)}
-		i := bytes.Index(b, entry)
-		if i < 0 {
-			t.Fatalf("no tag %d", tag)
-		}
-		switch typ := binary.LittleEndian.Uint16(b[i+2:]); typ {
-		case 3: // SHORT
-			binary.LittleEndian.PutUint16(b[i+8:], uint16(v))
-		case 4: // LONG
-			binary.LittleEndian.PutUint32(b[i+8:], v)
-		default:
-			t.Fatalf("tag %d of type %d", tag, typ)
-		}
-	}
-	return b
 }

@@ -8,6 +8,7 @@ package hostile
 
 import (
 	"bytes"
+	"compress/lzw"
 	"compress/zlib"
 	"encoding/binary"
 	"hash/crc32"
@@ -206,22 +207,63 @@ func GIF(w, h, fw, fh, frames int, previous bool) []byte {
 }
 
 // lzwIndices writes n palette indices of 1 as GIF LZW with a minimum code
-// size of 2, emitting a clear code before the table fills, so the codes
-// stay 3 bits: simple, and about 3/8 of a byte a pixel.
+// size of 2: runs of one index compress to a few bytes in a thousand.
 func lzwIndices(w *bytes.Buffer, n int) {
-	var bw bitWriter
-	const clear, end = 4, 5
-	bw.write(clear, 3)
-	codes := 0
-	for range n {
-		bw.write(1, 3)
-		// Each code after the first adds a table entry; at 8 entries the
-		// width would grow, so clear first.
-		if codes++; codes == 2 {
-			bw.write(clear, 3)
-			codes = 0
+	z := lzw.NewWriter(w, lzw.LSB, 2)
+	ones := bytes.Repeat([]byte{1}, 1<<16)
+	for n > 0 {
+		k := min(n, len(ones))
+		z.Write(ones[:k])
+		n -= k
+	}
+	z.Close()
+}
+
+// TIFFHeader is a small 16-bit RGBA TIFF whose header claims w x h: all
+// that a refusal before decoding reads (x/image/tiff would find its one
+// strip too short).
+func TIFFHeader(w, h int) []byte {
+	b := TIFF16(8, 8)
+	// x/image/tiff writes a little-endian IFD at offset 8 of
+	// 12-byte entries: tag, type, count, value.
+	ifd := int(binary.LittleEndian.Uint32(b[4:]))
+	n := int(binary.LittleEndian.Uint16(b[ifd:]))
+	for i := range n {
+		e := b[ifd+2+12*i:]
+		var v uint32
+		switch binary.LittleEndian.Uint16(e) {
+		case 256: // ImageWidth
+			v = uint32(w)
+		case 257: // ImageLength
+			v = uint32(h)
+		default:
+			continue
+		}
+		switch binary.LittleEndian.Uint16(e[2:]) {
+		case 3: // SHORT
+			binary.LittleEndian.PutUint16(e[8:], uint16(v))
+		case 4: // LONG
+			binary.LittleEndian.PutUint32(e[8:], v)
 		}
 	}
-	bw.write(end, 3)
-	w.Write(bw.bytes())
+	return b
+}
+
+// Files are the hostile corpus's small files, by name, as
+// testdata/hostile holds them (regenerated with go test
+// ./internal/hostile -update); the server's corpus test generates the
+// large ones itself.
+func Files() map[string][]byte {
+	const side = 7071 // 50 megapixels, the default pixel budget
+	return map[string][]byte{
+		"png16-rgba-50mp.png":           PNG(side, side, 16, 6, false),
+		"png8-rgba-interlaced-50mp.png": PNG(side, side, 8, 6, true),
+		"webp-lossless-50mp.webp":       LosslessWebP(side, side),
+		"webp-lossless-16383.webp":      LosslessWebP(16383, 16383),
+		"tiff16-header-50mp.tif":        TIFFHeader(side, side),
+		"tiff16-2000.tif":               TIFF16(2000, 2000),
+		"gif-canvas-50mp.gif":           GIF(side, side, 16, 16, 1, false),
+		"gif-canvas-65535.gif":          GIF(65535, 65535, 1, 1, 1, false),
+		"gif-frames-1001.gif":           GIF(16, 16, 16, 16, 1001, false),
+	}
 }
