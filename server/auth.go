@@ -262,7 +262,7 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if bank, err := s.authorize(p, info.FullMethod, req); err != nil {
 		return nil, s.deny(ctx, p, info.FullMethod, bank, err)
 	}
-	if err := s.limitRate(ctx, p, info.FullMethod); err != nil {
+	if err := s.limitRate(ctx, p); err != nil {
 		return nil, err
 	}
 	return handler(context.WithValue(ctx, principalKey{}, p), req)
@@ -282,7 +282,7 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	if _, err := s.authorize(p, info.FullMethod, nil); err != nil {
 		return s.deny(ctx, p, info.FullMethod, "", err)
 	}
-	if err := s.limitRate(ctx, p, info.FullMethod); err != nil {
+	if err := s.limitRate(ctx, p); err != nil {
 		return err
 	}
 	w := &authStream{ServerStream: ss, ctx: context.WithValue(ctx, principalKey{}, p), s: s, p: p, method: info.FullMethod}

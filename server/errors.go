@@ -54,6 +54,7 @@ var codeTable = []struct {
 	{errInvalidRequest, codes.InvalidArgument, "INVALID_ARGUMENT"},
 	{errTooLarge, codes.ResourceExhausted, "UPLOAD_TOO_LARGE"},
 	{errUploadBusy, codes.ResourceExhausted, "UPLOAD_BUDGET_IN_USE"},
+	{errOverServerBudget, codes.ResourceExhausted, "SERVER_BUDGET"},
 	{errUploadTimeout, codes.DeadlineExceeded, "UPLOAD_TIMEOUT"},
 	{errRateLimited, codes.ResourceExhausted, "RATE_LIMITED"},
 	{context.Canceled, codes.Canceled, "CANCELLED"},
@@ -66,6 +67,9 @@ var (
 	errInvalidRequest = errors.New("invalid request")
 	// errTooLarge reports an upload over the server's byte budget.
 	errTooLarge = errors.New("over the size limit")
+	// errOverServerBudget reports a decode or an upload that needs more
+	// than the whole of a server-wide budget, so could never run.
+	errOverServerBudget = errors.New("over the server's budget")
 )
 
 // Errors of authentication and authorization.

@@ -29,11 +29,11 @@ func newMemoryBudget(size int64) *memoryBudget {
 }
 
 // acquire reserves n bytes, waiting for them until ctx ends. A request for
-// more than the whole budget fails at once with errTooLarge: it could
-// never run.
+// more than the whole budget fails at once with errOverServerBudget: it
+// could never run.
 func (b *memoryBudget) acquire(ctx context.Context, n int64, what string) error {
 	if n > b.size {
-		return fmt.Errorf("%w: %s needs about %d MiB, more than the server's whole budget of %d MiB", errTooLarge, what, n>>20, b.size>>20)
+		return fmt.Errorf("%w: %s needs about %d MiB, more than the server's whole budget of %d MiB", errOverServerBudget, what, n>>20, b.size>>20)
 	}
 	b.mu.Lock()
 	if b.waiting.Len() == 0 && b.free >= n {

@@ -157,6 +157,9 @@ func TestDecodeMemoryBudget(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "budget of 200 MiB") {
 		t.Fatalf("a decode larger than the budget: %v, want RESOURCE_EXHAUSTED naming it", err)
 	}
+	if r := errorReason(err); r != "SERVER_BUDGET" {
+		t.Errorf("reason %q, want SERVER_BUDGET", r)
+	}
 
 	// A burst of eight: each waits its turn; all answer; the heap stays
 	// within the budget (and the eight uploads, and the client's).
@@ -218,7 +221,7 @@ func TestMemoryBudgetOrder(t *testing.T) {
 	if err := b.acquire(context.Background(), 100, "x"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.acquire(context.Background(), 101, "x"); !errors.Is(err, errTooLarge) {
+	if err := b.acquire(context.Background(), 101, "x"); !errors.Is(err, errOverServerBudget) {
 		t.Fatalf("more than the budget: %v", err)
 	}
 	order := make(chan int, 3)

@@ -95,7 +95,7 @@ func (l *rateLimiter) sweep(now time.Time) {
 }
 
 // limitRate refuses a call of caller p over its rate.
-func (s *Server) limitRate(ctx context.Context, p *principal, method string) error {
+func (s *Server) limitRate(ctx context.Context, p *principal) error {
 	if s.rates == nil {
 		return nil
 	}
