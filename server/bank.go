@@ -188,6 +188,11 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 		if _, err := s.st.Bank(ctx, bank); err != nil {
 			return nil, err
 		}
+		release, err := s.holdMessage(req.GetMedia())
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		if err := s.hashInto(ctx, e, req.GetMedia()); err != nil {
 			return nil, err
 		}

@@ -16,6 +16,11 @@ import (
 
 // Hash implements MatchService.Hash.
 func (s *Server) Hash(ctx context.Context, req *pb.HashRequest) (*pb.HashResponse, error) {
+	release, err := s.holdMessage(req.GetMedia())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	h, err := s.hashMedia(ctx, req.GetMedia(), req.GetDihedral(), 0)
 	if err != nil {
 		return nil, err
@@ -29,6 +34,11 @@ func (s *Server) Match(ctx context.Context, req *pb.MatchRequest) (*pb.MatchResp
 	var err error
 	switch q := req.GetQuery().(type) {
 	case *pb.MatchRequest_Media:
+		release, herr := s.holdMessage(q.Media)
+		if herr != nil {
+			return nil, herr
+		}
+		defer release()
 		res, err = s.matchMedia(ctx, q.Media, req.GetOptions())
 	case *pb.MatchRequest_Hashes:
 		res, err = s.matchHashes(ctx, q.Hashes, req.GetOptions())

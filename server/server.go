@@ -67,8 +67,9 @@ type Options struct {
 	// MaxConcurrentDecodes bounds the media decodes running at once.
 	// Default: the number of CPUs.
 	MaxConcurrentDecodes int
-	// MaxUploadBytes bounds the bytes of all streamed uploads the server
-	// holds at once. Default DefaultMaxUploadBytes.
+	// MaxUploadBytes bounds the bytes of all uploads the server holds at
+	// once: streamed ones, and a unary call's media while it is hashed.
+	// Default DefaultMaxUploadBytes.
 	MaxUploadBytes int64
 	// StreamIdleTimeout is the longest an upload stream may send nothing.
 	// Default DefaultStreamIdleTimeout.

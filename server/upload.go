@@ -190,6 +190,19 @@ func (s *Server) receiveChunks(ctx context.Context, declared int64, next func() 
 	return data, free, nil
 }
 
+// holdMessage accounts the media bytes of a unary call (at most
+// Options.MaxMessageBytes, already received) in the budget of uploads in
+// flight for as long as the call needs them, and refuses the call when
+// they do not fit: without it, calls waiting for decode memory would each
+// hold their message, however many came.
+func (s *Server) holdMessage(data []byte) (release func(), err error) {
+	n := int64(len(data))
+	if !s.uploads.tryAcquire(n) {
+		return nil, fmt.Errorf("%w: the server's budget of %d MiB for uploads in flight is taken; retry", errUploadBusy, s.opts.MaxUploadBytes>>20)
+	}
+	return func() { s.uploads.release(n) }, nil
+}
+
 // contextError is ctx's error, or the cause it was given (the upload
 // timeout).
 func contextError(ctx context.Context) error {

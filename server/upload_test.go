@@ -163,6 +163,17 @@ func TestUploadBudget(t *testing.T) {
 	if r := errorReason(err); r != "UPLOAD_BUDGET_IN_USE" {
 		t.Errorf("reason %q, want UPLOAD_BUDGET_IN_USE", r)
 	}
+	// A unary call's media counts too, while the call needs it.
+	_, err = ts.match.Hash(ctx(t), &pb.HashRequest{Media: padded(img, 2<<20)})
+	if status.Code(err) != codes.ResourceExhausted || errorReason(err) != "UPLOAD_BUDGET_IN_USE" {
+		t.Errorf("a unary call of 2 MiB while the budget is held: %v, want RESOURCE_EXHAUSTED (UPLOAD_BUDGET_IN_USE)", err)
+	}
+	if _, err := ts.match.Hash(ctx(t), &pb.HashRequest{Media: img}); err != nil {
+		t.Errorf("a unary call that fits: %v", err)
+	}
+	if n := ts.srv.uploads.inUse(); n != int64(len(big)) {
+		t.Errorf("%d bytes held after the unary calls, want the first upload's %d", n, len(big))
+	}
 	// Larger than the whole budget: refused at once, even with room.
 	fourth := ts.upload(ctx(t), budget+1)
 	if _, err := fourth.CloseAndRecv(); status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "whole budget") {
