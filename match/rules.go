@@ -86,8 +86,8 @@ type Rules struct {
 	KeypointMinCoverage float64
 
 	// MaxVideoCandidates caps the video entries compared frame by frame
-	// with one video query, those with the most frame hits first.
-	// Default 1000.
+	// with one video query, and those read for an image query found in
+	// their frames, the ones with the most frame hits first. Default 1000.
 	MaxVideoCandidates int
 	// MaxVideoWork bounds the work of one video query, in frame pairs
 	// compared: the query's frames times each candidate's frames, summed

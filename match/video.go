@@ -16,8 +16,22 @@ import (
 
 // resolveFrameHits turns an image query's hits on video frames into
 // evidence per video entry, with the spans of the entry that matched.
+// Each entry is read whole, so at most Rules.MaxVideoCandidates are, those
+// with the most frames hit first: a still that many stored videos show
+// costs no more than a video query.
 func (m *matcher) resolveFrameHits() {
-	for id, hits := range m.frameHits {
+	ids := make([]uint64, 0, len(m.frameHits))
+	for id := range m.frameHits {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint64) int {
+		return cmp.Or(cmp.Compare(len(m.frameHits[b]), len(m.frameHits[a])), cmp.Compare(a, b))
+	})
+	if len(ids) > m.rules.MaxVideoCandidates {
+		ids = ids[:m.rules.MaxVideoCandidates]
+	}
+	for _, id := range ids {
+		hits := m.frameHits[id]
 		if m.ctx.Err() != nil {
 			return
 		}

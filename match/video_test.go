@@ -303,3 +303,34 @@ func BenchmarkVideoCompare(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*n)*float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
 }
+
+// TestMatchStillInManyVideos: an image query found in the frames of more
+// videos than Rules.MaxVideoCandidates reads only that many, those showing
+// it most.
+func TestMatchStillInManyVideos(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 14))
+	rules := thresholdRules(t)
+	rules.MaxVideoCandidates = 2
+	x := openIndexAt(t, filepath.Join(t.TempDir(), "mediamatch.db"), rules, nil)
+	x.commit(t, store.CreateBank(store.Bank{Name: "b"}))
+	still := randPDQ(r)
+	var most []uint64
+	for shown := 1; shown <= 4; shown++ { // videos showing the still in 1 to 4 frames
+		frames := randomVideo(r, 8)
+		for i := range shown {
+			frames[i].Hash = still
+		}
+		if id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: frames, Duration: 8}); shown > 2 {
+			most = append(most, id)
+		}
+	}
+	res := mustMatch(t, x, Query{Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: still[:], Quality: 100}}, MinQuality: -1})
+	var got []uint64
+	for _, m := range res.Matches {
+		got = append(got, m.EntryID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, most) {
+		t.Errorf("matched %v, want the two videos showing the still most, %v", got, most)
+	}
+}
