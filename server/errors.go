@@ -55,6 +55,7 @@ var codeTable = []struct {
 	{errTooLarge, codes.ResourceExhausted, "UPLOAD_TOO_LARGE"},
 	{errUploadBusy, codes.ResourceExhausted, "UPLOAD_BUDGET_IN_USE"},
 	{errOverServerBudget, codes.ResourceExhausted, "SERVER_BUDGET"},
+	{errGIFTimeout, codes.ResourceExhausted, "MEDIA_TOO_LARGE"},
 	{errUploadTimeout, codes.DeadlineExceeded, "UPLOAD_TIMEOUT"},
 	{errRateLimited, codes.ResourceExhausted, "RATE_LIMITED"},
 	{context.Canceled, codes.Canceled, "CANCELLED"},
@@ -67,6 +68,10 @@ var (
 	errInvalidRequest = errors.New("invalid request")
 	// errTooLarge reports an upload over the server's byte budget.
 	errTooLarge = errors.New("over the size limit")
+	// errGIFTimeout reports an animated GIF that took longer than
+	// Options.GIFTimeout to decode, as a video over Media.VideoTimeout
+	// is media.ErrTooLarge.
+	errGIFTimeout = errors.New("decoding took too long")
 	// errOverServerBudget reports a decode or an upload that needs more
 	// than the whole of a server-wide budget, so could never run.
 	errOverServerBudget = errors.New("over the server's budget")

@@ -79,8 +79,12 @@ func leaks(t *testing.T, msg string) []string {
 // server's, in this process) stays within the configured budgets, and the
 // other client's matches all answer, their latency reported per case.
 func TestHostileCorpus(t *testing.T) {
+	gifTimeout := 2 * time.Second
+	if raceDetector {
+		gifTimeout = 20 * time.Second // the race detector's decodes are several times slower
+	}
 	ts := startServer(t, "", Options{MaxDecodeMemory: corpusDecodeMemory, MaxUploadBytes: corpusUploadBytes,
-		StreamIdleTimeout: corpusIdle, UploadTimeout: 20 * time.Second})
+		StreamIdleTimeout: corpusIdle, UploadTimeout: 20 * time.Second, GIFTimeout: gifTimeout})
 	ts.createBank("a")
 	r := rand.New(rand.NewPCG(66, 6))
 	plain := pdqEntry(r)
@@ -143,7 +147,7 @@ func TestHostileCorpus(t *testing.T) {
 	pngBomb, interlacedBomb := corpusFile(t, "png16-rgba-50mp.png"), corpusFile(t, "png8-rgba-interlaced-50mp.png")
 	photo := photo(t, 1600, 1200)
 	gifTotal := hostile.GIF(4000, 4000, 4000, 4000, 63, false) // 1.008 gigapixels of frames
-	gifRestore := hostile.GIF(2000, 2000, 2000, 2000, 10, true)
+	gifRestore := hostile.GIF(1000, 1000, 1000, 1000, 10, true)
 	zeros := padded(pngBomb[:64], 70<<20)
 	huge := strings.Repeat("u", 3_900_000)
 	many := map[string]string{}
@@ -169,6 +173,7 @@ func TestHostileCorpus(t *testing.T) {
 		{name: "gif canvas of 50 MP in 55 bytes", call: unary(corpusFile(t, "gif-canvas-50mp.gif")), code: codes.ResourceExhausted, msg: "whole budget"},
 		{name: "gif canvas 65535x65535", call: unary(corpusFile(t, "gif-canvas-65535.gif")), code: codes.ResourceExhausted, msg: "pixels"},
 		{name: "gif of 1001 frames", call: unary(corpusFile(t, "gif-frames-1001.gif")), code: codes.ResourceExhausted, msg: "frames"},
+		{name: "gif of 200 frames of 4 megapixels, over the gif timeout", call: unary(hostile.GIF(2000, 2000, 2000, 2000, 200, false)), code: codes.ResourceExhausted, msg: "to decode"},
 		{name: "gif of 1.008 gigapixels of frames", call: streamed(int64(len(gifTotal)), gifTotal), code: codes.ResourceExhausted, msg: "pixels"},
 		// Lying headers, truncated files, polyglots.
 		{name: "png header claiming 50000x50000", call: unary(corpusFile(t, "invalid-huge.png")), code: codes.ResourceExhausted, msg: "pixels"},

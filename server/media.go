@@ -146,10 +146,22 @@ func (s *Server) decodeCost(data []byte) (int64, error) {
 }
 
 // hashVideo samples and hashes a video (or an animated GIF).
+// An animated GIF decodes here, frame by frame, within
+// Options.GIFTimeout; other videos decode in ffmpeg, within
+// Media.VideoTimeout.
 func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
+	call := ctx
+	if media.Sniff(data) == media.FormatGIF {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.GIFTimeout, errGIFTimeout)
+		defer cancel()
+	}
 	v, err := video.Hash(ctx, data, s.opts.Media)
 	if err != nil {
-		if ctx.Err() == nil {
+		if call.Err() == nil && errors.Is(context.Cause(ctx), errGIFTimeout) {
+			err = fmt.Errorf("%w: the animated GIF took longer than %v to decode", errGIFTimeout, s.opts.GIFTimeout)
+		}
+		if call.Err() == nil {
 			s.metrics.decodeFailure(err)
 		}
 		return nil, err

@@ -271,3 +271,18 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not reached")
 }
+
+// TestGIFTimeout: an animated GIF that takes longer than the GIF timeout
+// to decode is refused as too large, naming the timeout; one that does not
+// is hashed.
+func TestGIFTimeout(t *testing.T) {
+	ts := startServer(t, "", Options{GIFTimeout: 100 * time.Millisecond})
+	long := hostile.GIF(2000, 2000, 2000, 2000, 200, false) // 800 megapixels of frames, within the pixel budgets
+	_, err := ts.match.Hash(ctx(t), &pb.HashRequest{Media: long})
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "longer than 100ms") {
+		t.Fatalf("a GIF of 200 full frames of 4 megapixels: %v, want RESOURCE_EXHAUSTED naming the timeout", err)
+	}
+	if _, err := ts.match.Hash(ctx(t), &pb.HashRequest{Media: hostile.GIF(64, 64, 64, 64, 3, false)}); err != nil {
+		t.Errorf("a small animated GIF: %v", err)
+	}
+}

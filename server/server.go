@@ -47,6 +47,11 @@ const (
 	// maxStreamChunks bounds the messages of one upload stream, so that a
 	// stream of empty chunks cannot run forever.
 	maxStreamChunks = 1 << 16
+	// DefaultGIFTimeout bounds the decoding of one animated GIF, which
+	// runs in the server frame by frame: its frames' pixels are bounded
+	// (media.DefaultMaxTotalPixels, a gigapixel), and this bounds the
+	// time they take however busy the cores (a 1.7 MB GIF took 17.5 s).
+	DefaultGIFTimeout = 30 * time.Second
 	// DefaultMaxDecodeMemory bounds the memory all decodes running at once
 	// may hold, by their estimates (decodeCost): a 50-megapixel photo
 	// with its hashing (about 800 MB) fits, and so do about twenty 2
@@ -67,6 +72,11 @@ type Options struct {
 	// MaxConcurrentDecodes bounds the media decodes running at once.
 	// Default: the number of CPUs.
 	MaxConcurrentDecodes int
+	// GIFTimeout bounds the decoding of one animated GIF; longer is
+	// RESOURCE_EXHAUSTED. Default DefaultGIFTimeout. (A still image's
+	// decode is bounded by its pixels and memory; a video's by
+	// Media.VideoTimeout.)
+	GIFTimeout time.Duration
 	// MaxUploadBytes bounds the bytes of all uploads the server holds at
 	// once: streamed ones, and a unary call's media while it is hashed.
 	// Default DefaultMaxUploadBytes.
@@ -171,6 +181,9 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	}
 	if opts.MaxDecodeMemory <= 0 {
 		opts.MaxDecodeMemory = DefaultMaxDecodeMemory
+	}
+	if opts.GIFTimeout <= 0 {
+		opts.GIFTimeout = DefaultGIFTimeout
 	}
 	if opts.MaxUploadBytes <= 0 {
 		opts.MaxUploadBytes = DefaultMaxUploadBytes

@@ -55,6 +55,7 @@ func runServe(e *env, args []string) int {
 	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest the receiving of one streamed upload may take")
 	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token (or, while authentication is off, each peer host) may make; more are RESOURCE_EXHAUSTED with a RetryInfo; 0 is no limit")
 	rateBurst := fs.Int("rate-burst", 0, "calls a caller may make at once before --rate-limit paces it; 0 is --rate-limit rounded up")
+	gifTimeout := fs.Duration("gif-timeout", server.DefaultGIFTimeout, "longest the decoding of one animated GIF may take (other videos: --video-timeout)")
 	rules := match.DefaultRules()
 	fs.Int64Var(&rules.MaxVideoWork, "max-video-work", match.DefaultMaxVideoWork, "most frame pairs one video match may compare (query frames times candidate frames, summed over candidates); more is RESOURCE_EXHAUSTED")
 	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
@@ -90,7 +91,7 @@ func runServe(e *env, args []string) int {
 		index: index.Options{Structures: st, Logger: log},
 		server: server.Options{Media: *mediaOpts, Rules: &rules, MaxDecodeMemory: *decodeMemory,
 			MaxUploadBytes: *uploadBytes, StreamIdleTimeout: *idle, UploadTimeout: *uploadTimeout,
-			RateLimit: *rateLimit, RateBurst: *rateBurst, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
+			RateLimit: *rateLimit, RateBurst: *rateBurst, GIFTimeout: *gifTimeout, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
 			// Beyond loopback a call always needs a token, even before the
 			// first exists; --insecure keeps the old, open behaviour.
 			RequireAuth: !loopback && !*insecure, OpenReflection: loopback},
