@@ -200,6 +200,9 @@ func probe(data []byte, opts Options) (*probed, error) {
 	if !opts.IgnoreOrientation && p.info.Orientation >= 5 {
 		p.info.Width, p.info.Height = p.cfg.Height, p.cfg.Width
 	}
+	if err := checkMemory(p, opts); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

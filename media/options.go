@@ -11,8 +11,9 @@ const (
 	DefaultMaxBytes = 64 << 20
 
 	// DefaultMaxPixels bounds width*height of the decoded image (50
-	// megapixels): above every phone camera, and at 4 bytes per pixel a
-	// 200 MB decode, the largest one request may hold.
+	// megapixels): above nearly every phone camera. What its decode may
+	// hold depends on the format and the bit depth (4 to 16 bytes a
+	// pixel): DefaultMaxDecodeMemory bounds that.
 	DefaultMaxPixels = 50_000_000
 
 	// DefaultMaxFrames bounds the number of frames in an animation: minutes
@@ -51,6 +52,10 @@ type Options struct {
 	// well formed must decode to (Repair.Visible); less is refused with
 	// ErrInvalid, as a file with no pixel is.
 	MinVisible float64
+	// MaxDecodeMemory is the most memory one image decode may hold, as
+	// DecodeMemory estimates it from the header before decoding. Default
+	// DefaultMaxDecodeMemory.
+	MaxDecodeMemory int64
 	// IgnoreOrientation returns pixels in stored order, without applying
 	// the EXIF orientation.
 	IgnoreOrientation bool
@@ -99,6 +104,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MinVisible <= 0 {
 		o.MinVisible = DefaultMinVisible
+	}
+	if o.MaxDecodeMemory <= 0 {
+		o.MaxDecodeMemory = DefaultMaxDecodeMemory
 	}
 	if o.MaxVideoBytes <= 0 {
 		o.MaxVideoBytes = DefaultMaxVideoBytes

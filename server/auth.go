@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -245,6 +246,9 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if bank, err := s.authorize(p, info.FullMethod, req); err != nil {
 		return nil, s.deny(ctx, p, info.FullMethod, bank, err)
 	}
+	if err := s.limitRate(ctx, p); err != nil {
+		return nil, err
+	}
 	return handler(context.WithValue(ctx, principalKey{}, p), req)
 }
 
@@ -262,10 +266,13 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	if _, err := s.authorize(p, info.FullMethod, nil); err != nil {
 		return s.deny(ctx, p, info.FullMethod, "", err)
 	}
+	if err := s.limitRate(ctx, p); err != nil {
+		return err
+	}
 	w := &authStream{ServerStream: ss, ctx: context.WithValue(ctx, principalKey{}, p), s: s, p: p, method: info.FullMethod}
 	err = handler(srv, w)
-	if w.denied != nil {
-		return w.denied
+	if denied := w.deniedErr(); denied != nil {
+		return denied
 	}
 	return err
 }
@@ -273,10 +280,14 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 // authStream checks the banks a stream's first message names.
 type authStream struct {
 	grpc.ServerStream
-	ctx     context.Context
-	s       *Server
-	p       *principal
-	method  string
+	ctx    context.Context
+	s      *Server
+	p      *principal
+	method string
+	// mu guards checked and denied: an upload receives in a goroutine of
+	// its own (recvWithin), which may still be in RecvMsg when the
+	// handler has given up on it.
+	mu      sync.Mutex
 	checked bool
 	denied  error
 }
@@ -287,6 +298,8 @@ func (a *authStream) RecvMsg(m any) error {
 	if err := a.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.checked || a.p.open {
 		return nil
 	}
@@ -296,4 +309,10 @@ func (a *authStream) RecvMsg(m any) error {
 		return a.denied
 	}
 	return nil
+}
+
+func (a *authStream) deniedErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.denied
 }

@@ -196,6 +196,11 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 		if _, err := s.st.Bank(ctx, bank); err != nil {
 			return nil, err
 		}
+		release, err := s.holdMessage(req.GetMedia())
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		if decode, err = s.hashInto(ctx, e, req.GetMedia()); err != nil {
 			return nil, err
 		}
@@ -216,9 +221,9 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 // CreateEntryStream implements BankService.CreateEntryStream.
 func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer) error {
 	ctx := stream.Context()
-	first, err := stream.Recv()
+	first, err := recvHeader(s, ctx, stream.Recv)
 	if err != nil {
-		return fmt.Errorf("%w: reading the header: %v", errInvalidRequest, err)
+		return err
 	}
 	h := first.GetHeader()
 	if h == nil {
@@ -239,10 +244,11 @@ func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer
 	if _, err := s.st.Bank(ctx, bank); err != nil {
 		return err
 	}
-	data, err := s.receiveChunks(h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.CreateEntryStreamRequest) bool { return m.GetHeader() != nil }))
+	data, release, err := s.receiveChunks(ctx, h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.CreateEntryStreamRequest) bool { return m.GetHeader() != nil }))
 	if err != nil {
 		return err
 	}
+	defer release()
 	e := entryFields(bank, h.GetEntry())
 	decode, err := s.hashInto(ctx, e, data)
 	if err != nil {
@@ -475,9 +481,9 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 		return nil, err
 	}
 	out := &pb.ListChangesResponse{Revision: int64(revs.Current)}
-	scanned := 0
+	scanned, bytes, full := 0, 0, false
 	cursor := store.Revision(after)
-	for len(out.Changes) < size && scanned < maxChangesScanned {
+	for !full && len(out.Changes) < size && scanned < maxChangesScanned {
 		changes, err := s.st.Changes(ctx, cursor, min(size, maxChangesScanned-scanned), store.ViewNone)
 		if err != nil {
 			return nil, err
@@ -486,13 +492,22 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 			return out, nil
 		}
 		for _, c := range changes {
-			scanned++
-			cursor = c.Revision
 			if (bank == anyBank && p.allowsBank(c.Bank)) || c.Bank == bank {
-				out.Changes = append(out.Changes, changeToProto(c))
-				if len(out.Changes) == size {
+				pc := changeToProto(c)
+				// An update names its paths (labels.KEY...), so a change
+				// can take kilobytes: the page is bounded by bytes too.
+				n := proto.Size(pc)
+				if len(out.Changes) > 0 && bytes+n > maxPageBytes {
+					full = true
 					break
 				}
+				bytes += n
+				out.Changes = append(out.Changes, pc)
+			}
+			scanned++
+			cursor = c.Revision
+			if len(out.Changes) == size {
+				break
 			}
 		}
 	}

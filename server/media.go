@@ -33,13 +33,26 @@ type hashed struct {
 }
 
 // hashMedia decodes and hashes uploaded bytes. Decodes are the costly
-// part of a request (up to a few hundred MB for a 50-megapixel image), so
-// at most Options.MaxConcurrentDecodes run at once; others wait, until
-// their deadline.
+// part of a request (up to several hundred MB for a 50-megapixel image),
+// so each reserves its estimated memory (decodeCost) from
+// Options.MaxDecodeMemory, and at most Options.MaxConcurrentDecodes run at
+// once; others wait, until their deadline.
 func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regions region.Set) (*hashed, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: no media given", errInvalidRequest)
 	}
+	cost, err := s.decodeCost(data)
+	if err != nil {
+		s.metrics.decodeFailure(err)
+		return nil, err
+	}
+	if err := s.decodeMemory.acquire(ctx, cost, "decoding this media"); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("waiting for decode memory (%d MiB of the server's %d MiB): %w", cost>>20, s.opts.MaxDecodeMemory>>20, err)
+		}
+		return nil, err
+	}
+	defer s.decodeMemory.release(cost)
 	select {
 	case s.decodeSlots <- struct{}{}:
 		defer func() { <-s.decodeSlots }()
@@ -103,11 +116,67 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 	}, nil
 }
 
+// The memory of hashing, beside the decode's (measured: TestDecodeCost).
+const (
+	// hashOverhead is what hashing an image holds whatever its size:
+	// regions and keypoints work on images brought down to a few hundred
+	// pixels a side (measured: 16 to 30 MB at 0.8 megapixels).
+	hashOverhead = 24 << 20
+	// hashBytesPerPixel is what it holds per pixel of the decoded image:
+	// the border and frame analysis, the keypoints' grey copy, a query's
+	// mirror image (measured: 8 to 9 at 12 megapixels).
+	hashBytesPerPixel = 10
+	// videoFrameCopies is how many frame-sized NRGBA buffers a video's
+	// decoding holds in this process (the frame read from ffmpeg, a scaled
+	// copy); ffmpeg's own memory is bounded by Media.VideoMemory, outside
+	// the heap.
+	videoFrameCopies = 2
+)
+
+// decodeCost estimates the memory that decoding and hashing data holds,
+// from its header: media.DecodeMemory for images and GIFs, plus hashing;
+// for a video, its frame buffers at the largest frame allowed. It fails
+// for media refused before decoding (over a budget, not media at all).
+func (s *Server) decodeCost(data []byte) (int64, error) {
+	opts := s.opts.Media
+	if media.Sniff(data).IsVideo() {
+		pixels := opts.MaxVideoPixels
+		if pixels <= 0 {
+			pixels = media.DefaultMaxVideoPixels
+		}
+		return hashOverhead + videoFrameCopies*4*pixels, nil
+	}
+	m, err := media.DecodeMemory(data, opts)
+	if err != nil {
+		return 0, err
+	}
+	info, err := media.Probe(data, opts)
+	if err != nil {
+		return 0, err
+	}
+	if info.Frames > 1 { // an animated GIF: hashed a frame at a time, brought down first
+		return m + hashOverhead, nil
+	}
+	return m + hashOverhead + hashBytesPerPixel*int64(info.Width)*int64(info.Height), nil
+}
+
 // hashVideo samples and hashes a video (or an animated GIF).
+// An animated GIF decodes here, frame by frame, within
+// Options.GIFTimeout; other videos decode in ffmpeg, within
+// Media.VideoTimeout.
 func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
+	call := ctx
+	if media.Sniff(data) == media.FormatGIF {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.GIFTimeout, errGIFTimeout)
+		defer cancel()
+	}
 	v, err := video.Hash(ctx, data, s.opts.Media)
 	if err != nil {
-		if ctx.Err() == nil {
+		if call.Err() == nil && errors.Is(context.Cause(ctx), errGIFTimeout) {
+			err = fmt.Errorf("%w: the animated GIF took longer than %v to decode", errGIFTimeout, s.opts.GIFTimeout)
+		}
+		if call.Err() == nil {
 			s.metrics.decodeFailure(err)
 		}
 		return nil, err

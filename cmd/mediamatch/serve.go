@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/server"
 	"github.com/mediamatch/mediamatch/store/bolt"
 )
@@ -50,6 +51,15 @@ func runServe(e *env, args []string) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every call)")
 	pprofOn := fs.Bool("pprof", false, "also serve Go's profiles at /debug/pprof/ on the metrics listener (keep that listener on loopback)")
 	mediaOpts := decodeFlags(fs)
+	decodeMemory := fs.Int64("decode-memory", server.DefaultMaxDecodeMemory, "most memory, in bytes, all the decodes running at once may hold by their estimates; a decode that does not fit waits, until its deadline")
+	uploadBytes := fs.Int64("max-upload-bytes", server.DefaultMaxUploadBytes, "most bytes of streamed uploads the server holds at once; a declared upload waits for room, an undeclared one that finds none is RESOURCE_EXHAUSTED")
+	idle := fs.Duration("stream-idle-timeout", server.DefaultStreamIdleTimeout, "longest an upload stream may send nothing (its header included)")
+	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest the receiving of one streamed upload may take")
+	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token (or, while authentication is off, each peer host) may make; more are RESOURCE_EXHAUSTED with a RetryInfo; 0 is no limit")
+	rateBurst := fs.Int("rate-burst", 0, "calls a caller may make at once before --rate-limit paces it; 0 is --rate-limit rounded up")
+	gifTimeout := fs.Duration("gif-timeout", server.DefaultGIFTimeout, "longest the decoding of one animated GIF may take (other videos: --video-timeout)")
+	rules := match.DefaultRules()
+	fs.Int64Var(&rules.MaxVideoWork, "max-video-work", match.DefaultMaxVideoWork, "most frame pairs one video match may compare (query frames times candidate frames, summed over candidates); more is RESOURCE_EXHAUSTED")
 	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
@@ -87,7 +97,9 @@ func runServe(e *env, args []string) int {
 		db: *db, listen: *listen, metricsListen: *metricsListen, pprof: *pprofOn, grace: *grace, insecure: *insecure, loopback: loopback,
 		store: bolt.Options{LogRetention: *retention},
 		index: index.Options{Structures: st, Logger: log},
-		server: server.Options{Media: *mediaOpts, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
+		server: server.Options{Media: *mediaOpts, Rules: &rules, MaxDecodeMemory: *decodeMemory,
+			MaxUploadBytes: *uploadBytes, StreamIdleTimeout: *idle, UploadTimeout: *uploadTimeout,
+			RateLimit: *rateLimit, RateBurst: *rateBurst, GIFTimeout: *gifTimeout, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
 			// Beyond loopback a call always needs a token, even before the
 			// first exists; --insecure keeps the old, open behaviour.
 			RequireAuth: !loopback && !*insecure, OpenReflection: loopback},

@@ -519,6 +519,13 @@ func (w *writer) createBank(actor string, b store.Bank) (store.OpResult, error) 
 	if banks.Get([]byte(b.Name)) != nil {
 		return store.OpResult{}, fmt.Errorf("%w: %q", store.ErrBankExists, b.Name)
 	}
+	n, err := w.count(bucketBanks)
+	if err != nil {
+		return store.OpResult{}, err
+	}
+	if n >= store.MaxBanks {
+		return store.OpResult{}, fmt.Errorf("%w: the store holds %d banks, the most it may; delete unused ones first", store.ErrInvalid, n)
+	}
 	if err := w.change(store.Change{Kind: store.BankCreated, Actor: actor, Bank: b.Name}); err != nil {
 		return store.OpResult{}, err
 	}
