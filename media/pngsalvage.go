@@ -112,6 +112,9 @@ func salvagePNG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 	}
 
 	pr, pw := io.Pipe()
+	// Closing the reader however the decode ends (a panic in it too, which
+	// the caller's guard recovers) lets the writer goroutine finish.
+	defer pr.CloseWithError(errors.New("decoding stopped"))
 	real := make(chan int64, 1)
 	go func() {
 		// This goroutine is outside the caller's guard: a panic here

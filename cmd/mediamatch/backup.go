@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -58,14 +59,14 @@ func runBackup(e *env, args []string) int {
 	var res backupJSON
 	var err error
 	if *db != "" {
-		res, err = backupFile(*db, out)
+		res, err = backupFile(*db, out, *force)
 	} else {
 		c, ok := connect(e, cf)
 		if !ok {
 			return exitFail
 		}
 		defer c.Close()
-		res, err = backupServer(c, out)
+		res, err = backupServer(c, out, *force)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mediamatch backup: %s\n", errorMessage(err))
@@ -80,14 +81,14 @@ func runBackup(e *env, args []string) int {
 
 // backupServer copies the store through the server's AdminService.Backup.
 // No deadline: a large store takes as long as it takes.
-func backupServer(c *client, out string) (backupJSON, error) {
+func backupServer(c *client, out string, force bool) (backupJSON, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stream, err := c.admin.Backup(ctx, &pb.BackupRequest{})
 	if err != nil {
 		return backupJSON{}, err
 	}
-	return writeBackup(out, func(w io.Writer) (*pb.BackupSummary, error) {
+	return writeBackup(out, force, func(w io.Writer) (*pb.BackupSummary, error) {
 		for {
 			msg, err := stream.Recv()
 			if err == io.EOF {
@@ -107,7 +108,7 @@ func backupServer(c *client, out string) (backupJSON, error) {
 }
 
 // backupFile copies a store file no server holds.
-func backupFile(path, out string) (backupJSON, error) {
+func backupFile(path, out string, force bool) (backupJSON, error) {
 	st, err := bolt.Open(path, bolt.Options{ReadOnly: true, LockTimeout: offlineLockTimeout})
 	if errors.Is(err, store.ErrLocked) {
 		return backupJSON{}, fmt.Errorf("%s is held by a running mediamatch server: back up through it instead, without --db, with an admin token", path)
@@ -116,7 +117,7 @@ func backupFile(path, out string) (backupJSON, error) {
 		return backupJSON{}, err
 	}
 	defer st.Close()
-	return writeBackup(out, func(w io.Writer) (*pb.BackupSummary, error) {
+	return writeBackup(out, force, func(w io.Writer) (*pb.BackupSummary, error) {
 		rev, n, err := st.Backup(context.Background(), w)
 		if err != nil {
 			return nil, err
@@ -142,7 +143,7 @@ func (h *hashingWriter) Write(p []byte) (int, error) {
 // writeBackup writes a copy through copyTo into a temporary file beside
 // out, checks it against the summary and as a store, syncs it and renames
 // it to out.
-func writeBackup(out string, copyTo func(io.Writer) (*pb.BackupSummary, error)) (backupJSON, error) {
+func writeBackup(out string, force bool, copyTo func(io.Writer) (*pb.BackupSummary, error)) (backupJSON, error) {
 	dir := filepath.Dir(out)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(out)+".partial-*")
 	if err != nil {
@@ -175,7 +176,14 @@ func writeBackup(out string, copyTo func(io.Writer) (*pb.BackupSummary, error)) 
 	if res.Banks, res.Entries, err = checkCopy(tmp); err != nil {
 		return backupJSON{}, fmt.Errorf("the copy does not check out: %w", err)
 	}
-	if err := os.Rename(tmp, out); err != nil {
+	if force {
+		err = os.Rename(tmp, out)
+	} else if err = os.Link(tmp, out); err == nil {
+		os.Remove(tmp) // OUT holds it now; never replaces a file made meanwhile
+	} else if errors.Is(err, fs.ErrExist) {
+		err = fmt.Errorf("%s exists: pass --force to replace it", out)
+	}
+	if err != nil {
 		return backupJSON{}, err
 	}
 	done = true

@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -407,8 +408,11 @@ func summarize(phase, kind string, samples []sample, d time.Duration) callStats 
 		}
 	}
 	slices.Sort(ds)
+	// The p-quantile is the smallest sample with at least p of them at or
+	// below it.
 	q := func(p float64) float64 {
-		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))]) / float64(time.Millisecond)
+		i := max(0, min(len(ds)-1, int(math.Ceil(p*float64(len(ds))))-1))
+		return float64(ds[i]) / float64(time.Millisecond)
 	}
 	cs.P50, cs.P99, cs.P999, cs.Max = q(0.5), q(0.99), q(0.999), q(1)
 	return cs

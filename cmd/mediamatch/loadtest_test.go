@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLoadtest runs loadtest briefly against a real server process: every
@@ -89,5 +90,18 @@ func TestFlipBits(t *testing.T) {
 		if d != n {
 			t.Errorf("flipBits(%d) flipped %d bits", n, d)
 		}
+	}
+}
+
+// TestSummarize checks the percentiles: the smallest sample with at least
+// that share of them at or below it.
+func TestSummarize(t *testing.T) {
+	var s []sample
+	for i := range 1000 {
+		s = append(s, sample{d: time.Duration(i+1) * time.Millisecond})
+	}
+	c := summarize("p", "c", s, time.Second)
+	if c.P50 != 500 || c.P99 != 990 || c.P999 != 999 || c.Max != 1000 || c.PerSecond != 1000 {
+		t.Errorf("%+v", c)
 	}
 }
