@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"time"
@@ -114,13 +115,19 @@ func frames(data []byte, opts Options, fn func(Frame) error) (*Repair, error) {
 		}
 		return repair, fn(Frame{Image: m})
 	}
-	if p.gif.totalPixels > opts.MaxTotalPixels {
-		return nil, fmt.Errorf("media: GIF frames add up to %d pixels, over the limit of %d: %w",
-			p.gif.totalPixels, opts.MaxTotalPixels, ErrTooLarge)
-	}
 	c := newGIFCanvas(p.gif)
 	var at time.Duration
+	var spent int64 // pixels decompressed
+	var stopped string
 	for i, f := range p.gif.frames {
+		// Frames past the budget of pixels are not decoded: the ones
+		// before them are shown rather than the file refused, which a
+		// pipeline could take for "no match".
+		if spent += int64(f.clip.Dx()) * int64(f.rows); spent > opts.MaxTotalPixels {
+			stopped = fmt.Sprintf("GIF frames add up to %d pixels; the first %d of %d frames are decoded (the budget of %d)",
+				p.gif.totalPixels, i, len(p.gif.frames), opts.MaxTotalPixels)
+			break
+		}
 		// fn runs outside guard: a panic in the caller's code is not ours
 		// to turn into ErrInvalid.
 		if err := guard(FormatGIF, func() error { return c.draw(i) }); err != nil {
@@ -128,11 +135,19 @@ func frames(data []byte, opts Options, fn func(Frame) error) (*Repair, error) {
 		}
 		d := f.duration()
 		if err := fn(Frame{Index: i, Image: c.img, Timestamp: at, Duration: d}); err != nil {
-			return nil, err
+			var enough errEnoughFrames
+			if !errors.As(err, &enough) {
+				return nil, err
+			}
+			stopped = enough.why
+			break
 		}
 		at += d
 	}
 	repair := p.gif.repairs(c)
+	if stopped != "" {
+		repair = repair.note("%s", stopped)
+	}
 	if err := repair.enough(opts.MinVisible); err != nil {
 		return nil, err
 	}

@@ -40,3 +40,10 @@ var (
 	// install.
 	ErrUnavailable = errors.New("video decoding unavailable")
 )
+
+// errEnoughFrames, returned by a Frames callback, ends an animation early
+// as a budget allows, without failing it: the frames so far stand, and why
+// it stopped is noted in the Repair.
+type errEnoughFrames struct{ why string }
+
+func (e errEnoughFrames) Error() string { return e.why }

@@ -214,7 +214,11 @@ func walkGIF(b []byte, maxFrames int, firstOnly bool) (*gifScan, error) {
 				s.clipped++
 			}
 			if len(s.frames) == maxFrames {
-				return nil, fmt.Errorf("media: GIF has more than %d frames: %w", maxFrames, ErrTooLarge)
+				// A browser would go on; the budget stops here. The frames
+				// so far are shown rather than the file refused, which a
+				// pipeline could take for "no match".
+				s.repair = s.repair.note("GIF has more than %d frames; the first %d are decoded (the frame budget)", maxFrames, maxFrames)
+				return s, nil
 			}
 			p = skipSubBlocks(b, q+1)
 			f.cut = p < 0

@@ -8,6 +8,7 @@ import (
 	"image/gif"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -213,20 +214,40 @@ func TestGIFCorruptFrameData(t *testing.T) {
 	}
 }
 
+// TestFramesBudgets checks that an animation over a budget of frames,
+// of their pixels, of sampled frames or of duration is shown as far as the
+// budget goes, with a note, rather than refused (which a pipeline could
+// take for "no match").
 func TestFramesBudgets(t *testing.T) {
 	data := readFixture(t, "valid.gif") // frame areas 240+36+36+16 = 328
-	err := Frames(data, Options{MaxTotalPixels: 327}, func(Frame) error { return nil })
-	if !errors.Is(err, ErrTooLarge) {
-		t.Errorf("Frames over MaxTotalPixels: %v, want ErrTooLarge", err)
+	count := func(opts Options) (int, *Repair) {
+		n := 0
+		repair, err := frames(data, opts, func(Frame) error { n++; return nil })
+		if err != nil {
+			t.Fatalf("frames(%+v): %v", opts, err)
+		}
+		return n, repair
+	}
+	if n, r := count(Options{MaxTotalPixels: 327}); n != 3 || r.Partial() || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "the first 3 of 4 frames") {
+		t.Errorf("over MaxTotalPixels: %d frames, %+v", n, r)
+	}
+	if n, r := count(Options{MaxTotalPixels: 328}); n != 4 || r != nil {
+		t.Errorf("at exactly MaxTotalPixels: %d frames, %+v", n, r)
+	}
+	if n, r := count(Options{MaxFrames: 3}); n != 3 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "more than 3 frames") {
+		t.Errorf("over MaxFrames: %d frames, %+v", n, r)
+	}
+	if n, r := count(Options{MaxFrames: 4}); n != 4 || r != nil {
+		t.Errorf("at exactly MaxFrames: %d frames, %+v", n, r)
 	}
 	if _, err := Decode(data, Options{MaxTotalPixels: 327}); err != nil {
 		t.Errorf("Decode decodes one frame and ignores MaxTotalPixels: %v", err)
 	}
-	if err := Frames(data, Options{MaxTotalPixels: 328}, func(Frame) error { return nil }); err != nil {
-		t.Errorf("Frames at exactly MaxTotalPixels: %v", err)
-	}
-	if err := Frames(data, Options{MaxFrames: 4}, func(Frame) error { return nil }); err != nil {
-		t.Errorf("Frames at exactly MaxFrames: %v", err)
+	many := manyFrameGIF(t, 10000)
+	n := 0
+	repair, err := frames(many, Options{}, func(Frame) error { n++; return nil })
+	if err != nil || n != DefaultMaxFrames || len(repair.Notes) == 0 {
+		t.Errorf("a GIF of 10,000 frames: %d decoded, %+v, %v", n, repair, err)
 	}
 }
 

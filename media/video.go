@@ -132,7 +132,7 @@ func gifVideo(ctx context.Context, data []byte, opts Options, fn func(Frame) err
 			return err
 		}
 		if fr.Timestamp > opts.MaxDuration {
-			return fmt.Errorf("media: GIF runs past %v, over the limit: %w", opts.MaxDuration, ErrTooLarge)
+			return errEnoughFrames{fmt.Sprintf("GIF runs past %v; the frames up to then are sampled (the duration budget)", opts.MaxDuration)}
 		}
 		vi.Duration = fr.Timestamp + fr.Duration
 		thumb := thumbnail(fr.Image)
@@ -150,7 +150,7 @@ func gifVideo(ctx context.Context, data []byte, opts Options, fn func(Frame) err
 			return nil
 		}
 		if vi.Frames >= opts.MaxSampledFrames {
-			return fmt.Errorf("media: GIF has more than %d sampled frames: %w", opts.MaxSampledFrames, ErrTooLarge)
+			return errEnoughFrames{fmt.Sprintf("GIF has more than %d sampled frames; the first %d are kept (the sampling budget)", opts.MaxSampledFrames, opts.MaxSampledFrames)}
 		}
 		out = toNRGBA(fr.Image, out)
 		fr.Image = out

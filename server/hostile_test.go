@@ -146,7 +146,6 @@ func TestHostileCorpus(t *testing.T) {
 	}
 	pngBomb, interlacedBomb := corpusFile(t, "png16-rgba-50mp.png"), corpusFile(t, "png8-rgba-interlaced-50mp.png")
 	photo := photo(t, 1600, 1200)
-	gifTotal := hostile.GIF(4000, 4000, 4000, 4000, 63, false) // 1.008 gigapixels of frames
 	gifRestore := hostile.GIF(1000, 1000, 1000, 1000, 10, true)
 	zeros := padded(pngBomb[:64], 70<<20)
 	huge := strings.Repeat("u", 3_900_000)
@@ -172,9 +171,13 @@ func TestHostileCorpus(t *testing.T) {
 		{name: "16-bit tiff header, 50 MP", call: unary(corpusFile(t, "tiff16-header-50mp.tif")), code: codes.ResourceExhausted, msg: "per decode"},
 		{name: "gif canvas of 50 MP in 55 bytes", call: unary(corpusFile(t, "gif-canvas-50mp.gif")), code: codes.ResourceExhausted, msg: "whole budget"},
 		{name: "gif canvas 65535x65535", call: unary(corpusFile(t, "gif-canvas-65535.gif")), code: codes.ResourceExhausted, msg: "pixels"},
-		{name: "gif of 1001 frames", call: unary(corpusFile(t, "gif-frames-1001.gif")), code: codes.ResourceExhausted, msg: "frames"},
+		// An animation over the frame budget is shown as far as the budget
+		// goes (a refusal would read as "no match"); so is one over the
+		// budget of frame pixels (media's TestFramesBudgets), whose
+		// gigapixel takes longer than the GIF timeout here, as the next
+		// case does.
+		{name: "gif of 1001 frames", call: unary(corpusFile(t, "gif-frames-1001.gif")), code: codes.OK},
 		{name: "gif of 200 frames of 4 megapixels, over the gif timeout", call: unary(hostile.GIF(2000, 2000, 2000, 2000, 200, false)), code: codes.ResourceExhausted, msg: "to decode"},
-		{name: "gif of 1.008 gigapixels of frames", call: streamed(int64(len(gifTotal)), gifTotal), code: codes.ResourceExhausted, msg: "pixels"},
 		// Lying headers, truncated files, polyglots.
 		{name: "png header claiming 50000x50000", call: unary(corpusFile(t, "invalid-huge.png")), code: codes.ResourceExhausted, msg: "pixels"},
 		{name: "truncated png", call: unary(corpusFile(t, "invalid-truncated.png")), code: codes.InvalidArgument},
