@@ -16,9 +16,9 @@ const (
 	// pixel): DefaultMaxDecodeMemory bounds that.
 	DefaultMaxPixels = 50_000_000
 
-	// DefaultMaxFrames bounds the number of frames in an animation: minutes
-	// of a typical GIF, while a crafted file with tens of thousands of tiny
-	// frames is refused before any is decoded.
+	// DefaultMaxFrames bounds the frames of an animation decoded: minutes
+	// of a typical GIF, while of a crafted file with tens of thousands of
+	// tiny frames only the first thousand are read.
 	DefaultMaxFrames = 1000
 
 	// DefaultMaxTotalPixels bounds the sum of the frame areas that Frames
@@ -43,10 +43,12 @@ type Options struct {
 	// header before any pixel is decoded. AVIF is held to at most 16
 	// megapixels whatever this says (see the package doc).
 	MaxPixels int64
-	// MaxFrames is the largest number of frames an animated GIF may have;
-	// it is checked for Decode too, by a scan that decodes no pixels.
+	// MaxFrames is the most frames of an animated GIF that are decoded;
+	// the scan that finds them decodes no pixels, and stops there. Frames
+	// beyond it are left out, with a note in the Repair.
 	MaxFrames int
-	// MaxTotalPixels is the largest sum of frame areas Frames will decode.
+	// MaxTotalPixels is the largest sum of frame areas Frames decodes; the
+	// frames beyond it are left out, with a note in the Repair.
 	MaxTotalPixels int64
 	// MinVisible is the least fraction of the picture's area a file not
 	// well formed must decode to (Repair.Visible); less is refused with

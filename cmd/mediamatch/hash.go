@@ -68,7 +68,7 @@ func decodeFlags(fs *flag.FlagSet) *media.Options {
 	o := &media.Options{}
 	fs.Int64Var(&o.MaxBytes, "max-bytes", media.DefaultMaxBytes, "largest input file in bytes")
 	fs.Int64Var(&o.MaxPixels, "max-pixels", media.DefaultMaxPixels, "largest image in pixels (width*height), checked before decoding")
-	fs.IntVar(&o.MaxFrames, "max-frames", media.DefaultMaxFrames, "most frames an animated image may have")
+	fs.IntVar(&o.MaxFrames, "max-frames", media.DefaultMaxFrames, "most frames of an animated image decoded (the rest are left out, with a note)")
 	fs.Int64Var(&o.MaxDecodeMemory, "max-decode-memory", media.DefaultMaxDecodeMemory, "most memory one image decode may hold, in bytes, estimated from its header (format, bit depth, pixels) before decoding")
 	fs.Int64Var(&o.MaxVideoBytes, "max-video-bytes", media.DefaultMaxVideoBytes, "largest video file in bytes")
 	fs.DurationVar(&o.MaxDuration, "max-duration", media.DefaultMaxDuration, "longest video accepted")
