@@ -36,9 +36,11 @@
 //     GIF 240 MB. There is no wall-clock limit beyond what the budgets imply
 //     (about a second per 50 megapixels, AVIF aside), so callers that need
 //     one run Decode under their own.
-//   - GIF: the whole file is scanned for its structure first (no
-//     decompression), so an animation over Options.MaxFrames is refused
-//     before any frame is decoded, by Decode too. Frames are composed as
+//   - GIF: the file is scanned for its structure first (no decompression),
+//     up to Options.MaxFrames frames; frames beyond it, or beyond
+//     Options.MaxTotalPixels of frame area, are left out with a note in the
+//     Repair rather than the file refused (a refusal would read as "no
+//     match"). Frames are composed as
 //     Chrome and Safari do: the canvas is the logical screen grown to hold
 //     the first frame, later frames are clipped to it. A frame whose pixel
 //     data is cut short or breaks off is drawn as far as it goes (a file
