@@ -159,7 +159,7 @@ func fakeFFmpeg(f *testing.F) Options {
 	for _, name := range []string{"sh", "tail", "head"} {
 		p, err := exec.LookPath(name)
 		if err != nil {
-			f.Skipf("the fake ffmpeg needs %s: %v", name, err)
+			f.Fatalf("the fake ffmpeg needs %s: %v", name, err)
 		}
 		tools[name] = p
 	}
