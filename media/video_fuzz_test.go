@@ -105,15 +105,21 @@ func showinfoLine(n, pts int, ts string, w, h int) string {
 }
 
 // FuzzShowinfo feeds ffmpeg logs to scanStderr, which finds the frame
-// lines in them: whatever comes before, a frame line after it is read
-// exactly; every frame line has a finite time and a size of at least 0;
-// the other lines are kept, trimmed and at most 20, for error messages.
+// lines in them: only a line that starts as the filter's lines do is one
+// (the log holds text the uploader wrote: metadata, printed indented, and
+// lines of any length), and whatever comes before, a frame line after it
+// is read exactly; every frame line has a finite time and a size of at
+// least 0; the other lines are kept, trimmed and at most 20, for error
+// messages.
 func FuzzShowinfo(f *testing.F) {
 	f.Add([]byte(showinfoLine(0, 0, "0", 640, 360) + "\n" + showinfoLine(1, 512, "1.001", 640, 360) + "\n"))
 	f.Add([]byte("[mov,mp4 @ 0x55d9b294c880] moov atom not found\nfile:input: Invalid data found when processing input\n"))
 	f.Add([]byte(showinfoLine(0, -3, "nan", 1, 1) + "\r\n" + showinfoLine(0, 0, "inf", 99999999999999999, 2)))
 	f.Add([]byte(strings.Repeat("x", 70<<10) + "\n" + showinfoLine(3, 3, "3", 2, 2)))
 	f.Add([]byte("Parsed_showinfo n:1 pts:1 pts_time:1 s:1x1 s:2x2\n\n\n"))
+	// A title so long that a frame line in it starts past the line length
+	// limit (testdata/fuzz/FuzzShowinfo holds one as ffmpeg prints it).
+	f.Add([]byte("    title           : " + strings.Repeat("x", maxLogLine-22) + showinfoLine(0, 0, "99999", 64, 48) + "\n"))
 	want := frameLine{ts: 12.5, width: 64, height: 48}
 	last := showinfoLine(9, 6400, "12.5", 64, 48)
 	f.Fuzz(func(t *testing.T, log []byte) {
@@ -135,6 +141,15 @@ func FuzzShowinfo(f *testing.F) {
 		}
 		if len(got) == 0 || got[len(got)-1] != want {
 			t.Fatalf("the last frame line read as %v, want %+v", got, want)
+		}
+		starts := 0
+		for _, l := range bytes.Split(in, []byte("\n")) {
+			if bytes.HasPrefix(l, []byte("[Parsed_showinfo_")) {
+				starts++
+			}
+		}
+		if len(got) > starts {
+			t.Fatalf("%d frame lines from %d lines that start as the filter's", len(got), starts)
 		}
 		kept.mu.Lock()
 		defer kept.mu.Unlock()
