@@ -698,3 +698,34 @@ func FuzzUploadChunks(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMaskPath feeds update paths to parseMaskPath: a refusal is
+// INVALID_ARGUMENT; an accepted path, written again with its key quoted as
+// QuoteMaskKey quotes it (as the CLI and ListChanges write paths), parses
+// to the same field and key; and any key, so quoted, parses back to itself.
+func FuzzMaskPath(f *testing.F) {
+	for _, p := range []string{"labels", "labels.k", "labels.`a.b`", "labels.`a``b`", "labels.`", "labels.``", "labels.```", "thresholds.pdq", "labels.a.b", "*", "."} {
+		f.Add(p, "k")
+	}
+	f.Add("labels", "`")
+	f.Add("labels", "a b")
+	f.Fuzz(func(t *testing.T, path, key string) {
+		mp, err := parseMaskPath(path)
+		if err != nil {
+			wantCode(t, "parseMaskPath", err, codes.InvalidArgument)
+		} else if mp.keyed {
+			again, err := parseMaskPath(mp.field + "." + QuoteMaskKey(mp.key))
+			if err != nil || again != mp {
+				t.Fatalf("%q parses to %+v; written again, to %+v, %v", path, mp, again, err)
+			}
+		} else if mp.field != path {
+			t.Fatalf("%q parses to field %q", path, mp.field)
+		}
+		if key == "" || strings.Contains(path, ".") {
+			return
+		}
+		if got, err := parseMaskPath(path + "." + QuoteMaskKey(key)); err != nil || got != (maskPath{field: path, key: key, keyed: true}) {
+			t.Fatalf("key %q of %q quoted as %q parses to %+v, %v", key, path, QuoteMaskKey(key), got, err)
+		}
+	})
+}
