@@ -22,6 +22,9 @@ type EntryInfo struct {
 	// matchable quality.
 	PDQ    Hash
 	HasPDQ bool
+	// Frames is a video's number of frames: what comparing it frame by
+	// frame costs, known before it is read.
+	Frames int
 	// added is the revision of the change that added the entry (0 for
 	// entries from the snapshot the index was built from): a match at an
 	// older revision does not see it.
@@ -46,7 +49,7 @@ type RegionInfo struct {
 }
 
 func newEntryInfo(e *store.Entry, added store.Revision) *EntryInfo {
-	info := &EntryInfo{ID: e.ID, Bank: e.Bank, Kind: e.Kind, Labels: e.Labels, added: added}
+	info := &EntryInfo{ID: e.ID, Bank: e.Bank, Kind: e.Kind, Labels: e.Labels, Frames: len(e.Frames), added: added}
 	for _, r := range e.Regions {
 		info.Regions = append(info.Regions, RegionInfo{r.Kind, r.Box, toHash(r.Hash[:]), r.Quality})
 	}

@@ -115,6 +115,9 @@ func New(idx Viewer, rules Rules) (*Matcher, error) {
 	if !(rules.Budget > 0 && rules.Budget <= 1) || !(rules.ReviewFactor >= 1) {
 		return nil, fmt.Errorf("%w: budget %v and review factor %v, want a budget in (0, 1] and a factor of at least 1", ErrInvalid, rules.Budget, rules.ReviewFactor)
 	}
+	if rules.MaxVideoWork <= 0 {
+		return nil, fmt.Errorf("%w: video work budget %d, want at least 1", ErrInvalid, rules.MaxVideoWork)
+	}
 	return &Matcher{idx: idx, rules: rules}, nil
 }
 
@@ -152,6 +155,8 @@ type matcher struct {
 	hasPDQ bool
 	// yield lets a long (video) match share the cores.
 	yield yield.Counter
+	// work is the video work done so far, against Rules.MaxVideoWork.
+	work int64
 }
 
 type frameHit struct {
@@ -262,7 +267,11 @@ func (mt *Matcher) Match(ctx context.Context, q Query) (Result, error) {
 		m.matchRegions()
 	}
 	if len(q.Frames) > 0 && (len(types) == 0 || types[hashing.PDQ]) {
-		res.LowQuality = m.matchFrames() || res.LowQuality
+		low, err := m.matchFrames()
+		if err != nil {
+			return Result{}, err
+		}
+		res.LowQuality = low || res.LowQuality
 	}
 	if (len(q.Keypoints) > 0 || len(q.MirroredKeypoints) > 0) && len(types) == 0 && m.rules.Seeks(MethodKeypoints) {
 		m.matchKeypoints()

@@ -86,9 +86,16 @@ type Rules struct {
 	KeypointMinCoverage float64
 
 	// MaxVideoCandidates caps the video entries compared frame by frame
-	// with one video query, those with the most frame hits first.
-	// Default 1000.
+	// with one video query, and those read for an image query found in
+	// their frames, the ones with the most frame hits first. Default 1000.
 	MaxVideoCandidates int
+	// MaxVideoWork bounds the work of one video query, in frame pairs
+	// compared: the query's frames times each candidate's frames, summed
+	// over the candidates, plus the frame hashes its searches return. A
+	// query over it fails with ErrOverBudget, before the comparison when
+	// the candidates' frame counts already say so. Default
+	// DefaultMaxVideoWork.
+	MaxVideoWork int64
 	// RangeGap is the longest gap, in seconds, between two matched spans
 	// of a video that are reported as one range: one missed sample at one
 	// frame per second. Default 1.
@@ -106,6 +113,15 @@ func (r *Rules) Seeks(m Method) bool { return m == MethodVideo || r.Methods[m] }
 // 3.5e-6 140). BENCHMARKS.md gives the rate measured for it on the held-out
 // half (135 against plain PDQ's 176 of 62.4 million pairs).
 const DefaultBudget = 3e-6
+
+// DefaultMaxVideoWork is the default Rules.MaxVideoWork: a 10,000-frame
+// query (the most hashing samples by default) against ten 10,000-frame
+// candidates. A core compares about 1.2e8 frame pairs a second
+// (BenchmarkVideoCompare, on a shared machine), so this is about eight
+// seconds of one core; without a bound, one 20,000-frame query against a
+// thousand 20,000-frame entries (anyone allowed to add can add them) would
+// hold a core for most of a day.
+const DefaultMaxVideoWork = 1_000_000_000
 
 // DefaultRules returns the default rules.
 func DefaultRules() Rules {
@@ -144,6 +160,7 @@ func DefaultRules() Rules {
 		KeypointMinSpread:       keypoint.MinSpread,
 		KeypointMinCoverage:     0.5,
 		MaxVideoCandidates:      1000,
+		MaxVideoWork:            DefaultMaxVideoWork,
 		RangeGap:                1.0,
 	}
 }

@@ -2,6 +2,7 @@ package match
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 
@@ -15,8 +16,22 @@ import (
 
 // resolveFrameHits turns an image query's hits on video frames into
 // evidence per video entry, with the spans of the entry that matched.
+// Each entry is read whole, so at most Rules.MaxVideoCandidates are, those
+// with the most frames hit first: a still that many stored videos show
+// costs no more than a video query.
 func (m *matcher) resolveFrameHits() {
-	for id, hits := range m.frameHits {
+	ids := make([]uint64, 0, len(m.frameHits))
+	for id := range m.frameHits {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint64) int {
+		return cmp.Or(cmp.Compare(len(m.frameHits[b]), len(m.frameHits[a])), cmp.Compare(a, b))
+	})
+	if len(ids) > m.rules.MaxVideoCandidates {
+		ids = ids[:m.rules.MaxVideoCandidates]
+	}
+	for _, id := range ids {
+		hits := m.frameHits[id]
 		if m.ctx.Err() != nil {
 			return
 		}
@@ -111,17 +126,18 @@ func (m *matcher) ranges(frames []vframe, matched func(i int) bool) []Range {
 }
 
 // matchFrames matches a video query frame by frame, reporting whether no
-// frame was of matchable quality.
-func (m *matcher) matchFrames() (lowQuality bool) {
+// frame was of matchable quality. It fails with ErrOverBudget when the
+// work is over Rules.MaxVideoWork.
+func (m *matcher) matchFrames() (lowQuality bool, err error) {
 	t, _ := hashing.Lookup(hashing.PDQ)
 	minQ := m.minQuality(t)
 	query := usable(spans(m.q.Frames, m.q.Duration), minQ)
 	if len(query) == 0 {
-		return true
+		return true, nil
 	}
 	radius := m.radius(t)
 	if radius < 0 {
-		return false
+		return false, nil
 	}
 	// Each distinct hash is searched once, for all the frames that have it.
 	byHash := map[index.Hash][]int{} // hash -> positions in query
@@ -132,12 +148,19 @@ func (m *matcher) matchFrames() (lowQuality bool) {
 	}
 	imageHits := map[uint64]map[int]int{} // image entry -> query position -> best distance
 	videoHits := map[uint64]int{}         // video entry -> hits
+	over := false
 	for h, qis := range byHash {
-		if m.ctx.Err() != nil {
-			return false
+		if err := m.ctx.Err(); err != nil {
+			return false, err
 		}
 		m.yield.Did(yield.Every / 64) // a search costs about as many comparisons as it verifies, often fewer
 		m.v.Search(t.Name, h, radius, func(r index.Ref, dist int) bool {
+			// Every hash found is work: a query whose frames each find
+			// thousands of stored frames costs as much as comparing them.
+			if m.work++; m.work > m.rules.MaxVideoWork {
+				over = true
+				return false
+			}
 			info, ok := m.accept(t, r.Entry, dist)
 			if !ok {
 				return true
@@ -163,6 +186,9 @@ func (m *matcher) matchFrames() (lowQuality bool) {
 			}
 			return true
 		})
+		if over {
+			return false, fmt.Errorf("%w: the query's %d frames found over %d stored frame hashes (the budget of frame pairs per video match)", ErrOverBudget, len(query), m.rules.MaxVideoWork)
+		}
 	}
 	for id, hits := range imageHits {
 		info, ok := m.v.Entry(id)
@@ -178,13 +204,14 @@ func (m *matcher) matchFrames() (lowQuality bool) {
 		e.QueryRanges = m.ranges(query, func(i int) bool { return matched[i] })
 		m.consider(info, e)
 	}
-	m.compareVideos(t, query, videoHits, minQ)
-	return false
+	return false, m.compareVideos(t, query, videoHits, minQ)
 }
 
 // compareVideos applies the vPDQ rule to the video entries that some query
-// frame hit.
-func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]int, minQ int) {
+// frame hit. Before it compares any, it prices the comparison (query
+// frames times each candidate's frames) and refuses one over
+// Rules.MaxVideoWork with ErrOverBudget; it stops with the context.
+func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]int, minQ int) error {
 	ids := make([]uint64, 0, len(hits))
 	for id := range hits {
 		ids = append(ids, id)
@@ -192,6 +219,16 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 	slices.SortFunc(ids, func(a, b uint64) int { return cmp.Or(cmp.Compare(hits[b], hits[a]), cmp.Compare(a, b)) })
 	if len(ids) > m.rules.MaxVideoCandidates {
 		ids = ids[:m.rules.MaxVideoCandidates]
+	}
+	cost := m.work
+	for _, id := range ids {
+		if info, ok := m.v.Entry(id); ok {
+			cost += int64(len(query)) * int64(info.Frames)
+		}
+	}
+	if cost > m.rules.MaxVideoWork {
+		return fmt.Errorf("%w: comparing the query's %d frames with %d candidate videos is %d frame pairs, over the budget of %d per video match; send fewer frames or name fewer banks",
+			ErrOverBudget, len(query), len(ids), cost, m.rules.MaxVideoWork)
 	}
 	qThreshold, eThreshold := m.q.VideoQueryPercent, m.q.VideoEntryPercent
 	if qThreshold < 0 {
@@ -201,8 +238,8 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 		eThreshold = vpdq.DefaultEntryPercent
 	}
 	for _, id := range ids {
-		if m.ctx.Err() != nil {
-			return
+		if err := m.ctx.Err(); err != nil {
+			return err
 		}
 		info, ok := m.v.Entry(id)
 		if !ok {
@@ -214,13 +251,20 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 		}
 		threshold := m.threshold(t, m.banks[info.Bank])
 		entry := usable(spans(e.Frames, e.Duration), minQ)
+		// The entry read may hold more frames than the catalog said (an
+		// update since the search): count what is compared.
+		if m.work += int64(len(query)) * int64(len(entry)); m.work > m.rules.MaxVideoWork {
+			return fmt.Errorf("%w: the comparison grew over the budget of %d frame pairs per video match", ErrOverBudget, m.rules.MaxVideoWork)
+		}
 		qMatched, eMatched := map[int]bool{}, map[int]bool{}
 		maxDist := -1 // the largest of the matched query frames' best distances
 		minDist := math.MaxInt
 		for qi := range query {
 			m.yield.Did(len(entry))
-			if qi%256 == 255 && m.ctx.Err() != nil {
-				return
+			if qi%256 == 255 {
+				if err := m.ctx.Err(); err != nil {
+					return err
+				}
 			}
 			best := -1
 			for ei := range entry {
@@ -251,6 +295,7 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 			EntryRanges:  m.ranges(entry, func(i int) bool { return eMatched[i] }),
 			QueryPercent: qp, EntryPercent: ep, HasPercent: true, bestDistance: minDist})
 	}
+	return nil
 }
 
 // distinctShare is the vPDQ percentage: of the distinct whole-frame hashes

@@ -2,9 +2,12 @@ package match
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/mediamatch/mediamatch/hashing"
@@ -253,5 +256,81 @@ func TestMatchVideoAgreesWithVPDQ(t *testing.T) {
 			t.Errorf("trial %d: index %.2f%% / %.2f%% at %d, vpdq %.2f%% / %.2f%% at %d", trial,
 				got.QueryPercent, got.EntryPercent, got.Distance, want.QueryPercent, want.EntryPercent, want.MaxDistance)
 		}
+	}
+}
+
+// TestMatchVideoWorkBudget: a video query priced over Rules.MaxVideoWork
+// fails with ErrOverBudget, one within it matches.
+func TestMatchVideoWorkBudget(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 12))
+	rules := thresholdRules(t)
+	rules.MaxVideoWork = 3 * 100 * 100
+	path := filepath.Join(t.TempDir(), "mediamatch.db")
+	x := openIndexAt(t, path, rules, nil)
+	x.commit(t, store.CreateBank(store.Bank{Name: "b"}))
+	entry := randomVideo(r, 100)
+	id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: entry, Duration: 100})
+	query := videoQuery(entry)
+	onlyMatch(t, mustMatch(t, x, query), id) // 100 x 100 pairs, and 100 hashes found
+	for i := range 2 {
+		more := slices.Clone(entry)
+		more[0].Seconds = 0.1 * float64(i+1)
+		addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: more, Duration: 100})
+	}
+	if _, err := x.Match(query); !errors.Is(err, ErrOverBudget) {
+		t.Fatalf("100 frames against three of 100, with a budget of 30,000 pairs: %v, want ErrOverBudget", err)
+	}
+	if _, err := New(x.Index, func() Rules { r := rules; r.MaxVideoWork = 0; return r }()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("rules without a video work budget: %v, want ErrInvalid", err)
+	}
+}
+
+// BenchmarkVideoCompare measures the frame-by-frame comparison that
+// Rules.MaxVideoWork budgets: a query of n frames against one entry of n
+// frames that all match, in frame pairs a second.
+func BenchmarkVideoCompare(b *testing.B) {
+	const n = 4000
+	r := rand.New(rand.NewPCG(7, 13))
+	x, _ := openTestIndex(b)
+	entry := randomVideo(r, n)
+	addOne(b, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: entry, Duration: n})
+	query := videoQuery(entry)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := x.Match(query); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*n)*float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+}
+
+// TestMatchStillInManyVideos: an image query found in the frames of more
+// videos than Rules.MaxVideoCandidates reads only that many, those showing
+// it most.
+func TestMatchStillInManyVideos(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 14))
+	rules := thresholdRules(t)
+	rules.MaxVideoCandidates = 2
+	x := openIndexAt(t, filepath.Join(t.TempDir(), "mediamatch.db"), rules, nil)
+	x.commit(t, store.CreateBank(store.Bank{Name: "b"}))
+	still := randPDQ(r)
+	var most []uint64
+	for shown := 1; shown <= 4; shown++ { // videos showing the still in 1 to 4 frames
+		frames := randomVideo(r, 8)
+		for i := range shown {
+			frames[i].Hash = still
+		}
+		if id := addOne(t, x, &store.Entry{Bank: "b", Kind: store.KindVideo, Frames: frames, Duration: 8}); shown > 2 {
+			most = append(most, id)
+		}
+	}
+	res := mustMatch(t, x, Query{Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: still[:], Quality: 100}}, MinQuality: -1})
+	var got []uint64
+	for _, m := range res.Matches {
+		got = append(got, m.EntryID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, most) {
+		t.Errorf("matched %v, want the two videos showing the still most, %v", got, most)
 	}
 }

@@ -57,6 +57,10 @@ type codec struct {
 	config      func(data []byte) (image.Config, error)
 	decode      func(data []byte) (image.Image, error)
 	orientation func(data []byte) int // nil: the format carries none we apply
+	// salvage, when set, decodes what a browser shows of an input that
+	// decode refused (cut short, or with a defect browsers ignore), with
+	// the header's size, or fails when there is nothing to show.
+	salvage func(data []byte, cfg image.Config) (image.Image, *Repair, error)
 	// maxPixels, when set, caps Options.MaxPixels for a decoder that costs
 	// far more memory per pixel than the others.
 	maxPixels int64
@@ -68,18 +72,21 @@ var codecs = map[Format]*codec{
 	FormatJPEG: {
 		config:      func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) },
 		decode:      decodeJPEG,
+		salvage:     salvageJPEG,
 		orientation: jpegOrientation,
 	},
 	FormatPNG: {
-		config: pngConfig,
-		decode: func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) },
+		config:  pngConfig,
+		decode:  func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) },
+		salvage: salvagePNG,
 	},
 	FormatGIF: {
 		config: gifConfig, // pixels: see gif.go
 	},
 	FormatWebP: {
-		config: webpConfig,
-		decode: webpDecode,
+		config:  webpConfig,
+		decode:  webpDecode,
+		salvage: salvageWebP,
 	},
 	FormatBMP: {
 		config: func(b []byte) (image.Config, error) { return bmp.DecodeConfig(bytes.NewReader(b)) },

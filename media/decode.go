@@ -29,6 +29,10 @@ type Image struct {
 	// type is whatever the decoder produced (*image.YCbCr for most JPEGs,
 	// *image.NRGBA for GIF frames and reoriented images, ...).
 	Image image.Image
+	// Repair is nil for a well-formed file. For a file cut short or
+	// slightly damaged that a browser still shows, it says what was
+	// missing or ignored, and how much of the picture is the file's own.
+	Repair *Repair
 }
 
 // Frame is one frame of an animation, as a viewer shows it at Timestamp.
@@ -66,22 +70,23 @@ func Decode(data []byte, opts Options) (*Image, error) {
 		return nil, err
 	}
 	var m image.Image
+	var repair *Repair
 	if p.gif != nil {
 		err = guard(FormatGIF, func() error {
 			c := newGIFCanvas(p.gif)
 			if err := c.draw(0); err != nil {
 				return err
 			}
-			m = c.img
+			m, repair = c.img, p.gif.repairs(c)
 			return nil
 		})
 	} else {
-		m, err = decodePixels(p, opts)
+		m, repair, err = decodePixels(p, opts)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &Image{Info: p.info, Image: m}, nil
+	return &Image{Info: p.info, Image: m, Repair: repair}, nil
 }
 
 // Frames calls fn with each frame of an animated GIF in order, decoding one
@@ -91,20 +96,26 @@ func Decode(data []byte, opts Options) (*Image, error) {
 // unchanged. Besides the budgets that Decode checks, the sum of the frame
 // areas must fit Options.MaxTotalPixels.
 func Frames(data []byte, opts Options, fn func(Frame) error) error {
+	_, err := frames(data, opts, fn)
+	return err
+}
+
+// frames is Frames, also returning what was repaired to show the input.
+func frames(data []byte, opts Options, fn func(Frame) error) (*Repair, error) {
 	opts = opts.withDefaults()
 	p, err := probe(data, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if p.gif == nil {
-		m, err := decodePixels(p, opts)
+		m, repair, err := decodePixels(p, opts)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return fn(Frame{Image: m})
+		return repair, fn(Frame{Image: m})
 	}
 	if p.gif.totalPixels > opts.MaxTotalPixels {
-		return fmt.Errorf("media: GIF frames add up to %d pixels, over the limit of %d: %w",
+		return nil, fmt.Errorf("media: GIF frames add up to %d pixels, over the limit of %d: %w",
 			p.gif.totalPixels, opts.MaxTotalPixels, ErrTooLarge)
 	}
 	c := newGIFCanvas(p.gif)
@@ -113,15 +124,19 @@ func Frames(data []byte, opts Options, fn func(Frame) error) error {
 		// fn runs outside guard: a panic in the caller's code is not ours
 		// to turn into ErrInvalid.
 		if err := guard(FormatGIF, func() error { return c.draw(i) }); err != nil {
-			return err
+			return nil, err
 		}
 		d := f.duration()
 		if err := fn(Frame{Index: i, Image: c.img, Timestamp: at, Duration: d}); err != nil {
-			return err
+			return nil, err
 		}
 		at += d
 	}
-	return nil
+	repair := p.gif.repairs(c)
+	if err := repair.enough(opts.MinVisible); err != nil {
+		return nil, err
+	}
+	return repair, nil
 }
 
 // probed is what probe learns about an input before decoding pixels.
@@ -185,19 +200,33 @@ func probe(data []byte, opts Options) (*probed, error) {
 	if !opts.IgnoreOrientation && p.info.Orientation >= 5 {
 		p.info.Width, p.info.Height = p.cfg.Height, p.cfg.Width
 	}
+	if err := checkMemory(p, opts); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
 // decodePixels decodes a non-GIF image whose header probe accepted, and
-// orients it.
-func decodePixels(p *probed, opts Options) (image.Image, error) {
+// orients it. An input its decoder refuses is given to the codec's salvage,
+// if it has one, which decodes as much of it as a browser shows.
+func decodePixels(p *probed, opts Options) (image.Image, *Repair, error) {
 	f := p.info.Format
 	var m image.Image
+	var repair *Repair
 	err := guard(f, func() error {
 		var err error
 		m, err = p.codec.decode(p.data)
-		if err != nil {
+		if err != nil && p.codec.salvage != nil {
+			var serr error
+			if m, repair, serr = p.codec.salvage(p.data, p.cfg); serr != nil {
+				m = nil
+			}
+		}
+		if m == nil {
 			return decoderError(f, err)
+		}
+		if err := repair.enough(opts.MinVisible); err != nil {
+			return err
 		}
 		// The budget was checked against the header; a decoder that
 		// disagrees with its own header has read something else.
@@ -207,10 +236,13 @@ func decodePixels(p *probed, opts Options) (image.Image, error) {
 		}
 		if !opts.IgnoreOrientation {
 			m = orient(m, p.info.Orientation)
+			if repair != nil {
+				repair.Shown = orientRect(repair.Shown, p.cfg.Width, p.cfg.Height, p.info.Orientation)
+			}
 		}
 		return nil
 	})
-	return m, err
+	return m, repair, err
 }
 
 // checkPixels refuses empty images and images over the pixel budget. The

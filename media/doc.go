@@ -38,11 +38,22 @@
 //     one run Decode under their own.
 //   - GIF: the whole file is scanned for its structure first (no
 //     decompression), so an animation over Options.MaxFrames is refused
-//     before any frame is decoded, by Decode too. Frames after the last
-//     structurally complete one are ignored, as a browser shows a truncated
-//     download; corrupt pixel data in a frame is an error. Frame durations
-//     follow browsers: delays under 20 ms are shown for 100 ms. Transparent
-//     pixels come back with alpha 0 over a transparent canvas.
+//     before any frame is decoded, by Decode too. Frames are composed as
+//     Chrome and Safari do: the canvas is the logical screen grown to hold
+//     the first frame, later frames are clipped to it. A frame whose pixel
+//     data is cut short or breaks off is drawn as far as it goes (a file
+//     cut inside a frame ends there); a first frame with no pixel at all
+//     is an error. Frame
+//     durations follow browsers: delays under 20 ms are shown for 100 ms.
+//     Transparent pixels come back with alpha 0 over a transparent canvas.
+//   - A JPEG, PNG or WebP cut short, a JPEG or PNG without its end marker,
+//     and a PNG with a bad checksum in an ancillary chunk are decoded as
+//     browsers decode them, not refused: Image.Repair says what is missing
+//     (the undecoded rows are PartialFill grey) or was ignored. An
+//     interlaced PNG cut short is shown with its whole passes, as browsers
+//     show one loading. Such a salvage costs
+//     more than a decode: a copy of the file for JPEG, two decodes for
+//     WebP.
 //   - AVIF is decoded by libavif compiled to WebAssembly and run in wazero,
 //     so its C code cannot touch the process memory. It is slow and hungry:
 //     the first AVIF in a process compiles the module (about half a second),

@@ -8,9 +8,9 @@ import "errors"
 
 // Errors about the input itself.
 var (
-	// ErrInvalid means the input is not decodable media: empty, truncated,
-	// malformed, not an image or video at all, or content that made a decoder fail or
-	// panic.
+	// ErrInvalid means the input is not decodable media: empty, truncated
+	// before anything a viewer could show, malformed, not an image or video
+	// at all, or content that made a decoder fail or panic.
 	ErrInvalid = errors.New("invalid media data")
 )
 

@@ -42,14 +42,19 @@ const (
 // gifScan is the structure of a GIF, found without decompressing anything.
 type gifScan struct {
 	data          []byte
-	width, height int
+	width, height int // the canvas: the logical screen, grown by frame 0
 	frames        []gifFrame
-	totalPixels   int64 // sum of frame areas
+	totalPixels   int64 // pixels that decoding every frame decompresses
+	clipped       int   // frames that reach beyond the canvas
+	repair        *Repair
 }
 
 // gifFrame locates one frame and carries the graphic control in force for it.
 type gifFrame struct {
-	rect        image.Rectangle
+	rect        image.Rectangle // as the frame declares it
+	clip        image.Rectangle // rect within the canvas: what is drawn
+	rows        int             // rows to decompress: up to the canvas's bottom edge
+	cut         bool            // the file ends inside the frame's data
 	interlaced  bool
 	palette     []byte // RGB triplets: the local color table, else the global one
 	transparent int    // palette index drawn as transparent, or -1
@@ -68,25 +73,47 @@ func (f gifFrame) duration() time.Duration {
 	return time.Duration(d) * 10 * time.Millisecond
 }
 
-// gifConfig reads the logical screen size.
+// gifConfig reads the size of the canvas a browser draws on: the logical
+// screen, grown to hold the first frame (see scanGIF). It reads the blocks
+// up to the first frame's descriptor; a GIF without one has the size its
+// screen declares, and is refused by the scan that follows.
 func gifConfig(b []byte) (image.Config, error) {
-	if len(b) < 13 {
-		return image.Config{}, fmt.Errorf("media: GIF is truncated in its header: %w", ErrInvalid)
+	s, err := walkGIF(b, 0, true)
+	if err != nil {
+		if len(b) < 13 {
+			return image.Config{}, err
+		}
+		return image.Config{Width: int(le16(b[6:])), Height: int(le16(b[8:]))}, nil
 	}
-	return image.Config{Width: int(le16(b[6:])), Height: int(le16(b[8:]))}, nil
+	return image.Config{Width: s.width, Height: s.height}, nil
 }
 
 // scanGIF walks the block structure of a GIF. It refuses more than
 // maxFrames frames as soon as it sees one more. A defect before the first
-// complete frame is an error; after it, the animation is taken to end at the
-// last complete frame, as a browser shows a truncated download.
+// frame is an error; after it, the animation is taken to end where the
+// defect is, as a browser shows a truncated download: a frame whose data the
+// file ends in is kept, marked cut, and decoded as far as its data goes.
+//
+// Frames need not lie within the logical screen, and ImageMagick writes
+// such files by default (the screen is the first image's size, whatever
+// the later ones are). Browsers show them, so they are composed as Chrome
+// and Safari do (Blink's and WebKit's GIFImageReader): the canvas is the
+// logical screen grown to hold the first frame at its offset (which also
+// gives a size to a screen declared 0x0), and every later frame is clipped
+// to the canvas. Firefox grows the canvas to the first frame's size only
+// and moves that frame to the origin, which comes to the same for the usual
+// first frame at (0, 0).
 func scanGIF(b []byte, maxFrames int) (*gifScan, error) {
-	s := &gifScan{data: b}
-	c, err := gifConfig(b)
-	if err != nil {
-		return nil, err
+	return walkGIF(b, maxFrames, false)
+}
+
+// walkGIF is scanGIF; with firstOnly it returns after the first frame's
+// descriptor, having grown the canvas.
+func walkGIF(b []byte, maxFrames int, firstOnly bool) (*gifScan, error) {
+	if len(b) < 13 {
+		return nil, fmt.Errorf("media: GIF is truncated in its header: %w", ErrInvalid)
 	}
-	s.width, s.height = c.Width, c.Height
+	s := &gifScan{data: b, width: int(le16(b[6:])), height: int(le16(b[8:]))}
 	p := 13
 	var global []byte
 	if flags := b[10]; flags&0x80 != 0 {
@@ -138,8 +165,14 @@ func scanGIF(b []byte, maxFrames int) (*gifScan, error) {
 			left, top := int(le16(b[p+1:])), int(le16(b[p+3:]))
 			w, h := int(le16(b[p+5:])), int(le16(b[p+7:]))
 			fields := b[p+9]
-			if left+w > s.width || top+h > s.height {
-				return stop("has a frame outside the logical screen")
+			rect := image.Rect(left, top, left+w, top+h)
+			if len(s.frames) == 0 && (rect.Max.X > s.width || rect.Max.Y > s.height) {
+				s.repair = s.repair.note("GIF's first frame (%dx%d at %d,%d) does not fit its %dx%d logical screen: the canvas is grown to hold it, as browsers do",
+					w, h, left, top, s.width, s.height)
+				s.width, s.height = max(s.width, rect.Max.X), max(s.height, rect.Max.Y)
+			}
+			if firstOnly {
+				return s, nil
 			}
 			q := p + 10
 			palette := global
@@ -157,7 +190,8 @@ func scanGIF(b []byte, maxFrames int) (*gifScan, error) {
 				return stop("is truncated in a frame")
 			}
 			f := gifFrame{
-				rect:        image.Rect(left, top, left+w, top+h),
+				rect:        rect,
+				clip:        rect.Intersect(image.Rect(0, 0, s.width, s.height)),
 				interlaced:  fields&0x40 != 0,
 				palette:     palette,
 				transparent: transparent,
@@ -166,20 +200,45 @@ func scanGIF(b []byte, maxFrames int) (*gifScan, error) {
 				litWidth:    int(b[q]),
 				start:       q + 1,
 			}
-			if p = skipSubBlocks(b, q+1); p < 0 {
-				return stop("is truncated in a frame")
+			// Rows below the canvas need no decompressing unless
+			// interlacing sends them before rows that are shown.
+			switch {
+			case f.clip.Empty():
+				f.rows = 0
+			case f.interlaced:
+				f.rows = h
+			default:
+				f.rows = f.clip.Max.Y - top
+			}
+			if !rect.Empty() && f.clip != rect {
+				s.clipped++
 			}
 			if len(s.frames) == maxFrames {
 				return nil, fmt.Errorf("media: GIF has more than %d frames: %w", maxFrames, ErrTooLarge)
 			}
+			p = skipSubBlocks(b, q+1)
+			f.cut = p < 0
 			s.frames = append(s.frames, f)
-			s.totalPixels += int64(w) * int64(h)
+			s.totalPixels += int64(w) * int64(f.rows)
 			transparent, disposal, delay = -1, 0, 0
+			if f.cut {
+				s.repair = s.repair.note("GIF ends inside frame %d; it is shown as far as its data goes, as browsers do", len(s.frames)-1)
+				return s, nil
+			}
 
 		default:
 			return stop(fmt.Sprintf("has an unknown block type 0x%02x", b[p]))
 		}
 	}
+}
+
+// repairs returns what the scan and canvas c repaired, or nil.
+func (s *gifScan) repairs(c *gifCanvas) *Repair {
+	r := s.repair
+	if s.clipped > 0 {
+		r = r.note("%d GIF frames reach beyond the %dx%d canvas and are clipped to it, as browsers do", s.clipped, s.width, s.height)
+	}
+	return r.merge(c.repair)
 }
 
 // skipSubBlocks returns the offset after the sub-block sequence starting at
@@ -231,15 +290,14 @@ func (r *subBlockReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// errGIFNotEnough reports LZW data that ends before the frame is filled.
-var errGIFNotEnough = errors.New("not enough image data")
-
 // gifCanvas composites the frames of a scanned GIF, one at a time.
 type gifCanvas struct {
 	scan  *gifScan
 	img   *image.NRGBA
-	index []byte // palette indices of the frame being drawn
+	row   []byte // palette indices of one row of the frame being drawn
 	saved []byte // the rectangle under a frame with disposal "previous"
+	// repair collects the frames drawn with rows missing.
+	repair *Repair
 }
 
 func newGIFCanvas(s *gifScan) *gifCanvas {
@@ -255,70 +313,99 @@ func (c *gifCanvas) draw(i int) error {
 		prev := frames[i-1]
 		switch prev.disposal {
 		case gifDisposeBackground:
-			c.fill(prev.rect, nil)
+			c.fill(prev.clip, nil)
 		case gifDisposePrevious:
-			c.fill(prev.rect, c.saved)
+			c.fill(prev.clip, c.saved)
 		}
 	}
 	f := frames[i]
 	if f.disposal == gifDisposePrevious {
-		c.saved = c.copyRect(f.rect, c.saved)
+		c.saved = c.copyRect(f.clip, c.saved)
 	}
-	if err := c.decode(f); err != nil {
-		return fmt.Errorf("media: GIF frame %d: %v: %w", i, err, ErrInvalid)
+	shown, err := c.decode(f)
+	if err == nil && f.cut && shown < f.clip.Dy() {
+		err = errGIFNotEnough
 	}
-	c.composite(f)
+	if err != nil {
+		// Browsers draw the rows decoded before the data ran out or went
+		// wrong, and leave the rest of the frame as the canvas was.
+		if i == 0 && shown == 0 {
+			return fmt.Errorf("media: GIF frame 0: %v: %w", err, ErrInvalid)
+		}
+		missing := float64(f.clip.Dx()) * float64(f.clip.Dy()-shown)
+		c.repair = c.repair.seen(1 - missing/float64(c.scan.width*c.scan.height))
+		if i == 0 && !f.interlaced && f.clip.Min == (image.Point{}) && f.clip.Dx() == c.scan.width {
+			// The first frame, across the canvas from its top: what is
+			// shown is the band of rows decoded.
+			c.repair.Shown = image.Rect(0, 0, c.scan.width, shown)
+		}
+		c.repair = c.repair.note("GIF frame %d: %v after %d of its %d rows on the canvas; the rest is not drawn, as browsers do", i, err, shown, f.clip.Dy())
+	}
 	return nil
 }
 
-// decode decompresses the palette indices of frame f into c.index.
-func (c *gifCanvas) decode(f gifFrame) error {
+// errGIFNotEnough reports LZW data that ends before the frame is filled.
+var errGIFNotEnough = errors.New("the image data ends")
+
+// decode decompresses frame f row by row onto the canvas, and returns how
+// many of its rows within the canvas were drawn. Interlaced rows arrive in
+// four passes: every 8th row from 0, every 8th from 4, every 4th from 2,
+// every 2nd from 1.
+func (c *gifCanvas) decode(f gifFrame) (shown int, err error) {
+	if f.rows == 0 {
+		return 0, nil
+	}
 	if f.litWidth < 2 || f.litWidth > 8 {
-		return fmt.Errorf("LZW code size %d out of range", f.litWidth)
+		return 0, fmt.Errorf("LZW code size %d out of range", f.litWidth)
 	}
-	n := f.rect.Dx() * f.rect.Dy()
-	if cap(c.index) < n {
-		c.index = make([]byte, n)
+	w := f.rect.Dx()
+	if cap(c.row) < w {
+		c.row = make([]byte, w)
 	}
-	c.index = c.index[:n]
+	c.row = c.row[:w]
 	r := lzw.NewReader(&subBlockReader{b: c.scan.data, p: f.start}, lzw.LSB, f.litWidth)
 	defer r.Close()
 	// Data after the last pixel is ignored, as giflib and browsers do; the
 	// scan already knows where the next block starts.
-	if _, err := io.ReadFull(r, c.index); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return errGIFNotEnough
-		}
-		return err
-	}
-	return nil
-}
-
-// composite draws the decoded indices of f onto the canvas. Interlaced rows
-// arrive in four passes: every 8th row from 0, every 8th from 4, every 4th
-// from 2, every 2nd from 1. Indices beyond the palette are drawn black.
-func (c *gifCanvas) composite(f gifFrame) {
-	w, h := f.rect.Dx(), f.rect.Dy()
-	pal := f.palette
-	row := 0
+	read := 0
 	for _, pass := range gifPasses(f.interlaced) {
-		for y := pass.start; y < h; y += pass.step {
-			src := c.index[row*w : (row+1)*w]
-			row++
-			dst := c.img.Pix[c.img.PixOffset(f.rect.Min.X, f.rect.Min.Y+y):]
-			for x, ix := range src {
-				if int(ix) == f.transparent {
-					continue
+		for y := f.rect.Min.Y + pass.start; y < f.rect.Max.Y; y += pass.step {
+			if read == f.rows {
+				return shown, nil
+			}
+			if _, err := io.ReadFull(r, c.row); err != nil {
+				if err == io.EOF || err == io.ErrUnexpectedEOF {
+					err = errGIFNotEnough
 				}
-				d := dst[4*x : 4*x+4 : 4*x+4]
-				if j := 3 * int(ix); j+3 <= len(pal) {
-					d[0], d[1], d[2] = pal[j], pal[j+1], pal[j+2]
-				} else {
-					d[0], d[1], d[2] = 0, 0, 0
-				}
-				d[3] = 0xff
+				return shown, err
+			}
+			read++
+			if y >= f.clip.Min.Y && y < f.clip.Max.Y {
+				c.composite(f, y, c.row)
+				shown++
 			}
 		}
+	}
+	return shown, nil
+}
+
+// composite draws one row of palette indices of f, at canvas row y, within
+// the frame's clip. Indices beyond the palette are drawn black.
+func (c *gifCanvas) composite(f gifFrame, y int, src []byte) {
+	pal := f.palette
+	src = src[f.clip.Min.X-f.rect.Min.X : f.clip.Max.X-f.rect.Min.X]
+	dst := c.img.Pix[c.img.PixOffset(f.clip.Min.X, y):]
+	for x, ix := range src {
+		if int(ix) == f.transparent {
+			continue
+		}
+		d := dst[4*x : 4*x+4 : 4*x+4]
+		if j := 3 * int(ix); j+3 <= len(pal) {
+			d[0], d[1], d[2] = pal[j], pal[j+1], pal[j+2]
+		} else {
+			d[0], d[1], d[2] = 0, 0, 0
+		}
+		d[3] = 0xff
 	}
 }
 

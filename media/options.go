@@ -11,8 +11,9 @@ const (
 	DefaultMaxBytes = 64 << 20
 
 	// DefaultMaxPixels bounds width*height of the decoded image (50
-	// megapixels): above every phone camera, and at 4 bytes per pixel a
-	// 200 MB decode, the largest one request may hold.
+	// megapixels): above nearly every phone camera. What its decode may
+	// hold depends on the format and the bit depth (4 to 16 bytes a
+	// pixel): DefaultMaxDecodeMemory bounds that.
 	DefaultMaxPixels = 50_000_000
 
 	// DefaultMaxFrames bounds the number of frames in an animation: minutes
@@ -24,6 +25,13 @@ const (
 	// decompresses (one gigapixel, a few seconds of LZW on one core), since
 	// a small file can describe many large frames.
 	DefaultMaxTotalPixels = 1_000_000_000
+
+	// DefaultMinVisible is the least fraction of a picture's area a file
+	// cut short or damaged must decode to: below a tenth, what is shown is
+	// mostly the grey painted for the rest, which matches nothing known
+	// and would match other such files, and a file of a few hundred bytes
+	// claiming a large picture costs a whole decode for it.
+	DefaultMinVisible = 0.1
 )
 
 // Options are the budgets and switches for one decode. The zero value is
@@ -40,6 +48,14 @@ type Options struct {
 	MaxFrames int
 	// MaxTotalPixels is the largest sum of frame areas Frames will decode.
 	MaxTotalPixels int64
+	// MinVisible is the least fraction of the picture's area a file not
+	// well formed must decode to (Repair.Visible); less is refused with
+	// ErrInvalid, as a file with no pixel is.
+	MinVisible float64
+	// MaxDecodeMemory is the most memory one image decode may hold, as
+	// DecodeMemory estimates it from the header before decoding. Default
+	// DefaultMaxDecodeMemory.
+	MaxDecodeMemory int64
 	// IgnoreOrientation returns pixels in stored order, without applying
 	// the EXIF orientation.
 	IgnoreOrientation bool
@@ -85,6 +101,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxTotalPixels <= 0 {
 		o.MaxTotalPixels = DefaultMaxTotalPixels
+	}
+	if o.MinVisible <= 0 {
+		o.MinVisible = DefaultMinVisible
+	}
+	if o.MaxDecodeMemory <= 0 {
+		o.MaxDecodeMemory = DefaultMaxDecodeMemory
 	}
 	if o.MaxVideoBytes <= 0 {
 		o.MaxVideoBytes = DefaultMaxVideoBytes

@@ -39,6 +39,9 @@ const (
 // SceneThreshold (a cut). Keyframes are not used as such: encoders place
 // them at cuts, which the scene score finds anyway, and also at fixed
 // intervals (every 0.5 s for some), which say nothing about the content.
+// A GIF frame, which stays on screen for its delay, is sampled when it is
+// on screen at one of those times, even if it started before (see
+// sampler.take).
 const (
 	// SceneThreshold is the scene-change score (ffmpeg's select "scene",
 	// 0 to 1) above which a frame is sampled off the grid.
@@ -61,6 +64,10 @@ type VideoInfo struct {
 	Duration time.Duration
 	// Frames is the number of frames sampled.
 	Frames int
+	// Repair is nil for a well-formed file; for a GIF cut short or with
+	// frames beyond its logical screen, it says what was repaired (see
+	// Image.Repair).
+	Repair *Repair
 }
 
 // IsVideo reports whether data should be hashed as a video: a video
@@ -120,7 +127,7 @@ func gifVideo(ctx context.Context, data []byte, opts Options, fn func(Frame) err
 		prevShown time.Duration
 		out       *image.NRGBA
 	)
-	err = Frames(data, opts, func(fr Frame) error {
+	vi.Repair, err = frames(data, opts, func(fr Frame) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -139,7 +146,7 @@ func gifVideo(ctx context.Context, data []byte, opts Options, fn func(Frame) err
 			score, prevMAFD = sceneScore(prev, thumb, prevMAFD)
 		}
 		prev, prevShown = thumb, fr.Duration
-		if !s.take(fr.Timestamp, score > SceneThreshold) {
+		if !s.take(fr.Timestamp, fr.Duration, score > SceneThreshold) {
 			return nil
 		}
 		if vi.Frames >= opts.MaxSampledFrames {
@@ -154,22 +161,38 @@ func gifVideo(ctx context.Context, data []byte, opts Options, fn func(Frame) err
 	return vi, err
 }
 
-// sampler applies the sampling rule to a sequence of frame times.
+// sampler applies the sampling rule to a sequence of frames.
 type sampler struct {
 	started bool
 	last    time.Duration
 }
 
-// take reports whether the frame at t is sampled; special marks a keyframe
-// or scene change.
-func (s *sampler) take(t time.Duration, special bool) bool {
-	ok := !s.started ||
-		t/time.Second > s.last/time.Second ||
-		(special && t-s.last >= MinSceneGap)
-	if ok {
+// take reports whether the frame shown from t for d is sampled; special
+// marks a scene change. A GIF frame is a picture on screen for a while, not
+// an instant, so it is sampled when the rule would sample while it is
+// shown: when it is still on screen at the next whole second, or (a scene
+// change) once MinSceneGap has passed since the last sample, although it
+// started before. Otherwise a picture shown for most of a second between
+// two others, or from just before a second to long after, would never be
+// sampled.
+func (s *sampler) take(t, d time.Duration, special bool) bool {
+	if !s.started {
 		s.started, s.last = true, t
+		return true
 	}
-	return ok
+	end := t + max(d, 1)    // the frame is on screen from t to end
+	at := time.Duration(-1) // when it is sampled; -1: not
+	if next := (s.last/time.Second + 1) * time.Second; next < end {
+		at = max(t, next)
+	}
+	if c := max(t, s.last+MinSceneGap); special && c < end && (at < 0 || c < at) {
+		at = c
+	}
+	if at < 0 {
+		return false
+	}
+	s.last = at
+	return true
 }
 
 const thumbSide = 32

@@ -28,6 +28,12 @@ func webpDecode(b []byte) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return webpConvert(m)
+}
+
+// webpConvert converts what x/image/webp decoded to the colors browsers
+// show (see webpDecode).
+func webpConvert(m image.Image) (image.Image, error) {
 	switch m := m.(type) {
 	case *image.YCbCr:
 		return studioToNRGBA(m, nil, 0), nil

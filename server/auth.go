@@ -3,11 +3,11 @@ package server
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -96,38 +96,23 @@ func (s *Server) authenticate(ctx context.Context) (*principal, error) {
 	if !hasSecret && !hasCert && s.opts.RequireAuth {
 		return nil, fmt.Errorf("%w: this server needs a token: send \"authorization: bearer TOKEN\" (the mediamatch client's --token, or MEDIAMATCH_TOKEN)", errUnauthenticated)
 	}
-	tokens, err := s.st.ListTokens(ctx)
+	tokens, err := s.tokens.get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !hasSecret && !hasCert {
-		if len(tokens) > 0 {
+		if tokens.count > 0 {
 			return nil, fmt.Errorf("%w: this server needs a token: send \"authorization: bearer TOKEN\" (the mediamatch client's --token, or MEDIAMATCH_TOKEN)", errUnauthenticated)
 		}
 		return openPrincipal, nil
 	}
 	var found *store.Token
 	if hasSecret {
-		h := HashSecret(secret)
-		// Every token is compared, in constant time, so the time taken
-		// says nothing of which one (if any) matched.
-		for i := range tokens {
-			if tokens[i].Subject == "" && subtle.ConstantTimeCompare(tokens[i].Hash[:], h[:]) == 1 {
-				found = &tokens[i]
-			}
-		}
-		if found == nil {
+		if found = tokens.bySecret[HashSecret(secret)]; found == nil {
 			return nil, fmt.Errorf("%w: the token is not valid (unknown or revoked)", errUnauthenticated)
 		}
-	} else {
-		for i := range tokens {
-			if tokens[i].Subject != "" && tokens[i].Subject == subject {
-				found = &tokens[i]
-			}
-		}
-		if found == nil {
-			return nil, fmt.Errorf("%w: the client certificate's subject %q has no token (an admin creates one with: mediamatch token create --cert-subject)", errUnauthenticated, store.Clip(subject))
-		}
+	} else if found = tokens.bySubject[subject]; found == nil {
+		return nil, fmt.Errorf("%w: the client certificate's subject %q has no token (an admin creates one with: mediamatch token create --cert-subject)", errUnauthenticated, store.Clip(subject))
 	}
 	if found.Expired(time.Now()) {
 		return nil, fmt.Errorf("%w: token %q expired at %s", errUnauthenticated, found.Name, found.Expires.UTC().Format(time.RFC3339))
@@ -261,6 +246,9 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if bank, err := s.authorize(p, info.FullMethod, req); err != nil {
 		return nil, s.deny(ctx, p, info.FullMethod, bank, err)
 	}
+	if err := s.limitRate(ctx, p); err != nil {
+		return nil, err
+	}
 	return handler(context.WithValue(ctx, principalKey{}, p), req)
 }
 
@@ -278,10 +266,13 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	if _, err := s.authorize(p, info.FullMethod, nil); err != nil {
 		return s.deny(ctx, p, info.FullMethod, "", err)
 	}
+	if err := s.limitRate(ctx, p); err != nil {
+		return err
+	}
 	w := &authStream{ServerStream: ss, ctx: context.WithValue(ctx, principalKey{}, p), s: s, p: p, method: info.FullMethod}
 	err = handler(srv, w)
-	if w.denied != nil {
-		return w.denied
+	if denied := w.deniedErr(); denied != nil {
+		return denied
 	}
 	return err
 }
@@ -289,10 +280,14 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 // authStream checks the banks a stream's first message names.
 type authStream struct {
 	grpc.ServerStream
-	ctx     context.Context
-	s       *Server
-	p       *principal
-	method  string
+	ctx    context.Context
+	s      *Server
+	p      *principal
+	method string
+	// mu guards checked and denied: an upload receives in a goroutine of
+	// its own (recvWithin), which may still be in RecvMsg when the
+	// handler has given up on it.
+	mu      sync.Mutex
 	checked bool
 	denied  error
 }
@@ -303,6 +298,8 @@ func (a *authStream) RecvMsg(m any) error {
 	if err := a.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.checked || a.p.open {
 		return nil
 	}
@@ -312,4 +309,10 @@ func (a *authStream) RecvMsg(m any) error {
 		return a.denied
 	}
 	return nil
+}
+
+func (a *authStream) deniedErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.denied
 }

@@ -24,9 +24,9 @@ import (
 // while an unlimited one finds both.
 func TestScopedMatcher(t *testing.T) {
 	ts := startServer(t, "", Options{})
-	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
-	scoped := tokenSecret(t, ts.st, store.Token{Name: "m-a", Role: store.RoleMatcher, Banks: []string{"a"}})
-	all := tokenSecret(t, ts.st, store.Token{Name: "m-all", Role: store.RoleMatcher})
+	admin := tokenSecret(t, ts, store.Token{Name: "root", Role: store.RoleAdmin})
+	scoped := tokenSecret(t, ts, store.Token{Name: "m-a", Role: store.RoleMatcher, Banks: []string{"a"}})
+	all := tokenSecret(t, ts, store.Token{Name: "m-all", Role: store.RoleMatcher})
 	img := smallPNG(t)
 	for _, b := range []string{"a", "b"} {
 		if _, err := ts.bank.CreateBank(as(ctx(t), admin), &pb.CreateBankRequest{BankId: b}); err != nil {
@@ -63,7 +63,7 @@ func TestScopedMatcher(t *testing.T) {
 		t.Errorf("the scoped matcher's bank list: %v, %v", l.GetBanks(), err)
 	}
 	// A partner limited to bank a reading "every bank" sees only a's.
-	partner := tokenSecret(t, ts.st, store.Token{Name: "p-a", Role: store.RolePartner, Banks: []string{"a"}})
+	partner := tokenSecret(t, ts, store.Token{Name: "p-a", Role: store.RolePartner, Banks: []string{"a"}})
 	ch, err := ts.bank.ListChanges(as(ctx(t), partner), &pb.ListChangesRequest{Parent: "banks/-"})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestScopedMatcher(t *testing.T) {
 // are recorded as the token's name, and that the audit log is the admin's.
 func TestAuditAndActor(t *testing.T) {
 	ts := startServer(t, "", Options{})
-	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	admin := tokenSecret(t, ts, store.Token{Name: "root", Role: store.RoleAdmin})
 	created, err := ts.token.CreateToken(as(ctx(t), admin), &pb.CreateTokenRequest{TokenId: "ingest", Token: &pb.Token{Role: pb.Role_ROLE_CURATOR, Banks: []string{"banks/tvec"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -195,8 +195,8 @@ func TestRequireAuth(t *testing.T) {
 // overflow record, and that Shutdown writes what is left.
 func TestDenialsSummedUp(t *testing.T) {
 	ts := startServer(t, "", Options{DenialFlushInterval: time.Hour})
-	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
-	scoped := tokenSecret(t, ts.st, store.Token{Name: "m-a", Role: store.RoleMatcher, Banks: []string{"a"}})
+	admin := tokenSecret(t, ts, store.Token{Name: "root", Role: store.RoleAdmin})
+	scoped := tokenSecret(t, ts, store.Token{Name: "m-a", Role: store.RoleMatcher, Banks: []string{"a"}})
 	const bogus = 300
 	for i := range bogus {
 		if _, err := ts.bank.ListBanks(as(ctx(t), fmt.Sprintf("mmt_bogus-%d", i)), &pb.ListBanksRequest{}); status.Code(err) != codes.Unauthenticated {
@@ -273,9 +273,9 @@ func TestDenialsSummedUp(t *testing.T) {
 // name order, and that a page token of another list is refused.
 func TestListTokensPages(t *testing.T) {
 	ts := startServer(t, "", Options{})
-	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	admin := tokenSecret(t, ts, store.Token{Name: "root", Role: store.RoleAdmin})
 	for _, n := range []string{"e", "a", "d", "c", "b"} {
-		tokenSecret(t, ts.st, store.Token{Name: n, Role: store.RoleMatcher})
+		tokenSecret(t, ts, store.Token{Name: n, Role: store.RoleMatcher})
 	}
 	var names []string
 	pages := 0
@@ -311,8 +311,8 @@ func TestListTokensPages(t *testing.T) {
 // ids.
 func TestEntryNotFoundSameAnswer(t *testing.T) {
 	ts := startServer(t, "", Options{})
-	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
-	curator := tokenSecret(t, ts.st, store.Token{Name: "c-a", Role: store.RoleCurator, Banks: []string{"a"}})
+	admin := tokenSecret(t, ts, store.Token{Name: "root", Role: store.RoleAdmin})
+	curator := tokenSecret(t, ts, store.Token{Name: "c-a", Role: store.RoleCurator, Banks: []string{"a"}})
 	img := smallPNG(t)
 	var inB string
 	for _, b := range []string{"a", "b"} {
@@ -361,8 +361,8 @@ func TestEntryNotFoundSameAnswer(t *testing.T) {
 // and writes nothing.
 func TestRevokedDuringStream(t *testing.T) {
 	ts := startServer(t, "", Options{DenialFlushInterval: time.Hour})
-	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
-	curator := tokenSecret(t, ts.st, store.Token{Name: "ingest", Role: store.RoleCurator})
+	admin := tokenSecret(t, ts, store.Token{Name: "root", Role: store.RoleAdmin})
+	curator := tokenSecret(t, ts, store.Token{Name: "ingest", Role: store.RoleCurator})
 	if _, err := ts.bank.CreateBank(as(ctx(t), admin), &pb.CreateBankRequest{BankId: "a"}); err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +450,7 @@ func TestBearer(t *testing.T) {
 // expired, and that one expiring later is created with that expiry.
 func TestCreateTokenExpiry(t *testing.T) {
 	ts := startServer(t, "", Options{})
-	admin := tokenSecret(t, ts.st, store.Token{Name: "root", Role: store.RoleAdmin})
+	admin := tokenSecret(t, ts, store.Token{Name: "root", Role: store.RoleAdmin})
 	create := func(id string, at time.Time) (*pb.CreateTokenResponse, error) {
 		return ts.token.CreateToken(as(ctx(t), admin), &pb.CreateTokenRequest{TokenId: id,
 			Token: &pb.Token{Role: pb.Role_ROLE_MATCHER, ExpireTime: timestamppb.New(at)}})
@@ -465,5 +465,60 @@ func TestCreateTokenExpiry(t *testing.T) {
 	}
 	if _, err := ts.st.Token(ctx(t), "past"); err == nil {
 		t.Error("the refused token was stored")
+	}
+}
+
+// TestTokenCache checks what the cached tokens promise: a token created or
+// revoked through the server applies to the very next call; one created
+// behind the server's back (another process on a shared store) within
+// TokenRefresh; and a revoked name is not given again.
+func TestTokenCache(t *testing.T) {
+	ts := startServer(t, "", Options{TokenRefresh: time.Hour})
+	admin := tokenSecret(t, ts, store.Token{Name: "root", Role: store.RoleAdmin})
+	list := func(secret string) error {
+		_, err := ts.bank.ListBanks(as(ctx(t), secret), &pb.ListBanksRequest{})
+		return err
+	}
+	if err := list(admin); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ts.token.CreateToken(as(ctx(t), admin), &pb.CreateTokenRequest{TokenId: "reader", Token: &pb.Token{Role: pb.Role_ROLE_MATCHER}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := list(r.GetSecret()); err != nil {
+		t.Errorf("a token created through the server, at once: %v", err)
+	}
+	if _, err := ts.token.RevokeToken(as(ctx(t), admin), &pb.RevokeTokenRequest{Name: "tokens/reader"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := list(r.GetSecret()); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a token revoked through the server, at once: %v, want UNAUTHENTICATED", err)
+	}
+	if _, err := ts.token.CreateToken(as(ctx(t), admin), &pb.CreateTokenRequest{TokenId: "reader", Token: &pb.Token{Role: pb.Role_ROLE_MATCHER}}); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("a revoked token's name again: %v, want ALREADY_EXISTS", err)
+	}
+
+	// Behind the server's back: not seen within the hour's refresh, seen
+	// within a short one.
+	if err := list(admin); err != nil { // the tokens, read again after the failed create
+		t.Fatal(err)
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.st.Commit(ctx(t), "elsewhere", store.CreateToken(store.Token{Name: "elsewhere", Role: store.RoleMatcher, Hash: HashSecret(secret)})); err != nil {
+		t.Fatal(err)
+	}
+	if err := list(secret); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a token made elsewhere, before the refresh: %v (the server read the store again)", err)
+	}
+	ts.srv.tokens.mu.Lock()
+	ts.srv.tokens.refresh = 10 * time.Millisecond
+	ts.srv.tokens.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	if err := list(secret); err != nil {
+		t.Errorf("a token made elsewhere, after the refresh: %v", err)
 	}
 }

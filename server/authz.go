@@ -35,7 +35,7 @@ import (
 //	ListEntries                        x        x     parent ("banks/-": the granted banks)
 //	UpdateEntry, DeleteEntry           x              name
 //	ListChanges                        x        x     parent ("banks/-": the granted banks)
-//	TokenService                                      admin only
+//	TokenService, AdminService                        admin only
 func authzTable() map[string]authzRule {
 	const (
 		m = store.RoleMatcher
@@ -64,6 +64,7 @@ func authzTable() map[string]authzRule {
 		pb.TokenService_ListTokens_FullMethodName:       {},
 		pb.TokenService_RevokeToken_FullMethodName:      {},
 		pb.TokenService_ListAuditRecords_FullMethodName: {},
+		pb.AdminService_Backup_FullMethodName:           {},
 
 		reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      {reflection: true},
 		reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: {reflection: true},

@@ -49,6 +49,7 @@ var wantAuthz = []struct {
 	{"ListTokens", "...a", false, false},
 	{"RevokeToken", "...a", false, false},
 	{"ListAuditRecords", "...a", false, false},
+	{"Backup", "...a", false, false},
 	{"Reflection", "...a", false, false},
 	{"Health", "open", false, false},
 }
@@ -72,16 +73,20 @@ type authzFixture struct {
 	n       int
 }
 
-func tokenSecret(t *testing.T, s store.Store, tok store.Token) string {
+// tokenSecret creates a token in the store behind the server's back, then
+// has the server drop the tokens it read, as it does after a token commit
+// of its own.
+func tokenSecret(t *testing.T, ts *testServer, tok store.Token) string {
 	t.Helper()
 	secret, err := NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok.Hash = HashSecret(secret)
-	if _, err := s.Commit(context.Background(), "test", store.CreateToken(tok)); err != nil {
+	if _, err := ts.st.Commit(context.Background(), "test", store.CreateToken(tok)); err != nil {
 		t.Fatal(err)
 	}
+	ts.srv.tokens.drop()
 	return secret
 }
 
@@ -110,7 +115,7 @@ func (f *authzFixture) newCell(t *testing.T) cell {
 		t.Fatal(err)
 	}
 	c.entry = resp.GetEntry().GetName()
-	tokenSecret(t, f.ts.st, store.Token{Name: c.victim, Role: store.RoleMatcher})
+	tokenSecret(t, f.ts, store.Token{Name: c.victim, Role: store.RoleMatcher})
 	return c
 }
 
@@ -246,6 +251,25 @@ func (f *authzFixture) call(ctx context.Context, name string, c cell) error {
 			return fmt.Errorf("no audit records")
 		}
 		return err
+	case "Backup":
+		st, err := pb.NewAdminServiceClient(ts.conn).Backup(ctx, &pb.BackupRequest{})
+		if err != nil {
+			return err
+		}
+		var got int64
+		for {
+			r, err := st.Recv()
+			if err != nil {
+				return err
+			}
+			got += int64(len(r.GetChunk()))
+			if sum := r.GetSummary(); sum != nil {
+				if sum.GetSizeBytes() != got || got == 0 {
+					return fmt.Errorf("summary says %d bytes, the chunks held %d", sum.GetSizeBytes(), got)
+				}
+				return nil
+			}
+		}
 	case "Reflection":
 		st, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(ctx)
 		if err != nil {
@@ -277,7 +301,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	ts.token = pb.NewTokenServiceClient(ts.conn)
 	f := &authzFixture{ts: ts, small: smallPNG(t)}
 	f.rotated = encodePNG(t, imaging.Rotate90(imaging.Resize(readImage(t, "bridge-mods-aaa-orig.png"), 96, 0, imaging.Lanczos)))
-	f.admin = tokenSecret(t, ts.st, store.Token{Name: "setup-admin", Role: store.RoleAdmin})
+	f.admin = tokenSecret(t, ts, store.Token{Name: "setup-admin", Role: store.RoleAdmin})
 	h, err := ts.match.Hash(as(ctx(t), f.admin), &pb.HashRequest{Media: f.small})
 	if err != nil {
 		t.Fatal(err)
@@ -292,14 +316,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 	tokens := map[store.Role]creds{}
 	for _, r := range store.Roles() {
 		var c creds
-		c.valid = tokenSecret(t, ts.st, store.Token{Name: string(r) + "-valid", Role: r})
-		c.expired = tokenSecret(t, ts.st, store.Token{Name: string(r) + "-expired", Role: r, Expires: time.Now().Add(-time.Minute)})
-		c.revoked = tokenSecret(t, ts.st, store.Token{Name: string(r) + "-revoked", Role: r})
+		c.valid = tokenSecret(t, ts, store.Token{Name: string(r) + "-valid", Role: r})
+		c.expired = tokenSecret(t, ts, store.Token{Name: string(r) + "-expired", Role: r, Expires: time.Now().Add(-time.Minute)})
+		c.revoked = tokenSecret(t, ts, store.Token{Name: string(r) + "-revoked", Role: r})
 		if _, err := ts.st.Commit(context.Background(), "test", store.RevokeToken(string(r)+"-revoked")); err != nil {
 			t.Fatal(err)
 		}
+		ts.srv.tokens.drop()
 		if r != store.RoleAdmin { // an admin cannot be limited to banks
-			c.wrongBank = tokenSecret(t, ts.st, store.Token{Name: string(r) + "-other", Role: r, Banks: []string{"other"}})
+			c.wrongBank = tokenSecret(t, ts, store.Token{Name: string(r) + "-other", Role: r, Banks: []string{"other"}})
 		}
 		tokens[r] = c
 	}
@@ -340,7 +365,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 						secret func(c cell) string
 						want   codes.Code
 					}{"this-bank", func(c cell) string {
-						return tokenSecret(t, ts.st, store.Token{Name: c.bank + "-scoped", Role: role, Banks: []string{c.bank}})
+						return tokenSecret(t, ts, store.Token{Name: c.bank + "-scoped", Role: role, Banks: []string{c.bank}})
 					}, deniedOr(w.roles == "open" || (allowed && !w.unscopedOK))})
 			}
 			for _, k := range kinds {

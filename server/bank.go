@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -32,6 +33,12 @@ func (s *Server) commit(ctx context.Context, ops ...store.Op) (store.CommitResul
 		return store.CommitResult{}, err
 	}
 	res, err := s.st.Commit(ctx, who, ops...)
+	for _, op := range ops {
+		if op.Kind == store.OpCreateToken || op.Kind == store.OpRevokeToken {
+			s.tokens.drop() // even on failure: the commit may have landed
+			break
+		}
+	}
 	if err != nil || s.idx == nil {
 		return res, err
 	}
@@ -180,6 +187,7 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 		return nil, err
 	}
 	e := entryFields(bank, req.GetEntry())
+	var decode *pb.DecodeReport
 	switch media := req.GetEntry().GetMedia(); {
 	case len(req.GetMedia()) > 0 && media != nil:
 		return nil, fmt.Errorf("%w: give media bytes or entry.media, not both", errInvalidRequest)
@@ -188,7 +196,12 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 		if _, err := s.st.Bank(ctx, bank); err != nil {
 			return nil, err
 		}
-		if err := s.hashInto(ctx, e, req.GetMedia()); err != nil {
+		release, err := s.holdMessage(req.GetMedia())
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if decode, err = s.hashInto(ctx, e, req.GetMedia()); err != nil {
 			return nil, err
 		}
 	case media != nil:
@@ -202,15 +215,15 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return &pb.CreateEntryResponse{Entry: entryToProto(stored, view), AlreadyExists: existed}, nil
+	return &pb.CreateEntryResponse{Entry: entryToProto(stored, view), AlreadyExists: existed, Decode: decode}, nil
 }
 
 // CreateEntryStream implements BankService.CreateEntryStream.
 func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer) error {
 	ctx := stream.Context()
-	first, err := stream.Recv()
+	first, err := recvHeader(s, ctx, stream.Recv)
 	if err != nil {
-		return fmt.Errorf("%w: reading the header: %v", errInvalidRequest, err)
+		return err
 	}
 	h := first.GetHeader()
 	if h == nil {
@@ -231,30 +244,40 @@ func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer
 	if _, err := s.st.Bank(ctx, bank); err != nil {
 		return err
 	}
-	data, err := s.receiveChunks(h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.CreateEntryStreamRequest) bool { return m.GetHeader() != nil }))
+	data, release, err := s.receiveChunks(ctx, h.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.CreateEntryStreamRequest) bool { return m.GetHeader() != nil }))
 	if err != nil {
 		return err
 	}
+	defer release()
 	e := entryFields(bank, h.GetEntry())
-	if err := s.hashInto(ctx, e, data); err != nil {
+	decode, err := s.hashInto(ctx, e, data)
+	if err != nil {
 		return err
 	}
 	stored, existed, err := s.add(ctx, e)
 	if err != nil {
 		return err
 	}
-	return stream.SendAndClose(&pb.CreateEntryStreamResponse{Entry: entryToProto(stored, view), AlreadyExists: existed})
+	return stream.SendAndClose(&pb.CreateEntryStreamResponse{Entry: entryToProto(stored, view), AlreadyExists: existed, Decode: decode})
 }
 
-// hashInto hashes uploaded media into e.
-func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) error {
+// hashInto hashes uploaded media into e. A bank keeps only whole files: a
+// partial one (cut short, or damaged, shown as a browser would) is
+// refused, since its hashes describe the grey painted for what is missing
+// as much as the picture, and would match other partial files; a cut copy
+// of a whole file stored matches it.
+func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) (*pb.DecodeReport, error) {
 	h, err := s.hashMedia(ctx, data, false, region.Stored)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if h.repair.Partial() {
+		return nil, fmt.Errorf("%w: the file is cut short or damaged (%.0f%% of it decodes: %s); a bank keeps whole files, so add the whole one (a cut copy then matches it)",
+			errInvalidRequest, 100*h.repair.Visible, strings.Join(h.repair.Notes, "; "))
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
 	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, match.StoredKeypoints(h.keypoints)
-	return nil
+	return h.decodeReport(), nil
 }
 
 // hashesInto takes an entry's media from precomputed hashes.
@@ -458,9 +481,9 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 		return nil, err
 	}
 	out := &pb.ListChangesResponse{Revision: int64(revs.Current)}
-	scanned := 0
+	scanned, bytes, full := 0, 0, false
 	cursor := store.Revision(after)
-	for len(out.Changes) < size && scanned < maxChangesScanned {
+	for !full && len(out.Changes) < size && scanned < maxChangesScanned {
 		changes, err := s.st.Changes(ctx, cursor, min(size, maxChangesScanned-scanned), store.ViewNone)
 		if err != nil {
 			return nil, err
@@ -469,13 +492,22 @@ func (s *Server) ListChanges(ctx context.Context, req *pb.ListChangesRequest) (*
 			return out, nil
 		}
 		for _, c := range changes {
-			scanned++
-			cursor = c.Revision
 			if (bank == anyBank && p.allowsBank(c.Bank)) || c.Bank == bank {
-				out.Changes = append(out.Changes, changeToProto(c))
-				if len(out.Changes) == size {
+				pc := changeToProto(c)
+				// An update names its paths (labels.KEY...), so a change
+				// can take kilobytes: the page is bounded by bytes too.
+				n := proto.Size(pc)
+				if len(out.Changes) > 0 && bytes+n > maxPageBytes {
+					full = true
 					break
 				}
+				bytes += n
+				out.Changes = append(out.Changes, pc)
+			}
+			scanned++
+			cursor = c.Revision
+			if len(out.Changes) == size {
+				break
 			}
 		}
 	}

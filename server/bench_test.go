@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // imageHashes is what CreateEntry carries for an image added from hashes
@@ -82,6 +84,42 @@ func BenchmarkCreateEntryConcurrent(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "adds/s")
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
+
+// BenchmarkAuthenticate measures what finding a call's token costs with
+// 1 and 1,000 tokens in the store (the most it holds): "cached" is what
+// every call pays now, "store" the read of every token that each call
+// made before the cache.
+func BenchmarkAuthenticate(b *testing.B) {
+	for _, n := range []int{1, store.MaxTokens} {
+		ts := startServer(b, "", Options{})
+		var secret string
+		for i := range n {
+			s, err := NewSecret()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := ts.st.Commit(context.Background(), "bench", store.CreateToken(store.Token{Name: fmt.Sprintf("t%d", i), Role: store.RoleMatcher, Hash: HashSecret(s)})); err != nil {
+				b.Fatal(err)
+			}
+			secret = s
+		}
+		ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "bearer "+secret))
+		b.Run(fmt.Sprintf("tokens=%d/cached", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ts.srv.authenticate(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("tokens=%d/store", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ts.st.ListTokens(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/match"
@@ -35,6 +37,7 @@ var codeTable = []struct {
 	{hashing.ErrMismatch, codes.InvalidArgument, "HASH_INVALID"},
 	{hashing.ErrHasher, codes.InvalidArgument, "MEDIA_INVALID"},
 	{match.ErrInvalid, codes.InvalidArgument, "QUERY_INVALID"},
+	{match.ErrOverBudget, codes.ResourceExhausted, "MATCH_WORK_BUDGET"},
 	{store.ErrInvalid, codes.InvalidArgument, "INVALID_ARGUMENT"},
 	{store.ErrBankNotFound, codes.NotFound, "BANK_NOT_FOUND"},
 	{store.ErrEntryNotFound, codes.NotFound, "ENTRY_NOT_FOUND"},
@@ -50,6 +53,11 @@ var codeTable = []struct {
 	{errPermissionDenied, codes.PermissionDenied, "PERMISSION_DENIED"},
 	{errInvalidRequest, codes.InvalidArgument, "INVALID_ARGUMENT"},
 	{errTooLarge, codes.ResourceExhausted, "UPLOAD_TOO_LARGE"},
+	{errUploadBusy, codes.ResourceExhausted, "UPLOAD_BUDGET_IN_USE"},
+	{errOverServerBudget, codes.ResourceExhausted, "SERVER_BUDGET"},
+	{errGIFTimeout, codes.ResourceExhausted, "MEDIA_TOO_LARGE"},
+	{errUploadTimeout, codes.DeadlineExceeded, "UPLOAD_TIMEOUT"},
+	{errRateLimited, codes.ResourceExhausted, "RATE_LIMITED"},
 	{context.Canceled, codes.Canceled, "CANCELLED"},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED"},
 }
@@ -60,6 +68,13 @@ var (
 	errInvalidRequest = errors.New("invalid request")
 	// errTooLarge reports an upload over the server's byte budget.
 	errTooLarge = errors.New("over the size limit")
+	// errGIFTimeout reports an animated GIF that took longer than
+	// Options.GIFTimeout to decode, as a video over Media.VideoTimeout
+	// is media.ErrTooLarge.
+	errGIFTimeout = errors.New("decoding took too long")
+	// errOverServerBudget reports a decode or an upload that needs more
+	// than the whole of a server-wide budget, so could never run.
+	errOverServerBudget = errors.New("over the server's budget")
 )
 
 // Errors of authentication and authorization.
@@ -87,7 +102,12 @@ func toStatus(err error) error {
 	for _, row := range codeTable {
 		if errors.Is(err, row.err) {
 			st := status.New(row.code, err.Error())
-			if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: row.reason, Domain: errorDomain}); derr == nil {
+			details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: row.reason, Domain: errorDomain}}
+			var retry *retryError
+			if errors.As(err, &retry) {
+				details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retry.after)})
+			}
+			if d, derr := st.WithDetails(details...); derr == nil {
 				st = d
 			}
 			return st.Err()

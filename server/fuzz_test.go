@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,9 +50,9 @@ func wantCode(t *testing.T, what string, err error, allowed ...codes.Code) {
 // decodable image is hashed in a millisecond.
 var fuzzMedia = media.Options{MaxBytes: 1 << 16, MaxPixels: 1 << 12, MaxFrames: 8, MaxTotalPixels: 1 << 15}
 
-// videoHashes is a video entry's hashes: frames with and without content
+// fuzzVideoHashes is a video entry's hashes: frames with and without content
 // hashes, and an md5.
-func videoHashes(r *rand.Rand) *pb.MediaHashes {
+func fuzzVideoHashes(r *rand.Rand) *pb.MediaHashes {
 	m := &pb.MediaHashes{Kind: pb.MediaKind_MEDIA_KIND_VIDEO, Format: "mp4", Width: 320, Height: 240, DurationSeconds: 3.5,
 		Hashes: []*pb.Hash{{Type: "md5", Hex: randHex(r, 16)}}}
 	for i := range 4 {
@@ -123,7 +122,7 @@ func FuzzMediaHashes(f *testing.F) {
 	img := imageHashes(r)
 	f.Add(mustMarshal(f, img))
 	f.Add(mustMarshal(f, withDihedral(r, img)))
-	f.Add(mustMarshal(f, videoHashes(r)))
+	f.Add(mustMarshal(f, fuzzVideoHashes(r)))
 	f.Add(mustMarshal(f, &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: strings.ToUpper(randHex(r, 32))}, {Type: "phash", Hex: randHex(r, 8), Quality: proto.Int32(50)}}}))
 	f.Add(mustMarshal(f, &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "phash", Hex: randHex(r, 8), Region: &pb.Region{Kind: pb.RegionKind_REGION_KIND_WINDOW, Width: 1, Height: 1}}}}))
 	f.Add(mustMarshal(f, &pb.MediaHashes{Frames: []*pb.VideoFrameHash{{Ts: 2, PdqHex: randHex(r, 32)}, {Ts: 1, PdqHex: randHex(r, 32)}}}))
@@ -171,7 +170,7 @@ func fuzzServer(f *testing.F) (*Server, *pb.MediaHashes, *pb.MediaHashes) {
 	}
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(3, 4))
-	img, video := imageHashes(r), videoHashes(r)
+	img, video := imageHashes(r), fuzzVideoHashes(r)
 	if _, err := st.Commit(ctx, "fuzz", store.CreateBank(store.Bank{Name: "fuzz"})); err != nil {
 		f.Fatal(err)
 	}
@@ -492,7 +491,7 @@ func FuzzWriteRequests(f *testing.F) {
 	add("UpdateBank", &pb.UpdateBankRequest{Bank: &pb.Bank{Name: "banks/fuzz"}, UpdateMask: mask("labels.`a``b`", "thresholds.phash", "name")})
 	add("CreateEntry", &pb.CreateEntryRequest{Parent: "banks/fuzz", Entry: &pb.Entry{Media: imageHashes(r), Labels: map[string]string{"k": "v"},
 		Note: "n", Source: &pb.Source{Origin: "o", ExternalId: "x", Uri: "https://example.org/x"}}, View: pb.EntryView_ENTRY_VIEW_FULL})
-	add("CreateEntry", &pb.CreateEntryRequest{Parent: "banks/other", Entry: &pb.Entry{Media: videoHashes(r)}})
+	add("CreateEntry", &pb.CreateEntryRequest{Parent: "banks/other", Entry: &pb.Entry{Media: fuzzVideoHashes(r)}})
 	add("UpdateEntry", &pb.UpdateEntryRequest{Entry: &pb.Entry{Name: "banks/fuzz/entries/7", Labels: map[string]string{"x.y": "1"}, Note: "new"}})
 	add("UpdateEntry", &pb.UpdateEntryRequest{Entry: &pb.Entry{Name: "banks/-/entries/7"}, UpdateMask: mask("labels.k", "note")})
 	add("UpdateEntry", &pb.UpdateEntryRequest{Entry: &pb.Entry{Name: "banks/fuzz/entries/8"}, UpdateMask: mask("media")})
@@ -638,20 +637,24 @@ func FuzzBearer(f *testing.F) {
 
 // FuzzUploadChunks feeds upload streams (an announced size and the sizes
 // of the chunks after the header) to receiveChunks, and checks it against
-// its whole rule: an upload within the budget, announced at a size within
-// it (or none), in at most maxStreamChunks messages, is received exactly;
-// every other is refused, over the budget with RESOURCE_EXHAUSTED and
-// otherwise with INVALID_ARGUMENT.
+// its rule, with a budget of uploads in flight that always has room: an
+// upload within the limit of its type, announced at a size within the
+// largest limit that it does not exceed (or none), in at most
+// maxStreamChunks messages, is received exactly; every other is refused,
+// INVALID_ARGUMENT or RESOURCE_EXHAUSTED, and a refusal over a limit is
+// RESOURCE_EXHAUSTED.
 func FuzzUploadChunks(f *testing.F) {
 	f.Add(int64(0), []byte{1, 2, 3}, uint32(0))
 	f.Add(int64(600), []byte{200, 200, 200}, uint32(0))
+	f.Add(int64(500), []byte{200, 200, 200}, uint32(0))
 	f.Add(int64(-1), []byte{}, uint32(0))
 	f.Add(int64(1<<20), []byte{1}, uint32(0))
 	f.Add(int64(0), []byte{255, 255, 255, 255}, uint32(0))
 	f.Add(int64(0), []byte{}, uint32(maxStreamChunks))
 	f.Add(int64(0), []byte{}, uint32(maxStreamChunks+1))
-	srv := &Server{opts: Options{Media: media.Options{MaxBytes: 500, MaxVideoBytes: 1000}}}
-	limit := srv.uploadLimit()
+	srv := &Server{opts: Options{Media: media.Options{MaxBytes: 500, MaxVideoBytes: 1000}, MaxUploadBytes: 1 << 30,
+		UploadTimeout: time.Minute, StreamIdleTimeout: time.Minute}, uploads: newMemoryBudget(1 << 30)}
+	images, videos := srv.uploadLimits()
 	f.Fuzz(func(t *testing.T, declared int64, sizes []byte, empties uint32) {
 		empties %= 2 * maxStreamChunks
 		var want []byte
@@ -673,28 +676,27 @@ func FuzzUploadChunks(f *testing.F) {
 			total += int64(s)
 		}
 		chunks := len(sizes) + int(empties)
-		got, err := srv.receiveChunks(declared, next)
-		fits := declared <= limit && total <= limit
+		got, release, err := srv.receiveChunks(context.Background(), declared, next)
+		limit := srv.typeLimit([][]byte{want}, images, videos)
+		fits := declared <= max(images, videos) && total <= limit
+		ok := declared >= 0 && fits && chunks <= maxStreamChunks && (declared == 0 || total <= declared)
 		if err == nil {
-			if declared < 0 || !fits || chunks > maxStreamChunks || !bytes.Equal(got, want) {
+			release()
+			if !ok || !bytes.Equal(got, want) {
 				t.Fatalf("declared %d, %d bytes in %d chunks: received %d bytes, want a refusal or %d", declared, total, chunks, len(got), len(want))
 			}
 			return
 		}
+		if ok {
+			t.Fatalf("declared %d, %d bytes in %d chunks (limit %d): refused: %v", declared, total, chunks, limit, err)
+		}
 		switch status.Code(toStatus(err)) {
-		case codes.ResourceExhausted:
-			if fits || declared < 0 {
-				t.Fatalf("declared %d, %d bytes: %v", declared, total, err)
-			}
-		case codes.InvalidArgument:
-			if declared >= 0 && chunks <= maxStreamChunks {
-				t.Fatalf("declared %d, %d chunks: %v", declared, chunks, err)
-			}
+		case codes.ResourceExhausted, codes.InvalidArgument:
 		default:
 			t.Fatalf("error %v maps to %v", err, status.Code(toStatus(err)))
 		}
-		if errors.Is(err, io.EOF) {
-			t.Fatalf("EOF leaked: %v", err)
+		if !fits && declared >= 0 && status.Code(toStatus(err)) != codes.ResourceExhausted && (declared == 0 || total <= declared) && chunks <= maxStreamChunks {
+			t.Fatalf("over a limit but %v: %v", status.Code(toStatus(err)), err)
 		}
 	})
 }

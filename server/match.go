@@ -2,27 +2,30 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/match"
-	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/region"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 // Hash implements MatchService.Hash.
 func (s *Server) Hash(ctx context.Context, req *pb.HashRequest) (*pb.HashResponse, error) {
+	release, err := s.holdMessage(req.GetMedia())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	h, err := s.hashMedia(ctx, req.GetMedia(), req.GetDihedral(), 0)
 	if err != nil {
 		return nil, err
 	}
-	return &pb.HashResponse{Media: h.toProto()}, nil
+	return &pb.HashResponse{Media: h.toProto(), Decode: h.decodeReport()}, nil
 }
 
 // Match implements MatchService.Match.
@@ -31,6 +34,11 @@ func (s *Server) Match(ctx context.Context, req *pb.MatchRequest) (*pb.MatchResp
 	var err error
 	switch q := req.GetQuery().(type) {
 	case *pb.MatchRequest_Media:
+		release, herr := s.holdMessage(q.Media)
+		if herr != nil {
+			return nil, herr
+		}
+		defer release()
 		res, err = s.matchMedia(ctx, q.Media, req.GetOptions())
 	case *pb.MatchRequest_Hashes:
 		res, err = s.matchHashes(ctx, q.Hashes, req.GetOptions())
@@ -45,85 +53,24 @@ func (s *Server) Match(ctx context.Context, req *pb.MatchRequest) (*pb.MatchResp
 
 // MatchStream implements MatchService.MatchStream.
 func (s *Server) MatchStream(stream pb.MatchService_MatchStreamServer) error {
-	first, err := stream.Recv()
+	first, err := recvHeader(s, stream.Context(), stream.Recv)
 	if err != nil {
-		return fmt.Errorf("%w: reading the header: %v", errInvalidRequest, err)
+		return err
 	}
 	header := first.GetHeader()
 	if header == nil {
 		return fmt.Errorf("%w: the first message must be the header", errInvalidRequest)
 	}
-	data, err := s.receiveChunks(header.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.MatchStreamRequest) bool { return m.GetHeader() != nil }))
+	data, release, err := s.receiveChunks(stream.Context(), header.GetSizeBytes(), nextChunk(stream.Recv, func(m *pb.MatchStreamRequest) bool { return m.GetHeader() != nil }))
 	if err != nil {
 		return err
 	}
+	defer release()
 	res, err := s.matchMedia(stream.Context(), data, header.GetOptions())
 	if err != nil {
 		return err
 	}
 	return stream.SendAndClose(&pb.MatchStreamResponse{Result: res})
-}
-
-// receiveChunks gathers an upload's chunks until the client closes its
-// side, refusing more than the media byte budget. declared is the size the
-// client announced, 0 if unknown.
-func (s *Server) receiveChunks(declared int64, next func() ([]byte, error)) ([]byte, error) {
-	limit := s.uploadLimit()
-	if declared < 0 {
-		return nil, fmt.Errorf("%w: negative size", errInvalidRequest)
-	}
-	if declared > limit {
-		return nil, fmt.Errorf("%w: the media is %d bytes, the limit is %d", errTooLarge, declared, limit)
-	}
-	var data []byte
-	if declared > 0 {
-		data = make([]byte, 0, declared)
-	}
-	for n := 0; ; n++ {
-		if n > maxStreamChunks {
-			return nil, fmt.Errorf("%w: more than %d messages in one upload", errInvalidRequest, maxStreamChunks)
-		}
-		chunk, err := next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(data))+int64(len(chunk)) > limit {
-			return nil, fmt.Errorf("%w: the media is over the limit of %d bytes", errTooLarge, limit)
-		}
-		data = append(data, chunk...)
-	}
-	return data, nil
-}
-
-// uploadLimit is the largest upload: the image or the video budget,
-// whichever is larger.
-func (s *Server) uploadLimit() int64 {
-	images, videos := s.opts.Media.MaxBytes, s.opts.Media.MaxVideoBytes
-	if images <= 0 {
-		images = media.DefaultMaxBytes
-	}
-	if videos <= 0 {
-		videos = media.DefaultMaxVideoBytes
-	}
-	return max(images, videos)
-}
-
-// nextChunk adapts an upload stream's Recv to receiveChunks: every message
-// after the header must be a chunk.
-func nextChunk[T interface{ GetChunk() []byte }](recv func() (T, error), isHeader func(T) bool) func() ([]byte, error) {
-	return func() ([]byte, error) {
-		msg, err := recv()
-		if err != nil {
-			return nil, err
-		}
-		if isHeader(msg) {
-			return nil, fmt.Errorf("%w: a second header", errInvalidRequest)
-		}
-		return msg.GetChunk(), nil
-	}
 }
 
 // matchMedia hashes uploaded media and matches it.
@@ -135,7 +82,12 @@ func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOpti
 	}
 	q := match.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration,
 		Keypoints: h.keypoints, MirroredKeypoints: h.mirrored, Width: h.width, Height: h.height}
-	return s.match(ctx, q, opts, h.toProto())
+	res, err := s.match(ctx, q, opts, h.toProto())
+	if err != nil {
+		return nil, err
+	}
+	res.Decode = h.decodeReport()
+	return res, nil
 }
 
 // matchHashes matches precomputed hashes.
@@ -155,6 +107,12 @@ func (s *Server) matchHashes(ctx context.Context, m *pb.MediaHashes, opts *pb.Ma
 // match runs a query with the request's options.
 func (s *Server) match(ctx context.Context, q match.Query, opts *pb.MatchOptions, query *pb.MediaHashes) (*pb.MatchResult, error) {
 	var err error
+	if n := len(opts.GetBanks()); n > store.MaxBanks {
+		return nil, fmt.Errorf("%w: %d banks named, over the limit of %d (the most a store holds)", errInvalidRequest, n, store.MaxBanks)
+	}
+	if n := len(opts.GetHashTypes()); n > len(hashing.Types()) {
+		return nil, fmt.Errorf("%w: %d hash types named, there are %d", errInvalidRequest, n, len(hashing.Types()))
+	}
 	for _, name := range opts.GetBanks() {
 		id, err := parseBankName(name, false)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 
 	"github.com/disintegration/imaging"
 	"github.com/mediamatch/mediamatch/hashing"
@@ -28,16 +29,30 @@ type hashed struct {
 	keypoints     []keypoint.Point // an image's, with its regions
 	mirrored      []keypoint.Point // a query image's mirror image's, with dihedral variants
 	frames        []store.Frame    // a video's sampled frames
+	repair        *media.Repair    // how media not well formed was shown; nil when it was
 }
 
 // hashMedia decodes and hashes uploaded bytes. Decodes are the costly
-// part of a request (up to a few hundred MB for a 50-megapixel image), so
-// at most Options.MaxConcurrentDecodes run at once; others wait, until
-// their deadline.
+// part of a request (up to several hundred MB for a 50-megapixel image),
+// so each reserves its estimated memory (decodeCost) from
+// Options.MaxDecodeMemory, and at most Options.MaxConcurrentDecodes run at
+// once; others wait, until their deadline.
 func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regions region.Set) (*hashed, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: no media given", errInvalidRequest)
 	}
+	cost, err := s.decodeCost(data)
+	if err != nil {
+		s.metrics.decodeFailure(err)
+		return nil, err
+	}
+	if err := s.decodeMemory.acquire(ctx, cost, "decoding this media"); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("waiting for decode memory (%d MiB of the server's %d MiB): %w", cost>>20, s.opts.MaxDecodeMemory>>20, err)
+		}
+		return nil, err
+	}
+	defer s.decodeMemory.release(cost)
 	select {
 	case s.decodeSlots <- struct{}{}:
 		defer func() { <-s.decodeSlots }()
@@ -58,6 +73,18 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 	if err != nil {
 		s.metrics.decodeFailure(err)
 		return nil, err
+	}
+	if r := img.Repair; r.Partial() && !r.Shown.Empty() {
+		// A file cut short is hashed whole as a browser shows it, grey and
+		// all, and its parts and keypoints are found in the band of rows it
+		// holds: the edge of the grey field is no part of the picture, and
+		// a crop is what keypoints match.
+		if sub, ok := img.Image.(interface {
+			SubImage(image.Rectangle) image.Image
+		}); ok {
+			img.Image = sub.SubImage(r.Shown.Add(img.Image.Bounds().Min))
+			img.Width, img.Height = r.Shown.Dx(), r.Shown.Dy()
+		}
 	}
 	var rs []hashing.RegionHash
 	var kps, mirrored []keypoint.Point
@@ -85,14 +112,71 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		regions:   rs,
 		keypoints: kps,
 		mirrored:  mirrored,
+		repair:    img.Repair,
 	}, nil
 }
 
+// The memory of hashing, beside the decode's (measured: TestDecodeCost).
+const (
+	// hashOverhead is what hashing an image holds whatever its size:
+	// regions and keypoints work on images brought down to a few hundred
+	// pixels a side (measured: 16 to 30 MB at 0.8 megapixels).
+	hashOverhead = 24 << 20
+	// hashBytesPerPixel is what it holds per pixel of the decoded image:
+	// the border and frame analysis, the keypoints' grey copy, a query's
+	// mirror image (measured: 8 to 9 at 12 megapixels).
+	hashBytesPerPixel = 10
+	// videoFrameCopies is how many frame-sized NRGBA buffers a video's
+	// decoding holds in this process (the frame read from ffmpeg, a scaled
+	// copy); ffmpeg's own memory is bounded by Media.VideoMemory, outside
+	// the heap.
+	videoFrameCopies = 2
+)
+
+// decodeCost estimates the memory that decoding and hashing data holds,
+// from its header: media.DecodeMemory for images and GIFs, plus hashing;
+// for a video, its frame buffers at the largest frame allowed. It fails
+// for media refused before decoding (over a budget, not media at all).
+func (s *Server) decodeCost(data []byte) (int64, error) {
+	opts := s.opts.Media
+	if media.Sniff(data).IsVideo() {
+		pixels := opts.MaxVideoPixels
+		if pixels <= 0 {
+			pixels = media.DefaultMaxVideoPixels
+		}
+		return hashOverhead + videoFrameCopies*4*pixels, nil
+	}
+	m, err := media.DecodeMemory(data, opts)
+	if err != nil {
+		return 0, err
+	}
+	info, err := media.Probe(data, opts)
+	if err != nil {
+		return 0, err
+	}
+	if info.Frames > 1 { // an animated GIF: hashed a frame at a time, brought down first
+		return m + hashOverhead, nil
+	}
+	return m + hashOverhead + hashBytesPerPixel*int64(info.Width)*int64(info.Height), nil
+}
+
 // hashVideo samples and hashes a video (or an animated GIF).
+// An animated GIF decodes here, frame by frame, within
+// Options.GIFTimeout; other videos decode in ffmpeg, within
+// Media.VideoTimeout.
 func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
+	call := ctx
+	if media.Sniff(data) == media.FormatGIF {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.GIFTimeout, errGIFTimeout)
+		defer cancel()
+	}
 	v, err := video.Hash(ctx, data, s.opts.Media)
 	if err != nil {
-		if ctx.Err() == nil {
+		if call.Err() == nil && errors.Is(context.Cause(ctx), errGIFTimeout) {
+			err = fmt.Errorf("%w: the animated GIF took longer than %v to decode", errGIFTimeout, s.opts.GIFTimeout)
+		}
+		if call.Err() == nil {
 			s.metrics.decodeFailure(err)
 		}
 		return nil, err
@@ -104,6 +188,7 @@ func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
 		height:   v.Info.Height,
 		duration: v.Info.Duration.Seconds(),
 		hashes:   hashing.Digests(data),
+		repair:   v.Info.Repair,
 	}
 	for _, f := range v.Frames {
 		h.frames = append(h.frames, store.Frame{
@@ -144,6 +229,18 @@ func (h *hashed) toProto() *pb.MediaHashes {
 		m.Hashes = append(m.Hashes, ph)
 	}
 	return m
+}
+
+// decodeReport describes how media not well formed was shown, or is nil.
+func (h *hashed) decodeReport() *pb.DecodeReport {
+	if h.repair == nil {
+		return nil
+	}
+	return &pb.DecodeReport{
+		Partial:         h.repair.Partial(),
+		VisibleFraction: h.repair.Visible,
+		Notes:           h.repair.Notes,
+	}
 }
 
 func (h *hashed) pdq() (hashing.Hash, bool) {

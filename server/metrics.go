@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,10 @@ type Metrics struct {
 // NewMetrics creates the server's metrics, with the Go runtime's and the
 // process's beside them.
 func NewMetrics() *Metrics {
+	// Besides the Go collector's defaults, go_gc_heap_live_bytes (the heap
+	// the last collection marked live) and go_gc_cycles_total_gc_cycles_total:
+	// the figures `mediamatch loadtest` compares before and after a run.
+	liveHeap := collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/(heap/live|cycles/total):`)}
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		rpcDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -39,7 +44,7 @@ func NewMetrics() *Metrics {
 		}, []string{"reason"}),
 	}
 	m.registry.MustRegister(m.rpcDuration, m.decodeFailures,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(liveHeap)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

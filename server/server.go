@@ -47,6 +47,17 @@ const (
 	// maxStreamChunks bounds the messages of one upload stream, so that a
 	// stream of empty chunks cannot run forever.
 	maxStreamChunks = 1 << 16
+	// DefaultGIFTimeout bounds the decoding of one animated GIF, which
+	// runs in the server frame by frame: its frames' pixels are bounded
+	// (media.DefaultMaxTotalPixels, a gigapixel), and this bounds the
+	// time they take however busy the cores (a 1.7 MB GIF took 17.5 s).
+	DefaultGIFTimeout = 30 * time.Second
+	// DefaultMaxDecodeMemory bounds the memory all decodes running at once
+	// may hold, by their estimates (decodeCost): a 50-megapixel photo
+	// with its hashing (about 800 MB) fits, and so do about twenty 2
+	// megapixel ones at once; a count of decodes alone let a 32-core host
+	// hold 15 GB.
+	DefaultMaxDecodeMemory = 1 << 30
 )
 
 // Options configures a Server. The zero value is usable.
@@ -61,6 +72,27 @@ type Options struct {
 	// MaxConcurrentDecodes bounds the media decodes running at once.
 	// Default: the number of CPUs.
 	MaxConcurrentDecodes int
+	// GIFTimeout bounds the decoding of one animated GIF; longer is
+	// RESOURCE_EXHAUSTED. Default DefaultGIFTimeout. (A still image's
+	// decode is bounded by its pixels and memory; a video's by
+	// Media.VideoTimeout.)
+	GIFTimeout time.Duration
+	// MaxUploadBytes bounds the bytes of all uploads the server holds at
+	// once: streamed ones, and a unary call's media while it is hashed.
+	// Default DefaultMaxUploadBytes.
+	MaxUploadBytes int64
+	// StreamIdleTimeout is the longest an upload stream may send nothing.
+	// Default DefaultStreamIdleTimeout.
+	StreamIdleTimeout time.Duration
+	// UploadTimeout bounds the receiving of one streamed upload. Default
+	// DefaultUploadTimeout.
+	UploadTimeout time.Duration
+	// MaxDecodeMemory bounds the memory, in bytes, that the decodes running
+	// at once may hold, each estimated from its header before it starts
+	// (Media.MaxDecodeMemory bounds one); a decode that does not fit waits
+	// for others to finish, until its deadline. Default
+	// DefaultMaxDecodeMemory.
+	MaxDecodeMemory int64
 	// ConnectionTimeout bounds the connection handshake. Default
 	// DefaultConnectionTimeout.
 	ConnectionTimeout time.Duration
@@ -86,9 +118,19 @@ type Options struct {
 	// are written to the audit log (and at Shutdown). Default
 	// DefaultDenialFlushInterval.
 	DenialFlushInterval time.Duration
+	// RateLimit is the calls a second each caller may make (a token, or a
+	// peer host while authentication is off), health aside; more are
+	// RESOURCE_EXHAUSTED with a RetryInfo. 0, the default, is no limit.
+	RateLimit float64
+	// RateBurst is how many calls a caller may make at once before
+	// RateLimit paces it. Default: RateLimit, rounded up.
+	RateBurst int
 	// TLS, when set, serves TLS with this configuration (its ClientCAs and
 	// ClientAuth decide client certificates); nil serves plaintext.
 	TLS *tls.Config
+	// TokenRefresh is how long tokens read from the store are used before
+	// they are read again (see DefaultTokenRefresh, the default).
+	TokenRefresh time.Duration
 }
 
 // Server implements the mediamatch.v1 services: reads and writes go to the
@@ -97,6 +139,7 @@ type Server struct {
 	pb.UnimplementedMatchServiceServer
 	pb.UnimplementedBankServiceServer
 	pb.UnimplementedTokenServiceServer
+	pb.UnimplementedAdminServiceServer
 
 	st      store.Store
 	idx     *index.Index
@@ -109,12 +152,17 @@ type Server struct {
 	log          *slog.Logger
 	metrics      *Metrics
 	decodeSlots  chan struct{}
+	decodeMemory *memoryBudget
+	uploads      *memoryBudget // bytes of streamed uploads held
+	rates        *rateLimiter  // nil without Options.RateLimit
 	health       *health.Server
 	grpc         *grpc.Server
 	stopped      chan struct{}
 	stopOnce     sync.Once
 	// denied holds refused calls until they are written (denials.go).
 	denied denials
+	// tokens are the store's tokens, as authentication reads them.
+	tokens tokenCache
 }
 
 // healthInterval is how often the server compares its index with the
@@ -137,11 +185,29 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	if opts.ConnectionTimeout <= 0 {
 		opts.ConnectionTimeout = DefaultConnectionTimeout
 	}
+	if opts.MaxDecodeMemory <= 0 {
+		opts.MaxDecodeMemory = DefaultMaxDecodeMemory
+	}
+	if opts.GIFTimeout <= 0 {
+		opts.GIFTimeout = DefaultGIFTimeout
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if opts.StreamIdleTimeout <= 0 {
+		opts.StreamIdleTimeout = DefaultStreamIdleTimeout
+	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = DefaultUploadTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.DenialFlushInterval <= 0 {
 		opts.DenialFlushInterval = DefaultDenialFlushInterval
+	}
+	if opts.TokenRefresh <= 0 {
+		opts.TokenRefresh = DefaultTokenRefresh
 	}
 	rules := match.DefaultRules()
 	if opts.Rules != nil {
@@ -152,16 +218,20 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		matcher:     matcher,
-		st:          st,
-		idx:         idx,
-		opts:        opts,
-		authz:       authzTable(),
-		log:         opts.Logger,
-		metrics:     opts.Metrics,
-		decodeSlots: make(chan struct{}, opts.MaxConcurrentDecodes),
-		health:      health.NewServer(),
-		stopped:     make(chan struct{}),
+		matcher:      matcher,
+		st:           st,
+		idx:          idx,
+		opts:         opts,
+		authz:        authzTable(),
+		log:          opts.Logger,
+		metrics:      opts.Metrics,
+		decodeSlots:  make(chan struct{}, opts.MaxConcurrentDecodes),
+		decodeMemory: newMemoryBudget(opts.MaxDecodeMemory),
+		uploads:      newMemoryBudget(opts.MaxUploadBytes),
+		rates:        newRateLimiter(opts.RateLimit, opts.RateBurst),
+		health:       health.NewServer(),
+		stopped:      make(chan struct{}),
+		tokens:       tokenCache{st: st, refresh: opts.TokenRefresh},
 	}
 	if s.metrics != nil {
 		s.metrics.watch(st, idx)
@@ -187,6 +257,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	pb.RegisterMatchServiceServer(s.grpc, s)
 	pb.RegisterBankServiceServer(s.grpc, s)
 	pb.RegisterTokenServiceServer(s.grpc, s)
+	pb.RegisterAdminServiceServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.setHealth(healthpb.HealthCheckResponse_SERVING)
@@ -196,7 +267,7 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 }
 
 func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
-	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName, pb.TokenService_ServiceDesc.ServiceName} {
+	for _, name := range []string{"", pb.MatchService_ServiceDesc.ServiceName, pb.BankService_ServiceDesc.ServiceName, pb.TokenService_ServiceDesc.ServiceName, pb.AdminService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, st)
 	}
 }

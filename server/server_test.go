@@ -327,8 +327,10 @@ func TestStatusCodes(t *testing.T) {
 	pngData := fileBytes(t, "synth-plasma.png")
 	pdqHex := strings.Repeat("ab", 32)
 	runCases(t, []apiCase{
-		{"truncated media", func() error {
-			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: pngData[:len(pngData)/2]}})
+		// Media cut short is decoded as far as it goes (evasion_test.go),
+		// but cut before its first pixel there is nothing to match.
+		{"media cut before its pixels", func() error {
+			_, err := ts.match.Match(ctx(t), &pb.MatchRequest{Query: &pb.MatchRequest_Media{Media: pngData[:40]}})
 			return err
 		}, codes.InvalidArgument, "invalid media"},
 		{"text as media", func() error {
@@ -463,13 +465,16 @@ func TestStreamingUpload(t *testing.T) {
 		chunks [][]byte
 		code   codes.Code
 	}{
-		"no header":        {nil, chunks, codes.InvalidArgument},
-		"unknown bank":     {&pb.CreateEntryStreamHeader{Parent: "banks/nope"}, chunks, codes.NotFound},
-		"bad parent":       {&pb.CreateEntryStreamHeader{Parent: "b"}, chunks, codes.InvalidArgument},
-		"media in header":  {&pb.CreateEntryStreamHeader{Parent: "banks/b", Entry: &pb.Entry{Media: &pb.MediaHashes{}}}, chunks, codes.InvalidArgument},
-		"declared too big": {&pb.CreateEntryStreamHeader{Parent: "banks/b", SizeBytes: 2 << 20}, chunks, codes.ResourceExhausted},
-		"sent too much":    {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, [][]byte{make([]byte, 700<<10), make([]byte, 700<<10)}, codes.ResourceExhausted},
-		"truncated":        {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, chunks[:1], codes.InvalidArgument},
+		"no header":         {nil, chunks, codes.InvalidArgument},
+		"unknown bank":      {&pb.CreateEntryStreamHeader{Parent: "banks/nope"}, chunks, codes.NotFound},
+		"bad parent":        {&pb.CreateEntryStreamHeader{Parent: "b"}, chunks, codes.InvalidArgument},
+		"media in header":   {&pb.CreateEntryStreamHeader{Parent: "banks/b", Entry: &pb.Entry{Media: &pb.MediaHashes{}}}, chunks, codes.InvalidArgument},
+		"declared too big":  {&pb.CreateEntryStreamHeader{Parent: "banks/b", SizeBytes: 2 << 20}, chunks, codes.ResourceExhausted},
+		"sent too much":     {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, [][]byte{make([]byte, 700<<10), make([]byte, 700<<10)}, codes.ResourceExhausted},
+		"cut before pixels": {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, [][]byte{chunks[0][:40]}, codes.InvalidArgument},
+		// An upload that stops early holds a file cut short: a bank keeps
+		// whole files (a cut copy matches them).
+		"cut short": {&pb.CreateEntryStreamHeader{Parent: "banks/b"}, chunks[:len(chunks)/2], codes.InvalidArgument},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := send(tc.header, tc.chunks); status.Code(err) != tc.code {

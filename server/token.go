@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/store"
 )
@@ -151,15 +153,21 @@ func (s *Server) ListTokens(ctx context.Context, req *pb.ListTokensRequest) (*pb
 		return nil, err
 	}
 	out := &pb.ListTokensResponse{}
+	bytes := 0
 	for i := range tokens {
 		if tokens[i].Name <= after {
 			continue
 		}
-		if len(out.Tokens) == size {
+		// A token names up to MaxTokenBanks banks, so a page of them is
+		// bounded by bytes too.
+		pt := tokenToProto(&tokens[i])
+		n := proto.Size(pt)
+		if len(out.Tokens) == size || (len(out.Tokens) > 0 && bytes+n > maxPageBytes) {
 			out.NextPageToken = pageToken("tokens", "", tokens[i-1].Name)
 			break
 		}
-		out.Tokens = append(out.Tokens, tokenToProto(&tokens[i]))
+		bytes += n
+		out.Tokens = append(out.Tokens, pt)
 	}
 	return out, nil
 }
@@ -192,12 +200,16 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *pb.ListAuditRecordsR
 		return nil, err
 	}
 	out := &pb.ListAuditRecordsResponse{}
+	bytes := 0
 	for i, a := range recs {
-		if i == size {
+		pa := auditToProto(&a)
+		n := proto.Size(pa)
+		if i == size || (i > 0 && bytes+n > maxPageBytes) {
 			out.NextPageToken = pageToken("audit", "", strconv.FormatUint(recs[i-1].Seq, 10))
 			break
 		}
-		out.Records = append(out.Records, auditToProto(&a))
+		bytes += n
+		out.Records = append(out.Records, pa)
 	}
 	return out, nil
 }
@@ -227,7 +239,7 @@ type Offline struct {
 // NewOffline returns token management over st, recording actor as who
 // made each change.
 func NewOffline(st store.Store, actor string) *Offline {
-	return &Offline{s: &Server{st: st, offlineActor: actor}}
+	return &Offline{s: &Server{st: st, offlineActor: actor, tokens: tokenCache{st: st, refresh: DefaultTokenRefresh}}}
 }
 
 // offline gives a context Offline's caller: the one who may open the

@@ -26,6 +26,8 @@ var (
 	ErrCorrupt = errors.New("store is damaged")
 	// ErrClosed reports a call on a closed store.
 	ErrClosed = errors.New("store is closed")
+	// ErrReadOnly reports a write to a store opened only for reading.
+	ErrReadOnly = errors.New("store is open read-only")
 )
 
 // Errors from the change log.

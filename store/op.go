@@ -94,8 +94,9 @@ func RemoveEntry(id uint64) Op { return Op{Kind: OpRemoveEntry, ID: id} }
 // CreateToken creates a token; the store sets its creation time and
 // actor and writes an AuditTokenCreated record in the same transaction.
 // Tokens are not changes of banks or entries: they take no revision and
-// are not in the change log. A token of the same name, or of a
-// certificate subject another token has, fails with ErrTokenExists; more
+// are not in the change log. A token of the same name as another, or as
+// a revoked one (names are never reused), or of a certificate subject
+// another token has, fails with ErrTokenExists; more
 // than MaxTokens fail with ErrInvalid.
 func CreateToken(t Token) Op { return Op{Kind: OpCreateToken, Token: &t} }
 

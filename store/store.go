@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // Store is the durable record of banks, entries and their change log. Every
 // method is safe for concurrent use. Reads never wait for writes.
@@ -101,6 +104,16 @@ type Revisions struct {
 	// Compacted is the highest revision whose record has been discarded;
 	// Changes and Watch need a revision at or above it.
 	Compacted Revision
+}
+
+// Backuper is implemented by backends that can copy themselves while they
+// serve.
+type Backuper interface {
+	// Backup writes a consistent copy of the whole store to w, in the
+	// backend's own format (for bbolt, a file Open accepts), while commits
+	// go on: those after the copy began are not in it. It returns the
+	// revision the copy shows and the bytes written, and stops with ctx.
+	Backup(ctx context.Context, w io.Writer) (Revision, int64, error)
 }
 
 // Checker is implemented by backends that can verify their own integrity

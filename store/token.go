@@ -81,11 +81,14 @@ const (
 	// AuditDenied records a call refused for want of credentials or
 	// permission.
 	AuditDenied AuditAction = "denied"
+	// AuditBackup records a copy of the whole store taken through the API
+	// (written by the server; kept like token records).
+	AuditBackup AuditAction = "backup"
 )
 
 // Valid reports whether a is one of the actions above.
 func (a AuditAction) Valid() bool {
-	return a == AuditTokenCreated || a == AuditTokenRevoked || a == AuditDenied
+	return a == AuditTokenCreated || a == AuditTokenRevoked || a == AuditDenied || a == AuditBackup
 }
 
 // AuditRecord is one record of the audit log: security events that are

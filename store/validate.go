@@ -51,6 +51,15 @@ const (
 	// MaxOps bounds the operations of one commit, so that one commit's
 	// transaction stays within memory.
 	MaxOps = 100_000
+	// MaxBanks bounds the banks of a store: every match resolves the
+	// banks it searches from all of them, and a bank is a source or a
+	// partner's list, of which no deployment has thousands.
+	MaxBanks = 10_000
+	// MaxUpdatePaths bounds the update paths of one update: every label
+	// removed and every label set (2*MaxLabels), and the other fields,
+	// with room to spare. The paths that change something are recorded in
+	// the change log and returned with every change.
+	MaxUpdatePaths = 2*MaxLabels + 16
 )
 
 // ValidBankName reports whether name may name a bank: 1 to MaxBankNameLen
@@ -349,6 +358,9 @@ func ApplyEntryUpdate(e *Entry, from *Entry, paths []string) ([]string, error) {
 // which reports whether the path changed anything, and returns the paths
 // that did, each once.
 func applyPaths(paths []string, apply func(p, field, key string, keyed bool) (bool, error)) ([]string, error) {
+	if len(paths) > MaxUpdatePaths {
+		return nil, fmt.Errorf("%w: %d update paths, over the limit of %d", ErrInvalid, len(paths), MaxUpdatePaths)
+	}
 	var changed []string
 	for _, p := range paths {
 		field, key, keyed := strings.Cut(p, ".")

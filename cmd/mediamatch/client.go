@@ -115,6 +115,7 @@ type client struct {
 	match pb.MatchServiceClient
 	bank  pb.BankServiceClient
 	token pb.TokenServiceClient
+	admin pb.AdminServiceClient
 	flags clientFlags
 }
 
@@ -147,7 +148,7 @@ func dial(c clientFlags) (*client, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", c.server, err)
 	}
 	return &client{conn: conn, match: pb.NewMatchServiceClient(conn), bank: pb.NewBankServiceClient(conn),
-		token: pb.NewTokenServiceClient(conn), flags: c}, nil
+		token: pb.NewTokenServiceClient(conn), admin: pb.NewAdminServiceClient(conn), flags: c}, nil
 }
 
 // connect dials the server, or says why it cannot on stderr.

@@ -117,7 +117,7 @@ func TestCurationCommands(t *testing.T) {
 
 	// version, and check once the server has stopped.
 	code, out, _ = cli("version")
-	if code != exitOK || !strings.Contains(out, `"api":"mediamatch.v1"`) || !strings.Contains(out, `"store_schema":2`) {
+	if code != exitOK || !strings.Contains(out, `"api":"mediamatch.v1"`) || !strings.Contains(out, `"store_schema":3`) {
 		t.Errorf("version: %s", out)
 	}
 	if code, _, stderr = cli("version", "extra"); code != exitUsage || !strings.Contains(stderr, "usage: mediamatch version") {

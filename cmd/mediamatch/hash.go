@@ -25,7 +25,23 @@ type hashLine struct {
 	Duration float64     `json:"duration,omitempty"`
 	Hashes   []hashJSON  `json:"hashes,omitempty"`
 	Frames   []frameJSON `json:"frames,omitempty"`
+	Decode   *decodeJSON `json:"decode,omitempty"`
 	Error    string      `json:"error,omitempty"`
+}
+
+// decodeJSON says how a file that is not well formed was decoded, as the
+// API's DecodeReport does.
+type decodeJSON struct {
+	Partial         bool     `json:"partial"`
+	VisibleFraction float64  `json:"visible_fraction"`
+	Notes           []string `json:"notes,omitempty"`
+}
+
+func decodeOf(r *media.Repair) *decodeJSON {
+	if r == nil {
+		return nil
+	}
+	return &decodeJSON{Partial: r.Partial(), VisibleFraction: r.Visible, Notes: r.Notes}
 }
 
 // frameJSON is one sampled video frame in a hashLine.
@@ -53,6 +69,7 @@ func decodeFlags(fs *flag.FlagSet) *media.Options {
 	fs.Int64Var(&o.MaxBytes, "max-bytes", media.DefaultMaxBytes, "largest input file in bytes")
 	fs.Int64Var(&o.MaxPixels, "max-pixels", media.DefaultMaxPixels, "largest image in pixels (width*height), checked before decoding")
 	fs.IntVar(&o.MaxFrames, "max-frames", media.DefaultMaxFrames, "most frames an animated image may have")
+	fs.Int64Var(&o.MaxDecodeMemory, "max-decode-memory", media.DefaultMaxDecodeMemory, "most memory one image decode may hold, in bytes, estimated from its header (format, bit depth, pixels) before decoding")
 	fs.Int64Var(&o.MaxVideoBytes, "max-video-bytes", media.DefaultMaxVideoBytes, "largest video file in bytes")
 	fs.DurationVar(&o.MaxDuration, "max-duration", media.DefaultMaxDuration, "longest video accepted")
 	fs.DurationVar(&o.VideoTimeout, "video-timeout", media.DefaultVideoTimeout, "wall-clock limit for decoding one video")
@@ -110,6 +127,7 @@ func hashFile(e *env, name string, mo media.Options, ho hashing.Options) hashLin
 	}
 	line.Media, line.Format = "image", string(img.Format)
 	line.Width, line.Height = img.Width, img.Height
+	line.Decode = decodeOf(img.Repair)
 	for _, h := range append(hs.Hashes, hashing.Digests(data)...) {
 		j := hashJSON{Type: h.Type, Hex: h.Hex()}
 		if t, _ := hashing.Lookup(h.Type); t.HasQuality {
@@ -135,6 +153,7 @@ func hashVideoFile(line hashLine, data []byte, mo media.Options) hashLine {
 	}
 	line.Media, line.Format = "video", string(v.Info.Format)
 	line.Width, line.Height, line.Duration = v.Info.Width, v.Info.Height, v.Info.Duration.Seconds()
+	line.Decode = decodeOf(v.Info.Repair)
 	for _, h := range hashing.Digests(data) {
 		line.Hashes = append(line.Hashes, hashJSON{Type: h.Type, Hex: h.Hex()})
 	}

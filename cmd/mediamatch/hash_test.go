@@ -186,3 +186,29 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestHashCommandPartial checks that a file cut short is hashed, with a
+// decode report saying how much of it there is, and a whole one without.
+func TestHashCommandPartial(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(exactDir, "bridge-mods-aaa-orig.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cut := filepath.Join(dir, "cut.png")
+	if err := os.WriteFile(cut, data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, nil, nil, "hash", cut, filepath.Join(exactDir, "bridge-mods-aaa-orig.png"))
+	lines := parseLines(t, out)
+	if code != exitOK || len(lines) != 2 {
+		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+	d := lines[0].Decode
+	if d == nil || !d.Partial || d.VisibleFraction <= 0 || d.VisibleFraction >= 1 || len(d.Notes) == 0 || len(lines[0].Hashes) == 0 {
+		t.Errorf("cut file line = %+v, decode %+v", lines[0], d)
+	}
+	if lines[1].Decode != nil {
+		t.Errorf("whole file has a decode report: %+v", lines[1].Decode)
+	}
+}

@@ -7,6 +7,7 @@
 //	mediamatch bank create|list|get|update|delete [NAME]
 //	mediamatch add --bank B [--label k=v]... [--vpdq] FILE...
 //	mediamatch match [--bank B]... [--vpdq] FILE...
+//	mediamatch match --hash TYPE:HEX... | --list FILE     hashes, or a partner's list, instead of files
 //	mediamatch list [--bank B] [--full]
 //	mediamatch get [--format json|vpdq|vpdq-json] ID...
 //	mediamatch update ID [--label k=v]... [--remove-label K]... [--note N]
@@ -15,6 +16,9 @@
 //	mediamatch token create|list|revoke [--db FILE]  API tokens, through the server or offline
 //	mediamatch audit [--after SEQ]                 the audit log (admin)
 //	mediamatch check [--db mediamatch.db]          verify a store file offline
+//	mediamatch backup [--db FILE] OUT              a consistent copy, hot through the server or offline
+//	mediamatch keys partner-init|sign|verify         a partner's ed25519 keys; sign and verify lists
+//	mediamatch loadtest [--connections 64] [--duration 2m] [--baseline]  drive a server, print latencies
 //	mediamatch version
 //
 // Client commands talk to --server (default 127.0.0.1:7077), with --token
@@ -70,6 +74,9 @@ func commands() []command {
 		{"token", "manage API tokens: token create|list|revoke (through the server, or --db FILE offline)", runToken},
 		{"audit", "print the audit log: token changes and refused calls (admin)", runAudit},
 		{"check", "check a store file offline: check [--db FILE]", runCheck},
+		{"backup", "copy the whole store, hot through the server (admin) or offline: backup [--db FILE] OUT", runBackup},
+		{"keys", "a partner's ed25519 key pair, and detached signatures of lists: keys partner-init --out NAME | sign --key K FILE | verify --pub P FILE", runKeys},
+		{"loadtest", "drive a server with many connections matching and adding; print throughput, latency percentiles, errors and the server's memory: loadtest [--connections 64] [--duration 2m]", runLoadtest},
 		{"version", "print the version, the API version and the store schema", runVersion},
 	}
 }

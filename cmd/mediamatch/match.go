@@ -3,8 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
+	"github.com/mediamatch/mediamatch/exchange"
+	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/media"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/vpdq"
@@ -25,13 +29,7 @@ func readVPDQ(e *env, name string) (*pb.MediaHashes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	m := &pb.MediaHashes{Kind: pb.MediaKind_MEDIA_KIND_VIDEO}
-	for _, f := range frames {
-		q := int32(f.Quality)
-		m.Frames = append(m.Frames, &pb.VideoFrameHash{Ts: f.Seconds, PdqHex: f.Hash.String(), Quality: &q})
-		m.DurationSeconds = max(m.DurationSeconds, f.Seconds)
-	}
-	return m, nil
+	return signalHashes(exchange.Signal{Type: exchange.SignalVPDQ, Frames: frames}), nil
 }
 
 // addLine is what add prints per file.
@@ -149,6 +147,7 @@ type matchLine struct {
 	File       string      `json:"file"`
 	Matches    []matchJSON `json:"matches"`
 	LowQuality bool        `json:"low_quality,omitempty"`
+	Decode     *decodeJSON `json:"decode,omitempty"`
 	Error      string      `json:"error,omitempty"`
 }
 
@@ -232,7 +231,12 @@ func runMatch(e *env, args []string) int {
 	entryPercent := fs.Float64("video-entry-percent", -1, "vPDQ: share (0-100) of the entry video's frames that must match (default: the server's)")
 	budget := fs.Float64("budget", 0, "false-match budget: the largest score (estimated false-match probability per comparison) of a match (default: the bank's, else the server's, 3e-6)")
 	review := fs.Bool("review", false, "also print results for review: beyond the budget, within 100 times it")
-	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--budget P] [--review] [--vpdq] FILE...  (FILE '-' is standard input)", func() bool { return fs.NArg() > 0 }) {
+	var hashes listFlag
+	fs.Var(&hashes, "hash", "match a hash instead of a file, TYPE:HEX (pdq, phash, dhash, md5, sha256), repeatable")
+	list := fs.String("list", "", "match every signal of a hash list in python-threatexchange's local file format (\"TYPE SIGNAL\" a line; '-' is standard input): which of a partner's hashes we hold")
+	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--budget P] [--review] [--vpdq] FILE...  (FILE '-' is standard input)\n       mediamatch match [flags] --hash TYPE:HEX... | --list FILE", func() bool {
+		return fs.NArg() > 0 || len(hashes) > 0 || *list != ""
+	}) {
 		return exitUsage
 	}
 	c, ok := connect(e, cf)
@@ -259,15 +263,17 @@ func runMatch(e *env, args []string) int {
 	}
 	out := newPrinter(e.stdout)
 	code := exitOK
-	for _, name := range fs.Args() {
+	report := func(name string, res *pb.MatchResult, err error) bool {
 		line := matchLine{File: name}
-		res, err := c.matchFile(e, name, opts, *isVPDQ)
 		if err != nil {
 			line.Error = err.Error()
 			code = exitFail
 		} else {
 			line.Matches = []matchJSON{}
 			line.LowQuality = res.GetLowQuality()
+			if d := res.GetDecode(); d != nil {
+				line.Decode = &decodeJSON{Partial: d.GetPartial(), VisibleFraction: d.GetVisibleFraction(), Notes: d.GetNotes()}
+			}
 			for _, m := range res.GetMatches() {
 				mj := matchJSON{Entry: lastPart(m.GetEntry()), Bank: bankOfName(m.GetBank()), Labels: m.GetLabels(), Score: m.GetScore(),
 					Tier: strings.ToLower(strings.TrimPrefix(m.GetTier().String(), "MATCH_TIER_")), Evidence: []evidenceJSON{}}
@@ -281,10 +287,100 @@ func runMatch(e *env, args []string) int {
 			}
 		}
 		if err := out.print(line); err != nil {
+			code = exitFail
+			return false
+		}
+		return true
+	}
+	for _, h := range hashes {
+		m, err := hashArg(h)
+		var res *pb.MatchResult
+		if err == nil {
+			res, err = c.matchHashes(m, opts)
+		}
+		if !report(h, res, err) {
+			return code
+		}
+	}
+	if *list != "" {
+		if err := c.matchList(e, *list, opts, report); err != nil {
+			fmt.Fprintf(e.stderr, "mediamatch match: %s: %v\n", *list, err)
 			return exitFail
 		}
 	}
+	for _, name := range fs.Args() {
+		res, err := c.matchFile(e, name, opts, *isVPDQ)
+		if !report(name, res, err) {
+			return code
+		}
+	}
 	return code
+}
+
+// hashArg reads a --hash value, TYPE:HEX.
+func hashArg(s string) (*pb.MediaHashes, error) {
+	typ, value, ok := strings.Cut(s, ":")
+	if !ok {
+		return nil, fmt.Errorf("--hash %q: want TYPE:HEX, e.g. pdq:%s", s, strings.Repeat("0", 64))
+	}
+	h, err := hashing.Parse(typ, strings.ToLower(value))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.MediaHashes{Hashes: []*pb.Hash{{Type: h.Type, Hex: h.Hex()}}}, nil
+}
+
+// signalHashes is one signal of a hash list as the hashes of a query.
+func signalHashes(s exchange.Signal) *pb.MediaHashes {
+	if s.Type == exchange.SignalVPDQ {
+		m := &pb.MediaHashes{Kind: pb.MediaKind_MEDIA_KIND_VIDEO}
+		for _, f := range s.Frames {
+			q := int32(f.Quality)
+			m.Frames = append(m.Frames, &pb.VideoFrameHash{Ts: f.Seconds, PdqHex: f.Hash.String(), Quality: &q})
+			m.DurationSeconds = max(m.DurationSeconds, f.Seconds)
+		}
+		return m
+	}
+	return &pb.MediaHashes{Hashes: []*pb.Hash{{Type: s.Hash.Type, Hex: s.Hash.Hex()}}}
+}
+
+func (c *client) matchHashes(m *pb.MediaHashes, opts *pb.MatchOptions) (*pb.MatchResult, error) {
+	ctx, cancel := c.ctx()
+	defer cancel()
+	resp, err := c.match.Match(ctx, &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: m}, Options: opts})
+	if err != nil {
+		return nil, fmt.Errorf("%s", errorMessage(err))
+	}
+	return resp.GetResult(), nil
+}
+
+// matchList matches every signal of a hash list, reporting each as
+// "LIST:LINE". A malformed line stops it, with its line; what was matched
+// before is reported.
+func (c *client) matchList(e *env, name string, opts *pb.MatchOptions, report func(string, *pb.MatchResult, error) bool) error {
+	in := e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	r := exchange.NewFileReader(in)
+	for {
+		s, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res, err := c.matchHashes(signalHashes(s), opts)
+		if !report(fmt.Sprintf("%s:%d", name, r.Line()), res, err) {
+			return nil
+		}
+	}
 }
 
 // matchFile sends one file to Match, streaming it when it is large.
@@ -294,13 +390,7 @@ func (c *client) matchFile(e *env, name string, opts *pb.MatchOptions, isVPDQ bo
 		if err != nil {
 			return nil, err
 		}
-		ctx, cancel := c.ctx()
-		defer cancel()
-		resp, err := c.match.Match(ctx, &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: m}, Options: opts})
-		if err != nil {
-			return nil, fmt.Errorf("%s", errorMessage(err))
-		}
-		return resp.GetResult(), nil
+		return c.matchHashes(m, opts)
 	}
 	data, err := readInput(e, name, maxUpload)
 	if err != nil {

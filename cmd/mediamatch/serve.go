@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mediamatch/mediamatch/index"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/server"
 	"github.com/mediamatch/mediamatch/store/bolt"
 )
@@ -47,7 +49,17 @@ func runServe(e *env, args []string) int {
 	grace := fs.Duration("shutdown-grace", defaultGrace, "how long calls in flight may run after SIGINT/SIGTERM")
 	auditFlush := fs.Duration("audit-flush", server.DefaultDenialFlushInterval, "how often refused calls, summed up per caller, method and reason, are written to the audit log")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every call)")
+	pprofOn := fs.Bool("pprof", false, "also serve Go's profiles at /debug/pprof/ on the metrics listener (keep that listener on loopback)")
 	mediaOpts := decodeFlags(fs)
+	decodeMemory := fs.Int64("decode-memory", server.DefaultMaxDecodeMemory, "most memory, in bytes, all the decodes running at once may hold by their estimates; a decode that does not fit waits, until its deadline")
+	uploadBytes := fs.Int64("max-upload-bytes", server.DefaultMaxUploadBytes, "most bytes of streamed uploads the server holds at once; a declared upload waits for room, an undeclared one that finds none is RESOURCE_EXHAUSTED")
+	idle := fs.Duration("stream-idle-timeout", server.DefaultStreamIdleTimeout, "longest an upload stream may send nothing (its header included)")
+	uploadTimeout := fs.Duration("upload-timeout", server.DefaultUploadTimeout, "longest the receiving of one streamed upload may take")
+	rateLimit := fs.Float64("rate-limit", 0, "calls a second each token (or, while authentication is off, each peer host) may make; more are RESOURCE_EXHAUSTED with a RetryInfo; 0 is no limit")
+	rateBurst := fs.Int("rate-burst", 0, "calls a caller may make at once before --rate-limit paces it; 0 is --rate-limit rounded up")
+	gifTimeout := fs.Duration("gif-timeout", server.DefaultGIFTimeout, "longest the decoding of one animated GIF may take (other videos: --video-timeout)")
+	rules := match.DefaultRules()
+	fs.Int64Var(&rules.MaxVideoWork, "max-video-work", match.DefaultMaxVideoWork, "most frame pairs one video match may compare (query frames times candidate frames, summed over candidates); more is RESOURCE_EXHAUSTED")
 	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
@@ -67,6 +79,12 @@ func runServe(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mediamatch serve: %v\n", err)
 		return exitUsage
 	}
+	if *pprofOn {
+		if local, err := isLoopback(*metricsListen); *metricsListen == "" || err != nil || (!local && !*insecure) {
+			fmt.Fprintf(e.stderr, "mediamatch serve: --pprof serves profiles on the metrics listener, which must be on (--metrics-listen) and on loopback, or --insecure given\n")
+			return exitUsage
+		}
+	}
 	tlsConfig, err := serverTLS(*tlsCert, *tlsKey, *clientCA)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mediamatch serve: %v\n", err)
@@ -76,10 +94,12 @@ func runServe(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = serve(ctx, log, serveConfig{
-		db: *db, listen: *listen, metricsListen: *metricsListen, grace: *grace, insecure: *insecure, loopback: loopback,
+		db: *db, listen: *listen, metricsListen: *metricsListen, pprof: *pprofOn, grace: *grace, insecure: *insecure, loopback: loopback,
 		store: bolt.Options{LogRetention: *retention},
 		index: index.Options{Structures: st, Logger: log},
-		server: server.Options{Media: *mediaOpts, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
+		server: server.Options{Media: *mediaOpts, Rules: &rules, MaxDecodeMemory: *decodeMemory,
+			MaxUploadBytes: *uploadBytes, StreamIdleTimeout: *idle, UploadTimeout: *uploadTimeout,
+			RateLimit: *rateLimit, RateBurst: *rateBurst, GIFTimeout: *gifTimeout, TLS: tlsConfig, DenialFlushInterval: *auditFlush,
 			// Beyond loopback a call always needs a token, even before the
 			// first exists; --insecure keeps the old, open behaviour.
 			RequireAuth: !loopback && !*insecure, OpenReflection: loopback},
@@ -163,7 +183,9 @@ func checkExposure(cfg serveConfig, st *bolt.DB) error {
 
 type serveConfig struct {
 	db, listen, metricsListen string
-	grace                     time.Duration
+	// pprof serves Go's profiles beside the metrics.
+	pprof bool
+	grace time.Duration
 	// insecure and loopback: --insecure given; --listen on loopback.
 	insecure, loopback bool
 	store              bolt.Options
@@ -226,6 +248,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", cfg.server.Metrics.Handler())
+		if cfg.pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := metricsSrv.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,5 +255,43 @@ func TestMetricsListenError(t *testing.T) {
 	code, _, stderr := runCLI(t, nil, nil, "serve", "--db", filepath.Join(t.TempDir(), "m.db"), "--listen", "127.0.0.1:0", "--metrics-listen", l.Addr().String())
 	if code != exitFail || !strings.Contains(stderr, "--metrics-listen") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestPprof checks that --pprof serves profiles beside the metrics, and
+// only there when that listener is on loopback.
+func TestPprof(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	if code, _, stderr := runCLI(t, nil, nil, "serve", "--db", filepath.Join(t.TempDir(), "m.db"), "--pprof", "--metrics-listen", "0.0.0.0:0"); code != exitUsage || !strings.Contains(stderr, "loopback") {
+		t.Errorf("--pprof beyond loopback: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, nil, "serve", "--db", filepath.Join(t.TempDir(), "m.db"), "--pprof", "--metrics-listen", ""); code != exitUsage {
+		t.Errorf("--pprof without metrics: exit %d, %s", code, stderr)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	bin := buildBinary(t)
+	for _, on := range []bool{false, true} {
+		args := []string{"--listen", "127.0.0.1:0", "--metrics-listen", addr}
+		if on {
+			args = append(args, "--pprof")
+		}
+		srv := startServeArgs(t, bin, filepath.Join(t.TempDir(), "m.db"), args...)
+		resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := resp.StatusCode == http.StatusOK && strings.Contains(string(body), "goroutine profile"); got != on {
+			t.Errorf("--pprof %v: %s %.80q", on, resp.Status, body)
+		}
+		srv.stop(t)
 	}
 }

@@ -28,7 +28,8 @@ func runVersion(e *env, args []string) int {
 
 const checkUsage = `usage: mediamatch check [--db FILE]
 
-Checks a store file offline (stop the server first): its structure, bbolt's
+Checks a store file offline (stop the server first), opening it read-only
+so that nothing in it changes: its structure, bbolt's
 own consistency check, every record's checksum and encoding, and that
 banks, entries, identities, counts and the change log agree. Exits 0 when
 the file is sound, 1 with the first problem otherwise.`
@@ -40,7 +41,7 @@ func runCheck(e *env, args []string) int {
 	if !parseCommand(e, fs, args, checkUsage, func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
-	st, err := bolt.Open(*db, bolt.Options{})
+	st, err := bolt.Open(*db, bolt.Options{ReadOnly: true})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mediamatch check: %v\n", err)
 		return exitFail
@@ -52,22 +53,10 @@ func runCheck(e *env, args []string) int {
 		return exitFail
 	}
 	revs, _ := st.Revisions(ctx)
-	banks, entries := 0, int64(0)
-	after := ""
-	for {
-		page, err := st.ListBanks(ctx, after, 1000)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "mediamatch check: %v\n", err)
-			return exitFail
-		}
-		for _, b := range page {
-			banks++
-			entries += b.Entries
-		}
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].Name
+	banks, entries, err := countStore(ctx, st)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch check: %v\n", err)
+		return exitFail
 	}
 	newPrinter(e.stdout).print(map[string]any{"db": *db, "ok": true, "revision": uint64(revs.Current), "compacted": uint64(revs.Compacted), "banks": banks, "entries": entries})
 	return exitOK

@@ -53,12 +53,21 @@ import (
 	"github.com/mediamatch/mediamatch/store/record"
 )
 
-// SchemaVersion is the version of the layout this package writes. It moves
-// only when older programs must refuse the file: a new record field does
-// not move it (old readers skip what they do not know); a new meaning of an
-// old one would. Version 1 was the layout before the record format was
-// fixed (records without checksums, no change log of bank changes).
-const SchemaVersion = 2
+// SchemaVersion is the newest version of the layout, the one this package
+// writes once a file has held a token. A version moves only when older
+// programs must refuse the file: a new record field does not move it (old
+// readers skip what they do not know); a new meaning of an old one would.
+// Version 1 was the layout before the record format was fixed (records
+// without checksums, no change log of bank changes). Version 3 is version
+// 2 that holds, or has held, tokens: programs from before authentication
+// read version 2 and would serve such a file to anyone, so they must
+// refuse it.
+const SchemaVersion = 3
+
+// schemaNoTokens is the version of a file that never held a token: such a
+// file stays readable by programs from before authentication (version 2),
+// so that moving back to one of them stays possible until tokens are used.
+const schemaNoTokens = 2
 
 // Bucket names, and the keys of the meta bucket.
 const (
@@ -92,6 +101,11 @@ type Options struct {
 	// LockTimeout bounds the wait for the file lock another process holds
 	// (a restarting server releasing it). Default 2 seconds.
 	LockTimeout time.Duration
+	// ReadOnly opens an existing file without changing it: a missing file
+	// is not created, nothing is upgraded, and every commit and compaction
+	// fails with store.ErrReadOnly. Other read-only opens may share the
+	// file meanwhile; a writer may not. Default false.
+	ReadOnly bool
 	// LogRetention, when positive, keeps that many of the newest change
 	// records and compacts older ones as commits add more. Zero keeps the
 	// whole log: it is the audit trail. Default 0.
@@ -150,6 +164,8 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	info, err := os.Stat(path)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && opts.ReadOnly:
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	case errors.Is(err, fs.ErrNotExist):
 		if err := create(path); err != nil {
 			return nil, fmt.Errorf("creating store %s: %w", path, err)
@@ -162,7 +178,11 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("opening store %s: %w: the file is empty (0 bytes), so it holds no store; it may have been truncated. Restore it from a backup, or delete it to start a new, empty store", path, store.ErrNotStore)
 	}
 	var summary *fileSummary
-	err = withFile(path, true, opts.LockTimeout, func(data []byte) error {
+	lock := lockExclusive
+	if opts.ReadOnly {
+		lock = lockShared
+	}
+	err = withFile(path, lock, opts.LockTimeout, func(data []byte) error {
 		return guard("verifying the file", func() error {
 			var err error
 			summary, err = verify(data)
@@ -187,7 +207,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	err = guard("opening the file", func() error {
 		var err error
-		s.bolt, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+		s.bolt, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, FreelistType: bolt.FreelistMapType, ReadOnly: opts.ReadOnly})
 		return err
 	})
 	if err != nil {
@@ -200,13 +220,26 @@ func Open(path string, opts Options) (*DB, error) {
 		s.bolt.Close()
 		return nil, openError(path, err)
 	}
-	if err := s.addLateBuckets(); err != nil {
+	if opts.ReadOnly {
+		go s.commitLoop()
+		return s, nil
+	}
+	if err := s.upgrade(); err != nil {
 		s.bolt.Close()
 		return nil, openError(path, err)
 	}
 	go s.commitLoop()
 	return s, nil
 }
+
+// fileLock is the advisory lock withFile takes.
+type fileLock int
+
+const (
+	lockNone      fileLock = iota // the caller holds bbolt's lock already
+	lockShared                    // a reader's: other readers may share it
+	lockExclusive                 // a writer's
+)
 
 // openError says what an open failure means for the operator.
 func openError(path string, err error) error {
@@ -253,7 +286,7 @@ func create(path string) error {
 		id := make([]byte, 16)
 		rand.Read(id)
 		w := &writer{tx: tx}
-		w.put(m, bucketMeta, keySchema, record.EncodeUint(SchemaVersion))
+		w.put(m, bucketMeta, keySchema, record.EncodeUint(schemaNoTokens))
 		w.put(m, bucketMeta, keyInstance, id)
 		w.put(m, bucketMeta, keyRevision, record.EncodeUint(0))
 		w.put(m, bucketMeta, keyCompacted, record.EncodeUint(0))
@@ -292,8 +325,8 @@ func (s *DB) load(summary *fileSummary) error {
 	if version > SchemaVersion {
 		return fmt.Errorf("%w: the file has schema %d, this mediamatch reads schema %d; run a newer mediamatch (the file is left unchanged)", store.ErrSchemaTooNew, version, SchemaVersion)
 	}
-	if version < SchemaVersion {
-		return fmt.Errorf("%w: the file has schema %d, this mediamatch reads schema %d", store.ErrSchemaTooOld, version, SchemaVersion)
+	if version < schemaNoTokens {
+		return fmt.Errorf("%w: the file has schema %d, this mediamatch reads schemas %d to %d", store.ErrSchemaTooOld, version, schemaNoTokens, SchemaVersion)
 	}
 	if err := summary.checkCounts(); err != nil {
 		return err
@@ -466,7 +499,7 @@ func (s *DB) Check(ctx context.Context) error {
 		// This process holds the file's lock (bbolt's), and no commit
 		// runs meanwhile, so the file is read as it is, unlocked.
 		var summary *fileSummary
-		err := withFile(s.path, false, 0, func(data []byte) error {
+		err := withFile(s.path, lockNone, 0, func(data []byte) error {
 			return guard("verifying the file", func() error {
 				var err error
 				summary, err = verify(data)

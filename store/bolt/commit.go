@@ -52,6 +52,9 @@ func (s *DB) Commit(ctx context.Context, actor string, ops ...store.Op) (store.C
 	if err := checkOps(actor, ops); err != nil {
 		return store.CommitResult{}, err
 	}
+	if s.opts.ReadOnly && len(ops) > 0 {
+		return store.CommitResult{}, fmt.Errorf("committing to %s: %w", s.path, store.ErrReadOnly)
+	}
 	if len(ops) == 0 {
 		if s.isClosed() {
 			return store.CommitResult{}, store.ErrClosed
@@ -303,6 +306,9 @@ func (s *DB) autoCompact() {
 // the committer between groups of commits, so a long log does not hold
 // commits up.
 func (s *DB) Compact(ctx context.Context, through store.Revision) error {
+	if s.opts.ReadOnly {
+		return fmt.Errorf("compacting %s: %w", s.path, store.ErrReadOnly)
+	}
 	for {
 		var done bool
 		err := s.exclusive(ctx, func() error {
@@ -512,6 +518,13 @@ func (w *writer) createBank(actor string, b store.Bank) (store.OpResult, error) 
 	banks := w.tx.Bucket([]byte(bucketBanks))
 	if banks.Get([]byte(b.Name)) != nil {
 		return store.OpResult{}, fmt.Errorf("%w: %q", store.ErrBankExists, b.Name)
+	}
+	n, err := w.count(bucketBanks)
+	if err != nil {
+		return store.OpResult{}, err
+	}
+	if n >= store.MaxBanks {
+		return store.OpResult{}, fmt.Errorf("%w: the store holds %d banks, the most it may; delete unused ones first", store.ErrInvalid, n)
 	}
 	if err := w.change(store.Change{Kind: store.BankCreated, Actor: actor, Bank: b.Name}); err != nil {
 		return store.OpResult{}, err

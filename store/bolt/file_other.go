@@ -10,7 +10,7 @@ import (
 // withFile reads path whole and calls fn with its bytes. Without unix
 // advisory locks the file is read unlocked; bbolt's own lock still keeps a
 // second server from writing it.
-func withFile(path string, _ bool, _ time.Duration, fn func(data []byte) error) error {
+func withFile(path string, _ fileLock, _ time.Duration, fn func(data []byte) error) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err

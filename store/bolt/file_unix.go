@@ -14,19 +14,23 @@ import (
 )
 
 // withFile opens path, maps it read-only and calls fn with its bytes,
-// then releases everything. With lock set it first takes an exclusive
-// advisory lock on the file (waiting up to timeout for a process that
-// holds it): bbolt takes the same lock, so no mediamatch process writes the
-// file while fn reads it.
-func withFile(path string, lock bool, timeout time.Duration, fn func(data []byte) error) error {
+// then releases everything. With a lock it first takes that advisory lock
+// on the file (waiting up to timeout for a process that holds it): bbolt
+// takes the same lock, exclusive for a writer and shared for a reader, so
+// no mediamatch process writes the file while fn reads it.
+func withFile(path string, lock fileLock, timeout time.Duration, fn func(data []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	deadline := time.Now().Add(timeout)
-	for lock {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	how := unix.LOCK_EX
+	if lock == lockShared {
+		how = unix.LOCK_SH
+	}
+	for lock != lockNone {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
 			break
 		}
@@ -38,7 +42,7 @@ func withFile(path string, lock bool, timeout time.Duration, fn func(data []byte
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if lock {
+	if lock != lockNone {
 		defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	}
 	info, err := f.Stat()

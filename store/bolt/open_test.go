@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -182,7 +183,7 @@ func makeFixture(t testing.TB) *fixture {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	err = withFile(path, true, time.Second, func(data []byte) error {
+	err = withFile(path, lockExclusive, time.Second, func(data []byte) error {
 		sum, err := verify(data)
 		if err == nil {
 			f.pageSize, f.used = sum.pageSize, int(sum.pages)*sum.pageSize
@@ -433,4 +434,192 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("verify: %v", err)
 		}
 	})
+}
+
+// fileSchema reads the schema version of a closed store file.
+func fileSchema(t *testing.T, path string) uint64 {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v uint64
+	if err := db.View(func(tx *bolt.Tx) error {
+		v, err = txSchema(tx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestSchemaWithTokens checks the schema's move for tokens: a file that
+// never held one stays at schema 2, which programs from before
+// authentication read; the first token raises it to 3, which they refuse
+// (they would serve the file to anyone), and it stays there; a file marked
+// 2 that holds tokens (made before the move) is raised when opened.
+func TestSchemaWithTokens(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	if _, err := s.Commit(ctx, "t", store.CreateBank(store.Bank{Name: "b"})); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if v := fileSchema(t, path); v != schemaNoTokens {
+		t.Fatalf("a file without tokens has schema %d, want %d", v, schemaNoTokens)
+	}
+
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, "t", store.CreateToken(store.Token{Name: "root", Role: store.RoleAdmin, Hash: [32]byte{1}})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Commit(ctx, "t", store.RevokeToken("root")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if v := fileSchema(t, path); v != SchemaVersion {
+		t.Fatalf("after the first token the file has schema %d, want %d", v, SchemaVersion)
+	}
+
+	// Made before the move: tokens in a file marked 2.
+	s, path = openTemp(t)
+	if _, err := s.Commit(ctx, "t", store.CreateToken(store.Token{Name: "root", Role: store.RoleAdmin, Hash: [32]byte{2}})); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	setMeta(t, path, keySchema, record.EncodeUint(schemaNoTokens))
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("opening a schema-2 file with tokens: %v", err)
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Error(err)
+	}
+	s.Close()
+	if v := fileSchema(t, path); v != SchemaVersion {
+		t.Errorf("a schema-2 file with tokens has schema %d after Open, want %d", v, SchemaVersion)
+	}
+}
+
+// TestReadOnly checks what a read-only open promises: a missing file is
+// not created, nothing is written (not even an upgrade), readers share
+// the file while a writer cannot open it, and everything reads.
+func TestReadOnly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Open(filepath.Join(dir, "missing.db"), Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read-only open of a missing file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); err == nil {
+		t.Error("a read-only open created the file")
+	}
+
+	s, path := openTemp(t)
+	if _, err := s.Commit(ctx, "t", store.CreateBank(store.Bank{Name: "b"}), store.CreateToken(store.Token{Name: "root", Role: store.RoleAdmin, Hash: [32]byte{3}})); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	setMeta(t, path, keySchema, record.EncodeUint(schemaNoTokens)) // would be upgraded by a writer
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r1, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("a second reader: %v", err)
+	}
+	if _, err := Open(path, Options{LockTimeout: 100 * time.Millisecond}); !errors.Is(err, store.ErrLocked) {
+		t.Errorf("a writer while readers hold the file: %v, want ErrLocked", err)
+	}
+	if b, err := r1.Bank(ctx, "b"); err != nil || b.Name != "b" {
+		t.Errorf("reading: %+v %v", b, err)
+	}
+	if err := r2.Check(ctx); err != nil {
+		t.Errorf("Check read-only: %v", err)
+	}
+	if _, err := r1.Commit(ctx, "t", store.CreateBank(store.Bank{Name: "c"})); !errors.Is(err, store.ErrReadOnly) {
+		t.Errorf("a commit read-only: %v, want ErrReadOnly", err)
+	}
+	if err := r1.Compact(ctx, 1); !errors.Is(err, store.ErrReadOnly) {
+		t.Errorf("compacting read-only: %v, want ErrReadOnly", err)
+	}
+	r1.Close()
+	r2.Close()
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("read-only opens changed the file")
+	}
+}
+
+// TestReadOnlyBeforeTokens reads, read-only, a file made before the token
+// and audit buckets existed: it is sound and holds no tokens, and it is
+// left as it was (a writer would add the buckets).
+func TestReadOnlyBeforeTokens(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	if _, err := s.Commit(ctx, "t", store.CreateBank(store.Bank{Name: "b"})); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket([]byte(bucketMeta))
+		for _, b := range lateBuckets() {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+			if err := m.Delete([]byte(keyRecords + b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, _ := os.ReadFile(path)
+
+	r, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check(ctx); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if list, err := r.ListTokens(ctx); err != nil || len(list) != 0 {
+		t.Errorf("ListTokens: %v, %v", list, err)
+	}
+	if recs, err := r.ListAudit(ctx, 0, 10); err != nil || len(recs) != 0 {
+		t.Errorf("ListAudit: %v, %v", recs, err)
+	}
+	if _, err := r.Token(ctx, "root"); !errors.Is(err, store.ErrTokenNotFound) {
+		t.Errorf("Token: %v", err)
+	}
+	r.Close()
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("the read-only open changed the file")
+	}
+	w, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Check(ctx); err != nil {
+		t.Errorf("Check after a writer added the buckets: %v", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -28,6 +29,9 @@ func (w *writer) createToken(actor string, t store.Token) (store.OpResult, error
 	if tokens.Get([]byte(t.Name)) != nil {
 		return store.OpResult{}, fmt.Errorf("%w: %q", store.ErrTokenExists, t.Name)
 	}
+	if err := w.revokedName(t.Name); err != nil {
+		return store.OpResult{}, err
+	}
 	if t.Subject != "" {
 		// One certificate, one identity: a subject two tokens held would
 		// take whichever role the lookup met first.
@@ -49,6 +53,13 @@ func (w *writer) createToken(actor string, t store.Token) (store.OpResult, error
 	if n >= store.MaxTokens {
 		return store.OpResult{}, fmt.Errorf("%w: the store holds %d tokens, the most it may; revoke unused ones first", store.ErrInvalid, n)
 	}
+	if v, err := txSchema(w.tx); err != nil {
+		return store.OpResult{}, err
+	} else if v < SchemaVersion {
+		// From the first token on, programs from before authentication
+		// must refuse the file rather than serve it to anyone.
+		w.put(w.tx.Bucket([]byte(bucketMeta)), bucketMeta, keySchema, record.EncodeUint(SchemaVersion))
+	}
 	t.Banks = append([]string(nil), t.Banks...)
 	t.Created, t.CreatedBy = w.now, actor
 	w.insert(tokens, bucketTokens, bucketTokens, []byte(t.Name), record.EncodeToken(&t))
@@ -61,6 +72,24 @@ func (w *writer) createToken(actor string, t store.Token) (store.OpResult, error
 	}
 	w.audit(store.AuditRecord{Action: store.AuditTokenCreated, Actor: actor, Token: t.Name, Detail: detail})
 	return store.OpResult{Token: &t, Changed: true}, w.err
+}
+
+// revokedName fails with ErrTokenExists when name was a token's that has
+// been revoked. The audit log never drops token records, so it is the
+// tombstone: a scan, which token creations (rare, an admin's) can afford.
+func (w *writer) revokedName(name string) error {
+	c := w.tx.Bucket([]byte(bucketAudit)).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		a, err := decodeAudit(k, v)
+		if err != nil {
+			return err
+		}
+		if a.Action == store.AuditTokenRevoked && a.Token == name {
+			return fmt.Errorf("%w: %q was the name of a token revoked at %s, and names are not reused (the change log records them as actors)",
+				store.ErrTokenExists, name, a.Time.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // revokeToken deletes a token and records it in the audit log.
@@ -133,8 +162,15 @@ func (w *writer) trimAudit(keep uint64) error {
 	return w.err
 }
 
+// lateBucket returns one of lateBuckets, or nil in a file opened
+// read-only that was made before it existed (which reads as empty).
+func lateBucket(tx *bolt.Tx, name string) *bolt.Bucket { return tx.Bucket([]byte(name)) }
+
 func readToken(tx *bolt.Tx, name string) (store.Token, error) {
-	v := tx.Bucket([]byte(bucketTokens)).Get([]byte(name))
+	var v []byte
+	if b := lateBucket(tx, bucketTokens); b != nil {
+		v = b.Get([]byte(name))
+	}
 	if v == nil {
 		return store.Token{}, fmt.Errorf("%w: %q", store.ErrTokenNotFound, store.Clip(name))
 	}
@@ -169,7 +205,11 @@ func (s *DB) Token(ctx context.Context, name string) (t store.Token, err error) 
 func (s *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
 	var out []store.Token
 	err := s.view(ctx, "listing tokens", func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketTokens)).ForEach(func(k, v []byte) error {
+		b := lateBucket(tx, bucketTokens)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
 			t, err := decodeToken(k, v)
 			if err != nil {
 				return err
@@ -185,7 +225,11 @@ func (s *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
 func (s *DB) ListAudit(ctx context.Context, after uint64, limit int) ([]store.AuditRecord, error) {
 	var out []store.AuditRecord
 	err := s.view(ctx, "reading the audit log", func(tx *bolt.Tx) error {
-		c := tx.Bucket([]byte(bucketAudit)).Cursor()
+		b := lateBucket(tx, bucketAudit)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			a, err := decodeAudit(k, v)
 			if err != nil {
@@ -218,7 +262,14 @@ func decodeAudit(k, v []byte) (store.AuditRecord, error) {
 
 // checkTokens decodes every token and audit record (Check).
 func checkTokens(tx *bolt.Tx) error {
-	err := tx.Bucket([]byte(bucketTokens)).ForEach(func(k, v []byte) error {
+	tokens, b := lateBucket(tx, bucketTokens), lateBucket(tx, bucketAudit)
+	if tokens == nil || b == nil {
+		if tokens != nil || b != nil {
+			return fmt.Errorf("%w: one of the token and audit buckets without the other", store.ErrCorrupt)
+		}
+		return nil // made before both; read-only, so not given them
+	}
+	err := tokens.ForEach(func(k, v []byte) error {
 		t, err := decodeToken(k, v)
 		if err != nil {
 			return err
@@ -231,7 +282,6 @@ func checkTokens(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	b := tx.Bucket([]byte(bucketAudit))
 	return b.ForEach(func(k, v []byte) error {
 		a, err := decodeAudit(k, v)
 		if err == nil && a.Seq > b.Sequence() {
@@ -241,23 +291,32 @@ func checkTokens(tx *bolt.Tx) error {
 	})
 }
 
-// addLateBuckets gives a file made before the token and audit buckets
-// existed those buckets, empty, with their counts. Older programs of the
-// same schema ignore them, so the schema does not move.
-func (s *DB) addLateBuckets() error {
+// upgrade brings a file opened for writing up to what this package
+// writes, without changing what it holds: the buckets added after schema 2
+// was fixed (empty), and schema 3 for a file that holds tokens but is
+// marked 2 (made before the schema moved for them).
+func (s *DB) upgrade() error {
 	var missing []string
+	raise := false
 	err := s.view(context.Background(), "checking the buckets", func(tx *bolt.Tx) error {
 		for _, b := range lateBuckets() {
 			if tx.Bucket([]byte(b)) == nil {
 				missing = append(missing, b)
 			}
 		}
+		if t := tx.Bucket([]byte(bucketTokens)); t != nil {
+			if k, _ := t.Cursor().First(); k != nil {
+				v, err := txSchema(tx)
+				raise = err == nil && v < SchemaVersion
+				return err
+			}
+		}
 		return nil
 	})
-	if err != nil || len(missing) == 0 {
+	if err != nil || (len(missing) == 0 && !raise) {
 		return err
 	}
-	return guard("adding buckets", func() error {
+	return guard("upgrading the file", func() error {
 		return s.bolt.Update(func(tx *bolt.Tx) error {
 			w := &writer{tx: tx}
 			m := tx.Bucket([]byte(bucketMeta))
@@ -267,7 +326,15 @@ func (s *DB) addLateBuckets() error {
 				}
 				w.put(m, bucketMeta, keyRecords+b, record.EncodeUint(0))
 			}
+			if raise {
+				w.put(m, bucketMeta, keySchema, record.EncodeUint(SchemaVersion))
+			}
 			return w.err
 		})
 	})
+}
+
+// txSchema reads the file's schema version.
+func txSchema(tx *bolt.Tx) (uint64, error) {
+	return metaNumber(keySchema, tx.Bucket([]byte(bucketMeta)).Get([]byte(keySchema)))
 }

@@ -51,6 +51,8 @@ func Run(t *testing.T, b Backend) {
 		{"EntryViews", testEntryViews},
 		{"EntryUpdate", testEntryUpdate},
 		{"EntryLimits", testEntryLimits},
+		{"BankLimit", testBankLimit},
+		{"UpdatePathLimit", testUpdatePathLimit},
 		{"AtomicCommit", testAtomicCommit},
 		{"Dedupe", testDedupe},
 		{"DedupeConcurrent", testDedupeConcurrent},
@@ -1210,4 +1212,37 @@ func testEntriesOfBanks(t *testing.T, b Backend) {
 	if got := list(store.EntryQuery{Banks: []string{"nope"}}, 100); len(got) != 0 {
 		t.Errorf("entries of an unknown bank: %v", got)
 	}
+}
+
+// testBankLimit: a store holds at most MaxBanks banks; deleting one makes
+// room for another.
+func testBankLimit(t *testing.T, b Backend) {
+	s := open(t, b)
+	ops := make([]store.Op, store.MaxBanks)
+	for i := range ops {
+		ops[i] = store.CreateBank(store.Bank{Name: fmt.Sprintf("b%d", i)})
+	}
+	commit(t, s, ops...)
+	_, err := s.Commit(ctx(t), "tester", store.CreateBank(store.Bank{Name: "one-more"}))
+	wantErr(t, err, store.ErrInvalid, "a bank past MaxBanks")
+	commit(t, s, store.DeleteBank("b0", false))
+	commit(t, s, store.CreateBank(store.Bank{Name: "one-more"}))
+}
+
+// testUpdatePathLimit: an update names at most MaxUpdatePaths paths, for a
+// bank and for an entry alike.
+func testUpdatePathLimit(t *testing.T, b Backend) {
+	s := open(t, b)
+	r := rand.New(rand.NewPCG(7, 7))
+	res := commit(t, s, store.CreateBank(store.Bank{Name: "a"}), store.AddEntry(RandomImage(r, "a")))
+	id := res.Results[1].Entry.ID
+	paths := make([]string, store.MaxUpdatePaths+1)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("labels.k%d", i)
+	}
+	_, err := s.Commit(ctx(t), "tester", store.UpdateBank("a", store.Bank{}, paths...))
+	wantErr(t, err, store.ErrInvalid, "a bank update past MaxUpdatePaths")
+	_, err = s.Commit(ctx(t), "tester", store.UpdateEntry(id, store.Entry{}, paths...))
+	wantErr(t, err, store.ErrInvalid, "an entry update past MaxUpdatePaths")
+	commit(t, s, store.UpdateEntry(id, store.Entry{}, paths[:store.MaxUpdatePaths]...))
 }

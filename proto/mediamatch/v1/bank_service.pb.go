@@ -630,6 +630,11 @@ type CreateEntryResponse struct {
 	Entry *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
 	// True when the bank already held this content and no entry was added.
 	AlreadyExists bool `protobuf:"varint,2,opt,name=already_exists,json=alreadyExists,proto3" json:"already_exists,omitempty"`
+	// Set when the media given was not a well-formed file but was decoded as
+	// browsers show it, and the entry holds the hashes of what they show; see
+	// DecodeReport. Unset for well-formed media and for an entry given as
+	// hashes. The report is not stored with the entry.
+	Decode        *DecodeReport `protobuf:"bytes,3,opt,name=decode,proto3" json:"decode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -676,6 +681,13 @@ func (x *CreateEntryResponse) GetAlreadyExists() bool {
 		return x.AlreadyExists
 	}
 	return false
+}
+
+func (x *CreateEntryResponse) GetDecode() *DecodeReport {
+	if x != nil {
+		return x.Decode
+	}
+	return nil
 }
 
 // CreateEntryStreamHeader is the first message of a CreateEntryStream call.
@@ -852,6 +864,11 @@ type CreateEntryStreamResponse struct {
 	Entry *Entry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
 	// True when the bank already held this content and no entry was added.
 	AlreadyExists bool `protobuf:"varint,2,opt,name=already_exists,json=alreadyExists,proto3" json:"already_exists,omitempty"`
+	// Set when the media given was not a well-formed file but was decoded as
+	// browsers show it, and the entry holds the hashes of what they show; see
+	// DecodeReport. Unset for well-formed media and for an entry given as
+	// hashes. The report is not stored with the entry.
+	Decode        *DecodeReport `protobuf:"bytes,3,opt,name=decode,proto3" json:"decode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -898,6 +915,13 @@ func (x *CreateEntryStreamResponse) GetAlreadyExists() bool {
 		return x.AlreadyExists
 	}
 	return false
+}
+
+func (x *CreateEntryStreamResponse) GetDecode() *DecodeReport {
+	if x != nil {
+		return x.Decode
+	}
+	return nil
 }
 
 // GetEntryRequest names the entry to return.
@@ -1479,7 +1503,7 @@ var File_mediamatch_v1_bank_service_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\n" +
-	" mediamatch/v1/bank_service.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x18mediamatch/v1/bank.proto\"U\n" +
+	" mediamatch/v1/bank_service.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x18mediamatch/v1/bank.proto\x1a\x18mediamatch/v1/hash.proto\"U\n" +
 	"\x11CreateBankRequest\x12\x17\n" +
 	"\abank_id\x18\x01 \x01(\tR\x06bankId\x12'\n" +
 	"\x04bank\x18\x02 \x01(\v2\x13.mediamatch.v1.BankR\x04bank\"=\n" +
@@ -1511,10 +1535,11 @@ const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12*\n" +
 	"\x05entry\x18\x02 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12\x14\n" +
 	"\x05media\x18\x03 \x01(\fR\x05media\x12,\n" +
-	"\x04view\x18\x04 \x01(\x0e2\x18.mediamatch.v1.EntryViewR\x04view\"h\n" +
+	"\x04view\x18\x04 \x01(\x0e2\x18.mediamatch.v1.EntryViewR\x04view\"\x9d\x01\n" +
 	"\x13CreateEntryResponse\x12*\n" +
 	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12%\n" +
-	"\x0ealready_exists\x18\x02 \x01(\bR\ralreadyExists\"\xaa\x01\n" +
+	"\x0ealready_exists\x18\x02 \x01(\bR\ralreadyExists\x123\n" +
+	"\x06decode\x18\x03 \x01(\v2\x1b.mediamatch.v1.DecodeReportR\x06decode\"\xaa\x01\n" +
 	"\x17CreateEntryStreamHeader\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12*\n" +
 	"\x05entry\x18\x02 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12\x1d\n" +
@@ -1524,10 +1549,11 @@ const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\x18CreateEntryStreamRequest\x12@\n" +
 	"\x06header\x18\x01 \x01(\v2&.mediamatch.v1.CreateEntryStreamHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
-	"\x04part\"n\n" +
+	"\x04part\"\xa3\x01\n" +
 	"\x19CreateEntryStreamResponse\x12*\n" +
 	"\x05entry\x18\x01 \x01(\v2\x14.mediamatch.v1.EntryR\x05entry\x12%\n" +
-	"\x0ealready_exists\x18\x02 \x01(\bR\ralreadyExists\"S\n" +
+	"\x0ealready_exists\x18\x02 \x01(\bR\ralreadyExists\x123\n" +
+	"\x06decode\x18\x03 \x01(\v2\x1b.mediamatch.v1.DecodeReportR\x06decode\"S\n" +
 	"\x0fGetEntryRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x18.mediamatch.v1.EntryViewR\x04view\">\n" +
@@ -1622,7 +1648,8 @@ var file_mediamatch_v1_bank_service_proto_goTypes = []any{
 	(*fieldmaskpb.FieldMask)(nil),     // 26: google.protobuf.FieldMask
 	(*Entry)(nil),                     // 27: mediamatch.v1.Entry
 	(EntryView)(0),                    // 28: mediamatch.v1.EntryView
-	(*Change)(nil),                    // 29: mediamatch.v1.Change
+	(*DecodeReport)(nil),              // 29: mediamatch.v1.DecodeReport
+	(*Change)(nil),                    // 30: mediamatch.v1.Change
 }
 var file_mediamatch_v1_bank_service_proto_depIdxs = []int32{
 	25, // 0: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
@@ -1635,48 +1662,50 @@ var file_mediamatch_v1_bank_service_proto_depIdxs = []int32{
 	27, // 7: mediamatch.v1.CreateEntryRequest.entry:type_name -> mediamatch.v1.Entry
 	28, // 8: mediamatch.v1.CreateEntryRequest.view:type_name -> mediamatch.v1.EntryView
 	27, // 9: mediamatch.v1.CreateEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	27, // 10: mediamatch.v1.CreateEntryStreamHeader.entry:type_name -> mediamatch.v1.Entry
-	28, // 11: mediamatch.v1.CreateEntryStreamHeader.view:type_name -> mediamatch.v1.EntryView
-	12, // 12: mediamatch.v1.CreateEntryStreamRequest.header:type_name -> mediamatch.v1.CreateEntryStreamHeader
-	27, // 13: mediamatch.v1.CreateEntryStreamResponse.entry:type_name -> mediamatch.v1.Entry
-	28, // 14: mediamatch.v1.GetEntryRequest.view:type_name -> mediamatch.v1.EntryView
-	27, // 15: mediamatch.v1.GetEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	28, // 16: mediamatch.v1.ListEntriesRequest.view:type_name -> mediamatch.v1.EntryView
-	27, // 17: mediamatch.v1.ListEntriesResponse.entries:type_name -> mediamatch.v1.Entry
-	27, // 18: mediamatch.v1.UpdateEntryRequest.entry:type_name -> mediamatch.v1.Entry
-	26, // 19: mediamatch.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	27, // 20: mediamatch.v1.UpdateEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	27, // 21: mediamatch.v1.DeleteEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	29, // 22: mediamatch.v1.ListChangesResponse.changes:type_name -> mediamatch.v1.Change
-	0,  // 23: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
-	2,  // 24: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
-	4,  // 25: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
-	6,  // 26: mediamatch.v1.BankService.UpdateBank:input_type -> mediamatch.v1.UpdateBankRequest
-	8,  // 27: mediamatch.v1.BankService.DeleteBank:input_type -> mediamatch.v1.DeleteBankRequest
-	10, // 28: mediamatch.v1.BankService.CreateEntry:input_type -> mediamatch.v1.CreateEntryRequest
-	13, // 29: mediamatch.v1.BankService.CreateEntryStream:input_type -> mediamatch.v1.CreateEntryStreamRequest
-	15, // 30: mediamatch.v1.BankService.GetEntry:input_type -> mediamatch.v1.GetEntryRequest
-	17, // 31: mediamatch.v1.BankService.ListEntries:input_type -> mediamatch.v1.ListEntriesRequest
-	19, // 32: mediamatch.v1.BankService.UpdateEntry:input_type -> mediamatch.v1.UpdateEntryRequest
-	21, // 33: mediamatch.v1.BankService.DeleteEntry:input_type -> mediamatch.v1.DeleteEntryRequest
-	23, // 34: mediamatch.v1.BankService.ListChanges:input_type -> mediamatch.v1.ListChangesRequest
-	1,  // 35: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
-	3,  // 36: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
-	5,  // 37: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
-	7,  // 38: mediamatch.v1.BankService.UpdateBank:output_type -> mediamatch.v1.UpdateBankResponse
-	9,  // 39: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
-	11, // 40: mediamatch.v1.BankService.CreateEntry:output_type -> mediamatch.v1.CreateEntryResponse
-	14, // 41: mediamatch.v1.BankService.CreateEntryStream:output_type -> mediamatch.v1.CreateEntryStreamResponse
-	16, // 42: mediamatch.v1.BankService.GetEntry:output_type -> mediamatch.v1.GetEntryResponse
-	18, // 43: mediamatch.v1.BankService.ListEntries:output_type -> mediamatch.v1.ListEntriesResponse
-	20, // 44: mediamatch.v1.BankService.UpdateEntry:output_type -> mediamatch.v1.UpdateEntryResponse
-	22, // 45: mediamatch.v1.BankService.DeleteEntry:output_type -> mediamatch.v1.DeleteEntryResponse
-	24, // 46: mediamatch.v1.BankService.ListChanges:output_type -> mediamatch.v1.ListChangesResponse
-	35, // [35:47] is the sub-list for method output_type
-	23, // [23:35] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	29, // 10: mediamatch.v1.CreateEntryResponse.decode:type_name -> mediamatch.v1.DecodeReport
+	27, // 11: mediamatch.v1.CreateEntryStreamHeader.entry:type_name -> mediamatch.v1.Entry
+	28, // 12: mediamatch.v1.CreateEntryStreamHeader.view:type_name -> mediamatch.v1.EntryView
+	12, // 13: mediamatch.v1.CreateEntryStreamRequest.header:type_name -> mediamatch.v1.CreateEntryStreamHeader
+	27, // 14: mediamatch.v1.CreateEntryStreamResponse.entry:type_name -> mediamatch.v1.Entry
+	29, // 15: mediamatch.v1.CreateEntryStreamResponse.decode:type_name -> mediamatch.v1.DecodeReport
+	28, // 16: mediamatch.v1.GetEntryRequest.view:type_name -> mediamatch.v1.EntryView
+	27, // 17: mediamatch.v1.GetEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	28, // 18: mediamatch.v1.ListEntriesRequest.view:type_name -> mediamatch.v1.EntryView
+	27, // 19: mediamatch.v1.ListEntriesResponse.entries:type_name -> mediamatch.v1.Entry
+	27, // 20: mediamatch.v1.UpdateEntryRequest.entry:type_name -> mediamatch.v1.Entry
+	26, // 21: mediamatch.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	27, // 22: mediamatch.v1.UpdateEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	27, // 23: mediamatch.v1.DeleteEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	30, // 24: mediamatch.v1.ListChangesResponse.changes:type_name -> mediamatch.v1.Change
+	0,  // 25: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
+	2,  // 26: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
+	4,  // 27: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
+	6,  // 28: mediamatch.v1.BankService.UpdateBank:input_type -> mediamatch.v1.UpdateBankRequest
+	8,  // 29: mediamatch.v1.BankService.DeleteBank:input_type -> mediamatch.v1.DeleteBankRequest
+	10, // 30: mediamatch.v1.BankService.CreateEntry:input_type -> mediamatch.v1.CreateEntryRequest
+	13, // 31: mediamatch.v1.BankService.CreateEntryStream:input_type -> mediamatch.v1.CreateEntryStreamRequest
+	15, // 32: mediamatch.v1.BankService.GetEntry:input_type -> mediamatch.v1.GetEntryRequest
+	17, // 33: mediamatch.v1.BankService.ListEntries:input_type -> mediamatch.v1.ListEntriesRequest
+	19, // 34: mediamatch.v1.BankService.UpdateEntry:input_type -> mediamatch.v1.UpdateEntryRequest
+	21, // 35: mediamatch.v1.BankService.DeleteEntry:input_type -> mediamatch.v1.DeleteEntryRequest
+	23, // 36: mediamatch.v1.BankService.ListChanges:input_type -> mediamatch.v1.ListChangesRequest
+	1,  // 37: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
+	3,  // 38: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
+	5,  // 39: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
+	7,  // 40: mediamatch.v1.BankService.UpdateBank:output_type -> mediamatch.v1.UpdateBankResponse
+	9,  // 41: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
+	11, // 42: mediamatch.v1.BankService.CreateEntry:output_type -> mediamatch.v1.CreateEntryResponse
+	14, // 43: mediamatch.v1.BankService.CreateEntryStream:output_type -> mediamatch.v1.CreateEntryStreamResponse
+	16, // 44: mediamatch.v1.BankService.GetEntry:output_type -> mediamatch.v1.GetEntryResponse
+	18, // 45: mediamatch.v1.BankService.ListEntries:output_type -> mediamatch.v1.ListEntriesResponse
+	20, // 46: mediamatch.v1.BankService.UpdateEntry:output_type -> mediamatch.v1.UpdateEntryResponse
+	22, // 47: mediamatch.v1.BankService.DeleteEntry:output_type -> mediamatch.v1.DeleteEntryResponse
+	24, // 48: mediamatch.v1.BankService.ListChanges:output_type -> mediamatch.v1.ListChangesResponse
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_bank_service_proto_init() }
@@ -1685,6 +1714,7 @@ func file_mediamatch_v1_bank_service_proto_init() {
 		return
 	}
 	file_mediamatch_v1_bank_proto_init()
+	file_mediamatch_v1_hash_proto_init()
 	file_mediamatch_v1_bank_service_proto_msgTypes[13].OneofWrappers = []any{
 		(*CreateEntryStreamRequest_Header)(nil),
 		(*CreateEntryStreamRequest_Chunk)(nil),

@@ -654,6 +654,84 @@ func (x *MediaHashes) GetKeypoints() []*Keypoint {
 	return nil
 }
 
+// DecodeReport says how media that is not a well-formed file was decoded.
+// A file cut short or slightly damaged that browsers still show (a JPEG
+// broken off, a GIF whose frames overflow its logical screen) is decoded as
+// browsers decode it and hashed and matched on what they show, rather than
+// refused; the report lets a caller tell a match, or no match, on part of a
+// picture from one on the whole.
+type DecodeReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when part of the picture is missing: the file's data ends or
+	// breaks off, and only what came before was decoded. The rest is
+	// mid-grey in a still image, and left as the canvas was in a GIF frame.
+	// A still image's whole-picture hashes describe the picture so shown;
+	// its size, region hashes and keypoints describe the band of rows the
+	// file holds, the part actually shown.
+	Partial bool `protobuf:"varint,1,opt,name=partial,proto3" json:"partial,omitempty"`
+	// The fraction (0 to 1) of the picture's area decoded from the file's
+	// own data; for an animation, that of its worst frame. 1 when nothing is
+	// missing.
+	VisibleFraction float64 `protobuf:"fixed64,2,opt,name=visible_fraction,json=visibleFraction,proto3" json:"visible_fraction,omitempty"`
+	// What was missing, repaired or ignored, one sentence each, for a person:
+	// for example a GIF frame larger than the logical screen clipped to it,
+	// or an ancillary PNG chunk with a bad checksum skipped. At most 8.
+	Notes         []string `protobuf:"bytes,3,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecodeReport) Reset() {
+	*x = DecodeReport{}
+	mi := &file_mediamatch_v1_hash_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecodeReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecodeReport) ProtoMessage() {}
+
+func (x *DecodeReport) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_hash_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecodeReport.ProtoReflect.Descriptor instead.
+func (*DecodeReport) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_hash_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DecodeReport) GetPartial() bool {
+	if x != nil {
+		return x.Partial
+	}
+	return false
+}
+
+func (x *DecodeReport) GetVisibleFraction() float64 {
+	if x != nil {
+		return x.VisibleFraction
+	}
+	return 0
+}
+
+func (x *DecodeReport) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
 // Keypoint is one local feature of an image: a corner found at some scale,
 // with a descriptor of the patch around it.
 type Keypoint struct {
@@ -672,7 +750,7 @@ type Keypoint struct {
 
 func (x *Keypoint) Reset() {
 	*x = Keypoint{}
-	mi := &file_mediamatch_v1_hash_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_hash_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +762,7 @@ func (x *Keypoint) String() string {
 func (*Keypoint) ProtoMessage() {}
 
 func (x *Keypoint) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_hash_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_hash_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +775,7 @@ func (x *Keypoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Keypoint.ProtoReflect.Descriptor instead.
 func (*Keypoint) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_hash_proto_rawDescGZIP(), []int{5}
+	return file_mediamatch_v1_hash_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Keypoint) GetX() float32 {
@@ -766,7 +844,11 @@ const file_mediamatch_v1_hash_proto_rawDesc = "" +
 	"\x10duration_seconds\x18\x05 \x01(\x01R\x0fdurationSeconds\x12+\n" +
 	"\x06hashes\x18\x06 \x03(\v2\x13.mediamatch.v1.HashR\x06hashes\x125\n" +
 	"\x06frames\x18\a \x03(\v2\x1d.mediamatch.v1.VideoFrameHashR\x06frames\x125\n" +
-	"\tkeypoints\x18\b \x03(\v2\x17.mediamatch.v1.KeypointR\tkeypoints\"c\n" +
+	"\tkeypoints\x18\b \x03(\v2\x17.mediamatch.v1.KeypointR\tkeypoints\"i\n" +
+	"\fDecodeReport\x12\x18\n" +
+	"\apartial\x18\x01 \x01(\bR\apartial\x12)\n" +
+	"\x10visible_fraction\x18\x02 \x01(\x01R\x0fvisibleFraction\x12\x14\n" +
+	"\x05notes\x18\x03 \x03(\tR\x05notes\"c\n" +
 	"\bKeypoint\x12\f\n" +
 	"\x01x\x18\x01 \x01(\x02R\x01x\x12\f\n" +
 	"\x01y\x18\x02 \x01(\x02R\x01y\x12\x14\n" +
@@ -806,7 +888,7 @@ func file_mediamatch_v1_hash_proto_rawDescGZIP() []byte {
 }
 
 var file_mediamatch_v1_hash_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mediamatch_v1_hash_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_mediamatch_v1_hash_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_mediamatch_v1_hash_proto_goTypes = []any{
 	(MediaKind)(0),         // 0: mediamatch.v1.MediaKind
 	(DihedralVariant)(0),   // 1: mediamatch.v1.DihedralVariant
@@ -816,7 +898,8 @@ var file_mediamatch_v1_hash_proto_goTypes = []any{
 	(*VideoFrameHash)(nil), // 5: mediamatch.v1.VideoFrameHash
 	(*TimeRange)(nil),      // 6: mediamatch.v1.TimeRange
 	(*MediaHashes)(nil),    // 7: mediamatch.v1.MediaHashes
-	(*Keypoint)(nil),       // 8: mediamatch.v1.Keypoint
+	(*DecodeReport)(nil),   // 8: mediamatch.v1.DecodeReport
+	(*Keypoint)(nil),       // 9: mediamatch.v1.Keypoint
 }
 var file_mediamatch_v1_hash_proto_depIdxs = []int32{
 	2, // 0: mediamatch.v1.Region.kind:type_name -> mediamatch.v1.RegionKind
@@ -825,7 +908,7 @@ var file_mediamatch_v1_hash_proto_depIdxs = []int32{
 	0, // 3: mediamatch.v1.MediaHashes.kind:type_name -> mediamatch.v1.MediaKind
 	4, // 4: mediamatch.v1.MediaHashes.hashes:type_name -> mediamatch.v1.Hash
 	5, // 5: mediamatch.v1.MediaHashes.frames:type_name -> mediamatch.v1.VideoFrameHash
-	8, // 6: mediamatch.v1.MediaHashes.keypoints:type_name -> mediamatch.v1.Keypoint
+	9, // 6: mediamatch.v1.MediaHashes.keypoints:type_name -> mediamatch.v1.Keypoint
 	7, // [7:7] is the sub-list for method output_type
 	7, // [7:7] is the sub-list for method input_type
 	7, // [7:7] is the sub-list for extension type_name
@@ -846,7 +929,7 @@ func file_mediamatch_v1_hash_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_hash_proto_rawDesc), len(file_mediamatch_v1_hash_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

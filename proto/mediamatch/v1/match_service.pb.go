@@ -138,7 +138,10 @@ func (x *HashRequest) GetDihedral() bool {
 type HashResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The media's kind, size and hashes.
-	Media         *MediaHashes `protobuf:"bytes,1,opt,name=media,proto3" json:"media,omitempty"`
+	Media *MediaHashes `protobuf:"bytes,1,opt,name=media,proto3" json:"media,omitempty"`
+	// Set when the media was not a well-formed file but was decoded as
+	// browsers show it; see DecodeReport. Unset for well-formed media.
+	Decode        *DecodeReport `protobuf:"bytes,2,opt,name=decode,proto3" json:"decode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -176,6 +179,13 @@ func (*HashResponse) Descriptor() ([]byte, []int) {
 func (x *HashResponse) GetMedia() *MediaHashes {
 	if x != nil {
 		return x.Media
+	}
+	return nil
+}
+
+func (x *HashResponse) GetDecode() *DecodeReport {
+	if x != nil {
+		return x.Decode
 	}
 	return nil
 }
@@ -806,7 +816,12 @@ type MatchResult struct {
 	LowQuality bool `protobuf:"varint,3,opt,name=low_quality,json=lowQuality,proto3" json:"low_quality,omitempty"`
 	// True when more matches were found than the limit allowed; the best ones
 	// were kept.
-	Truncated     bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	Truncated bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Set when the query media was not a well-formed file but was decoded as
+	// browsers show it (cut short, or with defects they ignore): partial is
+	// then true when part of the picture is missing. Unset for well-formed
+	// media and for a query given as hashes.
+	Decode        *DecodeReport `protobuf:"bytes,5,opt,name=decode,proto3" json:"decode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -867,6 +882,13 @@ func (x *MatchResult) GetTruncated() bool {
 		return x.Truncated
 	}
 	return false
+}
+
+func (x *MatchResult) GetDecode() *DecodeReport {
+	if x != nil {
+		return x.Decode
+	}
+	return nil
 }
 
 // MatchResponse carries the answer to a Match call.
@@ -1113,9 +1135,10 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	"!mediamatch/v1/match_service.proto\x12\rmediamatch.v1\x1a\x18mediamatch/v1/hash.proto\"?\n" +
 	"\vHashRequest\x12\x14\n" +
 	"\x05media\x18\x01 \x01(\fR\x05media\x12\x1a\n" +
-	"\bdihedral\x18\x02 \x01(\bR\bdihedral\"@\n" +
+	"\bdihedral\x18\x02 \x01(\bR\bdihedral\"u\n" +
 	"\fHashResponse\x120\n" +
-	"\x05media\x18\x01 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05media\"\xf6\x04\n" +
+	"\x05media\x18\x01 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05media\x123\n" +
+	"\x06decode\x18\x02 \x01(\v2\x1b.mediamatch.v1.DecodeReportR\x06decode\"\xf6\x04\n" +
 	"\fMatchOptions\x12\x14\n" +
 	"\x05banks\x18\x01 \x03(\tR\x05banks\x12K\n" +
 	"\n" +
@@ -1189,13 +1212,14 @@ const file_mediamatch_v1_match_service_proto_rawDesc = "" +
 	"\t_distanceB\x16\n" +
 	"\x14_query_match_percentB\x16\n" +
 	"\x14_entry_match_percentB\x13\n" +
-	"\x11_keypoint_inliers\"\xae\x01\n" +
+	"\x11_keypoint_inliers\"\xe3\x01\n" +
 	"\vMatchResult\x12.\n" +
 	"\amatches\x18\x01 \x03(\v2\x14.mediamatch.v1.MatchR\amatches\x120\n" +
 	"\x05query\x18\x02 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05query\x12\x1f\n" +
 	"\vlow_quality\x18\x03 \x01(\bR\n" +
 	"lowQuality\x12\x1c\n" +
-	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"C\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x123\n" +
+	"\x06decode\x18\x05 \x01(\v2\x1b.mediamatch.v1.DecodeReportR\x06decode\"C\n" +
 	"\rMatchResponse\x122\n" +
 	"\x06result\x18\x01 \x01(\v2\x1a.mediamatch.v1.MatchResultR\x06result\"i\n" +
 	"\x11MatchStreamHeader\x125\n" +
@@ -1247,47 +1271,50 @@ var file_mediamatch_v1_match_service_proto_goTypes = []any{
 	nil,                         // 12: mediamatch.v1.MatchOptions.ThresholdsEntry
 	nil,                         // 13: mediamatch.v1.Match.LabelsEntry
 	(*MediaHashes)(nil),         // 14: mediamatch.v1.MediaHashes
-	(DihedralVariant)(0),        // 15: mediamatch.v1.DihedralVariant
-	(*Region)(nil),              // 16: mediamatch.v1.Region
-	(*TimeRange)(nil),           // 17: mediamatch.v1.TimeRange
-	(MediaKind)(0),              // 18: mediamatch.v1.MediaKind
+	(*DecodeReport)(nil),        // 15: mediamatch.v1.DecodeReport
+	(DihedralVariant)(0),        // 16: mediamatch.v1.DihedralVariant
+	(*Region)(nil),              // 17: mediamatch.v1.Region
+	(*TimeRange)(nil),           // 18: mediamatch.v1.TimeRange
+	(MediaKind)(0),              // 19: mediamatch.v1.MediaKind
 }
 var file_mediamatch_v1_match_service_proto_depIdxs = []int32{
 	14, // 0: mediamatch.v1.HashResponse.media:type_name -> mediamatch.v1.MediaHashes
-	12, // 1: mediamatch.v1.MatchOptions.thresholds:type_name -> mediamatch.v1.MatchOptions.ThresholdsEntry
-	14, // 2: mediamatch.v1.MatchRequest.hashes:type_name -> mediamatch.v1.MediaHashes
-	3,  // 3: mediamatch.v1.MatchRequest.options:type_name -> mediamatch.v1.MatchOptions
-	15, // 4: mediamatch.v1.Evidence.dihedral:type_name -> mediamatch.v1.DihedralVariant
-	16, // 5: mediamatch.v1.Evidence.query_region:type_name -> mediamatch.v1.Region
-	16, // 6: mediamatch.v1.Evidence.entry_region:type_name -> mediamatch.v1.Region
-	17, // 7: mediamatch.v1.Evidence.query_ranges:type_name -> mediamatch.v1.TimeRange
-	17, // 8: mediamatch.v1.Evidence.entry_ranges:type_name -> mediamatch.v1.TimeRange
-	13, // 9: mediamatch.v1.Match.labels:type_name -> mediamatch.v1.Match.LabelsEntry
-	15, // 10: mediamatch.v1.Match.dihedral:type_name -> mediamatch.v1.DihedralVariant
-	18, // 11: mediamatch.v1.Match.entry_kind:type_name -> mediamatch.v1.MediaKind
-	17, // 12: mediamatch.v1.Match.query_ranges:type_name -> mediamatch.v1.TimeRange
-	17, // 13: mediamatch.v1.Match.entry_ranges:type_name -> mediamatch.v1.TimeRange
-	16, // 14: mediamatch.v1.Match.query_region:type_name -> mediamatch.v1.Region
-	16, // 15: mediamatch.v1.Match.entry_region:type_name -> mediamatch.v1.Region
-	0,  // 16: mediamatch.v1.Match.tier:type_name -> mediamatch.v1.MatchTier
-	5,  // 17: mediamatch.v1.Match.evidence:type_name -> mediamatch.v1.Evidence
-	6,  // 18: mediamatch.v1.MatchResult.matches:type_name -> mediamatch.v1.Match
-	14, // 19: mediamatch.v1.MatchResult.query:type_name -> mediamatch.v1.MediaHashes
-	7,  // 20: mediamatch.v1.MatchResponse.result:type_name -> mediamatch.v1.MatchResult
-	3,  // 21: mediamatch.v1.MatchStreamHeader.options:type_name -> mediamatch.v1.MatchOptions
-	9,  // 22: mediamatch.v1.MatchStreamRequest.header:type_name -> mediamatch.v1.MatchStreamHeader
-	7,  // 23: mediamatch.v1.MatchStreamResponse.result:type_name -> mediamatch.v1.MatchResult
-	1,  // 24: mediamatch.v1.MatchService.Hash:input_type -> mediamatch.v1.HashRequest
-	4,  // 25: mediamatch.v1.MatchService.Match:input_type -> mediamatch.v1.MatchRequest
-	10, // 26: mediamatch.v1.MatchService.MatchStream:input_type -> mediamatch.v1.MatchStreamRequest
-	2,  // 27: mediamatch.v1.MatchService.Hash:output_type -> mediamatch.v1.HashResponse
-	8,  // 28: mediamatch.v1.MatchService.Match:output_type -> mediamatch.v1.MatchResponse
-	11, // 29: mediamatch.v1.MatchService.MatchStream:output_type -> mediamatch.v1.MatchStreamResponse
-	27, // [27:30] is the sub-list for method output_type
-	24, // [24:27] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	15, // 1: mediamatch.v1.HashResponse.decode:type_name -> mediamatch.v1.DecodeReport
+	12, // 2: mediamatch.v1.MatchOptions.thresholds:type_name -> mediamatch.v1.MatchOptions.ThresholdsEntry
+	14, // 3: mediamatch.v1.MatchRequest.hashes:type_name -> mediamatch.v1.MediaHashes
+	3,  // 4: mediamatch.v1.MatchRequest.options:type_name -> mediamatch.v1.MatchOptions
+	16, // 5: mediamatch.v1.Evidence.dihedral:type_name -> mediamatch.v1.DihedralVariant
+	17, // 6: mediamatch.v1.Evidence.query_region:type_name -> mediamatch.v1.Region
+	17, // 7: mediamatch.v1.Evidence.entry_region:type_name -> mediamatch.v1.Region
+	18, // 8: mediamatch.v1.Evidence.query_ranges:type_name -> mediamatch.v1.TimeRange
+	18, // 9: mediamatch.v1.Evidence.entry_ranges:type_name -> mediamatch.v1.TimeRange
+	13, // 10: mediamatch.v1.Match.labels:type_name -> mediamatch.v1.Match.LabelsEntry
+	16, // 11: mediamatch.v1.Match.dihedral:type_name -> mediamatch.v1.DihedralVariant
+	19, // 12: mediamatch.v1.Match.entry_kind:type_name -> mediamatch.v1.MediaKind
+	18, // 13: mediamatch.v1.Match.query_ranges:type_name -> mediamatch.v1.TimeRange
+	18, // 14: mediamatch.v1.Match.entry_ranges:type_name -> mediamatch.v1.TimeRange
+	17, // 15: mediamatch.v1.Match.query_region:type_name -> mediamatch.v1.Region
+	17, // 16: mediamatch.v1.Match.entry_region:type_name -> mediamatch.v1.Region
+	0,  // 17: mediamatch.v1.Match.tier:type_name -> mediamatch.v1.MatchTier
+	5,  // 18: mediamatch.v1.Match.evidence:type_name -> mediamatch.v1.Evidence
+	6,  // 19: mediamatch.v1.MatchResult.matches:type_name -> mediamatch.v1.Match
+	14, // 20: mediamatch.v1.MatchResult.query:type_name -> mediamatch.v1.MediaHashes
+	15, // 21: mediamatch.v1.MatchResult.decode:type_name -> mediamatch.v1.DecodeReport
+	7,  // 22: mediamatch.v1.MatchResponse.result:type_name -> mediamatch.v1.MatchResult
+	3,  // 23: mediamatch.v1.MatchStreamHeader.options:type_name -> mediamatch.v1.MatchOptions
+	9,  // 24: mediamatch.v1.MatchStreamRequest.header:type_name -> mediamatch.v1.MatchStreamHeader
+	7,  // 25: mediamatch.v1.MatchStreamResponse.result:type_name -> mediamatch.v1.MatchResult
+	1,  // 26: mediamatch.v1.MatchService.Hash:input_type -> mediamatch.v1.HashRequest
+	4,  // 27: mediamatch.v1.MatchService.Match:input_type -> mediamatch.v1.MatchRequest
+	10, // 28: mediamatch.v1.MatchService.MatchStream:input_type -> mediamatch.v1.MatchStreamRequest
+	2,  // 29: mediamatch.v1.MatchService.Hash:output_type -> mediamatch.v1.HashResponse
+	8,  // 30: mediamatch.v1.MatchService.Match:output_type -> mediamatch.v1.MatchResponse
+	11, // 31: mediamatch.v1.MatchService.MatchStream:output_type -> mediamatch.v1.MatchStreamResponse
+	29, // [29:32] is the sub-list for method output_type
+	26, // [26:29] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_match_service_proto_init() }

@@ -1,0 +1,164 @@
+package exchange
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// knownError reports whether err is one the readers document.
+func knownError(err error) bool {
+	var le *LineError
+	return errors.As(err, &le) && le.Line >= 1 &&
+		(errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnknownSignal))
+}
+
+// FuzzFileReader reads arbitrary bytes as the local file format: every
+// error is a documented one with its line, and every signal read is
+// written back as a line that reads as the same signal.
+func FuzzFileReader(f *testing.F) {
+	var buf bytes.Buffer
+	w := NewFileWriter(&buf)
+	for _, s := range sampleSignals(f) {
+		w.Write(s)
+	}
+	w.Flush()
+	f.Add(buf.Bytes())
+	f.Add([]byte("# comment\n\npdq " + strings.Repeat("AB", 32) + "\r\n"))
+	f.Add([]byte("vpdq [\"" + strings.Repeat("ab", 32) + ",100,0.000\"]\n"))
+	f.Add([]byte("pdq\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewFileReader(bytes.NewReader(data))
+		for {
+			s, err := r.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				if !knownError(err) {
+					t.Fatalf("an undocumented error: %v", err)
+				}
+				return
+			}
+			var out bytes.Buffer
+			w := NewFileWriter(&out)
+			if err := w.Write(s); err != nil {
+				t.Fatalf("writing %+v read at line %d: %v", s, r.Line(), err)
+			}
+			w.Flush()
+			again, err := NewFileReader(&out).Next()
+			if err != nil || !reflect.DeepEqual(again, s) {
+				t.Fatalf("%q read back as %+v, %v; was %+v", out.String(), again, err, s)
+			}
+		}
+	})
+}
+
+// FuzzCSVReader reads arbitrary bytes as a CSV dataset, with the same
+// checks, and what it reads is written without a field a spreadsheet
+// would run.
+func FuzzCSVReader(f *testing.F) {
+	var buf bytes.Buffer
+	w := NewCSVWriter(&buf)
+	for _, s := range sampleSignals(f) {
+		w.Write(Record{Signal: s, Collab: "=x", Category: "c", Tags: []string{"a", "+b"}})
+	}
+	w.Flush()
+	f.Add(buf.Bytes())
+	f.Add([]byte("signal_type,signal_str,collab,category,tags\npdq,\"" + strings.Repeat("ab", 32) + "\",,,\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewCSVReader(bytes.NewReader(data))
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				if !knownError(err) {
+					t.Fatalf("an undocumented error: %v", err)
+				}
+				return
+			}
+			var out bytes.Buffer
+			w := NewCSVWriter(&out)
+			if err := w.Write(rec); err != nil {
+				t.Fatalf("writing %+v: %v", rec, err)
+			}
+			w.Flush()
+			again, err := NewCSVReader(&out).Next()
+			if err != nil || again.Signal.Hash.Hex() != rec.Signal.Hash.Hex() || again.Collab != rec.Collab ||
+				again.Category != rec.Category || strings.Join(again.Tags, " ") != strings.Join(rec.Tags, " ") {
+				t.Fatalf("%q read back as %+v, %v; was %+v", out.String(), again, err, rec)
+			}
+		}
+	})
+}
+
+// FuzzParseKey reads arbitrary bytes as key files: refused with ErrInvalid
+// or read as a key that writes back to a file read as the same key.
+func FuzzParseKey(f *testing.F) {
+	pub, priv, _ := GenerateKey()
+	p1, _ := MarshalPrivateKey(priv)
+	p2, _ := MarshalPublicKey(pub)
+	f.Add(p1)
+	f.Add(p2)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if k, err := ParsePrivateKey(data); err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("private: %v", err)
+			}
+		} else if out, err := MarshalPrivateKey(k); err != nil {
+			t.Fatal(err)
+		} else if again, err := ParsePrivateKey(out); err != nil || !again.Equal(k) {
+			t.Fatalf("private key round trip: %v", err)
+		}
+		if k, err := ParsePublicKey(data); err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("public: %v", err)
+			}
+		} else if out, err := MarshalPublicKey(k); err != nil {
+			t.Fatal(err)
+		} else if again, err := ParsePublicKey(out); err != nil || !again.Equal(k) {
+			t.Fatalf("public key round trip: %v", err)
+		}
+	})
+}
+
+// FuzzNativeReader reads arbitrary bytes as a native list: every error is
+// a documented one with its line, and every item read writes back to a
+// line that reads as the same item.
+func FuzzNativeReader(f *testing.F) {
+	h, items := nativeSample(f)
+	f.Add(writeNative(f, h, items[:1]))
+	f.Add(writeNative(f, h, items[2:3]))
+	f.Add(writeNative(f, h, items[6:]))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := NewNativeReader(bytes.NewReader(data))
+		if err != nil {
+			if !knownError(err) {
+				t.Fatalf("an undocumented error: %v", err)
+			}
+			return
+		}
+		for {
+			it, err := r.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				if !knownError(err) {
+					t.Fatalf("an undocumented error: %v", err)
+				}
+				return
+			}
+			out := writeNative(t, r.Header(), []NativeItem{it})
+			_, again, err := readNative(out)
+			if err != nil || len(again) != 1 || !reflect.DeepEqual(again[0], it) {
+				t.Fatalf("%q read back as %+v, %v; was %+v", out, again, err, it)
+			}
+		}
+	})
+}
