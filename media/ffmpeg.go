@@ -249,8 +249,11 @@ func seconds(s float64) string {
 // allocate.
 var invalidSize = regexp.MustCompile(`Picture size (\d+)x(\d+) is invalid`)
 
-// showinfo matches the line ffmpeg's showinfo filter logs for each frame.
-var showinfo = regexp.MustCompile(`\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:(\S+).*\bs:(\d+)x(\d+)`)
+// showinfo matches the line ffmpeg's showinfo filter logs for each frame,
+// from its start: the log also holds the input's metadata (titles, handler
+// names), which the uploader writes and ffmpeg prints indented, so a line
+// that merely contains a frame line's text is not one.
+var showinfo = regexp.MustCompile(`^\[Parsed_showinfo_\d+ @ 0x[0-9a-f]+\] n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:(\S+).*\bs:(\d+)x(\d+)`)
 
 // frameLine is one parsed showinfo line.
 type frameLine struct {
@@ -362,41 +365,45 @@ func (j *videoJob) readFrames(stdout io.Reader, p *probeResult, lines <-chan fra
 	return lastTS, nil
 }
 
+// maxLogLine bounds a line of ffmpeg's log that is read. A longer one is
+// skipped to its end: the uploader's metadata can make one, and the rest of
+// it must not be read as lines of their own (a frame line among them).
+const maxLogLine = 64 << 10
+
 // scanStderr splits ffmpeg's log into showinfo frame lines, sent on lines,
 // and everything else, kept in t for error messages.
 func scanStderr(r io.Reader, t *tail, lines chan<- frameLine, done <-chan struct{}) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
+	br := bufio.NewReaderSize(r, maxLogLine)
 	for {
-		if !sc.Scan() {
-			if sc.Err() == nil {
+		raw, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err != nil {
 				return
 			}
-			// An over-long line: skip it and go on.
-			sc = bufio.NewScanner(r)
-			sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
 			continue
 		}
-		text := sc.Text()
-		if !strings.Contains(text, "Parsed_showinfo") {
+		text := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
+		if !strings.HasPrefix(text, "[Parsed_showinfo_") {
 			t.add(text)
-			continue
+		} else if m := showinfo.FindStringSubmatch(text); m != nil {
+			ts, perr := strconv.ParseFloat(m[3], 64)
+			if perr != nil || math.IsNaN(ts) || math.IsInf(ts, 0) {
+				ts = 0
+			}
+			w, _ := strconv.Atoi(m[4])
+			h, _ := strconv.Atoi(m[5])
+			select {
+			case lines <- frameLine{ts: ts, width: w, height: h}:
+			case <-done:
+				_, _ = io.Copy(io.Discard, br)
+				return
+			}
 		}
-		m := showinfo.FindStringSubmatch(text)
-		if m == nil {
-			continue
-		}
-		ts, err := strconv.ParseFloat(m[3], 64)
-		if err != nil || math.IsNaN(ts) || math.IsInf(ts, 0) {
-			ts = 0
-		}
-		w, _ := strconv.Atoi(m[4])
-		h, _ := strconv.Atoi(m[5])
-		select {
-		case lines <- frameLine{ts: ts, width: w, height: h}:
-		case <-done:
-			_, _ = io.Copy(io.Discard, r)
-			return
+		if err != nil {
+			return // the end of the log, or the pipe closed
 		}
 	}
 }

@@ -142,15 +142,18 @@ func parseMediaHashes(m *pb.MediaHashes) (*parsedHashes, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hash %d: %w", i, err)
 		}
-		if h.Quality != nil {
-			q := h.GetQuality()
-			if q < 0 || q > 100 {
-				return nil, fmt.Errorf("%w: hash %d: quality %d outside 0..100", errInvalidRequest, i, q)
-			}
-			parsed.Quality = int(q)
-		} else if t, _ := hashing.Lookup(parsed.Type); t.HasQuality {
-			// A hash supplied without its quality is trusted as good enough.
+		if q := h.GetQuality(); h.Quality != nil && (q < 0 || q > 100) {
+			return nil, fmt.Errorf("%w: hash %d: quality %d outside 0..100", errInvalidRequest, i, q)
+		}
+		// A type without a quality keeps none, even if one is given, so
+		// that the entry reads back as it was sent (the field is unset
+		// for such types). A hash supplied without its quality is trusted
+		// as good enough.
+		if t, _ := hashing.Lookup(parsed.Type); t.HasQuality {
 			parsed.Quality = 100
+			if h.Quality != nil {
+				parsed.Quality = int(h.GetQuality())
+			}
 		}
 		if err := checkRegion(h.GetRegion()); err != nil {
 			return nil, fmt.Errorf("%w: hash %d: %v", errInvalidRequest, i, err)
