@@ -50,19 +50,24 @@ func sampleSignals(t testing.TB) []Signal {
 	}
 }
 
-func readFile(t testing.TB, data string) ([]Signal, error) {
-	r := NewFileReader(strings.NewReader(data))
-	var out []Signal
+// readAll calls next until it returns io.EOF, and returns what it read
+// and the error that ended it (nil for io.EOF).
+func readAll[T any](next func() (T, error)) ([]T, error) {
+	var out []T
 	for {
-		s, err := r.Next()
+		v, err := next()
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
 			return out, err
 		}
-		out = append(out, s)
+		out = append(out, v)
 	}
+}
+
+func readFile(t testing.TB, data string) ([]Signal, error) {
+	return readAll(NewFileReader(strings.NewReader(data)).Next)
 }
 
 func TestFileRoundTrip(t *testing.T) {
@@ -134,18 +139,7 @@ func TestFileMalformed(t *testing.T) {
 }
 
 func readCSV(t testing.TB, data string) ([]Record, error) {
-	r := NewCSVReader(strings.NewReader(data))
-	var out []Record
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, rec)
-	}
+	return readAll(NewCSVReader(strings.NewReader(data)).Next)
 }
 
 func TestCSVRoundTrip(t *testing.T) {

@@ -3,7 +3,6 @@ package exchange
 import (
 	"bytes"
 	"errors"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,6 +13,16 @@ func knownError(err error) bool {
 	var le *LineError
 	return errors.As(err, &le) && le.Line >= 1 &&
 		(errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnknownSignal))
+}
+
+// readChecked reads every item next gives, failing t on an error that is
+// not a documented one; a documented error ends the items.
+func readChecked[T any](t *testing.T, next func() (T, error)) []T {
+	items, err := readAll(next)
+	if err != nil && !knownError(err) {
+		t.Fatalf("an undocumented error: %v", err)
+	}
+	return items
 }
 
 // FuzzFileReader reads arbitrary bytes as the local file format: every
@@ -31,22 +40,12 @@ func FuzzFileReader(f *testing.F) {
 	f.Add([]byte("vpdq [\"" + strings.Repeat("ab", 32) + ",100,0.000\"]\n"))
 	f.Add([]byte("pdq\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := NewFileReader(bytes.NewReader(data))
-		for {
-			s, err := r.Next()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				if !knownError(err) {
-					t.Fatalf("an undocumented error: %v", err)
-				}
-				return
-			}
+		signals := readChecked(t, NewFileReader(bytes.NewReader(data)).Next)
+		for _, s := range signals {
 			var out bytes.Buffer
 			w := NewFileWriter(&out)
 			if err := w.Write(s); err != nil {
-				t.Fatalf("writing %+v read at line %d: %v", s, r.Line(), err)
+				t.Fatalf("writing %+v: %v", s, err)
 			}
 			w.Flush()
 			again, err := NewFileReader(&out).Next()
@@ -70,18 +69,7 @@ func FuzzCSVReader(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add([]byte("signal_type,signal_str,collab,category,tags\npdq,\"" + strings.Repeat("ab", 32) + "\",,,\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := NewCSVReader(bytes.NewReader(data))
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				if !knownError(err) {
-					t.Fatalf("an undocumented error: %v", err)
-				}
-				return
-			}
+		for _, rec := range readChecked(t, NewCSVReader(bytes.NewReader(data)).Next) {
 			var out bytes.Buffer
 			w := NewCSVWriter(&out)
 			if err := w.Write(rec); err != nil {
@@ -89,8 +77,7 @@ func FuzzCSVReader(f *testing.F) {
 			}
 			w.Flush()
 			again, err := NewCSVReader(&out).Next()
-			if err != nil || again.Signal.Hash.Hex() != rec.Signal.Hash.Hex() || again.Collab != rec.Collab ||
-				again.Category != rec.Category || strings.Join(again.Tags, " ") != strings.Join(rec.Tags, " ") {
+			if err != nil || !reflect.DeepEqual(again, rec) {
 				t.Fatalf("%q read back as %+v, %v; was %+v", out.String(), again, err, rec)
 			}
 		}
@@ -143,17 +130,7 @@ func FuzzNativeReader(f *testing.F) {
 			}
 			return
 		}
-		for {
-			it, err := r.Next()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				if !knownError(err) {
-					t.Fatalf("an undocumented error: %v", err)
-				}
-				return
-			}
+		for _, it := range readChecked(t, r.Next) {
 			out := writeNative(t, r.Header(), []NativeItem{it})
 			_, again, err := readNative(out)
 			if err != nil || len(again) != 1 || !reflect.DeepEqual(again[0], it) {

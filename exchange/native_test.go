@@ -3,7 +3,6 @@ package exchange
 import (
 	"bytes"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -66,17 +65,8 @@ func readNative(data []byte) (NativeHeader, []NativeItem, error) {
 	if err != nil {
 		return NativeHeader{}, nil, err
 	}
-	var items []NativeItem
-	for {
-		it, err := r.Next()
-		if err == io.EOF {
-			return r.Header(), items, nil
-		}
-		if err != nil {
-			return r.Header(), items, err
-		}
-		items = append(items, it)
-	}
+	items, err := readAll(r.Next)
+	return r.Header(), items, err
 }
 
 // TestNativeRoundTrip writes entries of every kind, with everything the
