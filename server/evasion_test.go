@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/mediamatch/mediamatch/internal/hostile"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 )
 
@@ -88,14 +89,7 @@ func writeGIF(t *testing.T, w, h int, frames []gifFrame) []byte {
 		}
 		lw.Close()
 		b.WriteByte(8)
-		data := comp.Bytes()
-		for len(data) > 0 {
-			n := min(len(data), 255)
-			b.WriteByte(byte(n))
-			b.Write(data[:n])
-			data = data[n:]
-		}
-		b.WriteByte(0)
+		hostile.GIFSubBlocks(&b, comp.Bytes())
 	}
 	b.WriteByte(0x3b)
 	return b.Bytes()

@@ -193,17 +193,22 @@ func GIF(w, h, fw, fh, frames int, previous bool) []byte {
 		le(fh)
 		b.WriteByte(0)
 		b.WriteByte(2) // LZW minimum code size
-		data := pix.Bytes()
-		for len(data) > 0 {
-			n := min(len(data), 255)
-			b.WriteByte(byte(n))
-			b.Write(data[:n])
-			data = data[n:]
-		}
-		b.WriteByte(0)
+		GIFSubBlocks(&b, pix.Bytes())
 	}
 	b.WriteByte(0x3b)
 	return b.Bytes()
+}
+
+// GIFSubBlocks writes data as a GIF's data sub-blocks (at most 255 bytes
+// each, with their lengths) and the empty block that ends them.
+func GIFSubBlocks(b *bytes.Buffer, data []byte) {
+	for len(data) > 0 {
+		n := min(len(data), 255)
+		b.WriteByte(byte(n))
+		b.Write(data[:n])
+		data = data[n:]
+	}
+	b.WriteByte(0)
 }
 
 // lzwIndices writes n palette indices of 1 as GIF LZW with a minimum code
