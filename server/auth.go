@@ -101,7 +101,7 @@ func (s *Server) authenticate(ctx context.Context) (*principal, error) {
 		return nil, err
 	}
 	if !hasSecret && !hasCert {
-		if tokens.count > 0 {
+		if !tokens.empty() {
 			return nil, fmt.Errorf("%w: this server needs a token: send \"authorization: bearer TOKEN\" (the mediamatch client's --token, or MEDIAMATCH_TOKEN)", errUnauthenticated)
 		}
 		return openPrincipal, nil

@@ -21,8 +21,10 @@ const DefaultTokenRefresh = time.Second
 type tokenSet struct {
 	bySecret  map[[32]byte]*store.Token
 	bySubject map[string]*store.Token
-	count     int
 }
+
+// empty reports whether the store held no token.
+func (t *tokenSet) empty() bool { return len(t.bySecret) == 0 && len(t.bySubject) == 0 }
 
 // tokenCache keeps the latest tokenSet, so that authenticating a call costs
 // a map lookup instead of reading and comparing every token.
@@ -67,7 +69,7 @@ func (c *tokenCache) get(ctx context.Context) (*tokenSet, error) {
 		tokens, err := c.st.ListTokens(ctx)
 		var next *tokenSet
 		if err == nil {
-			next = &tokenSet{bySecret: map[[32]byte]*store.Token{}, bySubject: map[string]*store.Token{}, count: len(tokens)}
+			next = &tokenSet{bySecret: map[[32]byte]*store.Token{}, bySubject: map[string]*store.Token{}}
 			for i := range tokens {
 				t := &tokens[i]
 				if t.Subject != "" {
