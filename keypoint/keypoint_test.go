@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+
+	"github.com/mediamatch/mediamatch/internal/benchlat"
 )
 
 // scenes are distinct photographs of the reference set (each of a
@@ -229,9 +231,12 @@ func BenchmarkDetect(b *testing.B) {
 	for _, size := range []int{640, 1920} {
 		im := imaging.Resize(img, size, 0, imaging.Lanczos)
 		b.Run(fmt.Sprintf("%dx%d", im.Bounds().Dx(), im.Bounds().Dy()), func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := benchlat.CPUTime()
 			for b.Loop() {
 				Detect(im, QueryPoints)
 			}
+			benchlat.ReportCPU(b, cpu)
 		})
 	}
 }

@@ -1,18 +1,27 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/jpeg"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/disintegration/imaging"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/internal/benchlat"
+	"github.com/mediamatch/mediamatch/keypoint"
+	"github.com/mediamatch/mediamatch/media"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/region"
 	"github.com/mediamatch/mediamatch/store"
 )
 
@@ -121,5 +130,69 @@ func BenchmarkAuthenticate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// benchPhoto returns the reference set's bridge photograph scaled to w x h
+// and encoded as a quality-90 JPEG: an upload.
+func benchPhoto(b *testing.B, w, h int) []byte {
+	b.Helper()
+	src, err := imaging.Open(filepath.Join("..", "testdata", "pdq", "tolerance", "bridge-mods-aaa-orig.jpg"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, imaging.Resize(src, w, h, imaging.Lanczos), &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkImageQuery measures what an image query costs before its
+// match, stage by stage, as the server runs them for Match (dihedral
+// variants asked): decoding the JPEG, the whole-image hashes with the
+// transformed PDQ variants, the query's regions, the keypoints of the
+// image and of its mirror image, and all of it through hashMedia. It
+// reports cpu-ms/op, the process's CPU time per query (comparable on a
+// busy machine, where ns/op is not).
+func BenchmarkImageQuery(b *testing.B) {
+	ts := startServer(b, "", Options{})
+	for _, size := range []struct {
+		name string
+		w, h int
+	}{{"640x480", 640, 480}, {"1920x1080", 1920, 1080}} {
+		data := benchPhoto(b, size.w, size.h)
+		img, err := media.Decode(data, media.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		stages := []struct {
+			name string
+			fn   func() error
+		}{
+			{"decode", func() error { _, err := media.Decode(data, media.Options{}); return err }},
+			{"hashes", func() error {
+				_, err := hashing.Image(img.Image, hashing.Options{Dihedral: true, Transformed: true})
+				return err
+			}},
+			{"regions", func() error { _, err := region.Hashes(img.Image, region.Query); return err }},
+			{"keypoints", func() error {
+				keypoint.DetectMirrored(img.Image, keypoint.QueryPoints)
+				return nil
+			}},
+			{"all", func() error { _, err := ts.srv.hashMedia(context.Background(), data, true, region.Query); return err }},
+		}
+		for _, st := range stages {
+			b.Run(st.name+"/"+size.name, func(b *testing.B) {
+				b.ReportAllocs()
+				cpu := benchlat.CPUTime()
+				for b.Loop() {
+					if err := st.fn(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				benchlat.ReportCPU(b, cpu)
+			})
+		}
 	}
 }
