@@ -3,6 +3,7 @@ package pdq
 import (
 	"image"
 	"image/color"
+	"runtime"
 )
 
 // MaxSide is the largest side HashImage filters at full resolution. As the
@@ -87,6 +88,18 @@ func lumaRow(img image.Image) func(y int, cols []int, dst []float32) {
 				dst[i] = lumaOf(p[0], p[1], p[2])
 			}
 		}
+	case *image.RGBA:
+		// What image/png returns for opaque truecolour files (most
+		// screenshots). Premultiplied: converted as color.NRGBAModel does,
+		// without its allocation per pixel.
+		return func(y int, cols []int, dst []float32) {
+			base := (y-m.Rect.Min.Y)*m.Stride - 4*m.Rect.Min.X
+			for i, x := range cols {
+				p := m.Pix[base+4*x : base+4*x+4 : base+4*x+4]
+				r, g, b := unpremultiply(p[0], p[1], p[2], p[3])
+				dst[i] = lumaOf(r, g, b)
+			}
+		}
 	case *image.YCbCr:
 		return func(y int, cols []int, dst []float32) {
 			for i, x := range cols {
@@ -124,6 +137,19 @@ func lumaRow(img image.Image) func(y int, cols []int, dst []float32) {
 	}
 }
 
+// unpremultiply is color.NRGBAModel's conversion of an 8-bit
+// premultiplied pixel, to the bit.
+func unpremultiply(r8, g8, b8, a8 uint8) (uint8, uint8, uint8) {
+	switch a8 {
+	case 0xff:
+		return r8, g8, b8
+	case 0:
+		return 0, 0, 0
+	}
+	r, g, b, a := uint32(r8)*0x101, uint32(g8)*0x101, uint32(b8)*0x101, uint32(a8)*0x101
+	return uint8((r * 0xffff / a) >> 8), uint8((g * 0xffff / a) >> 8), uint8((b * 0xffff / a) >> 8)
+}
+
 // lumaOf is the reference's RGB to luminance conversion, in its order of
 // float32 operations.
 func lumaOf(r, g, b uint8) float32 {
@@ -147,6 +173,9 @@ func TransformedImage(img image.Image) (DihedralResult, error) {
 	// one more is the filter's scratch.
 	buf, tmp := make([]float32, len(luma)), make([]float32, len(luma))
 	for d := range Dihedral(NumDihedral) {
+		// Each variant is a whole filter pass: let short calls waiting for
+		// a core run between them (see package internal/yield).
+		runtime.Gosched()
 		tw, th := transformLuma(d, luma, w, h, buf)
 		r := hashLuma(buf, tmp, tw, th)
 		res.Hashes[d] = r.Hash

@@ -17,19 +17,25 @@ func TestHashSubImage(t *testing.T) {
 		pal[i] = color.RGBA{uint8(i), uint8(255 - i), uint8(i * 7), 255}
 	}
 	paletted := image.NewPaletted(image.Rect(0, 0, w, h), pal)
+	rgba := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
 			v := uint8((x*x/7 + y*3 + x*y/11) % 251)
 			nrgba.SetNRGBA(x, y, color.NRGBA{v, v / 2, 255 - v, 255})
 			gray.SetGray(x, y, color.Gray{v})
 			paletted.SetColorIndex(x, y, v)
+			a := uint8(255 - (x+y)%7*40) // opaque, translucent, and (below) clear
+			if (x+y)%7 == 6 {
+				a = 0
+			}
+			rgba.SetRGBA(x, y, color.RGBA{min(v, a), min(v/2, a), min(255-v, a), a})
 		}
 	}
 	for _, r := range []image.Rectangle{image.Rect(37, 0, 600, 400), image.Rect(0, 51, 300, 530), image.Rect(13, 29, 690, 520), image.Rect(100, 100, 160, 140)} {
 		for name, m := range map[string]interface {
 			image.Image
 			SubImage(image.Rectangle) image.Image
-		}{"nrgba": nrgba, "gray": gray, "paletted": paletted} {
+		}{"nrgba": nrgba, "gray": gray, "paletted": paletted, "rgba": rgba} {
 			sub := m.SubImage(r)
 			cp := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
 			for y := range r.Dy() {
@@ -47,6 +53,20 @@ func TestHashSubImage(t *testing.T) {
 			}
 			if got != want {
 				t.Errorf("%s sub-image %v: hash %v, copy hashes to %v", name, r, got, want)
+			}
+		}
+	}
+}
+
+// TestUnpremultiply checks the RGBA fast path's conversion against
+// color.NRGBAModel for every value and alpha.
+func TestUnpremultiply(t *testing.T) {
+	for a := range 256 {
+		for v := 0; v <= a; v++ {
+			want := color.NRGBAModel.Convert(color.RGBA{uint8(v), uint8(v / 2), uint8(a - v), uint8(a)}).(color.NRGBA)
+			r, g, b := unpremultiply(uint8(v), uint8(v/2), uint8(a-v), uint8(a))
+			if r != want.R || g != want.G || b != want.B {
+				t.Fatalf("(%d,%d,%d,%d): %d,%d,%d, NRGBAModel %d,%d,%d", v, v/2, a-v, a, r, g, b, want.R, want.G, want.B)
 			}
 		}
 	}
