@@ -29,7 +29,9 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/disintegration/imaging"
 )
@@ -106,10 +108,23 @@ type plane struct {
 
 // Detect returns up to limit keypoints of img, strongest first.
 func Detect(img image.Image, limit int) []Point {
+	pts, _ := detect(img, limit, false)
+	return pts
+}
+
+// DetectMirrored returns Detect's keypoints of img and of its mirror image
+// (left and right swapped), from one scaling of img: the mirror image's
+// are those of the scaled image's mirror, which Detect of a mirrored copy
+// finds to within the rounding of the scaling.
+func DetectMirrored(img image.Image, limit int) (pts, mirrored []Point) {
+	return detect(img, limit, true)
+}
+
+func detect(img image.Image, limit int, mirror bool) (pts, mirrored []Point) {
 	b := img.Bounds()
 	long := max(b.Dx(), b.Dy())
 	if b.Dx() < 8 || b.Dy() < 8 {
-		return nil
+		return nil, nil
 	}
 	// Larger images are brought down to baseSide; smaller ones are not
 	// blown up (that only blurs their corners): the pyramid spans the
@@ -117,33 +132,70 @@ func Detect(img image.Image, limit int) []Point {
 	scale := min(1, float64(baseSide)/float64(long))
 	w, h := int(float64(b.Dx())*scale+0.5), int(float64(b.Dy())*scale+0.5)
 	if w < 4*patchRadius || h < 4*patchRadius {
-		return nil // too thin to hold a patch
+		return nil, nil // too thin to hold a patch
 	}
+	ws := workspaces.Get().(*workspace)
+	defer workspaces.Put(ws)
+	ws.size(w, h)
 	var base plane
 	if scale < 1 {
-		base = grey(imaging.Resize(img, w, h, imaging.Linear))
+		base = grey(imaging.Resize(img, w, h, imaging.Linear), ws.lv[0])
 	} else {
-		base = grey(imaging.Clone(img))
+		base = grey(imaging.Clone(img), ws.lv[0])
 	}
+	var flipped plane
+	if mirror {
+		// Kept apart: detecting overwrites the levels' planes.
+		if cap(ws.mirror) < len(base.p) {
+			ws.mirror = make([]float32, len(base.p))
+		}
+		flipped = plane{base.w, base.h, ws.mirror[:len(base.p)]}
+		for y := range base.h {
+			src, dst := base.p[y*base.w:(y+1)*base.w], flipped.p[y*base.w:(y+1)*base.w]
+			for x, v := range src {
+				dst[len(dst)-1-x] = v
+			}
+		}
+	}
+	pts = ws.detect(base, scale, long, limit)
+	if mirror {
+		mirrored = ws.detect(flipped, scale, long, limit)
+	}
+	return pts, mirrored
+}
+
+// detect finds the keypoints of base, the image scaled by scale (its long
+// side long before), level by level.
+func (ws *workspace) detect(base plane, scale float64, long, limit int) []Point {
+	w, h := base.w, base.h
 	type cand struct {
 		p     Point
 		score float32
 	}
-	var all []cand
+	// Only the strongest limit corners are kept, and those of the whole
+	// pyramid are among the strongest limit of their level: each level's
+	// are described (256 comparisons each), not every corner found.
+	// Stable sorts keep ties in the order found, level by level.
+	byScore := func(a, b cand) int { return cmp.Compare(b.score, a.score) }
+	var all, level []cand
 	lv := base
 	for l := range levels {
 		// Each level from the one before: a step of 1.19 needs no
 		// prefilter for bilinear sampling to hold its detail.
 		s := math.Pow(levelStep, -float64(l))
 		if l > 0 {
-			lv = resample(lv, int(float64(w)*s+0.5), int(float64(h)*s+0.5))
+			lv = resample(lv, int(float64(w)*s+0.5), int(float64(h)*s+0.5), ws.lv[l%2])
 		}
 		if lv.w < 4*patchRadius || lv.h < 4*patchRadius {
 			break
 		}
-		sm := blur(blur(lv, smoothRadius), smoothRadius)
-		resp := harris(sm)
+		// A level is a millisecond or more of filtering: let short calls
+		// waiting for a core run between levels (see internal/yield).
+		runtime.Gosched()
+		sm := ws.blur(ws.blur(lv, smoothRadius, ws.sm1), smoothRadius, ws.sm)
+		resp := ws.harris(sm)
 		m := patchRadius + 1
+		level = level[:0]
 		for y := m; y < lv.h-m; y++ {
 			row := resp.p[y*lv.w:]
 			for x := m; x < lv.w-m; x++ {
@@ -151,23 +203,32 @@ func Detect(img image.Image, limit int) []Point {
 				if v <= minResponse || !localMax(resp, x, y, v) {
 					continue
 				}
-				pt := Point{
-					X:     float32(float64(x) / (scale * s) / float64(long)),
-					Y:     float32(float64(y) / (scale * s) / float64(long)),
-					Level: uint8(l),
-				}
-				for i, pr := range pairs {
-					a := sm.p[(y+int(pr[1]))*sm.w+x+int(pr[0])]
-					c := sm.p[(y+int(pr[3]))*sm.w+x+int(pr[2])]
-					if a < c {
-						pt.D[i/64] |= 1 << (i % 64)
-					}
-				}
-				all = append(all, cand{pt, v})
+				// The level position until described.
+				level = append(level, cand{Point{X: float32(x), Y: float32(y)}, v})
 			}
 		}
+		slices.SortStableFunc(level, byScore)
+		if len(level) > limit {
+			level = level[:limit]
+		}
+		for _, c := range level {
+			x, y := int(c.p.X), int(c.p.Y)
+			pt := Point{
+				X:     float32(float64(x) / (scale * s) / float64(long)),
+				Y:     float32(float64(y) / (scale * s) / float64(long)),
+				Level: uint8(l),
+			}
+			for i, pr := range pairs {
+				a := sm.p[(y+int(pr[1]))*sm.w+x+int(pr[0])]
+				c := sm.p[(y+int(pr[3]))*sm.w+x+int(pr[2])]
+				if a < c {
+					pt.D[i/64] |= 1 << (i % 64)
+				}
+			}
+			all = append(all, cand{pt, c.score})
+		}
 	}
-	slices.SortStableFunc(all, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
+	slices.SortStableFunc(all, byScore)
 	if len(all) > limit {
 		all = all[:limit]
 	}
@@ -178,10 +239,41 @@ func Detect(img image.Image, limit int) []Point {
 	return out
 }
 
-// grey converts to luma (Y' of BT.601).
-func grey(n *image.NRGBA) plane {
+// workspace holds the planes of one detection, sized for its first level
+// and reused by every level after it (each smaller): a detection at 512
+// pixels a side would otherwise allocate about 30 MB, which the collector
+// then spends as much time on as the filters.
+type workspace struct {
+	lv       [2][]float32 // a level and the next, in turn
+	tmp, sum []float32    // a blur's row pass and its column sums
+	sm1, sm  []float32    // the first smoothing and the second
+	ixx      []float32    // gradient products, and then the response
+	iyy, ixy []float32
+	sxx, syy []float32 // the products summed over a box
+	sxy      []float32
+	mirror   []float32 // the base level mirrored, for DetectMirrored
+}
+
+// workspaces keeps workspaces between detections; each is a few MB.
+var workspaces = sync.Pool{New: func() any { return new(workspace) }}
+
+// size makes every plane of ws hold at least a w x h level.
+func (ws *workspace) size(w, h int) {
+	n := w * h
+	for _, b := range []*[]float32{&ws.lv[0], &ws.lv[1], &ws.tmp, &ws.sm1, &ws.sm, &ws.ixx, &ws.iyy, &ws.ixy, &ws.sxx, &ws.syy, &ws.sxy} {
+		if cap(*b) < n {
+			*b = make([]float32, n)
+		}
+	}
+	if cap(ws.sum) < w {
+		ws.sum = make([]float32, w)
+	}
+}
+
+// grey converts to luma (Y' of BT.601), into buf.
+func grey(n *image.NRGBA, buf []float32) plane {
 	b := n.Bounds()
-	g := plane{b.Dx(), b.Dy(), make([]float32, b.Dx()*b.Dy())}
+	g := plane{b.Dx(), b.Dy(), buf[:b.Dx()*b.Dy()]}
 	for y := range g.h {
 		row := n.Pix[y*n.Stride:]
 		for x := range g.w {
@@ -192,20 +284,28 @@ func grey(n *image.NRGBA) plane {
 	return g
 }
 
-// resample scales a plane to w x h by bilinear interpolation.
-func resample(src plane, w, h int) plane {
-	out := plane{w, h, make([]float32, w*h)}
+// resample scales a plane to w x h by bilinear interpolation, into buf.
+func resample(src plane, w, h int, buf []float32) plane {
+	out := plane{w, h, buf[:w*h]}
 	sx, sy := float64(src.w)/float64(w), float64(src.h)/float64(h)
+	// Every row samples the same columns: their sources and weights once.
+	type col struct {
+		x0, x1 int
+		t      float32
+	}
+	cols := make([]col, w)
+	for x := range cols {
+		fx := (float64(x)+0.5)*sx - 0.5
+		x0 := int(math.Floor(fx))
+		cols[x] = col{clamp(x0, src.w), clamp(x0+1, src.w), float32(fx - float64(x0))}
+	}
 	for y := range h {
 		fy := (float64(y)+0.5)*sy - 0.5
 		y0 := int(math.Floor(fy))
 		ty := float32(fy - float64(y0))
 		y0c, y1c := clamp(y0, src.h), clamp(y0+1, src.h)
-		for x := range w {
-			fx := (float64(x)+0.5)*sx - 0.5
-			x0 := int(math.Floor(fx))
-			tx := float32(fx - float64(x0))
-			x0c, x1c := clamp(x0, src.w), clamp(x0+1, src.w)
+		for x, cx := range cols {
+			x0c, x1c, tx := cx.x0, cx.x1, cx.t
 			a := src.p[y0c*src.w+x0c]*(1-tx) + src.p[y0c*src.w+x1c]*tx
 			c := src.p[y1c*src.w+x0c]*(1-tx) + src.p[y1c*src.w+x1c]*tx
 			out.p[y*w+x] = a*(1-ty) + c*ty
@@ -225,15 +325,16 @@ func clamp(v, n int) int {
 }
 
 // blur is a box filter of radius r, by running sums, with the window
-// shrunk at the borders. The vertical pass runs along rows, a running sum
-// per column, to read memory in order.
-func blur(g plane, r int) plane {
-	tmp := make([]float32, len(g.p))
+// shrunk at the borders, into buf (not g's). The vertical pass runs along
+// rows, a running sum per column, to read memory in order.
+func (ws *workspace) blur(g plane, r int, buf []float32) plane {
+	tmp := ws.tmp[:len(g.p)]
 	for y := range g.h {
 		boxLine(g.p[y*g.w:(y+1)*g.w], tmp[y*g.w:(y+1)*g.w], r)
 	}
-	out := plane{g.w, g.h, make([]float32, len(g.p))}
-	sum := make([]float32, g.w)
+	out := plane{g.w, g.h, buf[:len(g.p)]}
+	sum := ws.sum[:g.w]
+	clear(sum)
 	cnt := 0
 	for y := 0; y < r && y < g.h; y++ {
 		addRow(sum, tmp[y*g.w:(y+1)*g.w], 1)
@@ -287,10 +388,14 @@ func boxLine(src, dst []float32, r int) {
 }
 
 // harris returns the Harris corner response (k = 0.04) of the structure
-// tensor summed over a box of radius 2.
-func harris(sm plane) plane {
+// tensor summed over a box of radius 2, in ws.ixx.
+func (ws *workspace) harris(sm plane) plane {
 	w, h := sm.w, sm.h
-	ixx, iyy, ixy := make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)
+	ixx, iyy, ixy := ws.ixx[:w*h], ws.iyy[:w*h], ws.ixy[:w*h]
+	// The border pixels have no gradient: zero, as the loop leaves them.
+	clear(ixx)
+	clear(iyy)
+	clear(ixy)
 	for y := 1; y < h-1; y++ {
 		for x := 1; x < w-1; x++ {
 			i := y*w + x
@@ -299,7 +404,7 @@ func harris(sm plane) plane {
 			ixx[i], iyy[i], ixy[i] = gx*gx, gy*gy, gx*gy
 		}
 	}
-	sxx, syy, sxy := blur(plane{w, h, ixx}, 2), blur(plane{w, h, iyy}, 2), blur(plane{w, h, ixy}, 2)
+	sxx, syy, sxy := ws.blur(plane{w, h, ixx}, 2, ws.sxx), ws.blur(plane{w, h, iyy}, 2, ws.syy), ws.blur(plane{w, h, ixy}, 2, ws.sxy)
 	out := plane{w, h, ixx} // reused
 	for i := range out.p {
 		a, c, b := sxx.p[i], syy.p[i], sxy.p[i]

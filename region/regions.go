@@ -3,6 +3,7 @@ package region
 import (
 	"fmt"
 	"image"
+	"runtime"
 	"slices"
 
 	"github.com/corona10/goimagehash"
@@ -63,6 +64,9 @@ func Hashes(img image.Image, set Set) (out []hashing.RegionHash, err error) {
 		return nil, nil
 	}
 	add := func(kind hashing.RegionKind, r image.Rectangle) error {
+		// Each region is a PDQ hash of its own: let short calls waiting
+		// for a core run between them (see internal/yield).
+		runtime.Gosched()
 		res, err := pdq.HashImage(sub.SubImage(r))
 		if err != nil {
 			return fmt.Errorf("pdq of %s region: %w", kind, err)

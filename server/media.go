@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"runtime"
 
-	"github.com/disintegration/imaging"
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/media"
@@ -67,6 +67,11 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		s.metrics.decodeFailure(err)
 		return nil, err
 	}
+	// Decoding, hashing, regions and keypoints are each milliseconds of
+	// one core, and the packages yield within them: on a busy machine a
+	// match by hashes waits for a core that long rather than the
+	// scheduler's 10 ms slices of each (see internal/yield).
+	runtime.Gosched()
 	// Variants used for matching are hashes of the really transformed
 	// image; the Hash call returns the reference's derivation.
 	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: dihedral, Transformed: dihedral && regions == region.Query})
@@ -97,9 +102,11 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		if regions == region.Query {
 			n = keypoint.QueryPoints
 		}
-		kps = keypoint.Detect(img.Image, n)
+		runtime.Gosched()
 		if regions == region.Query && dihedral {
-			mirrored = keypoint.Detect(imaging.FlipH(img.Image), n)
+			kps, mirrored = keypoint.DetectMirrored(img.Image, n)
+		} else {
+			kps = keypoint.Detect(img.Image, n)
 		}
 	}
 	return &hashed{
