@@ -414,8 +414,17 @@ func (ws *workspace) harris(sm plane) plane {
 }
 
 // localMax reports whether v at (x, y) is above every other response in
-// the window of half-side nms.
+// the window of half-side nms. The nearest ring is looked at first: most
+// pixels that are not a maximum have a larger neighbour.
 func localMax(r plane, x, y int, v float32) bool {
+	if x > 0 && y > 0 && x < r.w-1 && y < r.h-1 {
+		i := y*r.w + x
+		if r.p[i-1] >= v || r.p[i+1] >= v ||
+			r.p[i-r.w-1] >= v || r.p[i-r.w] >= v || r.p[i-r.w+1] >= v ||
+			r.p[i+r.w-1] >= v || r.p[i+r.w] >= v || r.p[i+r.w+1] >= v {
+			return false
+		}
+	}
 	for dy := -nms; dy <= nms; dy++ {
 		yy := y + dy
 		if yy < 0 || yy >= r.h {
