@@ -60,7 +60,9 @@ type codec struct {
 	// salvage, when set, decodes what a browser shows of an input that
 	// decode refused (cut short, or with a defect browsers ignore), with
 	// the header's size, or fails when there is nothing to show.
-	salvage func(data []byte, cfg image.Config) (image.Image, *Repair, error)
+	// It may refuse, with tooLittleShown, a file it can tell shows less
+	// than minVisible of its picture before decoding it.
+	salvage func(data []byte, cfg image.Config, minVisible float64) (image.Image, *Repair, error)
 	// maxPixels, when set, caps Options.MaxPixels for a decoder that costs
 	// far more memory per pixel than the others.
 	maxPixels int64

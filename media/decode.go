@@ -233,7 +233,11 @@ func decodePixels(p *probed, opts Options) (image.Image, *Repair, error) {
 		m, err = p.codec.decode(p.data)
 		if err != nil && p.codec.salvage != nil {
 			var serr error
-			if m, repair, serr = p.codec.salvage(p.data, p.cfg); serr != nil {
+			if m, repair, serr = p.codec.salvage(p.data, p.cfg, opts.MinVisible); serr != nil {
+				var little *tooLittleShownError
+				if errors.As(serr, &little) {
+					return serr
+				}
 				m = nil
 			}
 		}

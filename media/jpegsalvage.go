@@ -96,11 +96,20 @@ type jpegCut struct {
 
 // salvageJPEG decodes a JPEG that image/jpeg refused, as far as its data
 // goes (see above).
-func salvageJPEG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
+func salvageJPEG(b []byte, cfg image.Config, minVisible float64) (image.Image, *Repair, error) {
 	w := &jpegWalk{b: b}
 	cut, err := w.find()
 	if err != nil {
 		return nil, nil, err
+	}
+	if cut.greyFrom >= 0 {
+		// What the walk found is what will show: a file that shows too
+		// little is refused before a decode of the whole picture (a few
+		// hundred bytes can claim 7000x7000).
+		grey := countArea(w.paintGrey(nil, cut.scan, cut.greyFrom))
+		if visible := 1 - float64(grey)/float64(w.width*w.height); visible < minVisible {
+			return nil, nil, tooLittleShown(visible, minVisible)
+		}
 	}
 	fixed := make([]byte, 0, cut.keep+len(cut.filler))
 	fixed = append(append(fixed, b[:cut.keep]...), cut.filler...)

@@ -32,7 +32,7 @@ const pngSignature = "\x89PNG\r\n\x1a\n"
 const pngChunkData = 1 << 16
 
 // salvagePNG decodes a PNG that image/png refused, as far as its data goes.
-func salvagePNG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
+func salvagePNG(b []byte, cfg image.Config, minVisible float64) (image.Image, *Repair, error) {
 	if !bytes.HasPrefix(b, []byte(pngSignature)) {
 		return nil, nil, errors.New("no signature")
 	}
@@ -108,6 +108,15 @@ func salvagePNG(b []byte, cfg image.Config) (image.Image, *Repair, error) {
 		total = 0
 		for _, ps := range adam7 {
 			total += ps.bytes(w, h, bits)
+		}
+	}
+
+	// Deflate expands at most 1032 to 1: image data too short for
+	// minVisible of the rows even so is refused before a decode of the
+	// whole picture.
+	if most := int64(len(idat)) * 1032; !interlaced && most < total {
+		if visible := float64(most/rowBytes) / float64(h); visible < minVisible {
+			return nil, nil, tooLittleShown(visible, minVisible)
 		}
 	}
 

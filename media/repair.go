@@ -108,7 +108,20 @@ func orientRect(r image.Rectangle, w, h, o int) image.Rectangle {
 // enough refuses a repair that shows less than min of the picture.
 func (r *Repair) enough(min float64) error {
 	if r.Partial() && r.Visible < min {
-		return fmt.Errorf("media: only %.1f%% of the picture is in the file, less than the %.0f%% a partial file must show: %w", 100*r.Visible, 100*min, ErrInvalid)
+		return tooLittleShown(r.Visible, min)
 	}
 	return nil
 }
+
+// tooLittleShownError refuses a partial file that shows less than
+// Options.MinVisible of its picture. A salvage returns it before decoding
+// when it can tell the share from the file's structure alone.
+type tooLittleShownError struct{ visible, min float64 }
+
+func tooLittleShown(visible, min float64) error { return &tooLittleShownError{visible, min} }
+
+func (e *tooLittleShownError) Error() string {
+	return fmt.Sprintf("media: only %.1f%% of the picture is in the file, less than the %.0f%% a partial file must show", 100*e.visible, 100*e.min)
+}
+
+func (e *tooLittleShownError) Unwrap() error { return ErrInvalid }

@@ -7,12 +7,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/draw"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -444,4 +447,68 @@ func TestSalvageJPEGOriented(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSalvageRefusesBeforeDecoding sends files whose headers claim
+// 7000x7000 while their data holds a few rows of blocks: what a salvage
+// would show is under MinVisible, and it is refused as such without a
+// second decode of the whole claimed picture (a few hundred bytes made the
+// server hold 332 MiB for two seconds before). The allocation measured is
+// at most the failed first decode's and a little more.
+func TestSalvageRefusesBeforeDecoding(t *testing.T) {
+	src := image.NewNRGBA(image.Rect(0, 0, 64, 48))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i * 7)
+	}
+	var jb, pb bytes.Buffer
+	if err := jpeg.Encode(&jb, src, &jpeg.Options{Quality: 80}); err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(&pb, src); err != nil {
+		t.Fatal(err)
+	}
+	const side = 7000
+	lyingJPEG := bytes.Clone(jb.Bytes())
+	sof := bytes.Index(lyingJPEG, []byte{0xff, jpegSOF0})
+	binary.BigEndian.PutUint16(lyingJPEG[sof+5:], side) // height
+	binary.BigEndian.PutUint16(lyingJPEG[sof+7:], side) // width
+	lyingPNG := bytes.Clone(pb.Bytes())
+	binary.BigEndian.PutUint32(lyingPNG[16:], side)
+	binary.BigEndian.PutUint32(lyingPNG[20:], side)
+	binary.BigEndian.PutUint32(lyingPNG[29:], crc32.ChecksumIEEE(lyingPNG[12:29]))
+	for _, c := range []struct {
+		name  string
+		data  []byte
+		first func([]byte) error // the decoder's own attempt
+	}{
+		{"jpeg", lyingJPEG, func(b []byte) error { _, err := jpeg.Decode(bytes.NewReader(b)); return err }},
+		{"png", lyingPNG, func(b []byte) error { _, err := png.Decode(bytes.NewReader(b)); return err }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			first := allocated(func() {
+				if c.first(c.data) == nil {
+					t.Fatal("the decoder accepts the lying file")
+				}
+			})
+			var err error
+			total := allocated(func() { _, err = Decode(c.data, Options{}) })
+			var little *tooLittleShownError
+			if !errors.As(err, &little) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Decode: %v, want the refusal of a file showing too little", err)
+			}
+			if total > first+32<<20 {
+				t.Errorf("Decode allocated %d MiB, the decoder's failed attempt alone %d MiB: the salvage decoded the picture", total>>20, first>>20)
+			}
+			t.Logf("%v; %d MiB allocated, the decoder's attempt %d MiB", err, total>>20, first>>20)
+		})
+	}
+}
+
+// allocated returns the bytes fn allocates.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

@@ -30,7 +30,7 @@ const webpFiltered = 8
 // salvageWebP decodes a still WebP that x/image/webp refused, as far as its
 // data goes. Only the image chunk is kept: an alpha chunk, if any, is
 // dropped with the rest of the extended format.
-func salvageWebP(b []byte, cfg image.Config) (image.Image, *Repair, error) {
+func salvageWebP(b []byte, cfg image.Config, _ float64) (image.Image, *Repair, error) {
 	p := 12
 	for p+8 <= len(b) {
 		typ := string(b[p : p+4])
