@@ -2,11 +2,13 @@ package match
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,6 +125,11 @@ func measureMatch(b *testing.B, x *testIndex, query func(i int) Query) {
 	benchlat.Report(b, lat)
 }
 
+// entryHeap names the heap profiles BenchmarkMatchRegions writes of each
+// loaded index (the variant's name is appended), for seeing where the
+// bytes per entry go; none when empty.
+var entryHeap = flag.String("entryheap", "", "write a heap profile of each loaded index of BenchmarkMatchRegions to this path plus the variant's name")
+
 // BenchmarkMatchRegions measures what region hashes cost at 1M image
 // entries (MIH): "whole" stores each entry's PDQ hash only and queries with
 // the hash and its 8 dihedral variants, as before region hashes; "regions"
@@ -177,6 +184,9 @@ func BenchmarkMatchRegions(b *testing.B) {
 			runtime.GC()
 			var after runtime.MemStats
 			runtime.ReadMemStats(&after)
+			if *entryHeap != "" {
+				writeHeapProfile(b, *entryHeap+"."+variant)
+			}
 			st, err := os.Stat(path)
 			if err != nil {
 				b.Fatal(err)
@@ -205,6 +215,18 @@ func BenchmarkMatchRegions(b *testing.B) {
 			b.ReportMetric(float64(x.Stats()[hashing.PHash])/n, "phash-hashes/entry")
 			b.ReportMetric(float64(x.Stats()[index.KeypointIndex])/n, "keypoints/entry")
 		})
+	}
+}
+
+// writeHeapProfile writes the live heap's profile to path.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
 	}
 }
 
