@@ -2,6 +2,7 @@ package index
 
 import (
 	"math/bits"
+	"slices"
 
 	"github.com/mediamatch/mediamatch/internal/yield"
 )
@@ -16,9 +17,15 @@ import (
 // finds. For PDQ at radius 31 with 16-bit substrings that is 16 tables and
 // 17 lookups each, instead of comparing with every hash.
 //
-// The tables are built once, in compressed form: per table an offsets
-// array (one entry per substring value, 256 KiB) into a positions array,
-// so memory is 4 bytes per hash per table plus the offsets. Substrings are
+// The tables are built once, in compressed form: per table a positions
+// array (4 bytes per hash) ordered by substring value, and a way to find a
+// value's run in it. A table of at least fullTable hashes has an offsets
+// array, one entry per substring value (256 KiB), as the paper's; a smaller
+// one, where most of those entries would be empty, keeps a directory by the
+// value's high byte (1 KiB) and each position's low byte, and finds a
+// value's run by a binary search of the low bytes under its high byte: a
+// segment of a few thousand hashes then costs a few bytes per hash per
+// table, not a fixed 4 MiB for the 16 tables of PDQ. Substrings are
 // 16 bits: about log2 of the size of the segments that use multi-index
 // hashing (the index scans smaller ones), as the paper recommends. Eight
 // bits were tried for segments under 64k hashes and measured far slower:
@@ -29,9 +36,49 @@ import (
 // hashes' worth of work, and the search scans linearly instead.
 type mih struct {
 	packed
-	m       int // substrings per hash
-	offsets [][]uint32
-	pos     [][]uint32
+	m      int // substrings per hash
+	tables []mihTable
+}
+
+// mihTable is one substring position's table: pos lists the hashes'
+// positions by substring value; a value's run in it is found through
+// offsets (large tables) or dir and low (small ones).
+type mihTable struct {
+	pos []uint32
+	// offsets[v] is where value v's run begins, offsets[v+1] where it
+	// ends.
+	offsets []uint32
+	// dir[h] is where the run of values with high byte h begins; low
+	// holds each position's low byte (ascending within a high byte's run).
+	dir []uint32
+	low []uint8
+}
+
+// fullTable is the size from which a table has an offsets array: from
+// there it costs at most a byte per hash, as the low bytes would.
+const fullTable = 1 << (subBits + 2)
+
+// run returns the positions of the hashes whose substring is v.
+func (t *mihTable) run(v uint16) []uint32 {
+	if t.offsets != nil {
+		return t.pos[t.offsets[v]:t.offsets[v+1]]
+	}
+	a, b := t.dir[v>>8], t.dir[v>>8+1]
+	low, lo := t.low[a:b], uint8(v)
+	// The first low byte >= lo, then the first > lo.
+	i, j := 0, len(low)
+	for i < j {
+		if h := (i + j) / 2; low[h] < lo {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	k := i
+	for k < len(low) && low[k] == lo {
+		k++
+	}
+	return t.pos[a+uint32(i) : a+uint32(k)]
 }
 
 var _ Searcher = (*mih)(nil)
@@ -64,13 +111,13 @@ var masks, maskEnd = func() ([]uint16, [maxSubRadius + 1]int) {
 func buildMIH(p packed) *mih {
 	x := &mih{packed: p, m: p.words * 64 / subBits}
 	buckets := 1 << subBits
-	n := len(p.refs)
-	x.offsets = make([][]uint32, x.m)
-	x.pos = make([][]uint32, x.m)
+	n := p.refs.Len()
+	x.tables = make([]mihTable, x.m)
 	next := make([]uint32, buckets)
+	counts := make([]uint32, buckets+1)
 	var y yield.Counter // builds run beside matches
 	for i := range x.m {
-		counts := make([]uint32, buckets+1)
+		clear(counts)
 		for k := range n {
 			y.Did(1)
 			counts[int(x.subWords(x.at(k), i))+1]++
@@ -86,7 +133,20 @@ func buildMIH(p packed) *mih {
 			pos[next[v]] = uint32(k)
 			next[v]++
 		}
-		x.offsets[i], x.pos[i] = counts, pos
+		t := &x.tables[i]
+		t.pos = pos
+		if n >= fullTable {
+			t.offsets = slices.Clone(counts)
+			continue
+		}
+		t.dir = make([]uint32, 1<<8+1)
+		for h := range t.dir {
+			t.dir[h] = counts[h<<8]
+		}
+		t.low = make([]uint8, n)
+		for j, k := range pos {
+			t.low[j] = uint8(x.subWords(x.at(int(k)), i))
+		}
 	}
 	return x
 }
@@ -104,9 +164,9 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	}
 	s := radius / x.m
 	if s > maxSubRadius {
-		for p, r := range x.refs {
+		for p := range x.refs.Len() {
 			if d := distanceWords(&q, x.at(p)); d <= radius {
-				if !fn(r, d) {
+				if !fn(x.refs.at(p), d) {
 					return
 				}
 			}
@@ -119,11 +179,10 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	}
 	ms := masks[:maskEnd[s]]
 	for i := range x.m {
-		offsets, pos := x.offsets[i], x.pos[i]
+		t := &x.tables[i]
 		for _, mask := range ms {
-			v := int(qs[i] ^ mask)
 		bucket:
-			for _, p := range pos[offsets[v]:offsets[v+1]] {
+			for _, p := range t.run(qs[i] ^ mask) {
 				h := x.at(int(p))
 				d := distanceWords(&q, h)
 				if d > radius {
@@ -136,7 +195,7 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 						continue bucket
 					}
 				}
-				if !fn(x.refs[p], d) {
+				if !fn(x.refs.at(int(p)), d) {
 					return
 				}
 			}

@@ -75,7 +75,8 @@ func testData(r *rand.Rand, words, n int, clustered bool) []Hash {
 // TestSearchersMatchBruteForce checks every structure against a brute-force
 // scan on random and clustered data, both widths, several radii and two
 // sizes (at the larger one most multi-index buckets hold several hashes),
-// duplicates included.
+// duplicates included; and multi-index hashing at a size whose tables have
+// offsets arrays, where the smaller ones' have directories.
 func TestSearchersMatchBruteForce(t *testing.T) {
 	for _, bits := range []int{64, 256} {
 		words := bits / 64
@@ -83,10 +84,10 @@ func TestSearchersMatchBruteForce(t *testing.T) {
 		if bits == 256 {
 			radii = []int{0, 1, 8, 16, 31, 48, 300}
 		}
-		for _, n := range []int{5000, 70000} {
+		for _, n := range []int{5000, 70000, fullTable} {
 			for _, clustered := range []bool{false, true} {
 				for _, st := range []Structure{Linear, BKTree, MIH} {
-					if st == BKTree && n > 5000 {
+					if st == BKTree && n > 5000 || st != MIH && n > 70000 || n > 70000 && (clustered || bits == 64) {
 						continue // slow to build, and no size threshold to cross
 					}
 					t.Run(fmt.Sprintf("%d/n%d/clustered=%v/%s", bits, n, clustered, st), func(t *testing.T) {
@@ -106,9 +107,16 @@ func TestSearchersMatchBruteForce(t *testing.T) {
 						if s.Len() != len(refs) {
 							t.Errorf("Len = %d, want %d", s.Len(), len(refs))
 						}
+						if x, ok := s.(*mih); ok {
+							for i, tb := range x.tables {
+								if (tb.offsets != nil) != (len(refs) >= fullTable) || (tb.dir != nil) == (tb.offsets != nil) {
+									t.Fatalf("table %d of %d hashes: offsets %v, directory %v", i, len(refs), tb.offsets != nil, tb.dir != nil)
+								}
+							}
+						}
 						held := map[uint64]Hash{}
 						c := s.contents()
-						for i, r := range c.refs {
+						for i, r := range c.refs.all() {
 							held[r] = c.hash(i)
 						}
 						if !maps.Equal(held, live) {
