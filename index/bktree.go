@@ -14,7 +14,7 @@ type bkTree struct {
 var _ Searcher = (*bkTree)(nil)
 
 func buildBKTree(p packed) *bkTree {
-	n := len(p.refs)
+	n := p.refs.Len()
 	t := &bkTree{packed: p, firstChild: make([]int32, n), nextSibling: make([]int32, n), edge: make([]uint16, n)}
 	for i := range n {
 		t.firstChild[i], t.nextSibling[i] = -1, -1
@@ -46,7 +46,7 @@ func (t *bkTree) insert(n int32, h *Hash) {
 }
 
 func (t *bkTree) Search(q Hash, radius int, fn func(uint64, int) bool) {
-	if len(t.refs) == 0 {
+	if t.refs.Len() == 0 {
 		return
 	}
 	stack := []int32{0}
@@ -55,7 +55,7 @@ func (t *bkTree) Search(q Hash, radius int, fn func(uint64, int) bool) {
 		stack = stack[:len(stack)-1]
 		d := distanceWords(&q, t.at(int(n)))
 		if d <= radius {
-			if !fn(t.refs[n], d) {
+			if !fn(t.refs.at(int(n)), d) {
 				return
 			}
 		}

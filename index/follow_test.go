@@ -50,7 +50,7 @@ func dumpIndex(x *Index) indexDump {
 	for _, s := range v.segments {
 		for typ, srch := range s.search {
 			c := srch.contents()
-			for i, r := range c.refs {
+			for i, r := range c.refs.all() {
 				h := c.hash(i)
 				id, _ := splitRef(r)
 				info := live(id)

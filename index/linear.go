@@ -10,9 +10,9 @@ var _ Searcher = (*linear)(nil)
 
 func (l *linear) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	w := l.words
-	for i, r := range l.refs {
+	for i := range l.refs.Len() {
 		if d := distanceWords(&q, l.hashes[i*w:(i+1)*w]); d <= radius {
-			if !fn(r, d) {
+			if !fn(l.refs.at(i), d) {
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 )
 
 // Hash is a perceptual hash as the search structures take it: up to 256
@@ -108,20 +109,33 @@ func buildPacked(s Structure, p packed) (Searcher, error) {
 	return nil, fmt.Errorf("%w: %q (use linear, bktree or mih)", ErrStructure, s)
 }
 
-// packed holds hashes as words-long runs of one slice: a 64-bit hash costs
-// 8 bytes, not the 32 of a Hash.
+// packed holds hashes as words-long runs of one slice (a 64-bit hash
+// costs 8 bytes, not the 32 of a Hash) and their refs, compactly.
 type packed struct {
+	words  int
+	refs   refList
+	hashes []uint64
+}
+
+// raw is hashes as a builder gathers them: refs unpacked, slices that grow.
+type raw struct {
 	words  int
 	refs   []uint64
 	hashes []uint64
 }
 
 func pack(words int, refs []uint64, hashes []Hash) packed {
-	p := packed{words: words, refs: append([]uint64(nil), refs...), hashes: make([]uint64, 0, len(hashes)*words)}
+	r := raw{words: words, refs: refs, hashes: make([]uint64, 0, len(hashes)*words)}
 	for i := range hashes {
-		p.hashes = append(p.hashes, hashes[i][:words]...)
+		r.hashes = append(r.hashes, hashes[i][:words]...)
 	}
-	return p
+	return r.pack()
+}
+
+// pack packs r's refs and copies its hashes to a slice of their size, so
+// that a structure keeps nothing of a builder's spare capacity.
+func (r raw) pack() packed {
+	return packed{words: r.words, refs: newRefList(r.refs), hashes: slices.Clone(r.hashes[:len(r.hashes):len(r.hashes)])}
 }
 
 func (p *packed) at(i int) []uint64 { return p.hashes[i*p.words : (i+1)*p.words : (i+1)*p.words] }
@@ -132,6 +146,6 @@ func (p *packed) hash(i int) Hash {
 	return h
 }
 
-func (p *packed) Len() int { return len(p.refs) }
+func (p *packed) Len() int { return p.refs.Len() }
 
 func (p *packed) contents() *packed { return p }

@@ -105,20 +105,20 @@ const linearBelow = 4096
 type segmentBuilder struct {
 	minID, maxID uint64
 	entries      int
-	hashes       map[string]*packed
+	hashes       map[string]*raw
 	exact        map[string]map[[32]byte][]uint64
 }
 
 func newSegmentBuilder() *segmentBuilder {
-	return &segmentBuilder{hashes: map[string]*packed{}, exact: map[string]map[[32]byte][]uint64{}}
+	return &segmentBuilder{hashes: map[string]*raw{}, exact: map[string]map[[32]byte][]uint64{}}
 }
 
 // of returns the builder's hashes of type typ.
-func (b *segmentBuilder) of(typ string) *packed {
+func (b *segmentBuilder) of(typ string) *raw {
 	p := b.hashes[typ]
 	if p == nil {
 		bits, _ := typeBits(typ)
-		p = &packed{words: max(bits/64, 1)}
+		p = &raw{words: max(bits/64, 1)}
 		b.hashes[typ] = p
 	}
 	return p
@@ -178,11 +178,11 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 	for typ, srch := range s.search {
 		src := srch.contents()
 		dst := b.of(typ)
-		dst.refs = slices.Grow(dst.refs, len(src.refs))
+		dst.refs = slices.Grow(dst.refs, src.refs.Len())
 		dst.hashes = slices.Grow(dst.hashes, len(src.hashes))
 		last, lastLive := uint64(0), false
 		var y yield.Counter
-		for i, r := range src.refs {
+		src.refs.each(func(i int, r uint64) {
 			y.Did(1)
 			id, _ := splitRef(r)
 			if id != last || i == 0 {
@@ -192,11 +192,11 @@ func (b *segmentBuilder) addSegment(s *segment, live func(id uint64) bool) {
 				}
 			}
 			if !lastLive {
-				continue
+				return
 			}
 			dst.refs = append(dst.refs, r)
 			dst.hashes = append(dst.hashes, src.at(i)...)
-		}
+		})
 	}
 	for typ, m := range s.exact {
 		for k, ids := range m {
@@ -255,7 +255,7 @@ func (b *segmentBuilder) build(structures map[string]Structure, level int) (*seg
 		if len(p.refs) < linearBelow {
 			st = Linear
 		}
-		srch, err := buildPacked(st, *p)
+		srch, err := buildPacked(st, p.pack())
 		if err != nil {
 			return nil, fmt.Errorf("index for %s: %w", typ, err)
 		}
