@@ -48,10 +48,20 @@ type RegionInfo struct {
 	Quality int
 }
 
-func newEntryInfo(e *store.Entry, added store.Revision) *EntryInfo {
-	info := &EntryInfo{ID: e.ID, Bank: e.Bank, Kind: e.Kind, Labels: e.Labels, Frames: len(e.Frames), added: added}
-	for _, r := range e.Regions {
-		info.Regions = append(info.Regions, RegionInfo{r.Kind, r.Box, toHash(r.Hash[:]), r.Quality})
+// newEntryInfo makes what the index keeps of e. Its bank's name is the
+// one banks holds, when it does: a million entries of a bank then share
+// one string, not a copy each as the store decodes them.
+func newEntryInfo(e *store.Entry, added store.Revision, banks map[string]*store.Bank) *EntryInfo {
+	bank := e.Bank
+	if b := banks[bank]; b != nil {
+		bank = b.Name
+	}
+	info := &EntryInfo{ID: e.ID, Bank: bank, Kind: e.Kind, Labels: e.Labels, Frames: len(e.Frames), added: added}
+	if len(e.Regions) > 0 {
+		info.Regions = make([]RegionInfo, len(e.Regions))
+		for k, r := range e.Regions {
+			info.Regions[k] = RegionInfo{r.Kind, r.Box, toHash(r.Hash[:]), r.Quality}
+		}
 	}
 	if h, ok := e.Hash(hashing.PDQ); ok && h.Quality >= pdqMinQuality {
 		info.PDQ, info.HasPDQ = toHash(h.Bytes), true

@@ -265,7 +265,7 @@ func (f *follower) load(ctx context.Context) error {
 	b := newSegmentBuilder()
 	n := 0
 	err = snap.Entries(store.ViewFull, func(e *store.Entry) error {
-		cat.set(e.ID, newEntryInfo(e, 0))
+		cat.set(e.ID, newEntryInfo(e, 0, banks))
 		b.add(e)
 		n++
 		return ctx.Err()
@@ -386,11 +386,11 @@ func (f *follower) apply(changes []store.Change) error {
 			if old := f.cat.get(e.ID); old != nil {
 				// Seen already (the snapshot was newer than the change):
 				// only its metadata can differ.
-				info := newEntryInfo(e, old.added)
+				info := newEntryInfo(e, old.added, f.banks)
 				f.cat.set(e.ID, info)
 				break
 			}
-			f.cat.set(e.ID, newEntryInfo(e, c.Revision))
+			f.cat.set(e.ID, newEntryInfo(e, c.Revision, f.banks))
 			f.entries++
 			f.tail.add(e)
 			if err := f.maybeFreeze(); err != nil {
@@ -399,7 +399,7 @@ func (f *follower) apply(changes []store.Change) error {
 		case store.EntryUpdated:
 			if e := c.EntryValue; e != nil {
 				if old := f.cat.get(e.ID); old != nil && old.removed == 0 {
-					f.cat.set(e.ID, newEntryInfo(e, old.added))
+					f.cat.set(e.ID, newEntryInfo(e, old.added, f.banks))
 				}
 			}
 		case store.EntryRemoved:
