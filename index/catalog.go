@@ -10,21 +10,22 @@ import (
 // EntryInfo is what a match needs of an entry without reading the store:
 // its bank, kind and labels, and the PDQ hashes that back matches by other
 // types. It is never changed once published (an update publishes a new
-// one), so its fields, Labels included, are read-only.
+// one), so its fields, Labels included, are read-only. Its fields are
+// ordered for size: 112 bytes, a size class below 128.
 type EntryInfo struct {
 	ID     uint64
 	Bank   string
-	Kind   store.MediaKind
 	Labels map[string]string
 	// Regions are an image's region hashes, by Ref.Region.
 	Regions []RegionInfo
 	// PDQ is the entry's whole-image PDQ hash, when HasPDQ: one of
 	// matchable quality.
-	PDQ    Hash
-	HasPDQ bool
+	PDQ Hash
 	// Frames is a video's number of frames: what comparing it frame by
 	// frame costs, known before it is read.
-	Frames int
+	Frames int32
+	Kind   store.MediaKind
+	HasPDQ bool
 	// added is the revision of the change that added the entry (0 for
 	// entries from the snapshot the index was built from): a match at an
 	// older revision does not see it.
@@ -56,7 +57,7 @@ func newEntryInfo(e *store.Entry, added store.Revision, banks map[string]*store.
 	if b := banks[bank]; b != nil {
 		bank = b.Name
 	}
-	info := &EntryInfo{ID: e.ID, Bank: bank, Kind: e.Kind, Labels: e.Labels, Frames: len(e.Frames), added: added}
+	info := &EntryInfo{ID: e.ID, Bank: bank, Kind: e.Kind, Labels: e.Labels, Frames: int32(len(e.Frames)), added: added}
 	if len(e.Regions) > 0 {
 		info.Regions = make([]RegionInfo, len(e.Regions))
 		for k, r := range e.Regions {
