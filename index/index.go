@@ -195,7 +195,8 @@ func (x *Index) Merging() int { return int(x.merges.Load()) }
 func (x *Index) Segments() int { return len(x.view.Load().segments) }
 
 // Structures returns the search structure configured per perceptual hash
-// type (small segments are scanned whatever it says).
+// type (small segments are scanned whatever it says, and keypoint keys
+// under halvesFrom in a segment held in MIH by default).
 func (x *Index) Structures() map[string]Structure {
 	out := map[string]Structure{}
 	for _, t := range hashing.Types() {
@@ -203,7 +204,7 @@ func (x *Index) Structures() map[string]Structure {
 			out[t.Name] = DefaultStructure(t.Bits)
 		}
 	}
-	out[KeypointIndex] = DefaultStructure(64)
+	out[KeypointIndex] = Halves
 	maps.Copy(out, x.opts.Structures)
 	return out
 }

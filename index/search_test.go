@@ -80,14 +80,14 @@ func testData(r *rand.Rand, words, n int, clustered bool) []Hash {
 func TestSearchersMatchBruteForce(t *testing.T) {
 	for _, bits := range []int{64, 256} {
 		words := bits / 64
-		radii := []int{0, 1, 4, 10, 16}
+		radii := []int{0, 1, 3, 4, 10, 16}
 		if bits == 256 {
 			radii = []int{0, 1, 8, 16, 31, 48, 300}
 		}
 		for _, n := range []int{5000, 70000, fullTable} {
 			for _, clustered := range []bool{false, true} {
-				for _, st := range []Structure{Linear, BKTree, MIH} {
-					if st == BKTree && n > 5000 || st != MIH && n > 70000 || n > 70000 && (clustered || bits == 64) {
+				for _, st := range []Structure{Linear, BKTree, MIH, Halves} {
+					if st == Halves && bits != 64 || st == BKTree && n > 5000 || st != MIH && n > 70000 || n > 70000 && (clustered || bits == 64) {
 						continue // slow to build, and no size threshold to cross
 					}
 					t.Run(fmt.Sprintf("%d/n%d/clustered=%v/%s", bits, n, clustered, st), func(t *testing.T) {
@@ -151,8 +151,15 @@ func TestSearchersMatchBruteForce(t *testing.T) {
 }
 
 func TestSearcherEmptyAndErrors(t *testing.T) {
-	for _, st := range []Structure{Linear, BKTree, MIH} {
-		s, err := Build(st, 256, nil, nil)
+	for _, st := range []Structure{Linear, BKTree, MIH, Halves} {
+		bits := 256
+		if st == Halves {
+			bits = 64
+			if _, err := Build(st, 256, nil, nil); !errors.Is(err, ErrStructure) {
+				t.Errorf("256-bit halves: %v", err)
+			}
+		}
+		s, err := Build(st, bits, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +171,7 @@ func TestSearcherEmptyAndErrors(t *testing.T) {
 		for i := range refs {
 			refs[i] = uint64(i + 1)
 		}
-		s, _ = Build(st, 256, refs, make([]Hash, 10))
+		s, _ = Build(st, bits, refs, make([]Hash, 10))
 		n := 0
 		s.Search(Hash{}, 0, func(uint64, int) bool { n++; return false })
 		if n != 1 {

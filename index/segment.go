@@ -250,7 +250,7 @@ func (b *segmentBuilder) build(structures map[string]Structure, level int) (*seg
 		}
 		st := structures[typ]
 		if st == "" {
-			st = DefaultStructure(bits)
+			st = defaultFor(typ, bits, len(p.refs))
 		}
 		if len(p.refs) < linearBelow {
 			st = Linear
@@ -264,6 +264,20 @@ func (b *segmentBuilder) build(structures map[string]Structure, level int) (*seg
 		s.counts[typ] = len(p.refs)
 	}
 	return s, nil
+}
+
+// halvesFrom is the size from which keypoint keys are held in halves by
+// default: its two directories (512 KiB) then cost at most 8 bytes per
+// key, and it holds 16 where multi-index hashing holds 24 to 28.
+const halvesFrom = 1 << 16
+
+// defaultFor is the structure a segment of n hashes of typ uses when the
+// options name none.
+func defaultFor(typ string, bits, n int) Structure {
+	if typ == KeypointIndex && n >= halvesFrom {
+		return Halves
+	}
+	return DefaultStructure(bits)
 }
 
 // typeBits is the width of the hashes a search structure of typ holds.
