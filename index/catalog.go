@@ -40,13 +40,14 @@ func (e *EntryInfo) visibleAt(rev store.Revision) bool {
 	return e != nil && e.added <= rev && (e.removed == 0 || e.removed > rev)
 }
 
-// RegionInfo is an image entry's region hash, as a match reports it.
+// RegionInfo is an image entry's region hash, as a match reports it: 56
+// bytes.
 type RegionInfo struct {
 	Kind hashing.RegionKind
 	Box  hashing.Box
-	// PDQ is the region's PDQ hash and Quality its quality.
+	// Quality is the region's PDQ quality and PDQ its hash.
+	Quality int32
 	PDQ     Hash
-	Quality int
 }
 
 // newEntryInfo makes what the index keeps of e. Its bank's name is the
@@ -61,7 +62,7 @@ func newEntryInfo(e *store.Entry, added store.Revision, banks map[string]*store.
 	if len(e.Regions) > 0 {
 		info.Regions = make([]RegionInfo, len(e.Regions))
 		for k, r := range e.Regions {
-			info.Regions[k] = RegionInfo{r.Kind, r.Box, toHash(r.Hash[:]), r.Quality}
+			info.Regions[k] = RegionInfo{Kind: r.Kind, Box: r.Box, Quality: int32(r.Quality), PDQ: toHash(r.Hash[:])}
 		}
 	}
 	if h, ok := e.Hash(hashing.PDQ); ok && h.Quality >= pdqMinQuality {

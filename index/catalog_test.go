@@ -14,6 +14,9 @@ func TestEntryInfoSize(t *testing.T) {
 	if n := unsafe.Sizeof(EntryInfo{}); n > 112 {
 		t.Errorf("EntryInfo is %d bytes, want at most 112", n)
 	}
+	if n := unsafe.Sizeof(RegionInfo{}); n > 56 {
+		t.Errorf("RegionInfo is %d bytes, want at most 56", n)
+	}
 	e := &store.Entry{ID: 3, Bank: string([]byte("bank")), Kind: store.KindImage}
 	for range 5 {
 		e.Regions = append(e.Regions, hashing.RegionHash{Kind: hashing.RegionWindow, Quality: 100})
