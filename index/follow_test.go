@@ -434,3 +434,30 @@ func TestLargeCommitIsAtomic(t *testing.T) {
 		t.Errorf("no view showed the whole commit (%v)", seen)
 	}
 }
+
+// TestMergesKeepFewSegments adds entries in commits of 39 tails each, as
+// 10k entries are with the default tail of 256: merges of up to maxFanIn
+// segments leave each commit's segments of interleaved levels, which must
+// still merge, leaving at most fanIn-1 segments per level.
+func TestMergesKeepFewSegments(t *testing.T) {
+	const tail, fanIn = 4, 4
+	x := openIndexAt(t, filepath.Join(t.TempDir(), "mediamatch.db"), Options{tailEntries: tail, fanIn: fanIn})
+	x.commit(t, store.CreateBank(store.Bank{Name: "b"}))
+	r := rand.New(rand.NewPCG(5, 5))
+	const commits, perCommit = 20, 39 * tail
+	for range commits {
+		x.addAll(t, benchEntries(r, "b", perCommit))
+	}
+	settle(t, x.Index)
+	levels := levelFor(commits*perCommit, tail, fanIn) + 1
+	if n, most := x.Segments(), (fanIn-1)*levels+1; n > most {
+		var shape []string
+		for _, s := range x.view.Load().segments {
+			shape = append(shape, fmt.Sprintf("%d/L%d", s.entries, s.level))
+		}
+		t.Errorf("%d segments, want at most %d: %v", n, most, shape)
+	}
+	if x.Entries() != commits*perCommit {
+		t.Errorf("%d entries, want %d", x.Entries(), commits*perCommit)
+	}
+}

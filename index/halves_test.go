@@ -22,7 +22,7 @@ func TestKeypointsInHalves(t *testing.T) {
 	x := openIndexAt(t, filepath.Join(t.TempDir(), "mediamatch.db"), Options{tailEntries: 64, fanIn: 2})
 	x.commit(t, store.CreateBank(store.Bank{Name: "b"}))
 	r := rand.New(rand.NewPCG(4, 4))
-	const entries, points = 3000, 32
+	const entries, points = 5000, 32
 	keys := map[uint64][]uint64{}
 	for done := 0; done < entries; done += 100 {
 		ops := make([]store.Op, 100)

@@ -480,10 +480,14 @@ const (
 
 // maybeMerge starts background merges when the segments call for them,
 // one per free slot: a segment that is mostly removed entries is rebuilt
-// alone; otherwise a run of at least fanIn segments of one level, and no
-// more than maxFanIn, merges into one. A segment's level follows from its
-// size (levelFor), so merges make bigger segments rarely and small ones
-// often.
+// alone; otherwise a run of no more than maxFanIn segments, none of a
+// level above the first's and at least fanIn of the first's, merges into
+// one. A segment's level follows from its size (levelFor), so merges make
+// bigger segments rarely and small ones often. Smaller segments between
+// those of the first's level belong to the run because merges of up to
+// maxFanIn segments leave runs such as levels 2, 2, 1, 2, 2, 1 (a
+// commit's frozen tails), which runs of one level never merge: 1M entries
+// added by 10k were about 300 segments, each searched by every query.
 func (f *follower) maybeMerge() {
 	for slot := range mergeSlots {
 		if f.merging[slot] {
@@ -517,11 +521,14 @@ func (f *follower) mergeJob(slot int) []*segment {
 	fanIn := f.x.opts.fanIn
 	for i := 0; i+fanIn <= len(f.segs); i++ {
 		level := f.segs[i].level
-		j := i
-		for j < len(f.segs) && j-i < maxFanIn && f.segs[j].level == level {
+		j, top := i, 0
+		for j < len(f.segs) && j-i < maxFanIn && f.segs[j].level <= level {
+			if f.segs[j].level == level {
+				top++
+			}
 			j++
 		}
-		if j-i >= fanIn {
+		if top >= fanIn {
 			if run := f.segs[i:j]; fits(run) {
 				return slices.Clone(run)
 			}
