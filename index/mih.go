@@ -61,9 +61,9 @@ const fullTable = 1 << (subBits + 2)
 // run returns the positions of the hashes whose substring is v.
 func (t *mihTable) run(v uint16) []uint32 {
 	if t.offsets != nil {
-		return t.pos[t.offsets[v]:t.offsets[v+1]]
+		return t.pos[t.offsets[v]:t.offsets[int(v)+1]]
 	}
-	a, b := t.dir[v>>8], t.dir[v>>8+1]
+	a, b := t.dir[v>>8], t.dir[int(v>>8)+1]
 	low, lo := t.low[a:b], uint8(v)
 	// The first low byte >= lo, then the first > lo.
 	i, j := 0, len(low)
