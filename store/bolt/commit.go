@@ -142,6 +142,15 @@ func checkOps(actor string, ops []store.Op) error {
 			} else {
 				err = store.ValidateAudit(op.Audit)
 			}
+		case store.OpImportEntries:
+			switch {
+			case len(ops) != 1:
+				err = fmt.Errorf("%w: an import is a commit of its own", store.ErrInvalid)
+			case op.Import == nil || op.Import.Next == nil:
+				err = fmt.Errorf("%w: no list to import", store.ErrInvalid)
+			case !store.ValidBankName(op.Import.Bank):
+				err = fmt.Errorf("%w: bank name %q", store.ErrInvalid, store.Clip(op.Import.Bank))
+			}
 		case store.OpUpdateEntry, store.OpRemoveEntry:
 			if op.ID == 0 {
 				err = fmt.Errorf("%w: entry id 0", store.ErrEntryNotFound)
@@ -184,9 +193,17 @@ func (s *DB) commitLoop() {
 		n := len(first.ops)
 		var after *request
 	drain:
-		for len(group) < maxGroupRequests && n < maxGroupOps {
+		for len(group) < maxGroupRequests && n < maxGroupOps && !first.alone() {
 			select {
 			case r := <-s.requests:
+				if r.alone() {
+					// An import reads its items once: a group that
+					// failed could not run it again. It goes next,
+					// by itself.
+					s.runGroup(group)
+					group, n = []*request{r}, len(r.ops)
+					break drain
+				}
 				if r.exclusive != nil {
 					after = r
 					break drain
@@ -203,6 +220,12 @@ func (s *DB) commitLoop() {
 		}
 		s.autoCompact()
 	}
+}
+
+// alone reports whether the request must be the only one of its group
+// (an import).
+func (r *request) alone() bool {
+	return len(r.ops) == 1 && r.ops[0].Kind == store.OpImportEntries
 }
 
 // failQueued answers the requests still queued at Close.
@@ -491,6 +514,8 @@ func (w *writer) apply(actor string, ops []store.Op) (store.CommitResult, error)
 		case store.OpRecordAudit:
 			w.audit(*op.Audit)
 			res = store.OpResult{Changed: true}
+		case store.OpImportEntries:
+			res, err = w.importEntries(actor, op.Import)
 		}
 		if err == nil {
 			err = w.err
@@ -623,21 +648,50 @@ func (w *writer) addEntry(actor string, in *store.Entry) (store.OpResult, error)
 	if _, err := w.bank(in.Bank); err != nil {
 		return store.OpResult{}, err
 	}
-	identity := store.Identity(in)
-	ikey := identityKey(in.Bank, identity)
-	idents := w.tx.Bucket([]byte(bucketIdentities))
-	if v := idents.Get(ikey); v != nil {
-		p, err := record.Open([]byte(bucketIdentities), ikey, v)
+	res, err := w.insertEntry(actor, in, store.Identity(in))
+	if err != nil || res.Existed {
+		return res, err
+	}
+	if err := w.bumpCount(in.Bank, 1); err != nil {
+		return store.OpResult{}, err
+	}
+	return res, w.err
+}
+
+// existing returns the entry of the given identity in a bank, or nil.
+func (w *writer) existing(bank string, identity [32]byte) (*store.Entry, error) {
+	ikey := identityKey(bank, identity)
+	v := w.tx.Bucket([]byte(bucketIdentities)).Get(ikey)
+	if v == nil {
+		return nil, nil
+	}
+	p, err := record.Open([]byte(bucketIdentities), ikey, v)
+	if err != nil {
+		return nil, err
+	}
+	id, err := record.DecodeUint(p)
+	if err != nil {
+		return nil, err
+	}
+	e, err := readEntry(w.tx, id, store.ViewBasic)
+	if err != nil {
+		return nil, fmt.Errorf("the identity of bank %q points at entry %d: %w", bank, id, err)
+	}
+	return e, nil
+}
+
+// insertEntry adds an entry to its bank, which must exist, unless the
+// bank holds its identity already; it leaves the bank's count to the
+// caller.
+func (w *writer) insertEntry(actor string, in *store.Entry, identity [32]byte) (store.OpResult, error) {
+	old, err := w.existing(in.Bank, identity)
+	if err != nil {
+		return store.OpResult{}, err
+	}
+	if old != nil {
+		e, err := readEntry(w.tx, old.ID, store.ViewFull)
 		if err != nil {
 			return store.OpResult{}, err
-		}
-		id, err := record.DecodeUint(p)
-		if err != nil {
-			return store.OpResult{}, err
-		}
-		e, err := readEntry(w.tx, id, store.ViewFull)
-		if err != nil {
-			return store.OpResult{}, fmt.Errorf("the identity of bank %q points at entry %d: %w", in.Bank, id, err)
 		}
 		return store.OpResult{Entry: e, Existed: true}, nil
 	}
@@ -659,10 +713,7 @@ func (w *writer) addEntry(actor string, in *store.Entry) (store.OpResult, error)
 	key := u64(id)
 	w.insert(entries, bucketEntries, bucketEntries, key, record.EncodeEntry(&e, identity))
 	w.insert(w.tx.Bucket([]byte(bucketMembers)).Bucket([]byte(e.Bank)), bucketMembers+"/"+e.Bank, bucketMembers, key, nil)
-	w.insert(idents, bucketIdentities, bucketIdentities, ikey, record.EncodeUint(id))
-	if err := w.bumpCount(e.Bank, 1); err != nil {
-		return store.OpResult{}, err
-	}
+	w.insert(w.tx.Bucket([]byte(bucketIdentities)), bucketIdentities, bucketIdentities, identityKey(e.Bank, identity), record.EncodeUint(id))
 	return store.OpResult{Entry: &e, Changed: true}, w.err
 }
 
@@ -700,7 +751,7 @@ func (w *writer) removeEntry(actor string, id uint64) (*store.Entry, error) {
 	if err := w.bumpCount(e.Bank, -1); err != nil {
 		return nil, err
 	}
-	if err := w.change(store.Change{Kind: store.EntryRemoved, Actor: actor, Bank: e.Bank, EntryID: id}); err != nil {
+	if err := w.change(store.Change{Kind: store.EntryRemoved, Actor: actor, Bank: e.Bank, EntryID: id, Identity: identity}); err != nil {
 		return nil, err
 	}
 	return e, w.err

@@ -133,59 +133,62 @@ func (s *DB) ListEntries(ctx context.Context, q store.EntryQuery, fn func(*store
 	if q.After == ^uint64(0) {
 		return nil
 	}
-	return s.view(ctx, "listing entries", func(tx *bolt.Tx) error {
-		entries := tx.Bucket([]byte(bucketEntries))
-		if q.Bank == "" && len(q.Banks) > 0 {
-			return listBanksEntries(ctx, tx, q, fn)
-		}
-		if q.Bank == "" {
-			c := entries.Cursor()
-			for k, v := c.Seek(u64(q.After + 1)); k != nil; k, v = c.Next() {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				e, _, err := decodeEntry(k, v, q.View)
-				if err != nil {
-					return err
-				}
-				if !fn(e) {
-					return nil
-				}
-			}
-			return nil
-		}
-		if _, err := readBank(tx, q.Bank); err != nil {
-			return err
-		}
-		members := tx.Bucket([]byte(bucketMembers)).Bucket([]byte(q.Bank))
-		if members == nil {
-			return fmt.Errorf("%w: bank %q has no member bucket", store.ErrCorrupt, store.Clip(q.Bank))
-		}
-		c := members.Cursor()
+	return s.view(ctx, "listing entries", func(tx *bolt.Tx) error { return listEntries(ctx, tx, q, fn) })
+}
+
+// listEntries lists entries as ListEntries does, in one transaction.
+func listEntries(ctx context.Context, tx *bolt.Tx, q store.EntryQuery, fn func(*store.Entry) bool) error {
+	entries := tx.Bucket([]byte(bucketEntries))
+	if q.Bank == "" && len(q.Banks) > 0 {
+		return listBanksEntries(ctx, tx, q, fn)
+	}
+	if q.Bank == "" {
+		c := entries.Cursor()
 		for k, v := c.Seek(u64(q.After + 1)); k != nil; k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if _, err := record.Open([]byte(bucketMembers+"/"+q.Bank), k, v); err != nil {
-				return err
-			}
-			ev := entries.Get(k)
-			if ev == nil {
-				return fmt.Errorf("%w: bank %q lists entry %x, which does not exist", store.ErrCorrupt, store.Clip(q.Bank), k)
-			}
-			e, _, err := decodeEntry(k, ev, q.View)
+			e, _, err := decodeEntry(k, v, q.View)
 			if err != nil {
 				return err
-			}
-			if e.Bank != q.Bank {
-				return fmt.Errorf("%w: bank %q lists entry %d of bank %q", store.ErrCorrupt, store.Clip(q.Bank), e.ID, store.Clip(e.Bank))
 			}
 			if !fn(e) {
 				return nil
 			}
 		}
 		return nil
-	})
+	}
+	if _, err := readBank(tx, q.Bank); err != nil {
+		return err
+	}
+	members := tx.Bucket([]byte(bucketMembers)).Bucket([]byte(q.Bank))
+	if members == nil {
+		return fmt.Errorf("%w: bank %q has no member bucket", store.ErrCorrupt, store.Clip(q.Bank))
+	}
+	c := members.Cursor()
+	for k, v := c.Seek(u64(q.After + 1)); k != nil; k, v = c.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := record.Open([]byte(bucketMembers+"/"+q.Bank), k, v); err != nil {
+			return err
+		}
+		ev := entries.Get(k)
+		if ev == nil {
+			return fmt.Errorf("%w: bank %q lists entry %x, which does not exist", store.ErrCorrupt, store.Clip(q.Bank), k)
+		}
+		e, _, err := decodeEntry(k, ev, q.View)
+		if err != nil {
+			return err
+		}
+		if e.Bank != q.Bank {
+			return fmt.Errorf("%w: bank %q lists entry %d of bank %q", store.ErrCorrupt, store.Clip(q.Bank), e.ID, store.Clip(e.Bank))
+		}
+		if !fn(e) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // listBanksEntries lists the entries of q.Banks in id order: a merge of
@@ -335,6 +338,45 @@ func (sn *snapshot) Entries(view store.View, fn func(*store.Entry) error) error 
 			}
 		}
 		return nil
+	})
+}
+
+func (sn *snapshot) Bank(name string) (b store.Bank, err error) {
+	err = guard("reading a snapshot's bank", func() error {
+		b, err = readBank(sn.tx, name)
+		return err
+	})
+	return b, err
+}
+
+func (sn *snapshot) ListEntries(ctx context.Context, q store.EntryQuery, fn func(*store.Entry) bool) error {
+	if q.After == ^uint64(0) {
+		return nil
+	}
+	return guard("listing a snapshot's entries", func() error { return listEntries(ctx, sn.tx, q, fn) })
+}
+
+// snapshotChangesPage is how many changes a snapshot's Changes reads at a
+// time.
+const snapshotChangesPage = 1000
+
+func (sn *snapshot) Changes(ctx context.Context, after store.Revision, view store.View, fn func(store.Change) bool) error {
+	return guard("reading a snapshot's changes", func() error {
+		for next := uint64(after); ; {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			page, err := readChanges(sn.tx, next, snapshotChangesPage, view)
+			if err != nil || len(page) == 0 {
+				return err
+			}
+			for _, c := range page {
+				if !fn(c) {
+					return nil
+				}
+			}
+			next = uint64(page[len(page)-1].Revision)
+		}
 	})
 }
 
