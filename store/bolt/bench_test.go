@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -108,4 +109,40 @@ func BenchmarkOpen(b *testing.B) {
 		s.Close()
 	}
 	b.ReportMetric(float64(info.Size())/float64(n), "file-B/entry")
+}
+
+// BenchmarkImport imports a list of PDQ-only image entries (the shape of a
+// partner's hash list) into an empty bank: the store's side of an import,
+// staged and published.
+func BenchmarkImport(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				s, _ := openTemp(b)
+				ctx := context.Background()
+				if _, err := s.Commit(ctx, "t", store.CreateBank(store.Bank{Name: "b"})); err != nil {
+					b.Fatal(err)
+				}
+				r := rand.New(rand.NewPCG(9, 9))
+				i := 0
+				next := func() (store.ImportItem, error) {
+					if i == n {
+						return store.ImportItem{}, io.EOF
+					}
+					i++
+					return store.ImportItem{Entry: &store.Entry{Kind: store.KindImage, Hashes: []hashing.Hash{storetest.RandomHash(r, hashing.PDQ)}}, Line: i}, nil
+				}
+				b.StartTimer()
+				start := time.Now()
+				res, err := s.Commit(ctx, "importer", store.ImportEntries(&store.Import{Bank: "b", Next: next}))
+				if err != nil || res.Results[0].Import.Imported != int64(n) {
+					b.Fatal(res, err)
+				}
+				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "hashes/s")
+				b.StopTimer()
+				s.Close()
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -189,22 +190,18 @@ func (s *DB) commitLoop() {
 			first.done <- reply{err: first.exclusive()}
 			continue
 		}
+		if first.alone() {
+			s.runImport(first)
+			continue
+		}
 		group := []*request{first}
 		n := len(first.ops)
 		var after *request
 	drain:
-		for len(group) < maxGroupRequests && n < maxGroupOps && !first.alone() {
+		for len(group) < maxGroupRequests && n < maxGroupOps {
 			select {
 			case r := <-s.requests:
-				if r.alone() {
-					// An import reads its items once: a group that
-					// failed could not run it again. It goes next,
-					// by itself.
-					s.runGroup(group)
-					group, n = []*request{r}, len(r.ops)
-					break drain
-				}
-				if r.exclusive != nil {
+				if r.exclusive != nil || r.alone() {
 					after = r
 					break drain
 				}
@@ -215,15 +212,19 @@ func (s *DB) commitLoop() {
 			}
 		}
 		s.runGroup(group)
-		if after != nil {
+		switch {
+		case after == nil:
+		case after.exclusive != nil:
 			after.done <- reply{err: after.exclusive()}
+		default:
+			s.runImport(after)
 		}
 		s.autoCompact()
 	}
 }
 
-// alone reports whether the request must be the only one of its group
-// (an import).
+// alone reports whether the request is an import, which runs by itself
+// (import.go).
 func (r *request) alone() bool {
 	return len(r.ops) == 1 && r.ops[0].Kind == store.OpImportEntries
 }
@@ -400,7 +401,15 @@ type writer struct {
 	compacted uint64
 	records   map[string]int64 // change in each bucket's record count
 	pending   *store.Change    // the current commit's last change so far
-	err       error
+	// staging leaves the meta bucket's revision as it is (an import's
+	// chunks, see import.go).
+	staging bool
+	// idents, when not nil, holds the identity records this transaction
+	// adds until flushIdents writes them in key order: bbolt inserts into
+	// a node by moving the keys after the new one, so random keys added by
+	// the thousand into one transaction cost the square of their number.
+	idents map[string]uint64
+	err    error
 }
 
 func newWriter(tx *bolt.Tx, now time.Time) (*writer, error) {
@@ -418,7 +427,9 @@ func (w *writer) finish() error {
 		return err
 	}
 	m := w.tx.Bucket([]byte(bucketMeta))
-	w.put(m, bucketMeta, keyRevision, record.EncodeUint(w.rev))
+	if !w.staging {
+		w.put(m, bucketMeta, keyRevision, record.EncodeUint(w.rev))
+	}
 	w.put(m, bucketMeta, keyCompacted, record.EncodeUint(w.compacted))
 	for b, d := range w.records {
 		if d == 0 {
@@ -515,7 +526,7 @@ func (w *writer) apply(actor string, ops []store.Op) (store.CommitResult, error)
 			w.audit(*op.Audit)
 			res = store.OpResult{Changed: true}
 		case store.OpImportEntries:
-			res, err = w.importEntries(actor, op.Import)
+			err = fmt.Errorf("%w: an import runs alone", store.ErrInvalid) // commitLoop sees to it
 		}
 		if err == nil {
 			err = w.err
@@ -661,17 +672,19 @@ func (w *writer) addEntry(actor string, in *store.Entry) (store.OpResult, error)
 // existing returns the entry of the given identity in a bank, or nil.
 func (w *writer) existing(bank string, identity [32]byte) (*store.Entry, error) {
 	ikey := identityKey(bank, identity)
-	v := w.tx.Bucket([]byte(bucketIdentities)).Get(ikey)
-	if v == nil {
-		return nil, nil
-	}
-	p, err := record.Open([]byte(bucketIdentities), ikey, v)
-	if err != nil {
-		return nil, err
-	}
-	id, err := record.DecodeUint(p)
-	if err != nil {
-		return nil, err
+	id, ok := w.idents[string(ikey)]
+	if !ok {
+		v := w.tx.Bucket([]byte(bucketIdentities)).Get(ikey)
+		if v == nil {
+			return nil, nil
+		}
+		p, err := record.Open([]byte(bucketIdentities), ikey, v)
+		if err != nil {
+			return nil, err
+		}
+		if id, err = record.DecodeUint(p); err != nil {
+			return nil, err
+		}
 	}
 	e, err := readEntry(w.tx, id, store.ViewBasic)
 	if err != nil {
@@ -713,8 +726,22 @@ func (w *writer) insertEntry(actor string, in *store.Entry, identity [32]byte) (
 	key := u64(id)
 	w.insert(entries, bucketEntries, bucketEntries, key, record.EncodeEntry(&e, identity))
 	w.insert(w.tx.Bucket([]byte(bucketMembers)).Bucket([]byte(e.Bank)), bucketMembers+"/"+e.Bank, bucketMembers, key, nil)
-	w.insert(w.tx.Bucket([]byte(bucketIdentities)), bucketIdentities, bucketIdentities, identityKey(e.Bank, identity), record.EncodeUint(id))
+	if w.idents != nil {
+		w.idents[string(identityKey(e.Bank, identity))] = id
+	} else {
+		w.insert(w.tx.Bucket([]byte(bucketIdentities)), bucketIdentities, bucketIdentities, identityKey(e.Bank, identity), record.EncodeUint(id))
+	}
 	return store.OpResult{Entry: &e, Changed: true}, w.err
+}
+
+// flushIdents writes the identity records held back, in key order.
+func (w *writer) flushIdents() error {
+	b := w.tx.Bucket([]byte(bucketIdentities))
+	for _, k := range slices.Sorted(maps.Keys(w.idents)) {
+		w.insert(b, bucketIdentities, bucketIdentities, []byte(k), record.EncodeUint(w.idents[k]))
+	}
+	w.idents = nil
+	return w.err
 }
 
 func (w *writer) updateEntry(actor string, id uint64, from *store.Entry, fields []string) (store.OpResult, error) {
