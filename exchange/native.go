@@ -89,11 +89,14 @@ type (
 		Labels    map[string]string `json:"labels,omitempty"`
 		Note      string            `json:"note,omitempty"`
 		Source    *nativeSource     `json:"source,omitempty"`
-		Created   time.Time         `json:"created"`
-		CreatedBy string            `json:"created_by"`
-		Updated   time.Time         `json:"updated"`
-		UpdatedBy string            `json:"updated_by"`
-		Revision  uint64            `json:"revision"`
+		// Provenance says which partner's list the entry was imported
+		// from, on the exporter's server; an importer records its own.
+		Provenance *nativeProvenance `json:"provenance,omitempty"`
+		Created    time.Time         `json:"created"`
+		CreatedBy  string            `json:"created_by"`
+		Updated    time.Time         `json:"updated"`
+		UpdatedBy  string            `json:"updated_by"`
+		Revision   uint64            `json:"revision"`
 	}
 	nativeHash struct {
 		Type    string `json:"type"`
@@ -123,6 +126,13 @@ type (
 		Origin     string `json:"origin,omitempty"`
 		ExternalID string `json:"external_id,omitempty"`
 		URI        string `json:"uri,omitempty"`
+	}
+	nativeProvenance struct {
+		Partner      string    `json:"partner,omitempty"`
+		List         string    `json:"list,omitempty"`
+		ListRevision uint64    `json:"list_revision,omitempty"`
+		SourceID     string    `json:"source_id,omitempty"`
+		Imported     time.Time `json:"imported"`
 	}
 	nativeRemoval struct {
 		Identity string    `json:"identity"`
@@ -202,6 +212,9 @@ func entryToNative(e *store.Entry) *nativeEntry {
 	}
 	if e.Source != (store.Source{}) {
 		n.Source = &nativeSource{Origin: e.Source.Origin, ExternalID: e.Source.ExternalID, URI: e.Source.URI}
+	}
+	if p := e.Provenance; !p.IsZero() {
+		n.Provenance = &nativeProvenance{Partner: p.Partner, List: p.List, ListRevision: uint64(p.ListRevision), SourceID: p.SourceID, Imported: p.Imported}
 	}
 	return n
 }
@@ -387,6 +400,9 @@ func nativeToEntry(n *nativeEntry, bank string) (*store.Entry, error) {
 	}
 	if n.Source != nil {
 		e.Source = store.Source{Origin: n.Source.Origin, ExternalID: n.Source.ExternalID, URI: n.Source.URI}
+	}
+	if p := n.Provenance; p != nil {
+		e.Provenance = store.Provenance{Partner: p.Partner, List: p.List, ListRevision: store.Revision(p.ListRevision), SourceID: p.SourceID, Imported: p.Imported}
 	}
 	if err := store.ValidateEntry(e); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
