@@ -446,12 +446,12 @@ func identityOf(s string) ([32]byte, error) {
 // strictJSON decodes one JSON value that must be all of text. Unknown
 // fields are allowed: newer writers may add them.
 func strictJSON(text []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	// Unmarshal refuses anything after the value; a second value is
+	// reported as such.
+	err := json.Unmarshal(text, v)
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) && syn.Offset > 0 && json.Valid(text[:syn.Offset-1]) {
 		return errors.New("more than one JSON value on the line")
 	}
-	return nil
+	return err
 }

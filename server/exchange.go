@@ -13,6 +13,10 @@ import (
 )
 
 const (
+	// prefetchBatch and prefetchBatches bound the items read ahead of an
+	// import's staging: parsing runs on another core meanwhile.
+	prefetchBatch   = 256
+	prefetchBatches = 8
 	// exportChunkBytes is the size of an export's messages: well under
 	// the default message size, large enough that framing costs nothing.
 	exportChunkBytes = 256 << 10
@@ -214,7 +218,7 @@ func (s *Server) ImportEntries(stream pb.BankService_ImportEntriesServer) error 
 		Bank:         bank,
 		Provenance:   store.Provenance{Partner: h.GetPartner(), List: h.GetList(), ListRevision: lr.Revision()},
 		AllowRepeats: lr.Repeats(),
-		Next:         lr.Next,
+		Next:         prefetch(ctx, lr.Next),
 	}
 	res, err := s.commitWait(ctx, maxImportIndexWait, store.ImportEntries(imp))
 	if err != nil {
@@ -225,4 +229,54 @@ func (s *Server) ImportEntries(stream pb.BankService_ImportEntriesServer) error 
 		"imported", r.Imported, "unchanged", r.Unchanged, "removed", r.Removed, "conflicts", r.Conflicts, "revision", uint64(res.Revision))
 	return stream.SendAndClose(&pb.ImportEntriesResponse{Imported: r.Imported, Unchanged: r.Unchanged, Removed: r.Removed,
 		Conflicts: r.Conflicts, Revision: int64(res.Revision)})
+}
+
+// prefetch calls next in a goroutine of its own, ahead of the caller, in
+// batches, so that reading a list and staging it run at once; the error
+// that ends the list (io.EOF included) comes last. The goroutine ends with
+// the list or with ctx.
+func prefetch(ctx context.Context, next func() (store.ImportItem, error)) func() (store.ImportItem, error) {
+	type batch struct {
+		items []store.ImportItem
+		err   error
+	}
+	ch := make(chan batch, prefetchBatches)
+	go func() {
+		defer close(ch)
+		for {
+			b := batch{items: make([]store.ImportItem, 0, prefetchBatch)}
+			for len(b.items) < prefetchBatch && b.err == nil {
+				it, err := next()
+				if err != nil {
+					b.err = err
+					break
+				}
+				b.items = append(b.items, it)
+			}
+			select {
+			case ch <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	var cur batch
+	return func() (store.ImportItem, error) {
+		for len(cur.items) == 0 {
+			if cur.err != nil {
+				return store.ImportItem{}, cur.err
+			}
+			b, ok := <-ch
+			if !ok {
+				return store.ImportItem{}, ctx.Err()
+			}
+			cur = b
+		}
+		it := cur.items[0]
+		cur.items = cur.items[1:]
+		return it, nil
+	}
 }
