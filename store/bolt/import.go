@@ -32,10 +32,13 @@ import (
 // the meta record keyStaging; they are deleted (dropStaged) before the
 // next import and when the file is next opened for writing.
 const (
-	// importChunk bounds the items one staging transaction writes: bbolt
-	// keeps a transaction's dirty pages in memory until it commits, so
-	// this, not the list's length, bounds an import's memory (a few MB).
-	importChunk = 20_000
+	// importChunk and importChunkBytes bound the items one staging
+	// transaction writes, and their size: bbolt keeps a transaction's
+	// dirty pages in memory until it commits, so these, not the list's
+	// length, bound an import's memory (tens of MB). Fewer, larger
+	// transactions cost less CPU (BENCHMARKS.md, Exchange).
+	importChunk      = 50_000
+	importChunkBytes = 32 << 20
 	// maxImportRemovals bounds the removals one import holds: they are
 	// applied in the one publishing transaction, so they are its size.
 	maxImportRemovals = store.MaxOps
@@ -145,7 +148,8 @@ func (s *DB) importList(ctx context.Context, actor string, imp *store.Import) (s
 // chunk stages up to importChunk items, and reports whether the list has
 // ended.
 func (st *staged) chunk(ctx context.Context, w *writer) (bool, error) {
-	for range importChunk {
+	size := 0
+	for n := 0; n < importChunk && size < importChunkBytes; n++ {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
@@ -167,6 +171,10 @@ func (st *staged) chunk(ctx context.Context, w *writer) (bool, error) {
 		if err := st.add(w, item); err != nil {
 			return false, fmt.Errorf("line %d: %w", item.Line, err)
 		}
+		// About what the entry's records take (record.EncodeEntry's
+		// estimate, and the change, member and identity records).
+		e := item.Entry
+		size += 400 + 80*len(e.Frames) + 48*len(e.Keypoints) + 64*len(e.Regions)
 	}
 	return false, nil
 }
