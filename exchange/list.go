@@ -264,11 +264,7 @@ type vpdqJSONReader struct {
 	err  error
 }
 
-func newVPDQJSONReader(r io.Reader) *vpdqJSONReader {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
-	return &vpdqJSONReader{sc: sc}
-}
+func newVPDQJSONReader(r io.Reader) *vpdqJSONReader { return &vpdqJSONReader{sc: lineScanner(r)} }
 
 func (r *vpdqJSONReader) next() ([]vpdq.Frame, error) {
 	if r.err != nil {
@@ -290,12 +286,6 @@ func (r *vpdqJSONReader) next() ([]vpdq.Frame, error) {
 		}
 		return frames, nil
 	}
-	r.err = io.EOF
-	if err := r.sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("%w: a line over %d bytes", ErrInvalid, MaxLineBytes)
-		}
-		r.err = lineError(r.line+1, err)
-	}
+	r.err = scanEnd(r.sc, r.line)
 	return nil, r.err
 }

@@ -229,9 +229,7 @@ type NativeReader struct {
 
 // NewNativeReader reads the header of a native list from r.
 func NewNativeReader(r io.Reader) (*NativeReader, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
-	nr := &NativeReader{sc: sc}
+	nr := &NativeReader{sc: lineScanner(r)}
 	text, err := nr.next()
 	if err == io.EOF {
 		return nil, lineError(1, fmt.Errorf("%w: an empty list (no header)", ErrInvalid))
@@ -275,13 +273,7 @@ func (r *NativeReader) next() ([]byte, error) {
 			return text, nil
 		}
 	}
-	if err := r.sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("%w: a line over %d bytes", ErrInvalid, MaxLineBytes)
-		}
-		return nil, lineError(r.line+1, err)
-	}
-	return nil, io.EOF
+	return nil, scanEnd(r.sc, r.line)
 }
 
 // Next returns the next entry or removal, or io.EOF after the last. An

@@ -226,15 +226,7 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 // CreateEntryStream implements BankService.CreateEntryStream.
 func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer) error {
 	ctx := stream.Context()
-	first, err := recvHeader(s, ctx, stream.Recv)
-	if err != nil {
-		return err
-	}
-	h := first.GetHeader()
-	if h == nil {
-		return fmt.Errorf("%w: the first message must be the header", errInvalidRequest)
-	}
-	bank, err := parseBankName(h.GetParent(), false)
+	h, bank, err := streamHeader(s, ctx, stream.Recv, (*pb.CreateEntryStreamRequest).GetHeader)
 	if err != nil {
 		return err
 	}

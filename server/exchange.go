@@ -74,7 +74,7 @@ func (s *Server) ExportEntries(req *pb.ExportEntriesRequest, stream pb.BankServi
 	if err := stream.Send(&pb.ExportEntriesResponse{Revision: int64(snap.Revision())}); err != nil {
 		return err
 	}
-	out := &chunkSender{send: func(p []byte) error { return stream.Send(&pb.ExportEntriesResponse{Chunk: p}) }, buf: make([]byte, 0, exportChunkBytes)}
+	out := newChunkSender(exportChunkBytes, func(p []byte) error { return stream.Send(&pb.ExportEntriesResponse{Chunk: p}) })
 	lw, err := exchange.NewListWriter(format, out, exchange.NativeHeader{
 		Exporter: "mediamatch",
 		Bank: exchange.NativeBank{Name: b.Name, Description: b.Description, Labels: b.Labels, Disabled: b.Disabled,
@@ -123,37 +123,6 @@ func writeChange(lw *exchange.ListWriter, bank string, c store.Change) error {
 	return nil
 }
 
-// chunkSender sends what is written to it in messages of cap(buf) bytes.
-type chunkSender struct {
-	send func([]byte) error
-	buf  []byte
-}
-
-func (w *chunkSender) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		k := min(len(p), cap(w.buf)-len(w.buf))
-		w.buf = append(w.buf, p[:k]...)
-		p = p[k:]
-		if len(w.buf) == cap(w.buf) {
-			if err := w.flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return n, nil
-}
-
-// flush sends the buffered bytes, if any.
-func (w *chunkSender) flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	err := w.send(w.buf)
-	w.buf = make([]byte, 0, cap(w.buf)) // the message may still hold the old one
-	return err
-}
-
 // ImportEntries implements BankService.ImportEntries. The list is read as
 // it arrives and staged by the store in bounded chunks that nothing shows
 // until the whole list has been read (store.ImportEntries): memory stays
@@ -164,15 +133,7 @@ func (w *chunkSender) flush() error {
 func (s *Server) ImportEntries(stream pb.BankService_ImportEntriesServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	first, err := recvHeader(s, ctx, stream.Recv)
-	if err != nil {
-		return err
-	}
-	h := first.GetHeader()
-	if h == nil {
-		return fmt.Errorf("%w: the first message must be the header", errInvalidRequest)
-	}
-	bank, err := parseBankName(h.GetParent(), false)
+	h, bank, err := streamHeader(s, ctx, stream.Recv, (*pb.ImportEntriesRequest).GetHeader)
 	if err != nil {
 		return err
 	}
