@@ -35,9 +35,13 @@ const (
 	// importChunk and importChunkBytes bound the items one staging
 	// transaction writes, and their size: bbolt keeps a transaction's
 	// dirty pages in memory until it commits, so these, not the list's
-	// length, bound an import's memory (tens of MB). Fewer, larger
-	// transactions cost less CPU (BENCHMARKS.md, Exchange).
-	importChunk      = 50_000
+	// length, bound an import's memory. Identity keys are random: once the
+	// bank's identities fill more pages than a chunk has items, each item
+	// dirties a page of its own (about 8 KB with its node), so a chunk
+	// holds at most about 16,384 x 8 KB = 128 MiB of them, whatever the
+	// list's length. Larger chunks cost less CPU and more memory
+	// (BENCHMARKS.md, Exchange).
+	importChunk      = 16_384
 	importChunkBytes = 32 << 20
 	// maxImportRemovals bounds the removals one import holds: they are
 	// applied in the one publishing transaction, so they are its size.
