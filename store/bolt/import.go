@@ -218,16 +218,17 @@ func (st *staged) add(w *writer, item store.ImportItem) error {
 
 // publish applies the removals, counts the entries and ends the commit.
 func (st *staged) publish(w *writer) error {
+	// The staged entries count first: a removal may remove one of them.
+	if st.res.Imported > 0 {
+		if err := w.bumpCount(st.imp.Bank, st.res.Imported); err != nil {
+			return err
+		}
+	}
 	for _, item := range st.removals {
 		if item.Line == 0 {
 			continue // cancelled
 		}
 		if err := w.importRemoval(st.actor, st.imp.Bank, st.prov.Partner, item, &st.res); err != nil {
-			return err
-		}
-	}
-	if st.res.Imported > 0 {
-		if err := w.bumpCount(st.imp.Bank, st.res.Imported); err != nil {
 			return err
 		}
 	}

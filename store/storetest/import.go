@@ -105,6 +105,21 @@ func testImport(t *testing.T, b Backend) {
 	if len(cs) != 1 || cs[0].Kind != store.EntryRemoved || cs[0].EntryID != ids[0] || cs[0].Identity != store.Identity(list[0]) {
 		t.Errorf("removal changes %+v", cs)
 	}
+	// A list that adds an item and later removes it, into an empty bank;
+	// and one that removes an item and later adds it again (it stays).
+	commit(t, s, store.CreateBank(store.Bank{Name: "empty"}))
+	x, y := RandomImage(r, ""), RandomImage(r, "")
+	res, err = importList(t, s, store.Import{Bank: "empty", Provenance: prov, Next: items(
+		store.ImportItem{Entry: x}, store.ImportItem{Remove: store.Identity(&store.Entry{Hashes: x.Hashes})})})
+	if bk, _ := s.Bank(ctx(t), "empty"); err != nil || res != (store.ImportResult{Imported: 1, Removed: 1}) || bk.Entries != 0 {
+		t.Errorf("add then remove: %+v %v, bank counts %d", res, err, bk.Entries)
+	}
+	importList(t, s, store.Import{Bank: "empty", Provenance: prov, Next: items(store.ImportItem{Entry: y})})
+	res, err = importList(t, s, store.Import{Bank: "empty", Provenance: prov, Next: items(
+		store.ImportItem{Remove: store.Identity(y)}, store.ImportItem{Entry: y})})
+	if bk, _ := s.Bank(ctx(t), "empty"); err != nil || res != (store.ImportResult{Unchanged: 1}) || bk.Entries != 1 {
+		t.Errorf("remove then add again: %+v %v, bank counts %d", res, err, bk.Entries)
+	}
 	// Another partner's list cannot remove the first partner's entries.
 	res, err = importList(t, s, store.Import{Bank: "in", Provenance: store.Provenance{Partner: "other"},
 		Next: items(store.ImportItem{Remove: store.Identity(list[1])})})
