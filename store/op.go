@@ -117,7 +117,11 @@ func RecordAudit(a AuditRecord) Op { return Op{Kind: OpRecordAudit, Audit: &a} }
 // its Imported time set), and every removal removes the entry of that
 // identity if it was imported from the same partner. The commit holds
 // this operation alone (Commit refuses others beside it) and runs alone,
-// never grouped with other commits: its items are read once.
+// never grouped with other commits: its items are read once. A backend
+// may write a long list in parts, but no read sees a part: until the
+// commit returns, reads, snapshots and the change feed show the store as
+// it was, and then the feed shows the import as one commit, in list
+// order. Other commits wait while an import runs.
 //
 // An entry whose identity the bank holds already is left as it is, local
 // labels and note included: it counts as unchanged, and also as a conflict
