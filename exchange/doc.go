@@ -31,6 +31,13 @@
 //	{"entry":{"identity":"…","id":1,"kind":"image","hashes":[{"type":"pdq","hex":"…","quality":90},…],…}}
 //	{"removed":{"identity":"…","id":2,"revision":9,"time":"…","actor":"curator-a"}}
 //
+// A bank is exported and imported in one of four formats (Format): the
+// native one, the local file, the CSV dataset, and vpdq-json, one video's
+// frames a line as the JSON list python-threatexchange stores a vPDQ
+// signal as. ListWriter writes entries and removals in any of them, keeping
+// what the format can carry; ListReader reads any of them as the items
+// store.ImportEntries takes, one at a time.
+//
 // Signal type names map to ours (SignalTypes): pdq, vpdq, sha256 and md5
 // are ours too; video_md5 and photo_md5 are md5 of a video and of an
 // image. A name we do not know is refused, with its line.

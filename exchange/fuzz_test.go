@@ -139,3 +139,37 @@ func FuzzNativeReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVPDQJSONReader reads arbitrary bytes as a vpdq-json list: every
+// error is a documented one with its line, and every video read is
+// written back as a line that reads as the same frames.
+func FuzzVPDQJSONReader(f *testing.F) {
+	var buf bytes.Buffer
+	w, _ := NewListWriter(FormatVPDQJSON, &buf, NativeHeader{Bank: NativeBank{Name: "b"}})
+	for _, e := range sampleEntries(f) {
+		w.WriteEntry(e)
+	}
+	w.Flush()
+	f.Add(buf.Bytes())
+	f.Add([]byte("[]\n"))
+	f.Add([]byte("\n[\"" + strings.Repeat("ab", 32) + ",100,0.000\"]\n{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := NewListReader(FormatVPDQJSON, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range readChecked(t, r.Next) {
+			var out bytes.Buffer
+			w, _ := NewListWriter(FormatVPDQJSON, &out, NativeHeader{Bank: NativeBank{Name: "b"}})
+			if err := w.WriteEntry(it.Entry); err != nil {
+				t.Fatalf("writing %+v: %v", it.Entry, err)
+			}
+			w.Flush()
+			back, _ := NewListReader(FormatVPDQJSON, &out)
+			again, err := back.Next()
+			if err != nil || !reflect.DeepEqual(again.Entry.Frames, it.Entry.Frames) {
+				t.Fatalf("%q read back as %+v, %v; was %+v", out.String(), again.Entry, err, it.Entry)
+			}
+		}
+	})
+}

@@ -89,11 +89,14 @@ type (
 		Labels    map[string]string `json:"labels,omitempty"`
 		Note      string            `json:"note,omitempty"`
 		Source    *nativeSource     `json:"source,omitempty"`
-		Created   time.Time         `json:"created"`
-		CreatedBy string            `json:"created_by"`
-		Updated   time.Time         `json:"updated"`
-		UpdatedBy string            `json:"updated_by"`
-		Revision  uint64            `json:"revision"`
+		// Provenance says which partner's list the entry was imported
+		// from, on the exporter's server; an importer records its own.
+		Provenance *nativeProvenance `json:"provenance,omitempty"`
+		Created    time.Time         `json:"created"`
+		CreatedBy  string            `json:"created_by"`
+		Updated    time.Time         `json:"updated"`
+		UpdatedBy  string            `json:"updated_by"`
+		Revision   uint64            `json:"revision"`
 	}
 	nativeHash struct {
 		Type    string `json:"type"`
@@ -123,6 +126,13 @@ type (
 		Origin     string `json:"origin,omitempty"`
 		ExternalID string `json:"external_id,omitempty"`
 		URI        string `json:"uri,omitempty"`
+	}
+	nativeProvenance struct {
+		Partner      string    `json:"partner,omitempty"`
+		List         string    `json:"list,omitempty"`
+		ListRevision uint64    `json:"list_revision,omitempty"`
+		SourceID     string    `json:"source_id,omitempty"`
+		Imported     time.Time `json:"imported"`
 	}
 	nativeRemoval struct {
 		Identity string    `json:"identity"`
@@ -203,6 +213,9 @@ func entryToNative(e *store.Entry) *nativeEntry {
 	if e.Source != (store.Source{}) {
 		n.Source = &nativeSource{Origin: e.Source.Origin, ExternalID: e.Source.ExternalID, URI: e.Source.URI}
 	}
+	if p := e.Provenance; !p.IsZero() {
+		n.Provenance = &nativeProvenance{Partner: p.Partner, List: p.List, ListRevision: uint64(p.ListRevision), SourceID: p.SourceID, Imported: p.Imported}
+	}
 	return n
 }
 
@@ -216,9 +229,7 @@ type NativeReader struct {
 
 // NewNativeReader reads the header of a native list from r.
 func NewNativeReader(r io.Reader) (*NativeReader, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
-	nr := &NativeReader{sc: sc}
+	nr := &NativeReader{sc: lineScanner(r)}
 	text, err := nr.next()
 	if err == io.EOF {
 		return nil, lineError(1, fmt.Errorf("%w: an empty list (no header)", ErrInvalid))
@@ -262,13 +273,7 @@ func (r *NativeReader) next() ([]byte, error) {
 			return text, nil
 		}
 	}
-	if err := r.sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("%w: a line over %d bytes", ErrInvalid, MaxLineBytes)
-		}
-		return nil, lineError(r.line+1, err)
-	}
-	return nil, io.EOF
+	return nil, scanEnd(r.sc, r.line)
 }
 
 // Next returns the next entry or removal, or io.EOF after the last. An
@@ -388,6 +393,9 @@ func nativeToEntry(n *nativeEntry, bank string) (*store.Entry, error) {
 	if n.Source != nil {
 		e.Source = store.Source{Origin: n.Source.Origin, ExternalID: n.Source.ExternalID, URI: n.Source.URI}
 	}
+	if p := n.Provenance; p != nil {
+		e.Provenance = store.Provenance{Partner: p.Partner, List: p.List, ListRevision: store.Revision(p.ListRevision), SourceID: p.SourceID, Imported: p.Imported}
+	}
 	if err := store.ValidateEntry(e); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -430,12 +438,12 @@ func identityOf(s string) ([32]byte, error) {
 // strictJSON decodes one JSON value that must be all of text. Unknown
 // fields are allowed: newer writers may add them.
 func strictJSON(text []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	// Unmarshal refuses anything after the value; a second value is
+	// reported as such.
+	err := json.Unmarshal(text, v)
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) && syn.Offset > 0 && json.Valid(text[:syn.Offset-1]) {
 		return errors.New("more than one JSON value on the line")
 	}
-	return nil
+	return err
 }

@@ -22,10 +22,26 @@ type FileReader struct {
 }
 
 // NewFileReader reads the local file format from r.
-func NewFileReader(r io.Reader) *FileReader {
+func NewFileReader(r io.Reader) *FileReader { return &FileReader{sc: lineScanner(r)} }
+
+// lineScanner reads lines of at most MaxLineBytes.
+func lineScanner(r io.Reader) *bufio.Scanner {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
-	return &FileReader{sc: sc}
+	return sc
+}
+
+// scanEnd is what ends a scanner's lines after line: io.EOF, or its error
+// at the next line (an over-long one as ErrInvalid).
+func scanEnd(sc *bufio.Scanner, line int) error {
+	err := sc.Err()
+	if err == nil {
+		return io.EOF
+	}
+	if errors.Is(err, bufio.ErrTooLong) {
+		err = fmt.Errorf("%w: a line over %d bytes", ErrInvalid, MaxLineBytes)
+	}
+	return lineError(line+1, err)
 }
 
 // Line is the number of the line of the last signal read.
@@ -55,13 +71,7 @@ func (r *FileReader) Next() (Signal, error) {
 		}
 		return s, nil
 	}
-	r.err = io.EOF
-	if err := r.sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = fmt.Errorf("%w: a line over %d bytes", ErrInvalid, MaxLineBytes)
-		}
-		r.err = lineError(r.line+1, err)
-	}
+	r.err = scanEnd(r.sc, r.line)
 	return Signal{}, r.err
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/disintegration/imaging"
@@ -84,4 +85,28 @@ func TestDetectMirrored(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDetectConcurrent runs detections of different sizes at once: each
+// takes a workspace from the pool, and none may see another's planes.
+func TestDetectConcurrent(t *testing.T) {
+	var imgs []image.Image
+	var want [][]Point
+	for i, name := range scenes[:4] {
+		im := imaging.Resize(open(t, name), 200+60*i, 0, imaging.Linear)
+		imgs = append(imgs, im)
+		want = append(want, Detect(im, QueryPoints))
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for k := range 3 {
+				i := (g + k) % len(imgs)
+				if got := Detect(imgs[i], QueryPoints); !slices.Equal(got, want[i]) {
+					t.Errorf("goroutine %d: image %d detected differently beside other detections", g, i)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

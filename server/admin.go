@@ -34,7 +34,7 @@ func (s *Server) Backup(_ *pb.BackupRequest, stream pb.AdminService_BackupServer
 		return status.Error(codes.Unimplemented, "this store cannot be copied through the API: back it up with the backend's own tools")
 	}
 	ctx := stream.Context()
-	w := &chunkWriter{stream: stream, sum: sha256.New(), buf: make([]byte, 0, backupChunkBytes)}
+	w := newChunkWriter(stream)
 	rev, n, err := s.spoolBackup(ctx, b, w)
 	detail := fmt.Sprintf("revision %d, %d bytes", rev, n)
 	if err != nil {
@@ -82,37 +82,20 @@ func (s *Server) spoolBackup(ctx context.Context, b store.Backuper, w *chunkWrit
 // chunkWriter sends what is written to it as Backup chunks of
 // backupChunkBytes, hashing it on the way.
 type chunkWriter struct {
-	stream pb.AdminService_BackupServer
-	sum    hash.Hash
-	buf    []byte
-	sent   int64
+	*chunkSender
+	sum  hash.Hash
+	sent int64
 }
 
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		k := min(len(p), cap(w.buf)-len(w.buf))
-		w.buf = append(w.buf, p[:k]...)
-		p = p[k:]
-		if len(w.buf) == cap(w.buf) {
-			if err := w.flush(); err != nil {
-				return 0, err
-			}
+func newChunkWriter(stream pb.AdminService_BackupServer) *chunkWriter {
+	w := &chunkWriter{sum: sha256.New()}
+	w.chunkSender = newChunkSender(backupChunkBytes, func(p []byte) error {
+		w.sum.Write(p)
+		if err := stream.Send(&pb.BackupResponse{Part: &pb.BackupResponse_Chunk{Chunk: p}}); err != nil {
+			return err
 		}
-	}
-	return n, nil
-}
-
-// flush sends the buffered bytes, if any.
-func (w *chunkWriter) flush() error {
-	if len(w.buf) == 0 {
+		w.sent += int64(len(p))
 		return nil
-	}
-	w.sum.Write(w.buf)
-	if err := w.stream.Send(&pb.BackupResponse{Part: &pb.BackupResponse_Chunk{Chunk: w.buf}}); err != nil {
-		return err
-	}
-	w.sent += int64(len(w.buf))
-	w.buf = w.buf[:0]
-	return nil
+	})
+	return w
 }

@@ -35,6 +35,8 @@ import (
 //	ListEntries                        x        x     parent ("banks/-": the granted banks)
 //	UpdateEntry, DeleteEntry           x              name
 //	ListChanges                        x        x     parent ("banks/-": the granted banks)
+//	ExportEntries                      x        x     parent
+//	ImportEntries                      x              header.parent
 //	TokenService, AdminService                        admin only
 func authzTable() map[string]authzRule {
 	const (
@@ -59,6 +61,8 @@ func authzTable() map[string]authzRule {
 		pb.BankService_UpdateEntry_FullMethodName:       {roles: roles(c), banks: nameBank},
 		pb.BankService_DeleteEntry_FullMethodName:       {roles: roles(c), banks: nameBank},
 		pb.BankService_ListChanges_FullMethodName:       {roles: roles(c, p), banks: nameBank},
+		pb.BankService_ExportEntries_FullMethodName:     {roles: roles(c, p), banks: nameBank},
+		pb.BankService_ImportEntries_FullMethodName:     {roles: roles(c), banks: nameBank},
 
 		pb.TokenService_CreateToken_FullMethodName:      {},
 		pb.TokenService_ListTokens_FullMethodName:       {},
@@ -138,6 +142,10 @@ func nameBank(req any) []string {
 		name = r.GetName()
 	case *pb.ListChangesRequest:
 		name = r.GetParent()
+	case *pb.ExportEntriesRequest:
+		name = r.GetParent()
+	case *pb.ImportEntriesRequest:
+		name = r.GetHeader().GetParent()
 	}
 	if b := bankOf(name); b != "" {
 		return []string{b}

@@ -45,6 +45,8 @@ var wantAuthz = []struct {
 	{"UpdateEntry", ".c.a", true, false},
 	{"DeleteEntry", ".c.a", true, false},
 	{"ListChanges", ".cpa", true, false},
+	{"ExportEntries", ".cpa", true, false},
+	{"ImportEntries", ".c.a", true, false},
 	{"CreateToken", "...a", false, false},
 	{"ListTokens", "...a", false, false},
 	{"RevokeToken", "...a", false, false},
@@ -225,6 +227,20 @@ func (f *authzFixture) call(ctx context.Context, name string, c cell) error {
 		r, err := ts.bank.ListChanges(ctx, &pb.ListChangesRequest{Parent: bank})
 		if err == nil && len(r.GetChanges()) != 2 {
 			return fmt.Errorf("%d changes, want 2", len(r.GetChanges()))
+		}
+		return err
+	case "ExportEntries":
+		_, list, err := exportList(ctx, ts.bank, &pb.ExportEntriesRequest{Parent: bank, Format: pb.ListFormat_LIST_FORMAT_NATIVE})
+		if err == nil && strings.Count(string(list), `{"entry":`) != 1 {
+			return fmt.Errorf("exported %q, want one entry", list)
+		}
+		return err
+	case "ImportEntries":
+		f.n++
+		line := fmt.Sprintf("sha256 %064x\n", f.n)
+		r, err := importList(ctx, ts.bank, &pb.ImportEntriesHeader{Parent: bank, Format: pb.ListFormat_LIST_FORMAT_PYTX_FILE}, []byte(line))
+		if err == nil && r.GetImported() != 1 {
+			return fmt.Errorf("imported %d, want 1", r.GetImported())
 		}
 		return err
 	case "CreateToken":

@@ -25,6 +25,11 @@ const maxIndexWait = 5 * time.Second
 
 // commit writes ops as the caller and waits for the index to show them.
 func (s *Server) commit(ctx context.Context, ops ...store.Op) (store.CommitResult, error) {
+	return s.commitWait(ctx, maxIndexWait, ops...)
+}
+
+// commitWait is commit waiting at most wait for the index.
+func (s *Server) commitWait(ctx context.Context, wait time.Duration, ops ...store.Op) (store.CommitResult, error) {
 	who := actor(ctx)
 	if s.offlineActor != "" {
 		who = s.offlineActor
@@ -42,7 +47,7 @@ func (s *Server) commit(ctx context.Context, ops ...store.Op) (store.CommitResul
 	if err != nil || s.idx == nil {
 		return res, err
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxIndexWait)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	defer cancel()
 	if err := s.idx.WaitFor(wctx, res.Revision); err != nil {
 		s.log.Warn("a write is durable but the index does not show it yet", "revision", uint64(res.Revision), "error", err.Error())
@@ -221,15 +226,7 @@ func (s *Server) CreateEntry(ctx context.Context, req *pb.CreateEntryRequest) (*
 // CreateEntryStream implements BankService.CreateEntryStream.
 func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer) error {
 	ctx := stream.Context()
-	first, err := recvHeader(s, ctx, stream.Recv)
-	if err != nil {
-		return err
-	}
-	h := first.GetHeader()
-	if h == nil {
-		return fmt.Errorf("%w: the first message must be the header", errInvalidRequest)
-	}
-	bank, err := parseBankName(h.GetParent(), false)
+	h, bank, err := streamHeader(s, ctx, stream.Recv, (*pb.CreateEntryStreamRequest).GetHeader)
 	if err != nil {
 		return err
 	}

@@ -305,6 +305,10 @@ func entryToProto(e *store.Entry, view store.View) *pb.Entry {
 	if e.Source != (store.Source{}) {
 		out.Source = &pb.Source{Origin: e.Source.Origin, ExternalId: e.Source.ExternalID, Uri: e.Source.URI}
 	}
+	if p := e.Provenance; !p.IsZero() {
+		out.Provenance = &pb.Provenance{Partner: p.Partner, List: p.List, ListRevision: int64(p.ListRevision),
+			SourceId: p.SourceID, ImportTime: timestamp(p.Imported)}
+	}
 	return out
 }
 

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/mediamatch/mediamatch/exchange"
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/media"
@@ -39,6 +40,8 @@ var codeTable = []struct {
 	{match.ErrInvalid, codes.InvalidArgument, "QUERY_INVALID"},
 	{match.ErrOverBudget, codes.ResourceExhausted, "MATCH_WORK_BUDGET"},
 	{store.ErrInvalid, codes.InvalidArgument, "INVALID_ARGUMENT"},
+	{exchange.ErrInvalid, codes.InvalidArgument, "LIST_INVALID"},
+	{exchange.ErrUnknownSignal, codes.InvalidArgument, "LIST_INVALID"},
 	{store.ErrBankNotFound, codes.NotFound, "BANK_NOT_FOUND"},
 	{store.ErrEntryNotFound, codes.NotFound, "ENTRY_NOT_FOUND"},
 	{store.ErrBankExists, codes.AlreadyExists, "BANK_EXISTS"},

@@ -79,6 +79,25 @@ func recvHeader[T any](s *Server, ctx context.Context, recv func() (T, error)) (
 	return m, err
 }
 
+// streamHeader receives a stream's first message, which must be its
+// header, and returns the header and the bank its parent names.
+func streamHeader[M any, H interface {
+	comparable
+	GetParent() string
+}](s *Server, ctx context.Context, recv func() (M, error), header func(M) H) (H, string, error) {
+	var none H
+	first, err := recvHeader(s, ctx, recv)
+	if err != nil {
+		return none, "", err
+	}
+	h := header(first)
+	if h == none {
+		return none, "", fmt.Errorf("%w: the first message must be the header", errInvalidRequest)
+	}
+	bank, err := parseBankName(h.GetParent(), false)
+	return h, bank, err
+}
+
 // receiveChunks gathers an upload's chunks until the client closes its
 // side, within the budgets: the size of its type (image or video, judged
 // from its first bytes), the idle and total timeouts, and the server's

@@ -68,6 +68,11 @@ type Change struct {
 	// Fields are the update paths an update changed (see UpdateBank and
 	// UpdateEntry), for BankUpdated and EntryUpdated.
 	Fields []string
+	// Identity is the removed entry's identity (see Identity), for
+	// EntryRemoved: the entry is gone, and a partner's server that holds
+	// the same item finds it by this. Zero in records written before it
+	// was kept.
+	Identity [32]byte
 	// CommitEnd is set on the last change of a commit. A follower that
 	// publishes its state only after such a change never shows half a
 	// commit.

@@ -14,6 +14,7 @@ const (
 	OpCreateToken
 	OpRevokeToken
 	OpRecordAudit
+	OpImportEntries
 )
 
 // Op is one operation of a commit. Build it with the functions below; a
@@ -38,6 +39,8 @@ type Op struct {
 	Token *Token
 	// Audit is the audit record to write.
 	Audit *AuditRecord
+	// Import is the list ImportEntries reads.
+	Import *Import
 }
 
 // CreateBank creates a bank. A bank of the same name fails the commit with
@@ -109,6 +112,70 @@ func RevokeToken(name string) Op { return Op{Kind: OpRevokeToken, Token: &Token{
 // and Time. It takes no revision.
 func RecordAudit(a AuditRecord) Op { return Op{Kind: OpRecordAudit, Audit: &a} }
 
+// ImportEntries adds a partner's list to a bank, all or nothing: every
+// entry the list holds that the bank lacks is added (with imp.Provenance,
+// its Imported time set), and every removal removes the entry of that
+// identity if it was imported from the same partner. The commit holds
+// this operation alone (Commit refuses others beside it) and runs alone,
+// never grouped with other commits: its items are read once. A backend
+// may write a long list in parts, but no read sees a part: until the
+// commit returns, reads, snapshots and the change feed show the store as
+// it was, and then the feed shows the import as one commit, in list
+// order. Other commits wait while an import runs.
+//
+// An entry whose identity the bank holds already is left as it is, local
+// labels and note included: it counts as unchanged, and also as a conflict
+// when the list's labels or note differ. A removal of an entry the bank
+// lacks counts as unchanged; of one added here or imported from another
+// partner, as a conflict (it is kept). An item the list repeats (an entry
+// this import added already) fails the commit with ErrInvalid naming its
+// line unless imp.AllowRepeats is set, when it counts as unchanged. An
+// item that fails validation, or an error from Next, fails the commit:
+// nothing is written.
+func ImportEntries(imp *Import) Op {
+	return Op{Kind: OpImportEntries, Import: imp, Bank: Bank{Name: imp.Bank}}
+}
+
+// Import is the input of ImportEntries.
+type Import struct {
+	// Bank is the bank the list goes into; it must exist.
+	Bank string
+	// Provenance is recorded on every entry added; Imported is set by the
+	// store.
+	Provenance Provenance
+	// AllowRepeats counts an item the list repeats as unchanged instead
+	// of failing the import (lists of single hashes can hold one hash
+	// twice legitimately: two entries of the exporter's bank sharing it).
+	AllowRepeats bool
+	// Next returns the list's next item, or io.EOF after the last. It is
+	// called inside the write transaction, so it should read from a local
+	// file, not a network.
+	Next func() (ImportItem, error)
+}
+
+// ImportItem is one item of a list to import: an entry to add, or the
+// identity of an entry to remove.
+type ImportItem struct {
+	// Entry is the entry to add; its Bank is ignored (the import's is
+	// used), and so are its store-set fields.
+	Entry *Entry
+	// Remove, when Entry is nil, is the identity of the entry to remove.
+	Remove [32]byte
+	// Line is where the item is in its list, for errors.
+	Line int
+}
+
+// ImportResult counts what ImportEntries did.
+type ImportResult struct {
+	// Imported entries were added; Removed entries were removed.
+	Imported, Removed int64
+	// Unchanged items needed no change.
+	Unchanged int64
+	// Conflicts are unchanged items whose labels or note differ from the
+	// local entry's, and removals of local entries, all kept as they are.
+	Conflicts int64
+}
+
 // CommitResult reports what a commit did.
 type CommitResult struct {
 	// Revision is the store's revision after the commit: that of its last
@@ -132,6 +199,8 @@ type OpResult struct {
 	Token *Token
 	// Removed is the number of entries DeleteBank removed with the bank.
 	Removed int
+	// Import is what ImportEntries did.
+	Import *ImportResult
 	// Changed is false when the operation changed nothing (an AddEntry
 	// that existed, an update to the values already there).
 	Changed bool

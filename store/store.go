@@ -68,6 +68,16 @@ type Snapshot interface {
 	Banks(fn func(Bank) error) error
 	// Entries calls fn for every entry, in id order, read as view says.
 	Entries(view View, fn func(*Entry) error) error
+	// Bank returns the named bank as the snapshot shows it.
+	Bank(name string) (Bank, error)
+	// ListEntries is Store.ListEntries on the snapshot's state.
+	ListEntries(ctx context.Context, q EntryQuery, fn func(*Entry) bool) error
+	// Changes calls fn for every change after the given revision up to
+	// the snapshot's, in order, with values read as view says from the
+	// snapshot's state, until fn returns false. A revision below the
+	// compacted one fails with ErrCompacted, one above the snapshot's
+	// with ErrFutureRevision.
+	Changes(ctx context.Context, after Revision, view View, fn func(Change) bool) error
 	// Close releases the snapshot.
 	Close() error
 }

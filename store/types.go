@@ -74,6 +74,27 @@ type Source struct {
 	URI string
 }
 
+// Provenance records the list an entry was imported from (ImportEntries),
+// so that a later import or sync from the same partner can find the entry
+// again by its id there.
+type Provenance struct {
+	// Partner is the partner whose signature the list carried; empty for
+	// a list imported without one.
+	Partner string
+	// List names the list (its file name), and ListRevision is the
+	// revision its exporter's header names (0 for formats without one).
+	List         string
+	ListRevision Revision
+	// SourceID is the entry's id at its source, when the list's format
+	// carries it (the native format does).
+	SourceID string
+	// Imported is when the entry was imported (the commit's time).
+	Imported time.Time
+}
+
+// IsZero reports whether p records no import.
+func (p Provenance) IsZero() bool { return p == Provenance{} }
+
 // Frame is the PDQ hash of one sampled video frame.
 type Frame struct {
 	// Seconds is the frame's time from the start of the video.
@@ -130,6 +151,9 @@ type Entry struct {
 	Note string
 	// Source says where the item came from.
 	Source Source
+	// Provenance says which partner's list the entry was imported from;
+	// zero for an entry added here. The store sets its Imported time.
+	Provenance Provenance
 
 	// The fields below are set by the store.
 

@@ -244,7 +244,17 @@ func ValidateEntry(e *Entry) error {
 	if err := checkText("source external id", e.Source.ExternalID, MaxSourceBytes); err != nil {
 		return err
 	}
-	return checkText("source URI", e.Source.URI, MaxURIBytes)
+	if err := checkText("source URI", e.Source.URI, MaxURIBytes); err != nil {
+		return err
+	}
+	for _, f := range []struct{ what, s string }{
+		{"provenance partner", e.Provenance.Partner}, {"provenance list", e.Provenance.List}, {"provenance source id", e.Provenance.SourceID},
+	} {
+		if err := checkText(f.what, f.s, MaxSourceBytes); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Identity is what makes two entries of a bank the same item: the same set

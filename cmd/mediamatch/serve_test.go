@@ -20,7 +20,7 @@ import (
 )
 
 // buildBinary builds the mediamatch command once per test binary run.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mediamatch")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -47,7 +47,7 @@ func startServe(t *testing.T, bin, db string) *serverProcess {
 }
 
 // startServeArgs is startServe with other flags (a --listen among them).
-func startServeArgs(t *testing.T, bin, db string, args ...string) *serverProcess {
+func startServeArgs(t testing.TB, bin, db string, args ...string) *serverProcess {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--metrics-listen", "", "--shutdown-grace", "5s", "--audit-flush", "20ms"}, args...)...)
 	cmd.Env = append(os.Environ(), "MEDIAMATCH_LOG_LEVEL=info")

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -142,6 +143,15 @@ func checkOps(actor string, ops []store.Op) error {
 			} else {
 				err = store.ValidateAudit(op.Audit)
 			}
+		case store.OpImportEntries:
+			switch {
+			case len(ops) != 1:
+				err = fmt.Errorf("%w: an import is a commit of its own", store.ErrInvalid)
+			case op.Import == nil || op.Import.Next == nil:
+				err = fmt.Errorf("%w: no list to import", store.ErrInvalid)
+			case !store.ValidBankName(op.Import.Bank):
+				err = fmt.Errorf("%w: bank name %q", store.ErrInvalid, store.Clip(op.Import.Bank))
+			}
 		case store.OpUpdateEntry, store.OpRemoveEntry:
 			if op.ID == 0 {
 				err = fmt.Errorf("%w: entry id 0", store.ErrEntryNotFound)
@@ -180,6 +190,10 @@ func (s *DB) commitLoop() {
 			first.done <- reply{err: first.exclusive()}
 			continue
 		}
+		if first.alone() {
+			s.runImport(first)
+			continue
+		}
 		group := []*request{first}
 		n := len(first.ops)
 		var after *request
@@ -187,7 +201,7 @@ func (s *DB) commitLoop() {
 		for len(group) < maxGroupRequests && n < maxGroupOps {
 			select {
 			case r := <-s.requests:
-				if r.exclusive != nil {
+				if r.exclusive != nil || r.alone() {
 					after = r
 					break drain
 				}
@@ -198,11 +212,21 @@ func (s *DB) commitLoop() {
 			}
 		}
 		s.runGroup(group)
-		if after != nil {
+		switch {
+		case after == nil:
+		case after.exclusive != nil:
 			after.done <- reply{err: after.exclusive()}
+		default:
+			s.runImport(after)
 		}
 		s.autoCompact()
 	}
+}
+
+// alone reports whether the request is an import, which runs by itself
+// (import.go).
+func (r *request) alone() bool {
+	return len(r.ops) == 1 && r.ops[0].Kind == store.OpImportEntries
 }
 
 // failQueued answers the requests still queued at Close.
@@ -377,7 +401,15 @@ type writer struct {
 	compacted uint64
 	records   map[string]int64 // change in each bucket's record count
 	pending   *store.Change    // the current commit's last change so far
-	err       error
+	// staging leaves the meta bucket's revision as it is (an import's
+	// chunks, see import.go).
+	staging bool
+	// idents, when not nil, holds the identity records this transaction
+	// adds until flushIdents writes them in key order: bbolt inserts into
+	// a node by moving the keys after the new one, so random keys added by
+	// the thousand into one transaction cost the square of their number.
+	idents map[string]uint64
+	err    error
 }
 
 func newWriter(tx *bolt.Tx, now time.Time) (*writer, error) {
@@ -395,7 +427,9 @@ func (w *writer) finish() error {
 		return err
 	}
 	m := w.tx.Bucket([]byte(bucketMeta))
-	w.put(m, bucketMeta, keyRevision, record.EncodeUint(w.rev))
+	if !w.staging {
+		w.put(m, bucketMeta, keyRevision, record.EncodeUint(w.rev))
+	}
 	w.put(m, bucketMeta, keyCompacted, record.EncodeUint(w.compacted))
 	for b, d := range w.records {
 		if d == 0 {
@@ -491,6 +525,8 @@ func (w *writer) apply(actor string, ops []store.Op) (store.CommitResult, error)
 		case store.OpRecordAudit:
 			w.audit(*op.Audit)
 			res = store.OpResult{Changed: true}
+		case store.OpImportEntries:
+			err = fmt.Errorf("%w: an import runs alone", store.ErrInvalid) // commitLoop sees to it
 		}
 		if err == nil {
 			err = w.err
@@ -623,21 +659,52 @@ func (w *writer) addEntry(actor string, in *store.Entry) (store.OpResult, error)
 	if _, err := w.bank(in.Bank); err != nil {
 		return store.OpResult{}, err
 	}
-	identity := store.Identity(in)
-	ikey := identityKey(in.Bank, identity)
-	idents := w.tx.Bucket([]byte(bucketIdentities))
-	if v := idents.Get(ikey); v != nil {
+	res, err := w.insertEntry(actor, in, store.Identity(in))
+	if err != nil || res.Existed {
+		return res, err
+	}
+	if err := w.bumpCount(in.Bank, 1); err != nil {
+		return store.OpResult{}, err
+	}
+	return res, w.err
+}
+
+// existing returns the entry of the given identity in a bank, or nil.
+func (w *writer) existing(bank string, identity [32]byte) (*store.Entry, error) {
+	ikey := identityKey(bank, identity)
+	id, ok := w.idents[string(ikey)]
+	if !ok {
+		v := w.tx.Bucket([]byte(bucketIdentities)).Get(ikey)
+		if v == nil {
+			return nil, nil
+		}
 		p, err := record.Open([]byte(bucketIdentities), ikey, v)
 		if err != nil {
-			return store.OpResult{}, err
+			return nil, err
 		}
-		id, err := record.DecodeUint(p)
+		if id, err = record.DecodeUint(p); err != nil {
+			return nil, err
+		}
+	}
+	e, err := readEntry(w.tx, id, store.ViewBasic)
+	if err != nil {
+		return nil, fmt.Errorf("the identity of bank %q points at entry %d: %w", bank, id, err)
+	}
+	return e, nil
+}
+
+// insertEntry adds an entry to its bank, which must exist, unless the
+// bank holds its identity already; it leaves the bank's count to the
+// caller.
+func (w *writer) insertEntry(actor string, in *store.Entry, identity [32]byte) (store.OpResult, error) {
+	old, err := w.existing(in.Bank, identity)
+	if err != nil {
+		return store.OpResult{}, err
+	}
+	if old != nil {
+		e, err := readEntry(w.tx, old.ID, store.ViewFull)
 		if err != nil {
 			return store.OpResult{}, err
-		}
-		e, err := readEntry(w.tx, id, store.ViewFull)
-		if err != nil {
-			return store.OpResult{}, fmt.Errorf("the identity of bank %q points at entry %d: %w", in.Bank, id, err)
 		}
 		return store.OpResult{Entry: e, Existed: true}, nil
 	}
@@ -659,11 +726,22 @@ func (w *writer) addEntry(actor string, in *store.Entry) (store.OpResult, error)
 	key := u64(id)
 	w.insert(entries, bucketEntries, bucketEntries, key, record.EncodeEntry(&e, identity))
 	w.insert(w.tx.Bucket([]byte(bucketMembers)).Bucket([]byte(e.Bank)), bucketMembers+"/"+e.Bank, bucketMembers, key, nil)
-	w.insert(idents, bucketIdentities, bucketIdentities, ikey, record.EncodeUint(id))
-	if err := w.bumpCount(e.Bank, 1); err != nil {
-		return store.OpResult{}, err
+	if w.idents != nil {
+		w.idents[string(identityKey(e.Bank, identity))] = id
+	} else {
+		w.insert(w.tx.Bucket([]byte(bucketIdentities)), bucketIdentities, bucketIdentities, identityKey(e.Bank, identity), record.EncodeUint(id))
 	}
 	return store.OpResult{Entry: &e, Changed: true}, w.err
+}
+
+// flushIdents writes the identity records held back, in key order.
+func (w *writer) flushIdents() error {
+	b := w.tx.Bucket([]byte(bucketIdentities))
+	for _, k := range slices.Sorted(maps.Keys(w.idents)) {
+		w.insert(b, bucketIdentities, bucketIdentities, []byte(k), record.EncodeUint(w.idents[k]))
+	}
+	w.idents = nil
+	return w.err
 }
 
 func (w *writer) updateEntry(actor string, id uint64, from *store.Entry, fields []string) (store.OpResult, error) {
@@ -700,7 +778,7 @@ func (w *writer) removeEntry(actor string, id uint64) (*store.Entry, error) {
 	if err := w.bumpCount(e.Bank, -1); err != nil {
 		return nil, err
 	}
-	if err := w.change(store.Change{Kind: store.EntryRemoved, Actor: actor, Bank: e.Bank, EntryID: id}); err != nil {
+	if err := w.change(store.Change{Kind: store.EntryRemoved, Actor: actor, Bank: e.Bank, EntryID: id, Identity: identity}); err != nil {
 		return nil, err
 	}
 	return e, w.err

@@ -122,7 +122,14 @@ func (s *DB) ListBanks(ctx context.Context, after string, limit int) ([]store.Ba
 // Entry implements store.Store.
 func (s *DB) Entry(ctx context.Context, id uint64, view store.View) (e *store.Entry, err error) {
 	err = s.view(ctx, "reading an entry", func(tx *bolt.Tx) error {
+		cur, _, err := txRevisions(tx)
+		if err != nil {
+			return err
+		}
 		e, err = readEntry(tx, id, view)
+		if err == nil && !visibleEntry(e, cur) {
+			e, err = nil, fmt.Errorf("%w: %d", store.ErrEntryNotFound, id)
+		}
 		return err
 	})
 	return e, err
@@ -133,65 +140,78 @@ func (s *DB) ListEntries(ctx context.Context, q store.EntryQuery, fn func(*store
 	if q.After == ^uint64(0) {
 		return nil
 	}
-	return s.view(ctx, "listing entries", func(tx *bolt.Tx) error {
-		entries := tx.Bucket([]byte(bucketEntries))
-		if q.Bank == "" && len(q.Banks) > 0 {
-			return listBanksEntries(ctx, tx, q, fn)
-		}
-		if q.Bank == "" {
-			c := entries.Cursor()
-			for k, v := c.Seek(u64(q.After + 1)); k != nil; k, v = c.Next() {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				e, _, err := decodeEntry(k, v, q.View)
-				if err != nil {
-					return err
-				}
-				if !fn(e) {
-					return nil
-				}
-			}
-			return nil
-		}
-		if _, err := readBank(tx, q.Bank); err != nil {
-			return err
-		}
-		members := tx.Bucket([]byte(bucketMembers)).Bucket([]byte(q.Bank))
-		if members == nil {
-			return fmt.Errorf("%w: bank %q has no member bucket", store.ErrCorrupt, store.Clip(q.Bank))
-		}
-		c := members.Cursor()
+	return s.view(ctx, "listing entries", func(tx *bolt.Tx) error { return listEntries(ctx, tx, q, fn) })
+}
+
+// listEntries lists entries as ListEntries does, in one transaction.
+func listEntries(ctx context.Context, tx *bolt.Tx, q store.EntryQuery, fn func(*store.Entry) bool) error {
+	cur, _, err := txRevisions(tx)
+	if err != nil {
+		return err
+	}
+	entries := tx.Bucket([]byte(bucketEntries))
+	if q.Bank == "" && len(q.Banks) > 0 {
+		return listBanksEntries(ctx, tx, cur, q, fn)
+	}
+	if q.Bank == "" {
+		c := entries.Cursor()
 		for k, v := c.Seek(u64(q.After + 1)); k != nil; k, v = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if _, err := record.Open([]byte(bucketMembers+"/"+q.Bank), k, v); err != nil {
-				return err
-			}
-			ev := entries.Get(k)
-			if ev == nil {
-				return fmt.Errorf("%w: bank %q lists entry %x, which does not exist", store.ErrCorrupt, store.Clip(q.Bank), k)
-			}
-			e, _, err := decodeEntry(k, ev, q.View)
+			e, _, err := decodeEntry(k, v, q.View)
 			if err != nil {
 				return err
 			}
-			if e.Bank != q.Bank {
-				return fmt.Errorf("%w: bank %q lists entry %d of bank %q", store.ErrCorrupt, store.Clip(q.Bank), e.ID, store.Clip(e.Bank))
+			if !visibleEntry(e, cur) {
+				continue
 			}
 			if !fn(e) {
 				return nil
 			}
 		}
 		return nil
-	})
+	}
+	if _, err := readBank(tx, q.Bank); err != nil {
+		return err
+	}
+	members := tx.Bucket([]byte(bucketMembers)).Bucket([]byte(q.Bank))
+	if members == nil {
+		return fmt.Errorf("%w: bank %q has no member bucket", store.ErrCorrupt, store.Clip(q.Bank))
+	}
+	c := members.Cursor()
+	for k, v := c.Seek(u64(q.After + 1)); k != nil; k, v = c.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := record.Open([]byte(bucketMembers+"/"+q.Bank), k, v); err != nil {
+			return err
+		}
+		ev := entries.Get(k)
+		if ev == nil {
+			return fmt.Errorf("%w: bank %q lists entry %x, which does not exist", store.ErrCorrupt, store.Clip(q.Bank), k)
+		}
+		e, _, err := decodeEntry(k, ev, q.View)
+		if err != nil {
+			return err
+		}
+		if e.Bank != q.Bank {
+			return fmt.Errorf("%w: bank %q lists entry %d of bank %q", store.ErrCorrupt, store.Clip(q.Bank), e.ID, store.Clip(e.Bank))
+		}
+		if !visibleEntry(e, cur) {
+			continue
+		}
+		if !fn(e) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // listBanksEntries lists the entries of q.Banks in id order: a merge of
 // the banks' member buckets, which hold only ids, so that entries of other
 // banks are never read.
-func listBanksEntries(ctx context.Context, tx *bolt.Tx, q store.EntryQuery, fn func(*store.Entry) bool) error {
+func listBanksEntries(ctx context.Context, tx *bolt.Tx, cur uint64, q store.EntryQuery, fn func(*store.Entry) bool) error {
 	entries := tx.Bucket([]byte(bucketEntries))
 	type head struct {
 		bank string
@@ -239,7 +259,7 @@ func listBanksEntries(ctx context.Context, tx *bolt.Tx, q store.EntryQuery, fn f
 		if e.Bank != next.bank {
 			return fmt.Errorf("%w: bank %q lists entry %d of bank %q", store.ErrCorrupt, store.Clip(next.bank), e.ID, store.Clip(e.Bank))
 		}
-		if !fn(e) {
+		if visibleEntry(e, cur) && !fn(e) {
 			return nil
 		}
 		next.k, next.v = next.c.Next()
@@ -330,11 +350,53 @@ func (sn *snapshot) Entries(view store.View, fn func(*store.Entry) error) error 
 			if err != nil {
 				return err
 			}
+			if !visibleEntry(e, uint64(sn.rev)) {
+				continue
+			}
 			if err := fn(e); err != nil {
 				return err
 			}
 		}
 		return nil
+	})
+}
+
+func (sn *snapshot) Bank(name string) (b store.Bank, err error) {
+	err = guard("reading a snapshot's bank", func() error {
+		b, err = readBank(sn.tx, name)
+		return err
+	})
+	return b, err
+}
+
+func (sn *snapshot) ListEntries(ctx context.Context, q store.EntryQuery, fn func(*store.Entry) bool) error {
+	if q.After == ^uint64(0) {
+		return nil
+	}
+	return guard("listing a snapshot's entries", func() error { return listEntries(ctx, sn.tx, q, fn) })
+}
+
+// snapshotChangesPage is how many changes a snapshot's Changes reads at a
+// time.
+const snapshotChangesPage = 1000
+
+func (sn *snapshot) Changes(ctx context.Context, after store.Revision, view store.View, fn func(store.Change) bool) error {
+	return guard("reading a snapshot's changes", func() error {
+		for next := uint64(after); ; {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			page, err := readChanges(sn.tx, next, snapshotChangesPage, view)
+			if err != nil || len(page) == 0 {
+				return err
+			}
+			for _, c := range page {
+				if !fn(c) {
+					return nil
+				}
+			}
+			next = uint64(page[len(page)-1].Revision)
+		}
 	})
 }
 
@@ -374,6 +436,9 @@ func readChanges(tx *bolt.Tx, after uint64, limit int, view store.View) ([]store
 			break
 		}
 		rev := binary.BigEndian.Uint64(k)
+		if rev > cur {
+			break // a staged import's (import.go)
+		}
 		if rev != next {
 			return nil, fmt.Errorf("%w: change log skips from revision %d to %d", store.ErrCorrupt, next-1, rev)
 		}
@@ -390,7 +455,7 @@ func readChanges(tx *bolt.Tx, after uint64, limit int, view store.View) ([]store
 			return nil, fmt.Errorf("%w: change record %d says revision %d", store.ErrCorrupt, rev, ch.Revision)
 		}
 		if view != store.ViewNone {
-			n, err := joinValue(tx, &ch, view)
+			n, err := joinValue(tx, cur, &ch, view)
 			if err != nil {
 				return nil, err
 			}
@@ -412,7 +477,7 @@ func readChanges(tx *bolt.Tx, after uint64, limit int, view store.View) ([]store
 
 // joinValue reads the bank or entry a change changed, as it is now, and
 // returns roughly how many bytes it holds.
-func joinValue(tx *bolt.Tx, ch *store.Change, view store.View) (int, error) {
+func joinValue(tx *bolt.Tx, cur uint64, ch *store.Change, view store.View) (int, error) {
 	switch ch.Kind {
 	case store.BankCreated, store.BankUpdated:
 		b, err := readBank(tx, ch.Bank)
@@ -433,6 +498,9 @@ func joinValue(tx *bolt.Tx, ch *store.Change, view store.View) (int, error) {
 		e, _, err := decodeEntry(key, v, view)
 		if err != nil {
 			return 0, err
+		}
+		if !visibleEntry(e, cur) {
+			return 0, nil
 		}
 		ch.EntryValue = e
 		return len(v), nil
@@ -509,10 +577,17 @@ func checkRecords(tx *bolt.Tx) error {
 		return err
 	}
 	members := map[string]uint64{}
+	_, firstStaged, staging, err := stagingMark(tx)
+	if err != nil {
+		return err
+	}
 	err = tx.Bucket([]byte(bucketEntries)).ForEach(func(k, v []byte) error {
 		e, identity, err := decodeEntry(k, v, store.ViewFull)
 		if err != nil {
 			return err
+		}
+		if staging && e.ID > firstStaged {
+			return nil // an unpublished import's, removed at the next open for writing
 		}
 		if err := store.ValidateEntry(e); err != nil {
 			return fmt.Errorf("%w: entry %d breaks the data model: %v", store.ErrCorrupt, e.ID, err)
@@ -576,7 +651,7 @@ func checkRecords(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	if comp+n != cur {
+	if comp+n != cur && !(staging && comp+n > cur) {
 		return fmt.Errorf("%w: change log holds %d..%d, the store is at %d", store.ErrCorrupt, comp+1, comp+n, cur)
 	}
 	return nil

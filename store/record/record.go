@@ -92,26 +92,27 @@ const (
 	pairValue = 2
 
 	// Entry.
-	entryID        = 1
-	entryBank      = 2
-	entryKind      = 3
-	entryFormat    = 4
-	entryWidth     = 5
-	entryHeight    = 6
-	entryDuration  = 7
-	entryHashes    = 8 // repeated Hash
-	entryRegions   = 9 // repeated Region
-	entryLabels    = 10
-	entryNote      = 11
-	entrySource    = 12 // Source
-	entryCreated   = 13
-	entryCreatedBy = 14
-	entryUpdated   = 15
-	entryUpdatedBy = 16
-	entryRevision  = 17
-	entryIdentity  = 18
-	entryKeypoints = 20 // repeated Keypoint; left out by store.ViewBasic
-	entryFrames    = 21 // repeated Frame; left out by store.ViewBasic
+	entryID         = 1
+	entryBank       = 2
+	entryKind       = 3
+	entryFormat     = 4
+	entryWidth      = 5
+	entryHeight     = 6
+	entryDuration   = 7
+	entryHashes     = 8 // repeated Hash
+	entryRegions    = 9 // repeated Region
+	entryLabels     = 10
+	entryNote       = 11
+	entrySource     = 12 // Source
+	entryCreated    = 13
+	entryCreatedBy  = 14
+	entryUpdated    = 15
+	entryUpdatedBy  = 16
+	entryRevision   = 17
+	entryIdentity   = 18
+	entryKeypoints  = 20 // repeated Keypoint; left out by store.ViewBasic
+	entryFrames     = 21 // repeated Frame; left out by store.ViewBasic
+	entryProvenance = 22 // Provenance
 
 	// Hash.
 	hashType    = 1
@@ -132,6 +133,13 @@ const (
 	sourceOrigin     = 1
 	sourceExternalID = 2
 	sourceURI        = 3
+
+	// Provenance.
+	provenancePartner      = 1
+	provenanceList         = 2
+	provenanceListRevision = 3
+	provenanceSourceID     = 4
+	provenanceImported     = 5
 
 	// Keypoint.
 	keypointX          = 1
@@ -154,6 +162,7 @@ const (
 	changeFields    = 6 // repeated string
 	changeCommitEnd = 7
 	changeRevision  = 8
+	changeIdentity  = 9 // 32 bytes, for entry removals
 
 	// Token.
 	tokenName      = 1
@@ -577,6 +586,15 @@ func EncodeEntry(e *store.Entry, identity [32]byte) []byte {
 			}
 		})
 	}
+	if p := e.Provenance; !p.IsZero() {
+		enc.message(entryProvenance, func(m *encoder) {
+			m.string(provenancePartner, p.Partner)
+			m.string(provenanceList, p.List)
+			m.varint(provenanceListRevision, uint64(p.ListRevision))
+			m.string(provenanceSourceID, p.SourceID)
+			m.time(provenanceImported, p.Imported)
+		})
+	}
 	return enc.b
 }
 
@@ -645,6 +663,21 @@ func DecodeEntry(p []byte, view store.View) (*store.Entry, [32]byte, error) {
 			if view == store.ViewFull {
 				e.Frames = append(e.Frames, d.frame(f))
 			}
+		case entryProvenance:
+			d.each(d.bytes(f), func(g field) {
+				switch g.num {
+				case provenancePartner:
+					e.Provenance.Partner = d.string(g)
+				case provenanceList:
+					e.Provenance.List = d.string(g)
+				case provenanceListRevision:
+					e.Provenance.ListRevision = store.Revision(d.varint(g))
+				case provenanceSourceID:
+					e.Provenance.SourceID = d.string(g)
+				case provenanceImported:
+					e.Provenance.Imported = d.time(g)
+				}
+			})
 		}
 	})
 	if d.err == nil && (e.ID == 0 || e.Bank == "") {
@@ -760,6 +793,9 @@ func EncodeChange(c *store.Change) []byte {
 	}
 	e.bool(changeCommitEnd, c.CommitEnd)
 	e.varint(changeRevision, uint64(c.Revision))
+	if c.Identity != ([32]byte{}) {
+		e.bytes(changeIdentity, c.Identity[:])
+	}
 	return e.b
 }
 
@@ -785,6 +821,8 @@ func DecodeChange(p []byte) (store.Change, error) {
 			c.CommitEnd = d.varint(f) != 0
 		case changeRevision:
 			c.Revision = store.Revision(d.varint(f))
+		case changeIdentity:
+			d.array(f, c.Identity[:])
 		}
 	})
 	if d.err == nil && !c.Kind.Valid() {

@@ -405,7 +405,10 @@ type Entry struct {
 	Updater string `protobuf:"bytes,9,opt,name=updater,proto3" json:"updater,omitempty"`
 	// The store revision of the entry's last change (see Change). Output
 	// only.
-	Revision      int64 `protobuf:"varint,10,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision int64 `protobuf:"varint,10,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The partner's list the entry was imported from (ImportEntries); unset
+	// for an entry added here. Output only.
+	Provenance    *Provenance `protobuf:"bytes,11,opt,name=provenance,proto3" json:"provenance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -510,6 +513,99 @@ func (x *Entry) GetRevision() int64 {
 	return 0
 }
 
+func (x *Entry) GetProvenance() *Provenance {
+	if x != nil {
+		return x.Provenance
+	}
+	return nil
+}
+
+// Provenance records the list an imported entry came from, so that a later
+// import or sync from the same partner can find the entry again.
+type Provenance struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The configured partner whose signature the list carried; empty for a
+	// list imported without one.
+	Partner string `protobuf:"bytes,1,opt,name=partner,proto3" json:"partner,omitempty"`
+	// The list's name (its file name).
+	List string `protobuf:"bytes,2,opt,name=list,proto3" json:"list,omitempty"`
+	// The revision the list's exporter names in its header (native lists);
+	// 0 for formats without one.
+	ListRevision int64 `protobuf:"varint,3,opt,name=list_revision,json=listRevision,proto3" json:"list_revision,omitempty"`
+	// The entry's ID at its source, when the list's format carries it (the
+	// native format does).
+	SourceId string `protobuf:"bytes,4,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// When the entry was imported.
+	ImportTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=import_time,json=importTime,proto3" json:"import_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Provenance) Reset() {
+	*x = Provenance{}
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Provenance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Provenance) ProtoMessage() {}
+
+func (x *Provenance) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Provenance.ProtoReflect.Descriptor instead.
+func (*Provenance) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Provenance) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *Provenance) GetList() string {
+	if x != nil {
+		return x.List
+	}
+	return ""
+}
+
+func (x *Provenance) GetListRevision() int64 {
+	if x != nil {
+		return x.ListRevision
+	}
+	return 0
+}
+
+func (x *Provenance) GetSourceId() string {
+	if x != nil {
+		return x.SourceId
+	}
+	return ""
+}
+
+func (x *Provenance) GetImportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ImportTime
+	}
+	return nil
+}
+
 // Change is one record of the change log: every change to a bank or an
 // entry, in the order they were made. It is the audit trail.
 type Change struct {
@@ -539,7 +635,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_mediamatch_v1_bank_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +647,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_bank_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +660,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{3}
+	return file_mediamatch_v1_bank_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Change) GetRevision() int64 {
@@ -659,7 +755,7 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x1f\n" +
 	"\vexternal_id\x18\x02 \x01(\tR\n" +
 	"externalId\x12\x10\n" +
-	"\x03uri\x18\x03 \x01(\tR\x03uri\"\xcf\x03\n" +
+	"\x03uri\x18\x03 \x01(\tR\x03uri\"\x8a\x04\n" +
 	"\x05Entry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x05media\x18\x02 \x01(\v2\x1a.mediamatch.v1.MediaHashesR\x05media\x128\n" +
@@ -673,10 +769,21 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"updateTime\x12\x18\n" +
 	"\aupdater\x18\t \x01(\tR\aupdater\x12\x1a\n" +
 	"\brevision\x18\n" +
-	" \x01(\x03R\brevision\x1a9\n" +
+	" \x01(\x03R\brevision\x129\n" +
+	"\n" +
+	"provenance\x18\v \x01(\v2\x19.mediamatch.v1.ProvenanceR\n" +
+	"provenance\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9d\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb9\x01\n" +
+	"\n" +
+	"Provenance\x12\x18\n" +
+	"\apartner\x18\x01 \x01(\tR\apartner\x12\x12\n" +
+	"\x04list\x18\x02 \x01(\tR\x04list\x12#\n" +
+	"\rlist_revision\x18\x03 \x01(\x03R\flistRevision\x12\x1b\n" +
+	"\tsource_id\x18\x04 \x01(\tR\bsourceId\x12;\n" +
+	"\vimport_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"importTime\"\x9d\x02\n" +
 	"\x06Change\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.mediamatch.v1.ChangeKindR\x04kind\x12.\n" +
@@ -714,39 +821,42 @@ func file_mediamatch_v1_bank_proto_rawDescGZIP() []byte {
 }
 
 var file_mediamatch_v1_bank_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mediamatch_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_mediamatch_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_mediamatch_v1_bank_proto_goTypes = []any{
 	(EntryView)(0),                // 0: mediamatch.v1.EntryView
 	(ChangeKind)(0),               // 1: mediamatch.v1.ChangeKind
 	(*Bank)(nil),                  // 2: mediamatch.v1.Bank
 	(*Source)(nil),                // 3: mediamatch.v1.Source
 	(*Entry)(nil),                 // 4: mediamatch.v1.Entry
-	(*Change)(nil),                // 5: mediamatch.v1.Change
-	nil,                           // 6: mediamatch.v1.Bank.LabelsEntry
-	nil,                           // 7: mediamatch.v1.Bank.ThresholdsEntry
-	nil,                           // 8: mediamatch.v1.Entry.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*MediaHashes)(nil),           // 10: mediamatch.v1.MediaHashes
-	(*fieldmaskpb.FieldMask)(nil), // 11: google.protobuf.FieldMask
+	(*Provenance)(nil),            // 5: mediamatch.v1.Provenance
+	(*Change)(nil),                // 6: mediamatch.v1.Change
+	nil,                           // 7: mediamatch.v1.Bank.LabelsEntry
+	nil,                           // 8: mediamatch.v1.Bank.ThresholdsEntry
+	nil,                           // 9: mediamatch.v1.Entry.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*MediaHashes)(nil),           // 11: mediamatch.v1.MediaHashes
+	(*fieldmaskpb.FieldMask)(nil), // 12: google.protobuf.FieldMask
 }
 var file_mediamatch_v1_bank_proto_depIdxs = []int32{
-	6,  // 0: mediamatch.v1.Bank.labels:type_name -> mediamatch.v1.Bank.LabelsEntry
-	7,  // 1: mediamatch.v1.Bank.thresholds:type_name -> mediamatch.v1.Bank.ThresholdsEntry
-	9,  // 2: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 3: mediamatch.v1.Bank.update_time:type_name -> google.protobuf.Timestamp
-	10, // 4: mediamatch.v1.Entry.media:type_name -> mediamatch.v1.MediaHashes
-	8,  // 5: mediamatch.v1.Entry.labels:type_name -> mediamatch.v1.Entry.LabelsEntry
+	7,  // 0: mediamatch.v1.Bank.labels:type_name -> mediamatch.v1.Bank.LabelsEntry
+	8,  // 1: mediamatch.v1.Bank.thresholds:type_name -> mediamatch.v1.Bank.ThresholdsEntry
+	10, // 2: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
+	10, // 3: mediamatch.v1.Bank.update_time:type_name -> google.protobuf.Timestamp
+	11, // 4: mediamatch.v1.Entry.media:type_name -> mediamatch.v1.MediaHashes
+	9,  // 5: mediamatch.v1.Entry.labels:type_name -> mediamatch.v1.Entry.LabelsEntry
 	3,  // 6: mediamatch.v1.Entry.source:type_name -> mediamatch.v1.Source
-	9,  // 7: mediamatch.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 8: mediamatch.v1.Entry.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 9: mediamatch.v1.Change.kind:type_name -> mediamatch.v1.ChangeKind
-	9,  // 10: mediamatch.v1.Change.time:type_name -> google.protobuf.Timestamp
-	11, // 11: mediamatch.v1.Change.update_mask:type_name -> google.protobuf.FieldMask
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	10, // 7: mediamatch.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	10, // 8: mediamatch.v1.Entry.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 9: mediamatch.v1.Entry.provenance:type_name -> mediamatch.v1.Provenance
+	10, // 10: mediamatch.v1.Provenance.import_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: mediamatch.v1.Change.kind:type_name -> mediamatch.v1.ChangeKind
+	10, // 12: mediamatch.v1.Change.time:type_name -> google.protobuf.Timestamp
+	12, // 13: mediamatch.v1.Change.update_mask:type_name -> google.protobuf.FieldMask
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_bank_proto_init() }
@@ -762,7 +872,7 @@ func file_mediamatch_v1_bank_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_bank_proto_rawDesc), len(file_mediamatch_v1_bank_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

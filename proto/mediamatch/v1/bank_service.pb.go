@@ -25,6 +25,447 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ListFormat is a hash list's format.
+type ListFormat int32
+
+const (
+	// Not set: an invalid request.
+	ListFormat_LIST_FORMAT_UNSPECIFIED ListFormat = 0
+	// The native JSON Lines format: everything the store keeps of each entry,
+	// and removals.
+	ListFormat_LIST_FORMAT_NATIVE ListFormat = 1
+	// python-threatexchange's local file format: one signal a line.
+	ListFormat_LIST_FORMAT_PYTX_FILE ListFormat = 2
+	// python-threatexchange's CSV dataset export.
+	ListFormat_LIST_FORMAT_PYTX_CSV ListFormat = 3
+	// One video a line, its frames as the JSON list python-threatexchange
+	// stores a vPDQ signal as; images are left out.
+	ListFormat_LIST_FORMAT_VPDQ_JSON ListFormat = 4
+)
+
+// Enum value maps for ListFormat.
+var (
+	ListFormat_name = map[int32]string{
+		0: "LIST_FORMAT_UNSPECIFIED",
+		1: "LIST_FORMAT_NATIVE",
+		2: "LIST_FORMAT_PYTX_FILE",
+		3: "LIST_FORMAT_PYTX_CSV",
+		4: "LIST_FORMAT_VPDQ_JSON",
+	}
+	ListFormat_value = map[string]int32{
+		"LIST_FORMAT_UNSPECIFIED": 0,
+		"LIST_FORMAT_NATIVE":      1,
+		"LIST_FORMAT_PYTX_FILE":   2,
+		"LIST_FORMAT_PYTX_CSV":    3,
+		"LIST_FORMAT_VPDQ_JSON":   4,
+	}
+)
+
+func (x ListFormat) Enum() *ListFormat {
+	p := new(ListFormat)
+	*p = x
+	return p
+}
+
+func (x ListFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ListFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_mediamatch_v1_bank_service_proto_enumTypes[0].Descriptor()
+}
+
+func (ListFormat) Type() protoreflect.EnumType {
+	return &file_mediamatch_v1_bank_service_proto_enumTypes[0]
+}
+
+func (x ListFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ListFormat.Descriptor instead.
+func (ListFormat) EnumDescriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{0}
+}
+
+// ExportEntriesRequest names the bank to export and how.
+type ExportEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bank, "banks/{bank}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The list's format. Required.
+	Format ListFormat `protobuf:"varint,2,opt,name=format,proto3,enum=mediamatch.v1.ListFormat" json:"format,omitempty"`
+	// When above 0, export only the bank's changes after this revision.
+	SinceRevision int64 `protobuf:"varint,3,opt,name=since_revision,json=sinceRevision,proto3" json:"since_revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEntriesRequest) Reset() {
+	*x = ExportEntriesRequest{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEntriesRequest) ProtoMessage() {}
+
+func (x *ExportEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ExportEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ExportEntriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ExportEntriesRequest) GetFormat() ListFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ListFormat_LIST_FORMAT_UNSPECIFIED
+}
+
+func (x *ExportEntriesRequest) GetSinceRevision() int64 {
+	if x != nil {
+		return x.SinceRevision
+	}
+	return 0
+}
+
+// ExportEntriesResponse is one message of an export: the first names the
+// revision, the others carry the list.
+type ExportEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The store revision the list shows (first message only).
+	Revision int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The next bytes of the list, in order.
+	Chunk         []byte `protobuf:"bytes,2,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEntriesResponse) Reset() {
+	*x = ExportEntriesResponse{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEntriesResponse) ProtoMessage() {}
+
+func (x *ExportEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ExportEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExportEntriesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *ExportEntriesResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
+// ImportEntriesHeader is the first message of an ImportEntries call.
+type ImportEntriesHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bank to import into, "banks/{bank}"; it must exist.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The list's format. Required.
+	Format ListFormat `protobuf:"varint,2,opt,name=format,proto3,enum=mediamatch.v1.ListFormat" json:"format,omitempty"`
+	// The partner whose signature the client verified on the list, recorded
+	// as each entry's provenance; empty for a list imported without one. At
+	// most 256 bytes.
+	Partner string `protobuf:"bytes,3,opt,name=partner,proto3" json:"partner,omitempty"`
+	// The list's name (for example its file name), recorded as provenance.
+	// At most 256 bytes.
+	List string `protobuf:"bytes,4,opt,name=list,proto3" json:"list,omitempty"`
+	// The list's size in bytes, if known, so that the server can refuse a
+	// list over its budget before receiving it. 0 means unknown.
+	SizeBytes     int64 `protobuf:"varint,5,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportEntriesHeader) Reset() {
+	*x = ImportEntriesHeader{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportEntriesHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportEntriesHeader) ProtoMessage() {}
+
+func (x *ImportEntriesHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportEntriesHeader.ProtoReflect.Descriptor instead.
+func (*ImportEntriesHeader) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ImportEntriesHeader) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ImportEntriesHeader) GetFormat() ListFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ListFormat_LIST_FORMAT_UNSPECIFIED
+}
+
+func (x *ImportEntriesHeader) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *ImportEntriesHeader) GetList() string {
+	if x != nil {
+		return x.List
+	}
+	return ""
+}
+
+func (x *ImportEntriesHeader) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+// ImportEntriesRequest is one message of an ImportEntries call: the header
+// first, then chunks of the list.
+type ImportEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The header or a chunk.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*ImportEntriesRequest_Header
+	//	*ImportEntriesRequest_Chunk
+	Part          isImportEntriesRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportEntriesRequest) Reset() {
+	*x = ImportEntriesRequest{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportEntriesRequest) ProtoMessage() {}
+
+func (x *ImportEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ImportEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ImportEntriesRequest) GetPart() isImportEntriesRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *ImportEntriesRequest) GetHeader() *ImportEntriesHeader {
+	if x != nil {
+		if x, ok := x.Part.(*ImportEntriesRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *ImportEntriesRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*ImportEntriesRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isImportEntriesRequest_Part interface {
+	isImportEntriesRequest_Part()
+}
+
+type ImportEntriesRequest_Header struct {
+	// What to import into. Must be the first message, and only the first.
+	Header *ImportEntriesHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type ImportEntriesRequest_Chunk struct {
+	// The next bytes of the list. Chunks are concatenated in order.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*ImportEntriesRequest_Header) isImportEntriesRequest_Part() {}
+
+func (*ImportEntriesRequest_Chunk) isImportEntriesRequest_Part() {}
+
+// ImportEntriesResponse counts what an import did.
+type ImportEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entries added.
+	Imported int64 `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	// Items the bank held already (or, for a removal, lacked): nothing to do.
+	Unchanged int64 `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Entries removed.
+	Removed int64 `protobuf:"varint,3,opt,name=removed,proto3" json:"removed,omitempty"`
+	// Of the unchanged items, those whose labels or note differ from the
+	// local entry's, and removals of entries added here or imported from
+	// another partner: all kept as they are.
+	Conflicts int64 `protobuf:"varint,4,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
+	// The store revision after the import.
+	Revision      int64 `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportEntriesResponse) Reset() {
+	*x = ImportEntriesResponse{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportEntriesResponse) ProtoMessage() {}
+
+func (x *ImportEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ImportEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ImportEntriesResponse) GetImported() int64 {
+	if x != nil {
+		return x.Imported
+	}
+	return 0
+}
+
+func (x *ImportEntriesResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportEntriesResponse) GetRemoved() int64 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
+func (x *ImportEntriesResponse) GetConflicts() int64 {
+	if x != nil {
+		return x.Conflicts
+	}
+	return 0
+}
+
+func (x *ImportEntriesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 // CreateBankRequest names the bank to create and its settings.
 type CreateBankRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -39,7 +480,7 @@ type CreateBankRequest struct {
 
 func (x *CreateBankRequest) Reset() {
 	*x = CreateBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[0]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -51,7 +492,7 @@ func (x *CreateBankRequest) String() string {
 func (*CreateBankRequest) ProtoMessage() {}
 
 func (x *CreateBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[0]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -64,7 +505,7 @@ func (x *CreateBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBankRequest.ProtoReflect.Descriptor instead.
 func (*CreateBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{0}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateBankRequest) GetBankId() string {
@@ -92,7 +533,7 @@ type CreateBankResponse struct {
 
 func (x *CreateBankResponse) Reset() {
 	*x = CreateBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[1]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +545,7 @@ func (x *CreateBankResponse) String() string {
 func (*CreateBankResponse) ProtoMessage() {}
 
 func (x *CreateBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[1]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +558,7 @@ func (x *CreateBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBankResponse.ProtoReflect.Descriptor instead.
 func (*CreateBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{1}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateBankResponse) GetBank() *Bank {
@@ -138,7 +579,7 @@ type GetBankRequest struct {
 
 func (x *GetBankRequest) Reset() {
 	*x = GetBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -150,7 +591,7 @@ func (x *GetBankRequest) String() string {
 func (*GetBankRequest) ProtoMessage() {}
 
 func (x *GetBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -163,7 +604,7 @@ func (x *GetBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBankRequest.ProtoReflect.Descriptor instead.
 func (*GetBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{2}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetBankRequest) GetName() string {
@@ -184,7 +625,7 @@ type GetBankResponse struct {
 
 func (x *GetBankResponse) Reset() {
 	*x = GetBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -196,7 +637,7 @@ func (x *GetBankResponse) String() string {
 func (*GetBankResponse) ProtoMessage() {}
 
 func (x *GetBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -209,7 +650,7 @@ func (x *GetBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBankResponse.ProtoReflect.Descriptor instead.
 func (*GetBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{3}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetBankResponse) GetBank() *Bank {
@@ -233,7 +674,7 @@ type ListBanksRequest struct {
 
 func (x *ListBanksRequest) Reset() {
 	*x = ListBanksRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +686,7 @@ func (x *ListBanksRequest) String() string {
 func (*ListBanksRequest) ProtoMessage() {}
 
 func (x *ListBanksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +699,7 @@ func (x *ListBanksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBanksRequest.ProtoReflect.Descriptor instead.
 func (*ListBanksRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{4}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListBanksRequest) GetPageSize() int32 {
@@ -288,7 +729,7 @@ type ListBanksResponse struct {
 
 func (x *ListBanksResponse) Reset() {
 	*x = ListBanksResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +741,7 @@ func (x *ListBanksResponse) String() string {
 func (*ListBanksResponse) ProtoMessage() {}
 
 func (x *ListBanksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +754,7 @@ func (x *ListBanksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBanksResponse.ProtoReflect.Descriptor instead.
 func (*ListBanksResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{5}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListBanksResponse) GetBanks() []*Bank {
@@ -353,7 +794,7 @@ type UpdateBankRequest struct {
 
 func (x *UpdateBankRequest) Reset() {
 	*x = UpdateBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[6]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +806,7 @@ func (x *UpdateBankRequest) String() string {
 func (*UpdateBankRequest) ProtoMessage() {}
 
 func (x *UpdateBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[6]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +819,7 @@ func (x *UpdateBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBankRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{6}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateBankRequest) GetBank() *Bank {
@@ -406,7 +847,7 @@ type UpdateBankResponse struct {
 
 func (x *UpdateBankResponse) Reset() {
 	*x = UpdateBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[7]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +859,7 @@ func (x *UpdateBankResponse) String() string {
 func (*UpdateBankResponse) ProtoMessage() {}
 
 func (x *UpdateBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[7]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +872,7 @@ func (x *UpdateBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBankResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{7}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateBankResponse) GetBank() *Bank {
@@ -455,7 +896,7 @@ type DeleteBankRequest struct {
 
 func (x *DeleteBankRequest) Reset() {
 	*x = DeleteBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[8]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +908,7 @@ func (x *DeleteBankRequest) String() string {
 func (*DeleteBankRequest) ProtoMessage() {}
 
 func (x *DeleteBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[8]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +921,7 @@ func (x *DeleteBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBankRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{8}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteBankRequest) GetName() string {
@@ -508,7 +949,7 @@ type DeleteBankResponse struct {
 
 func (x *DeleteBankResponse) Reset() {
 	*x = DeleteBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[9]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +961,7 @@ func (x *DeleteBankResponse) String() string {
 func (*DeleteBankResponse) ProtoMessage() {}
 
 func (x *DeleteBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[9]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +974,7 @@ func (x *DeleteBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBankResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{9}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteBankResponse) GetRemovedEntries() int64 {
@@ -566,7 +1007,7 @@ type CreateEntryRequest struct {
 
 func (x *CreateEntryRequest) Reset() {
 	*x = CreateEntryRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +1019,7 @@ func (x *CreateEntryRequest) String() string {
 func (*CreateEntryRequest) ProtoMessage() {}
 
 func (x *CreateEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +1032,7 @@ func (x *CreateEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryRequest.ProtoReflect.Descriptor instead.
 func (*CreateEntryRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{10}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateEntryRequest) GetParent() string {
@@ -641,7 +1082,7 @@ type CreateEntryResponse struct {
 
 func (x *CreateEntryResponse) Reset() {
 	*x = CreateEntryResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +1094,7 @@ func (x *CreateEntryResponse) String() string {
 func (*CreateEntryResponse) ProtoMessage() {}
 
 func (x *CreateEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +1107,7 @@ func (x *CreateEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryResponse.ProtoReflect.Descriptor instead.
 func (*CreateEntryResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{11}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateEntryResponse) GetEntry() *Entry {
@@ -710,7 +1151,7 @@ type CreateEntryStreamHeader struct {
 
 func (x *CreateEntryStreamHeader) Reset() {
 	*x = CreateEntryStreamHeader{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +1163,7 @@ func (x *CreateEntryStreamHeader) String() string {
 func (*CreateEntryStreamHeader) ProtoMessage() {}
 
 func (x *CreateEntryStreamHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +1176,7 @@ func (x *CreateEntryStreamHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryStreamHeader.ProtoReflect.Descriptor instead.
 func (*CreateEntryStreamHeader) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{12}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateEntryStreamHeader) GetParent() string {
@@ -783,7 +1224,7 @@ type CreateEntryStreamRequest struct {
 
 func (x *CreateEntryStreamRequest) Reset() {
 	*x = CreateEntryStreamRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -795,7 +1236,7 @@ func (x *CreateEntryStreamRequest) String() string {
 func (*CreateEntryStreamRequest) ProtoMessage() {}
 
 func (x *CreateEntryStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -808,7 +1249,7 @@ func (x *CreateEntryStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryStreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateEntryStreamRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{13}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateEntryStreamRequest) GetPart() isCreateEntryStreamRequest_Part {
@@ -875,7 +1316,7 @@ type CreateEntryStreamResponse struct {
 
 func (x *CreateEntryStreamResponse) Reset() {
 	*x = CreateEntryStreamResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1328,7 @@ func (x *CreateEntryStreamResponse) String() string {
 func (*CreateEntryStreamResponse) ProtoMessage() {}
 
 func (x *CreateEntryStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1341,7 @@ func (x *CreateEntryStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryStreamResponse.ProtoReflect.Descriptor instead.
 func (*CreateEntryStreamResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{14}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateEntryStreamResponse) GetEntry() *Entry {
@@ -938,7 +1379,7 @@ type GetEntryRequest struct {
 
 func (x *GetEntryRequest) Reset() {
 	*x = GetEntryRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1391,7 @@ func (x *GetEntryRequest) String() string {
 func (*GetEntryRequest) ProtoMessage() {}
 
 func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1404,7 @@ func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetEntryRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{15}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetEntryRequest) GetName() string {
@@ -991,7 +1432,7 @@ type GetEntryResponse struct {
 
 func (x *GetEntryResponse) Reset() {
 	*x = GetEntryResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1444,7 @@ func (x *GetEntryResponse) String() string {
 func (*GetEntryResponse) ProtoMessage() {}
 
 func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1457,7 @@ func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetEntryResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{16}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetEntryResponse) GetEntry() *Entry {
@@ -1044,7 +1485,7 @@ type ListEntriesRequest struct {
 
 func (x *ListEntriesRequest) Reset() {
 	*x = ListEntriesRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1497,7 @@ func (x *ListEntriesRequest) String() string {
 func (*ListEntriesRequest) ProtoMessage() {}
 
 func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1510,7 @@ func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{17}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListEntriesRequest) GetParent() string {
@@ -1113,7 +1554,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +1566,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +1579,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{18}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListEntriesResponse) GetEntries() []*Entry {
@@ -1175,7 +1616,7 @@ type UpdateEntryRequest struct {
 
 func (x *UpdateEntryRequest) Reset() {
 	*x = UpdateEntryRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1628,7 @@ func (x *UpdateEntryRequest) String() string {
 func (*UpdateEntryRequest) ProtoMessage() {}
 
 func (x *UpdateEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1641,7 @@ func (x *UpdateEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEntryRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEntryRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{19}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateEntryRequest) GetEntry() *Entry {
@@ -1228,7 +1669,7 @@ type UpdateEntryResponse struct {
 
 func (x *UpdateEntryResponse) Reset() {
 	*x = UpdateEntryResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1681,7 @@ func (x *UpdateEntryResponse) String() string {
 func (*UpdateEntryResponse) ProtoMessage() {}
 
 func (x *UpdateEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1694,7 @@ func (x *UpdateEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEntryResponse.ProtoReflect.Descriptor instead.
 func (*UpdateEntryResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{20}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateEntryResponse) GetEntry() *Entry {
@@ -1275,7 +1716,7 @@ type DeleteEntryRequest struct {
 
 func (x *DeleteEntryRequest) Reset() {
 	*x = DeleteEntryRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1728,7 @@ func (x *DeleteEntryRequest) String() string {
 func (*DeleteEntryRequest) ProtoMessage() {}
 
 func (x *DeleteEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1741,7 @@ func (x *DeleteEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEntryRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEntryRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{21}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteEntryRequest) GetName() string {
@@ -1321,7 +1762,7 @@ type DeleteEntryResponse struct {
 
 func (x *DeleteEntryResponse) Reset() {
 	*x = DeleteEntryResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1333,7 +1774,7 @@ func (x *DeleteEntryResponse) String() string {
 func (*DeleteEntryResponse) ProtoMessage() {}
 
 func (x *DeleteEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1787,7 @@ func (x *DeleteEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEntryResponse.ProtoReflect.Descriptor instead.
 func (*DeleteEntryResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{22}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteEntryResponse) GetEntry() *Entry {
@@ -1377,7 +1818,7 @@ type ListChangesRequest struct {
 
 func (x *ListChangesRequest) Reset() {
 	*x = ListChangesRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1830,7 @@ func (x *ListChangesRequest) String() string {
 func (*ListChangesRequest) ProtoMessage() {}
 
 func (x *ListChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1843,7 @@ func (x *ListChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChangesRequest.ProtoReflect.Descriptor instead.
 func (*ListChangesRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{23}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListChangesRequest) GetParent() string {
@@ -1450,7 +1891,7 @@ type ListChangesResponse struct {
 
 func (x *ListChangesResponse) Reset() {
 	*x = ListChangesResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1903,7 @@ func (x *ListChangesResponse) String() string {
 func (*ListChangesResponse) ProtoMessage() {}
 
 func (x *ListChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1916,7 @@ func (x *ListChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChangesResponse.ProtoReflect.Descriptor instead.
 func (*ListChangesResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{24}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListChangesResponse) GetChanges() []*Change {
@@ -1503,7 +1944,31 @@ var File_mediamatch_v1_bank_service_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\n" +
-	" mediamatch/v1/bank_service.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x18mediamatch/v1/bank.proto\x1a\x18mediamatch/v1/hash.proto\"U\n" +
+	" mediamatch/v1/bank_service.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x18mediamatch/v1/bank.proto\x1a\x18mediamatch/v1/hash.proto\"\x88\x01\n" +
+	"\x14ExportEntriesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x121\n" +
+	"\x06format\x18\x02 \x01(\x0e2\x19.mediamatch.v1.ListFormatR\x06format\x12%\n" +
+	"\x0esince_revision\x18\x03 \x01(\x03R\rsinceRevision\"I\n" +
+	"\x15ExportEntriesResponse\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\x12\x14\n" +
+	"\x05chunk\x18\x02 \x01(\fR\x05chunk\"\xad\x01\n" +
+	"\x13ImportEntriesHeader\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x121\n" +
+	"\x06format\x18\x02 \x01(\x0e2\x19.mediamatch.v1.ListFormatR\x06format\x12\x18\n" +
+	"\apartner\x18\x03 \x01(\tR\apartner\x12\x12\n" +
+	"\x04list\x18\x04 \x01(\tR\x04list\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x05 \x01(\x03R\tsizeBytes\"t\n" +
+	"\x14ImportEntriesRequest\x12<\n" +
+	"\x06header\x18\x01 \x01(\v2\".mediamatch.v1.ImportEntriesHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"\xa5\x01\n" +
+	"\x15ImportEntriesResponse\x12\x1a\n" +
+	"\bimported\x18\x01 \x01(\x03R\bimported\x12\x1c\n" +
+	"\tunchanged\x18\x02 \x01(\x03R\tunchanged\x12\x18\n" +
+	"\aremoved\x18\x03 \x01(\x03R\aremoved\x12\x1c\n" +
+	"\tconflicts\x18\x04 \x01(\x03R\tconflicts\x12\x1a\n" +
+	"\brevision\x18\x05 \x01(\x03R\brevision\"U\n" +
 	"\x11CreateBankRequest\x12\x17\n" +
 	"\abank_id\x18\x01 \x01(\tR\x06bankId\x12'\n" +
 	"\x04bank\x18\x02 \x01(\v2\x13.mediamatch.v1.BankR\x04bank\"=\n" +
@@ -1587,7 +2052,14 @@ const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\x13ListChangesResponse\x12/\n" +
 	"\achanges\x18\x01 \x03(\v2\x15.mediamatch.v1.ChangeR\achanges\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x03R\brevision2\x85\b\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision*\x91\x01\n" +
+	"\n" +
+	"ListFormat\x12\x1b\n" +
+	"\x17LIST_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12LIST_FORMAT_NATIVE\x10\x01\x12\x19\n" +
+	"\x15LIST_FORMAT_PYTX_FILE\x10\x02\x12\x18\n" +
+	"\x14LIST_FORMAT_PYTX_CSV\x10\x03\x12\x19\n" +
+	"\x15LIST_FORMAT_VPDQ_JSON\x10\x042\xc1\t\n" +
 	"\vBankService\x12Q\n" +
 	"\n" +
 	"CreateBank\x12 .mediamatch.v1.CreateBankRequest\x1a!.mediamatch.v1.CreateBankResponse\x12H\n" +
@@ -1603,7 +2075,9 @@ const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\vListEntries\x12!.mediamatch.v1.ListEntriesRequest\x1a\".mediamatch.v1.ListEntriesResponse\x12T\n" +
 	"\vUpdateEntry\x12!.mediamatch.v1.UpdateEntryRequest\x1a\".mediamatch.v1.UpdateEntryResponse\x12T\n" +
 	"\vDeleteEntry\x12!.mediamatch.v1.DeleteEntryRequest\x1a\".mediamatch.v1.DeleteEntryResponse\x12T\n" +
-	"\vListChanges\x12!.mediamatch.v1.ListChangesRequest\x1a\".mediamatch.v1.ListChangesResponseBCZAgithub.com/mediamatch/mediamatch/proto/mediamatch/v1;mediamatchv1b\x06proto3"
+	"\vListChanges\x12!.mediamatch.v1.ListChangesRequest\x1a\".mediamatch.v1.ListChangesResponse\x12\\\n" +
+	"\rExportEntries\x12#.mediamatch.v1.ExportEntriesRequest\x1a$.mediamatch.v1.ExportEntriesResponse0\x01\x12\\\n" +
+	"\rImportEntries\x12#.mediamatch.v1.ImportEntriesRequest\x1a$.mediamatch.v1.ImportEntriesResponse(\x01BCZAgithub.com/mediamatch/mediamatch/proto/mediamatch/v1;mediamatchv1b\x06proto3"
 
 var (
 	file_mediamatch_v1_bank_service_proto_rawDescOnce sync.Once
@@ -1617,95 +2091,109 @@ func file_mediamatch_v1_bank_service_proto_rawDescGZIP() []byte {
 	return file_mediamatch_v1_bank_service_proto_rawDescData
 }
 
-var file_mediamatch_v1_bank_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_mediamatch_v1_bank_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_mediamatch_v1_bank_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_mediamatch_v1_bank_service_proto_goTypes = []any{
-	(*CreateBankRequest)(nil),         // 0: mediamatch.v1.CreateBankRequest
-	(*CreateBankResponse)(nil),        // 1: mediamatch.v1.CreateBankResponse
-	(*GetBankRequest)(nil),            // 2: mediamatch.v1.GetBankRequest
-	(*GetBankResponse)(nil),           // 3: mediamatch.v1.GetBankResponse
-	(*ListBanksRequest)(nil),          // 4: mediamatch.v1.ListBanksRequest
-	(*ListBanksResponse)(nil),         // 5: mediamatch.v1.ListBanksResponse
-	(*UpdateBankRequest)(nil),         // 6: mediamatch.v1.UpdateBankRequest
-	(*UpdateBankResponse)(nil),        // 7: mediamatch.v1.UpdateBankResponse
-	(*DeleteBankRequest)(nil),         // 8: mediamatch.v1.DeleteBankRequest
-	(*DeleteBankResponse)(nil),        // 9: mediamatch.v1.DeleteBankResponse
-	(*CreateEntryRequest)(nil),        // 10: mediamatch.v1.CreateEntryRequest
-	(*CreateEntryResponse)(nil),       // 11: mediamatch.v1.CreateEntryResponse
-	(*CreateEntryStreamHeader)(nil),   // 12: mediamatch.v1.CreateEntryStreamHeader
-	(*CreateEntryStreamRequest)(nil),  // 13: mediamatch.v1.CreateEntryStreamRequest
-	(*CreateEntryStreamResponse)(nil), // 14: mediamatch.v1.CreateEntryStreamResponse
-	(*GetEntryRequest)(nil),           // 15: mediamatch.v1.GetEntryRequest
-	(*GetEntryResponse)(nil),          // 16: mediamatch.v1.GetEntryResponse
-	(*ListEntriesRequest)(nil),        // 17: mediamatch.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),       // 18: mediamatch.v1.ListEntriesResponse
-	(*UpdateEntryRequest)(nil),        // 19: mediamatch.v1.UpdateEntryRequest
-	(*UpdateEntryResponse)(nil),       // 20: mediamatch.v1.UpdateEntryResponse
-	(*DeleteEntryRequest)(nil),        // 21: mediamatch.v1.DeleteEntryRequest
-	(*DeleteEntryResponse)(nil),       // 22: mediamatch.v1.DeleteEntryResponse
-	(*ListChangesRequest)(nil),        // 23: mediamatch.v1.ListChangesRequest
-	(*ListChangesResponse)(nil),       // 24: mediamatch.v1.ListChangesResponse
-	(*Bank)(nil),                      // 25: mediamatch.v1.Bank
-	(*fieldmaskpb.FieldMask)(nil),     // 26: google.protobuf.FieldMask
-	(*Entry)(nil),                     // 27: mediamatch.v1.Entry
-	(EntryView)(0),                    // 28: mediamatch.v1.EntryView
-	(*DecodeReport)(nil),              // 29: mediamatch.v1.DecodeReport
-	(*Change)(nil),                    // 30: mediamatch.v1.Change
+	(ListFormat)(0),                   // 0: mediamatch.v1.ListFormat
+	(*ExportEntriesRequest)(nil),      // 1: mediamatch.v1.ExportEntriesRequest
+	(*ExportEntriesResponse)(nil),     // 2: mediamatch.v1.ExportEntriesResponse
+	(*ImportEntriesHeader)(nil),       // 3: mediamatch.v1.ImportEntriesHeader
+	(*ImportEntriesRequest)(nil),      // 4: mediamatch.v1.ImportEntriesRequest
+	(*ImportEntriesResponse)(nil),     // 5: mediamatch.v1.ImportEntriesResponse
+	(*CreateBankRequest)(nil),         // 6: mediamatch.v1.CreateBankRequest
+	(*CreateBankResponse)(nil),        // 7: mediamatch.v1.CreateBankResponse
+	(*GetBankRequest)(nil),            // 8: mediamatch.v1.GetBankRequest
+	(*GetBankResponse)(nil),           // 9: mediamatch.v1.GetBankResponse
+	(*ListBanksRequest)(nil),          // 10: mediamatch.v1.ListBanksRequest
+	(*ListBanksResponse)(nil),         // 11: mediamatch.v1.ListBanksResponse
+	(*UpdateBankRequest)(nil),         // 12: mediamatch.v1.UpdateBankRequest
+	(*UpdateBankResponse)(nil),        // 13: mediamatch.v1.UpdateBankResponse
+	(*DeleteBankRequest)(nil),         // 14: mediamatch.v1.DeleteBankRequest
+	(*DeleteBankResponse)(nil),        // 15: mediamatch.v1.DeleteBankResponse
+	(*CreateEntryRequest)(nil),        // 16: mediamatch.v1.CreateEntryRequest
+	(*CreateEntryResponse)(nil),       // 17: mediamatch.v1.CreateEntryResponse
+	(*CreateEntryStreamHeader)(nil),   // 18: mediamatch.v1.CreateEntryStreamHeader
+	(*CreateEntryStreamRequest)(nil),  // 19: mediamatch.v1.CreateEntryStreamRequest
+	(*CreateEntryStreamResponse)(nil), // 20: mediamatch.v1.CreateEntryStreamResponse
+	(*GetEntryRequest)(nil),           // 21: mediamatch.v1.GetEntryRequest
+	(*GetEntryResponse)(nil),          // 22: mediamatch.v1.GetEntryResponse
+	(*ListEntriesRequest)(nil),        // 23: mediamatch.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),       // 24: mediamatch.v1.ListEntriesResponse
+	(*UpdateEntryRequest)(nil),        // 25: mediamatch.v1.UpdateEntryRequest
+	(*UpdateEntryResponse)(nil),       // 26: mediamatch.v1.UpdateEntryResponse
+	(*DeleteEntryRequest)(nil),        // 27: mediamatch.v1.DeleteEntryRequest
+	(*DeleteEntryResponse)(nil),       // 28: mediamatch.v1.DeleteEntryResponse
+	(*ListChangesRequest)(nil),        // 29: mediamatch.v1.ListChangesRequest
+	(*ListChangesResponse)(nil),       // 30: mediamatch.v1.ListChangesResponse
+	(*Bank)(nil),                      // 31: mediamatch.v1.Bank
+	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
+	(*Entry)(nil),                     // 33: mediamatch.v1.Entry
+	(EntryView)(0),                    // 34: mediamatch.v1.EntryView
+	(*DecodeReport)(nil),              // 35: mediamatch.v1.DecodeReport
+	(*Change)(nil),                    // 36: mediamatch.v1.Change
 }
 var file_mediamatch_v1_bank_service_proto_depIdxs = []int32{
-	25, // 0: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
-	25, // 1: mediamatch.v1.CreateBankResponse.bank:type_name -> mediamatch.v1.Bank
-	25, // 2: mediamatch.v1.GetBankResponse.bank:type_name -> mediamatch.v1.Bank
-	25, // 3: mediamatch.v1.ListBanksResponse.banks:type_name -> mediamatch.v1.Bank
-	25, // 4: mediamatch.v1.UpdateBankRequest.bank:type_name -> mediamatch.v1.Bank
-	26, // 5: mediamatch.v1.UpdateBankRequest.update_mask:type_name -> google.protobuf.FieldMask
-	25, // 6: mediamatch.v1.UpdateBankResponse.bank:type_name -> mediamatch.v1.Bank
-	27, // 7: mediamatch.v1.CreateEntryRequest.entry:type_name -> mediamatch.v1.Entry
-	28, // 8: mediamatch.v1.CreateEntryRequest.view:type_name -> mediamatch.v1.EntryView
-	27, // 9: mediamatch.v1.CreateEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	29, // 10: mediamatch.v1.CreateEntryResponse.decode:type_name -> mediamatch.v1.DecodeReport
-	27, // 11: mediamatch.v1.CreateEntryStreamHeader.entry:type_name -> mediamatch.v1.Entry
-	28, // 12: mediamatch.v1.CreateEntryStreamHeader.view:type_name -> mediamatch.v1.EntryView
-	12, // 13: mediamatch.v1.CreateEntryStreamRequest.header:type_name -> mediamatch.v1.CreateEntryStreamHeader
-	27, // 14: mediamatch.v1.CreateEntryStreamResponse.entry:type_name -> mediamatch.v1.Entry
-	29, // 15: mediamatch.v1.CreateEntryStreamResponse.decode:type_name -> mediamatch.v1.DecodeReport
-	28, // 16: mediamatch.v1.GetEntryRequest.view:type_name -> mediamatch.v1.EntryView
-	27, // 17: mediamatch.v1.GetEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	28, // 18: mediamatch.v1.ListEntriesRequest.view:type_name -> mediamatch.v1.EntryView
-	27, // 19: mediamatch.v1.ListEntriesResponse.entries:type_name -> mediamatch.v1.Entry
-	27, // 20: mediamatch.v1.UpdateEntryRequest.entry:type_name -> mediamatch.v1.Entry
-	26, // 21: mediamatch.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	27, // 22: mediamatch.v1.UpdateEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	27, // 23: mediamatch.v1.DeleteEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	30, // 24: mediamatch.v1.ListChangesResponse.changes:type_name -> mediamatch.v1.Change
-	0,  // 25: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
-	2,  // 26: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
-	4,  // 27: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
-	6,  // 28: mediamatch.v1.BankService.UpdateBank:input_type -> mediamatch.v1.UpdateBankRequest
-	8,  // 29: mediamatch.v1.BankService.DeleteBank:input_type -> mediamatch.v1.DeleteBankRequest
-	10, // 30: mediamatch.v1.BankService.CreateEntry:input_type -> mediamatch.v1.CreateEntryRequest
-	13, // 31: mediamatch.v1.BankService.CreateEntryStream:input_type -> mediamatch.v1.CreateEntryStreamRequest
-	15, // 32: mediamatch.v1.BankService.GetEntry:input_type -> mediamatch.v1.GetEntryRequest
-	17, // 33: mediamatch.v1.BankService.ListEntries:input_type -> mediamatch.v1.ListEntriesRequest
-	19, // 34: mediamatch.v1.BankService.UpdateEntry:input_type -> mediamatch.v1.UpdateEntryRequest
-	21, // 35: mediamatch.v1.BankService.DeleteEntry:input_type -> mediamatch.v1.DeleteEntryRequest
-	23, // 36: mediamatch.v1.BankService.ListChanges:input_type -> mediamatch.v1.ListChangesRequest
-	1,  // 37: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
-	3,  // 38: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
-	5,  // 39: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
-	7,  // 40: mediamatch.v1.BankService.UpdateBank:output_type -> mediamatch.v1.UpdateBankResponse
-	9,  // 41: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
-	11, // 42: mediamatch.v1.BankService.CreateEntry:output_type -> mediamatch.v1.CreateEntryResponse
-	14, // 43: mediamatch.v1.BankService.CreateEntryStream:output_type -> mediamatch.v1.CreateEntryStreamResponse
-	16, // 44: mediamatch.v1.BankService.GetEntry:output_type -> mediamatch.v1.GetEntryResponse
-	18, // 45: mediamatch.v1.BankService.ListEntries:output_type -> mediamatch.v1.ListEntriesResponse
-	20, // 46: mediamatch.v1.BankService.UpdateEntry:output_type -> mediamatch.v1.UpdateEntryResponse
-	22, // 47: mediamatch.v1.BankService.DeleteEntry:output_type -> mediamatch.v1.DeleteEntryResponse
-	24, // 48: mediamatch.v1.BankService.ListChanges:output_type -> mediamatch.v1.ListChangesResponse
-	37, // [37:49] is the sub-list for method output_type
-	25, // [25:37] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	0,  // 0: mediamatch.v1.ExportEntriesRequest.format:type_name -> mediamatch.v1.ListFormat
+	0,  // 1: mediamatch.v1.ImportEntriesHeader.format:type_name -> mediamatch.v1.ListFormat
+	3,  // 2: mediamatch.v1.ImportEntriesRequest.header:type_name -> mediamatch.v1.ImportEntriesHeader
+	31, // 3: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
+	31, // 4: mediamatch.v1.CreateBankResponse.bank:type_name -> mediamatch.v1.Bank
+	31, // 5: mediamatch.v1.GetBankResponse.bank:type_name -> mediamatch.v1.Bank
+	31, // 6: mediamatch.v1.ListBanksResponse.banks:type_name -> mediamatch.v1.Bank
+	31, // 7: mediamatch.v1.UpdateBankRequest.bank:type_name -> mediamatch.v1.Bank
+	32, // 8: mediamatch.v1.UpdateBankRequest.update_mask:type_name -> google.protobuf.FieldMask
+	31, // 9: mediamatch.v1.UpdateBankResponse.bank:type_name -> mediamatch.v1.Bank
+	33, // 10: mediamatch.v1.CreateEntryRequest.entry:type_name -> mediamatch.v1.Entry
+	34, // 11: mediamatch.v1.CreateEntryRequest.view:type_name -> mediamatch.v1.EntryView
+	33, // 12: mediamatch.v1.CreateEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	35, // 13: mediamatch.v1.CreateEntryResponse.decode:type_name -> mediamatch.v1.DecodeReport
+	33, // 14: mediamatch.v1.CreateEntryStreamHeader.entry:type_name -> mediamatch.v1.Entry
+	34, // 15: mediamatch.v1.CreateEntryStreamHeader.view:type_name -> mediamatch.v1.EntryView
+	18, // 16: mediamatch.v1.CreateEntryStreamRequest.header:type_name -> mediamatch.v1.CreateEntryStreamHeader
+	33, // 17: mediamatch.v1.CreateEntryStreamResponse.entry:type_name -> mediamatch.v1.Entry
+	35, // 18: mediamatch.v1.CreateEntryStreamResponse.decode:type_name -> mediamatch.v1.DecodeReport
+	34, // 19: mediamatch.v1.GetEntryRequest.view:type_name -> mediamatch.v1.EntryView
+	33, // 20: mediamatch.v1.GetEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	34, // 21: mediamatch.v1.ListEntriesRequest.view:type_name -> mediamatch.v1.EntryView
+	33, // 22: mediamatch.v1.ListEntriesResponse.entries:type_name -> mediamatch.v1.Entry
+	33, // 23: mediamatch.v1.UpdateEntryRequest.entry:type_name -> mediamatch.v1.Entry
+	32, // 24: mediamatch.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 25: mediamatch.v1.UpdateEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	33, // 26: mediamatch.v1.DeleteEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	36, // 27: mediamatch.v1.ListChangesResponse.changes:type_name -> mediamatch.v1.Change
+	6,  // 28: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
+	8,  // 29: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
+	10, // 30: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
+	12, // 31: mediamatch.v1.BankService.UpdateBank:input_type -> mediamatch.v1.UpdateBankRequest
+	14, // 32: mediamatch.v1.BankService.DeleteBank:input_type -> mediamatch.v1.DeleteBankRequest
+	16, // 33: mediamatch.v1.BankService.CreateEntry:input_type -> mediamatch.v1.CreateEntryRequest
+	19, // 34: mediamatch.v1.BankService.CreateEntryStream:input_type -> mediamatch.v1.CreateEntryStreamRequest
+	21, // 35: mediamatch.v1.BankService.GetEntry:input_type -> mediamatch.v1.GetEntryRequest
+	23, // 36: mediamatch.v1.BankService.ListEntries:input_type -> mediamatch.v1.ListEntriesRequest
+	25, // 37: mediamatch.v1.BankService.UpdateEntry:input_type -> mediamatch.v1.UpdateEntryRequest
+	27, // 38: mediamatch.v1.BankService.DeleteEntry:input_type -> mediamatch.v1.DeleteEntryRequest
+	29, // 39: mediamatch.v1.BankService.ListChanges:input_type -> mediamatch.v1.ListChangesRequest
+	1,  // 40: mediamatch.v1.BankService.ExportEntries:input_type -> mediamatch.v1.ExportEntriesRequest
+	4,  // 41: mediamatch.v1.BankService.ImportEntries:input_type -> mediamatch.v1.ImportEntriesRequest
+	7,  // 42: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
+	9,  // 43: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
+	11, // 44: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
+	13, // 45: mediamatch.v1.BankService.UpdateBank:output_type -> mediamatch.v1.UpdateBankResponse
+	15, // 46: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
+	17, // 47: mediamatch.v1.BankService.CreateEntry:output_type -> mediamatch.v1.CreateEntryResponse
+	20, // 48: mediamatch.v1.BankService.CreateEntryStream:output_type -> mediamatch.v1.CreateEntryStreamResponse
+	22, // 49: mediamatch.v1.BankService.GetEntry:output_type -> mediamatch.v1.GetEntryResponse
+	24, // 50: mediamatch.v1.BankService.ListEntries:output_type -> mediamatch.v1.ListEntriesResponse
+	26, // 51: mediamatch.v1.BankService.UpdateEntry:output_type -> mediamatch.v1.UpdateEntryResponse
+	28, // 52: mediamatch.v1.BankService.DeleteEntry:output_type -> mediamatch.v1.DeleteEntryResponse
+	30, // 53: mediamatch.v1.BankService.ListChanges:output_type -> mediamatch.v1.ListChangesResponse
+	2,  // 54: mediamatch.v1.BankService.ExportEntries:output_type -> mediamatch.v1.ExportEntriesResponse
+	5,  // 55: mediamatch.v1.BankService.ImportEntries:output_type -> mediamatch.v1.ImportEntriesResponse
+	42, // [42:56] is the sub-list for method output_type
+	28, // [28:42] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_bank_service_proto_init() }
@@ -1715,7 +2203,11 @@ func file_mediamatch_v1_bank_service_proto_init() {
 	}
 	file_mediamatch_v1_bank_proto_init()
 	file_mediamatch_v1_hash_proto_init()
-	file_mediamatch_v1_bank_service_proto_msgTypes[13].OneofWrappers = []any{
+	file_mediamatch_v1_bank_service_proto_msgTypes[3].OneofWrappers = []any{
+		(*ImportEntriesRequest_Header)(nil),
+		(*ImportEntriesRequest_Chunk)(nil),
+	}
+	file_mediamatch_v1_bank_service_proto_msgTypes[18].OneofWrappers = []any{
 		(*CreateEntryStreamRequest_Header)(nil),
 		(*CreateEntryStreamRequest_Chunk)(nil),
 	}
@@ -1724,13 +2216,14 @@ func file_mediamatch_v1_bank_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_bank_service_proto_rawDesc), len(file_mediamatch_v1_bank_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   25,
+			NumEnums:      1,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_mediamatch_v1_bank_service_proto_goTypes,
 		DependencyIndexes: file_mediamatch_v1_bank_service_proto_depIdxs,
+		EnumInfos:         file_mediamatch_v1_bank_service_proto_enumTypes,
 		MessageInfos:      file_mediamatch_v1_bank_service_proto_msgTypes,
 	}.Build()
 	File_mediamatch_v1_bank_service_proto = out.File

@@ -34,6 +34,8 @@ const (
 	BankService_UpdateEntry_FullMethodName       = "/mediamatch.v1.BankService/UpdateEntry"
 	BankService_DeleteEntry_FullMethodName       = "/mediamatch.v1.BankService/DeleteEntry"
 	BankService_ListChanges_FullMethodName       = "/mediamatch.v1.BankService/ListChanges"
+	BankService_ExportEntries_FullMethodName     = "/mediamatch.v1.BankService/ExportEntries"
+	BankService_ImportEntries_FullMethodName     = "/mediamatch.v1.BankService/ImportEntries"
 )
 
 // BankServiceClient is the client API for BankService service.
@@ -96,6 +98,26 @@ type BankServiceClient interface {
 	// bank created, updated or deleted and every entry added, updated or
 	// removed, with who did it and when.
 	ListChanges(ctx context.Context, in *ListChangesRequest, opts ...grpc.CallOption) (*ListChangesResponse, error)
+	// ExportEntries streams a bank as a hash list in one of the exchange
+	// formats, read from one consistent state of the store: the first
+	// message names the revision that state shows, the later ones carry the
+	// list's bytes in order. Without since_revision the list holds every
+	// entry of the bank; with it, the bank's changes after that revision up
+	// to the first message's (entries added or updated, as they are at that
+	// revision, and, in the native format, removals). A since_revision older
+	// than the log keeps fails with FAILED_PRECONDITION, one beyond the
+	// store's with OUT_OF_RANGE.
+	ExportEntries(ctx context.Context, in *ExportEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEntriesResponse], error)
+	// ImportEntries adds a partner's hash list to a bank, all or nothing. The
+	// client sends a header, then the list's bytes in chunks, then closes its
+	// side; nothing is written until the whole list has been received and
+	// read, and a list with a problem at any line fails with
+	// INVALID_ARGUMENT naming the line and changes nothing. An entry whose
+	// hashes the bank holds already is left as it is (its labels and note
+	// stay the local ones; a difference counts as a conflict); a removal
+	// removes only an entry imported from the same partner. The same list
+	// imported twice changes nothing the second time.
+	ImportEntries(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportEntriesRequest, ImportEntriesResponse], error)
 }
 
 type bankServiceClient struct {
@@ -229,6 +251,38 @@ func (c *bankServiceClient) ListChanges(ctx context.Context, in *ListChangesRequ
 	return out, nil
 }
 
+func (c *bankServiceClient) ExportEntries(ctx context.Context, in *ExportEntriesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportEntriesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BankService_ServiceDesc.Streams[1], BankService_ExportEntries_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportEntriesRequest, ExportEntriesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BankService_ExportEntriesClient = grpc.ServerStreamingClient[ExportEntriesResponse]
+
+func (c *bankServiceClient) ImportEntries(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportEntriesRequest, ImportEntriesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BankService_ServiceDesc.Streams[2], BankService_ImportEntries_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportEntriesRequest, ImportEntriesResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BankService_ImportEntriesClient = grpc.ClientStreamingClient[ImportEntriesRequest, ImportEntriesResponse]
+
 // BankServiceServer is the server API for BankService service.
 // All implementations must embed UnimplementedBankServiceServer
 // for forward compatibility.
@@ -289,6 +343,26 @@ type BankServiceServer interface {
 	// bank created, updated or deleted and every entry added, updated or
 	// removed, with who did it and when.
 	ListChanges(context.Context, *ListChangesRequest) (*ListChangesResponse, error)
+	// ExportEntries streams a bank as a hash list in one of the exchange
+	// formats, read from one consistent state of the store: the first
+	// message names the revision that state shows, the later ones carry the
+	// list's bytes in order. Without since_revision the list holds every
+	// entry of the bank; with it, the bank's changes after that revision up
+	// to the first message's (entries added or updated, as they are at that
+	// revision, and, in the native format, removals). A since_revision older
+	// than the log keeps fails with FAILED_PRECONDITION, one beyond the
+	// store's with OUT_OF_RANGE.
+	ExportEntries(*ExportEntriesRequest, grpc.ServerStreamingServer[ExportEntriesResponse]) error
+	// ImportEntries adds a partner's hash list to a bank, all or nothing. The
+	// client sends a header, then the list's bytes in chunks, then closes its
+	// side; nothing is written until the whole list has been received and
+	// read, and a list with a problem at any line fails with
+	// INVALID_ARGUMENT naming the line and changes nothing. An entry whose
+	// hashes the bank holds already is left as it is (its labels and note
+	// stay the local ones; a difference counts as a conflict); a removal
+	// removes only an entry imported from the same partner. The same list
+	// imported twice changes nothing the second time.
+	ImportEntries(grpc.ClientStreamingServer[ImportEntriesRequest, ImportEntriesResponse]) error
 	mustEmbedUnimplementedBankServiceServer()
 }
 
@@ -334,6 +408,12 @@ func (UnimplementedBankServiceServer) DeleteEntry(context.Context, *DeleteEntryR
 }
 func (UnimplementedBankServiceServer) ListChanges(context.Context, *ListChangesRequest) (*ListChangesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListChanges not implemented")
+}
+func (UnimplementedBankServiceServer) ExportEntries(*ExportEntriesRequest, grpc.ServerStreamingServer[ExportEntriesResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportEntries not implemented")
+}
+func (UnimplementedBankServiceServer) ImportEntries(grpc.ClientStreamingServer[ImportEntriesRequest, ImportEntriesResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportEntries not implemented")
 }
 func (UnimplementedBankServiceServer) mustEmbedUnimplementedBankServiceServer() {}
 func (UnimplementedBankServiceServer) testEmbeddedByValue()                     {}
@@ -561,6 +641,24 @@ func _BankService_ListChanges_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BankService_ExportEntries_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportEntriesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BankServiceServer).ExportEntries(m, &grpc.GenericServerStream[ExportEntriesRequest, ExportEntriesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BankService_ExportEntriesServer = grpc.ServerStreamingServer[ExportEntriesResponse]
+
+func _BankService_ImportEntries_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BankServiceServer).ImportEntries(&grpc.GenericServerStream[ImportEntriesRequest, ImportEntriesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BankService_ImportEntriesServer = grpc.ClientStreamingServer[ImportEntriesRequest, ImportEntriesResponse]
+
 // BankService_ServiceDesc is the grpc.ServiceDesc for BankService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -617,6 +715,16 @@ var BankService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "CreateEntryStream",
 			Handler:       _BankService_CreateEntryStream_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ExportEntries",
+			Handler:       _BankService_ExportEntries_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ImportEntries",
+			Handler:       _BankService_ImportEntries_Handler,
 			ClientStreams: true,
 		},
 	},

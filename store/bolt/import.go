@@ -1,0 +1,355 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/mediamatch/mediamatch/store"
+	"github.com/mediamatch/mediamatch/store/record"
+)
+
+// An import (store.ImportEntries) is staged, then published.
+//
+// Staging writes the list's entries in transactions of at most importChunk
+// items, straight into the buckets they end in (entries, members,
+// identities, changes), with the entry ids and revisions they will have,
+// but leaves the meta bucket's revision where it was. Every read (entries,
+// lists, snapshots, the change feed) shows only what is at or below that
+// revision (visible), so staged entries and changes are hidden. Publishing
+// is one small transaction: the removals the list holds, the bank's
+// count, the end-of-commit mark on the last change, and the revision. The
+// import holds the committer from its first chunk to its publication, so
+// no other commit takes revisions or ids in between.
+//
+// A failed or cancelled import, or a crash, leaves staged records behind
+// the meta record keyStaging; they are deleted (dropStaged) before the
+// next import and when the file is next opened for writing.
+const (
+	// importChunk and importChunkBytes bound the items one staging
+	// transaction writes, and their size: bbolt keeps a transaction's
+	// dirty pages in memory until it commits, so these, not the list's
+	// length, bound an import's memory. Identity keys are random: once the
+	// bank's identities fill more pages than a chunk has items, each item
+	// dirties a page of its own (about 8 KB with its node), so a chunk
+	// holds at most about 16,384 x 8 KB = 128 MiB of them, whatever the
+	// list's length. Larger chunks cost less CPU and more memory
+	// (BENCHMARKS.md, Exchange).
+	importChunk      = 16_384
+	importChunkBytes = 32 << 20
+	// maxImportRemovals bounds the removals one import holds: they are
+	// applied in the one publishing transaction, so they are its size.
+	maxImportRemovals = store.MaxOps
+	// keyStaging, in the meta bucket, marks an import in progress: the
+	// revision and the entry sequence before it began.
+	keyStaging = "staging"
+)
+
+// staged is an import in progress.
+type staged struct {
+	imp     *store.Import
+	actor   string
+	prov    store.Provenance
+	baseRev uint64 // the revision before the import
+	firstID uint64 // the entry sequence before it: later ids are its own
+	rev     uint64 // the last revision staged
+	res     store.ImportResult
+	// removals are the identities to remove at publication, in list
+	// order; cancelled ones (the list adds the item again later) are
+	// zeroed. removalAt finds them.
+	removals  []store.ImportItem
+	removalAt map[[32]byte]int
+}
+
+// runImport stages and publishes an import, in the committer.
+func (s *DB) runImport(r *request) {
+	res, err := s.importList(r.ctx, r.actor, r.ops[0].Import)
+	if err != nil {
+		if derr := s.dropStaged(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the staged import (done at the next import or open): %w", derr))
+		}
+		r.done <- reply{err: err}
+		return
+	}
+	s.current.Store(uint64(res.Revision))
+	s.notify()
+	r.done <- reply{res: res}
+}
+
+func (s *DB) importList(ctx context.Context, actor string, imp *store.Import) (store.CommitResult, error) {
+	if err := s.dropStaged(); err != nil {
+		return store.CommitResult{}, err
+	}
+	st := &staged{imp: imp, actor: actor, removalAt: map[[32]byte]int{}}
+	now := s.opts.Now().UTC()
+	st.prov = imp.Provenance
+	st.prov.Imported = now
+	for first, done := true, false; !done; first = false {
+		err := guard("staging an import", func() error {
+			return s.bolt.Update(func(tx *bolt.Tx) error {
+				w, err := newWriter(tx, now)
+				if err != nil {
+					return err
+				}
+				w.staging = true
+				if first {
+					if _, err := w.bank(imp.Bank); err != nil {
+						return err
+					}
+					st.baseRev, st.rev = w.rev, w.rev
+					st.firstID = tx.Bucket([]byte(bucketEntries)).Sequence()
+					w.putBytes(tx.Bucket([]byte(bucketMeta)), bucketMeta, []byte(keyStaging),
+						binary.BigEndian.AppendUint64(u64(st.baseRev), st.firstID))
+				}
+				w.rev = st.rev
+				w.idents = map[string]uint64{}
+				if done, err = st.chunk(ctx, w); err != nil {
+					return err
+				}
+				if err := w.flushIdents(); err != nil {
+					return err
+				}
+				st.rev = w.rev
+				return w.finish()
+			})
+		})
+		if err != nil {
+			return store.CommitResult{}, err
+		}
+	}
+	var out store.CommitResult
+	err := guard("publishing an import", func() error {
+		return s.bolt.Update(func(tx *bolt.Tx) error {
+			w, err := newWriter(tx, now)
+			if err != nil {
+				return err
+			}
+			w.rev = st.rev
+			if err := st.publish(w); err != nil {
+				return err
+			}
+			if err := tx.Bucket([]byte(bucketMeta)).Delete([]byte(keyStaging)); err != nil {
+				return err
+			}
+			if err := w.finish(); err != nil {
+				return err
+			}
+			res := st.res
+			out = store.CommitResult{Revision: store.Revision(w.rev),
+				Results: []store.OpResult{{Import: &res, Changed: res.Imported+res.Removed > 0}}}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// chunk stages up to importChunk items, and reports whether the list has
+// ended.
+func (st *staged) chunk(ctx context.Context, w *writer) (bool, error) {
+	size := 0
+	for n := 0; n < importChunk && size < importChunkBytes; n++ {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		item, err := st.imp.Next()
+		if errors.Is(err, io.EOF) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if item.Entry == nil {
+			if len(st.removals) == maxImportRemovals {
+				return false, fmt.Errorf("line %d: %w: the list removes more than %d entries; split it", item.Line, store.ErrInvalid, maxImportRemovals)
+			}
+			st.removalAt[item.Remove] = len(st.removals)
+			st.removals = append(st.removals, item)
+			continue
+		}
+		if err := st.add(w, item); err != nil {
+			return false, fmt.Errorf("line %d: %w", item.Line, err)
+		}
+		// About what the entry's records take (record.EncodeEntry's
+		// estimate, and the change, member and identity records).
+		e := item.Entry
+		size += 400 + 80*len(e.Frames) + 48*len(e.Keypoints) + 64*len(e.Regions)
+	}
+	return false, nil
+}
+
+// add stages one entry, or counts it unchanged.
+func (st *staged) add(w *writer, item store.ImportItem) error {
+	in := item.Entry
+	e := store.Entry{Bank: st.imp.Bank, Kind: in.Kind, Format: in.Format, Width: in.Width, Height: in.Height,
+		Duration: in.Duration, Hashes: in.Hashes, Regions: in.Regions, Keypoints: in.Keypoints, Frames: in.Frames,
+		Labels: in.Labels, Note: in.Note, Source: in.Source, Provenance: st.prov}
+	e.Provenance.SourceID = in.Provenance.SourceID
+	if err := store.ValidateEntry(&e); err != nil {
+		return err
+	}
+	identity := store.Identity(&e)
+	r, err := w.insertEntry(st.actor, &e, identity)
+	switch {
+	case err != nil:
+		return err
+	case !r.Existed:
+		st.res.Imported++
+		return nil
+	case r.Entry.ID > st.firstID && !st.imp.AllowRepeats:
+		return fmt.Errorf("%w: the list holds this item twice (the same hashes as an earlier line)", store.ErrInvalid)
+	}
+	st.res.Unchanged++
+	if r.Entry.ID <= st.firstID && (!maps.Equal(r.Entry.Labels, e.Labels) || r.Entry.Note != e.Note) {
+		st.res.Conflicts++
+	}
+	if i, ok := st.removalAt[identity]; ok {
+		// Removed, then added again, by the list: it stays.
+		st.removals[i] = store.ImportItem{}
+		delete(st.removalAt, identity)
+	}
+	return nil
+}
+
+// publish applies the removals, counts the entries and ends the commit.
+func (st *staged) publish(w *writer) error {
+	// The staged entries count first: a removal may remove one of them.
+	if st.res.Imported > 0 {
+		if err := w.bumpCount(st.imp.Bank, st.res.Imported); err != nil {
+			return err
+		}
+	}
+	for _, item := range st.removals {
+		if item.Line == 0 {
+			continue // cancelled
+		}
+		if err := w.importRemoval(st.actor, st.imp.Bank, st.prov.Partner, item, &st.res); err != nil {
+			return err
+		}
+	}
+	if w.pending != nil {
+		w.pending.CommitEnd = true
+		return w.flushChange()
+	}
+	if w.rev == st.baseRev {
+		return nil
+	}
+	// The last staged change ends the commit.
+	changes := w.tx.Bucket([]byte(bucketChanges))
+	key := u64(w.rev)
+	p, err := record.Open([]byte(bucketChanges), key, changes.Get(key))
+	if err != nil {
+		return err
+	}
+	c, err := record.DecodeChange(p)
+	if err != nil {
+		return err
+	}
+	c.CommitEnd = true
+	w.putBytes(changes, bucketChanges, key, record.EncodeChange(&c))
+	return w.err
+}
+
+// importRemoval removes the entry of an item's identity, if the bank holds
+// it and it was imported from the same partner.
+func (w *writer) importRemoval(actor, bank, partner string, item store.ImportItem, res *store.ImportResult) error {
+	e, err := w.existing(bank, item.Remove)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", item.Line, err)
+	}
+	switch {
+	case e == nil:
+		res.Unchanged++
+	case e.Provenance.IsZero() || e.Provenance.Partner != partner:
+		res.Unchanged++
+		res.Conflicts++
+	default:
+		if _, err := w.removeEntry(actor, e.ID); err != nil {
+			return fmt.Errorf("line %d: %w", item.Line, err)
+		}
+		res.Removed++
+	}
+	return nil
+}
+
+// stagingMark reads the meta record of an import in progress.
+func stagingMark(tx *bolt.Tx) (baseRev, firstID uint64, ok bool, err error) {
+	v := tx.Bucket([]byte(bucketMeta)).Get([]byte(keyStaging))
+	if v == nil {
+		return 0, 0, false, nil
+	}
+	p, err := record.Open([]byte(bucketMeta), []byte(keyStaging), v)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if len(p) != 16 {
+		return 0, 0, false, fmt.Errorf("%w: staging record of %d bytes", store.ErrCorrupt, len(p))
+	}
+	return binary.BigEndian.Uint64(p), binary.BigEndian.Uint64(p[8:]), true, nil
+}
+
+// dropStaged deletes what an unpublished import left, a chunk at a time:
+// the changes past the revision and the entries past the sequence it
+// began at, with their members and identities.
+func (s *DB) dropStaged() error {
+	for {
+		var done bool
+		err := guard("removing a staged import", func() error {
+			return s.bolt.Update(func(tx *bolt.Tx) error {
+				baseRev, firstID, ok, err := stagingMark(tx)
+				if err != nil || !ok {
+					done = true
+					return err
+				}
+				w, err := newWriter(tx, s.opts.Now().UTC())
+				if err != nil {
+					return err
+				}
+				w.staging = true
+				n := 0
+				c := tx.Bucket([]byte(bucketChanges)).Cursor()
+				for k, _ := c.Seek(u64(baseRev + 1)); k != nil && n < importChunk; k, _ = c.Seek(u64(baseRev + 1)) {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+					w.records[bucketChanges]--
+					n++
+				}
+				entries := tx.Bucket([]byte(bucketEntries))
+				ec := entries.Cursor()
+				for k, v := ec.Seek(u64(firstID + 1)); k != nil && n < importChunk; k, v = ec.Seek(u64(firstID + 1)) {
+					e, identity, err := decodeEntry(k, v, store.ViewBasic)
+					if err != nil {
+						return err
+					}
+					key := bytes.Clone(k)
+					if members := tx.Bucket([]byte(bucketMembers)).Bucket([]byte(e.Bank)); members != nil {
+						w.remove(members, bucketMembers, key)
+					}
+					w.remove(tx.Bucket([]byte(bucketIdentities)), bucketIdentities, identityKey(e.Bank, identity))
+					w.remove(entries, bucketEntries, key)
+					n++
+				}
+				if n < importChunk {
+					done = true
+					if err := tx.Bucket([]byte(bucketMeta)).Delete([]byte(keyStaging)); err != nil {
+						return err
+					}
+				}
+				return w.finish()
+			})
+		})
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// visibleEntry reports whether a read at revision cur shows an entry:
+// one a staged import wrote is past it.
+func visibleEntry(e *store.Entry, cur uint64) bool { return uint64(e.Revision) <= cur }
