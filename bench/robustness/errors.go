@@ -29,3 +29,12 @@ var (
 	// builder did not write, which it therefore refuses to replace.
 	ErrNotCorpusDir = errors.New("folder holds files other than corpus images")
 )
+
+// Errors of the video benchmark.
+var (
+	// ErrNoFFmpeg reports that ffmpeg, which makes the benchmark's videos,
+	// is not installed.
+	ErrNoFFmpeg = errors.New("ffmpeg is not installed")
+	// ErrUnknownEdit reports a re-edit class the benchmark does not have.
+	ErrUnknownEdit = errors.New("unknown video re-edit")
+)

@@ -37,6 +37,7 @@ func runBench(e *env, args []string) int {
        mediamatch-bench calibrate --report FILE --out FILE [--source NAME]
        mediamatch-bench roc --negatives FILE --robustness FILE --out FILE.png [flags]
        mediamatch-bench corpus --originals-from DIR... --distractors-from DIR... --out DIR [flags]
+       mediamatch-bench video --out DIR [--json FILE] [flags]
 
   robustness  recall per re-edit and false-match rate of plain PDQ, plain pHash
               and the server's matcher (scripts/fetch-corpus builds a corpus)
@@ -48,7 +49,10 @@ func runBench(e *env, args []string) int {
   roc         recall against false-match rate, per method and combined, from
               a negatives report and a robustness report, drawn as PNG
   corpus      select and deduplicate corpus images from extracted packages
-              (what scripts/fetch-corpus runs)`)
+              (what scripts/fetch-corpus runs)
+  video       the open video benchmark: generated sources, re-edits and hard
+              negatives, recall per class and false matches of the server and
+              of plain PDQ with the vPDQ rule (needs ffmpeg)`)
 	}
 	if len(args) == 0 {
 		usage()
@@ -65,6 +69,8 @@ func runBench(e *env, args []string) int {
 		return runBenchCalibrate(e, args[1:])
 	case "corpus":
 		return runBenchCorpus(e, args[1:])
+	case "video":
+		return runBenchVideo(e, args[1:])
 	case "-h", "--help", "help":
 		usage()
 		return exitOK

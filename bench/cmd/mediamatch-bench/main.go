@@ -8,6 +8,7 @@
 //	mediamatch-bench negatives --dir DIR
 //	mediamatch-bench roc --negatives FILE --robustness FILE --out FILE.png
 //	mediamatch-bench corpus --originals-from DIR... --distractors-from DIR... --out DIR
+//	mediamatch-bench video --out DIR --json FILE
 package main
 
 import (
