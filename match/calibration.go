@@ -169,10 +169,11 @@ func (c *Calibration) Probability(e *Evidence) float64 {
 		return math.Pow(10, digestLog10)
 	}
 	m, x := e.Method, e.Distance
-	if m == MethodVideo {
-		// Provisional, until video negatives calibrate the vPDQ rule: a
-		// video that passed the rule (most of its distinct frames matched)
-		// is weighed as its best matched frame by PDQ.
+	if m == MethodVideo || m == MethodSegment {
+		// Provisional, until video negatives calibrate the video rules: a
+		// video that passed the vPDQ rule (most of its distinct frames
+		// matched), or has a segment (enough distinct frames aligned), is
+		// weighed as its best matched frame by PDQ.
 		m, x = MethodPDQ, e.bestDistance
 	}
 	if m == MethodKeypoints {

@@ -33,6 +33,10 @@ const (
 	MethodDigest Method = "digest"
 	// MethodVideo: a video query against a video entry by the vPDQ rule.
 	MethodVideo Method = "vpdq"
+	// MethodSegment: a video query against a video entry by the aligned
+	// stretch of both (segment.go): a clip inside other footage, a trim, a
+	// re-edit played faster or slower.
+	MethodSegment Method = "segment"
 )
 
 // KeypointType is the hash type reported for keypoint evidence: the name
@@ -95,11 +99,16 @@ type Evidence struct {
 	// usable frame hashes found in the other video.
 	QueryPercent, EntryPercent float64
 	HasPercent                 bool
+	// Frames and Speed are set for a segment: its distinct frames (the
+	// fewer of the two sides'), and the entry's seconds per query second
+	// (1.25 for a re-edit played 25% faster).
+	Frames int
+	Speed  float64
 	// Probability is the calibrated share of unrelated pairs in which this
 	// method finds evidence at least this strong.
 	Probability float64
 
-	// bestDistance, for a video against a video, is the smallest distance
+	// bestDistance, for a video against a video (either rule), is the smallest distance
 	// among the matched frames: what the provisional calibration of the
 	// vPDQ rule weighs (Calibration.Probability).
 	bestDistance int

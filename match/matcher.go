@@ -45,6 +45,11 @@ type Query struct {
 	// Duration is the query video's length in seconds, when known; it ends
 	// the span of the last frame.
 	Duration float64
+	// Mirrored, when set, holds the PDQ hashes of the video query's frames
+	// mirrored left to right, one per frame of Frames: a mirrored re-upload
+	// of a video entry is found by them (the vPDQ rule and segments),
+	// reported with the variant pdq.FlipY.
+	Mirrored []pdq.Hash
 	// Banks limits the search; empty means every enabled bank.
 	Banks []string
 	// Within, when not empty, bounds the search to these banks whatever
@@ -117,6 +122,10 @@ func New(idx Viewer, rules Rules) (*Matcher, error) {
 	}
 	if rules.MaxVideoWork <= 0 {
 		return nil, fmt.Errorf("%w: video work budget %d, want at least 1", ErrInvalid, rules.MaxVideoWork)
+	}
+	if !(rules.SegmentMinSpeed > 0 && rules.SegmentMinSpeed <= rules.SegmentMaxSpeed) || rules.SegmentPairsPerFrame < 1 || !(rules.SegmentTolerance >= 0) {
+		return nil, fmt.Errorf("%w: segment speeds %v to %v, %d pairs per frame and tolerance %v, want speeds 0 < min <= max, at least 1 pair and a tolerance of at least 0",
+			ErrInvalid, rules.SegmentMinSpeed, rules.SegmentMaxSpeed, rules.SegmentPairsPerFrame, rules.SegmentTolerance)
 	}
 	return &Matcher{idx: idx, rules: rules}, nil
 }

@@ -96,6 +96,48 @@ type Rules struct {
 	// the candidates' frame counts already say so. Default
 	// DefaultMaxVideoWork.
 	MaxVideoWork int64
+	// SegmentMinFrames is the least number of distinct frames of an
+	// aligned stretch of a video query and a video entry for it to be
+	// evidence (MethodSegment): frames of non-degenerate hashes
+	// (MinDistinctRows) more than SegmentDistinctDistance from one
+	// another, counted on each side, the smaller count deciding. A title
+	// card, black frames, a fade, a test pattern or a still count once
+	// however long they last. Default 4 (BENCHMARKS.md, issue 14).
+	SegmentMinFrames int
+	// SegmentDistinctDistance: frames of a stretch within it of a frame
+	// counted already are not counted again. Default 24: a slow pan moves
+	// a frame's hash by 5 to 15 bits a second, so a still panned for 6
+	// seconds counts about twice.
+	SegmentDistinctDistance int
+	// SegmentMinSeconds is the shortest segment, in seconds of the query.
+	// Default 5.
+	SegmentMinSeconds float64
+	// SegmentMinSpeed and SegmentMaxSpeed bound the speed of an alignment,
+	// in seconds of the entry per second of the query (a re-edit played
+	// 25% faster shows 1.25 s of the entry a second). Defaults 0.7 and
+	// 1.43: 30% slower or faster, and a little more.
+	SegmentMinSpeed, SegmentMaxSpeed float64
+	// SegmentTolerance is how far, in seconds of the entry, a frame pair
+	// may be from the alignment's line and still be on it: frames are
+	// sampled once a second on each side, and a still's frames are
+	// collapsed into its first. Default 1.5.
+	SegmentTolerance float64
+	// SegmentMaxGap is the longest stretch of the query, in seconds,
+	// without an aligned frame inside one segment (frames lost to an
+	// overlay or a low-quality second). Default 5.
+	SegmentMaxGap float64
+	// SegmentRangeDistance is the largest distance of a frame pair on a
+	// segment's line, next to it, that widens the segment's ranges (never
+	// its evidence): at a changed speed the two videos' samples fall at
+	// different moments of moving footage, and the frames at the ends of a
+	// copy land just past the threshold (32 to 38 bits) where unrelated
+	// frames are 128 apart. Default 40.
+	SegmentRangeDistance int
+	// SegmentPairsPerFrame bounds the entry frames each query frame is
+	// paired with for alignment, the nearest first: the alignment's memory
+	// and time stay linear in the query's frames when a video repeats
+	// itself. Default 16.
+	SegmentPairsPerFrame int
 	// RangeGap is the longest gap, in seconds, between two matched spans
 	// of a video that are reported as one range: one missed sample at one
 	// frame per second. Default 1.
@@ -103,8 +145,8 @@ type Rules struct {
 }
 
 // Seeks reports whether the rules seek evidence of method m
-// (Rules.Methods; MethodVideo always).
-func (r *Rules) Seeks(m Method) bool { return m == MethodVideo || r.Methods[m] }
+// (Rules.Methods; MethodVideo and MethodSegment always).
+func (r *Rules) Seeks(m Method) bool { return m == MethodVideo || m == MethodSegment || r.Methods[m] }
 
 // DefaultBudget is the default operating point (Rules.Budget): the largest
 // budget at which the false matches on the calibration half of the
@@ -162,5 +204,14 @@ func DefaultRules() Rules {
 		MaxVideoCandidates:      1000,
 		MaxVideoWork:            DefaultMaxVideoWork,
 		RangeGap:                1.0,
+		SegmentMinFrames:        4,
+		SegmentDistinctDistance: 24,
+		SegmentMinSeconds:       5,
+		SegmentMinSpeed:         0.7,
+		SegmentMaxSpeed:         1.43,
+		SegmentTolerance:        1.5,
+		SegmentMaxGap:           5,
+		SegmentPairsPerFrame:    16,
+		SegmentRangeDistance:    40,
 	}
 }

@@ -139,11 +139,24 @@ func (m *matcher) matchFrames() (lowQuality bool, err error) {
 	if radius < 0 {
 		return false, nil
 	}
+	sides := []orientation{{query, m.flatness(query), pdq.Original}}
+	if mirrored := m.mirrored(minQ); len(mirrored) > 0 {
+		sides = append(sides, orientation{mirrored, m.flatness(mirrored), pdq.FlipY})
+	}
 	// Each distinct hash is searched once, for all the frames that have it.
-	byHash := map[index.Hash][]int{} // hash -> positions in query
+	// A mirrored frame's hash is searched for video entries only: an image
+	// entry is matched by the image's own rules, which try its mirror.
+	byHash := map[index.Hash][]int{} // hash -> positions in query (none for a mirrored frame's)
 	for qi, f := range query {
 		for k := range f.n {
 			byHash[f.hashes[k]] = append(byHash[f.hashes[k]], qi)
+		}
+	}
+	if len(sides) > 1 {
+		for _, f := range sides[1].frames {
+			if _, ok := byHash[f.hashes[0]]; !ok {
+				byHash[f.hashes[0]] = nil
+			}
 		}
 	}
 	imageHits := map[uint64]map[int]int{} // image entry -> query position -> best distance
@@ -171,8 +184,8 @@ func (m *matcher) matchFrames() (lowQuality bool, err error) {
 				}
 				return true
 			}
-			if r.Slot > 0 {
-				return true // an image's region: matched by the image's own rules, not frame by frame
+			if r.Slot > 0 || len(qis) == 0 {
+				return true // an image's region, or a mirrored frame: matched by the image's own rules, not frame by frame
 			}
 			hits := imageHits[r.Entry]
 			if hits == nil {
@@ -204,14 +217,37 @@ func (m *matcher) matchFrames() (lowQuality bool, err error) {
 		e.QueryRanges = m.ranges(query, func(i int) bool { return matched[i] })
 		m.consider(info, e)
 	}
-	return false, m.compareVideos(t, query, videoHits, minQ)
+	return false, m.compareVideos(t, sides, videoHits, minQ)
 }
 
-// compareVideos applies the vPDQ rule to the video entries that some query
-// frame hit. Before it compares any, it prices the comparison (query
-// frames times each candidate's frames) and refuses one over
-// Rules.MaxVideoWork with ErrOverBudget; it stops with the context.
-func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]int, minQ int) error {
+// mirrored is the query's usable frames mirrored left to right
+// (Query.Mirrored), none when the query has no mirrored hashes. Only the
+// whole frame is mirrored: a content region's hash has no mirror.
+func (m *matcher) mirrored(minQ int) []vframe {
+	if len(m.q.Mirrored) != len(m.q.Frames) {
+		return nil
+	}
+	frames := slices.Clone(m.q.Frames)
+	for i := range frames {
+		frames[i].Hash, frames[i].HasContent = m.q.Mirrored[i], false
+	}
+	return usable(spans(frames, m.q.Duration), minQ)
+}
+
+// orientation is the query's frames as given, or mirrored.
+type orientation struct {
+	frames   []vframe
+	flat     [][2]bool // which of the frames' hashes are degenerate
+	dihedral pdq.Dihedral
+}
+
+// compareVideos applies the vPDQ rule and segment matching to the video
+// entries that some query frame hit, for the query's frames as given and,
+// when the query has them, mirrored. Before it compares any, it prices the
+// comparison (query frames times each candidate's frames, per
+// orientation) and refuses one over Rules.MaxVideoWork with
+// ErrOverBudget; it stops with the context.
+func (m *matcher) compareVideos(t hashing.Type, sides []orientation, hits map[uint64]int, minQ int) error {
 	ids := make([]uint64, 0, len(hits))
 	for id := range hits {
 		ids = append(ids, id)
@@ -220,22 +256,19 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 	if len(ids) > m.rules.MaxVideoCandidates {
 		ids = ids[:m.rules.MaxVideoCandidates]
 	}
+	frames := 0
+	for _, side := range sides {
+		frames += len(side.frames)
+	}
 	cost := m.work
 	for _, id := range ids {
 		if info, ok := m.v.Entry(id); ok {
-			cost += int64(len(query)) * int64(info.Frames)
+			cost += int64(frames) * int64(info.Frames)
 		}
 	}
 	if cost > m.rules.MaxVideoWork {
 		return fmt.Errorf("%w: comparing the query's %d frames with %d candidate videos is %d frame pairs, over the budget of %d per video match; send fewer frames or name fewer banks",
-			ErrOverBudget, len(query), len(ids), cost, m.rules.MaxVideoWork)
-	}
-	qThreshold, eThreshold := m.q.VideoQueryPercent, m.q.VideoEntryPercent
-	if qThreshold < 0 {
-		qThreshold = vpdq.DefaultQueryPercent
-	}
-	if eThreshold < 0 {
-		eThreshold = vpdq.DefaultEntryPercent
+			ErrOverBudget, frames, len(ids), cost, m.rules.MaxVideoWork)
 	}
 	for _, id := range ids {
 		if err := m.ctx.Err(); err != nil {
@@ -249,52 +282,88 @@ func (m *matcher) compareVideos(t hashing.Type, query []vframe, hits map[uint64]
 		if e == nil {
 			continue // removed since the search
 		}
-		threshold := m.threshold(t, m.banks[info.Bank])
 		entry := usable(spans(e.Frames, e.Duration), minQ)
 		// The entry read may hold more frames than the catalog said (an
 		// update since the search): count what is compared.
-		if m.work += int64(len(query)) * int64(len(entry)); m.work > m.rules.MaxVideoWork {
+		if m.work += int64(frames) * int64(len(entry)); m.work > m.rules.MaxVideoWork {
 			return fmt.Errorf("%w: the comparison grew over the budget of %d frame pairs per video match", ErrOverBudget, m.rules.MaxVideoWork)
 		}
-		qMatched, eMatched := map[int]bool{}, map[int]bool{}
-		maxDist := -1 // the largest of the matched query frames' best distances
-		minDist := math.MaxInt
-		for qi := range query {
-			m.yield.Did(len(entry))
-			if qi%256 == 255 {
-				if err := m.ctx.Err(); err != nil {
-					return err
-				}
-			}
-			best := -1
-			for ei := range entry {
-				d := frameDistance(&query[qi], &entry[ei])
-				if d > threshold {
-					continue
-				}
-				eMatched[entry[ei].index] = true
-				if best < 0 || d < best {
-					best = d
-				}
-			}
-			if best >= 0 {
-				qMatched[query[qi].index] = true
-				maxDist, minDist = max(maxDist, best), min(minDist, best)
+		threshold := m.threshold(t, m.banks[info.Bank])
+		eFlat := m.flatness(entry)
+		for _, side := range sides {
+			if err := m.compareVideo(t, info, side, entry, eFlat, threshold); err != nil {
+				return err
 			}
 		}
-		if maxDist < 0 {
-			continue
-		}
-		qp := distinctShare(query, qMatched)
-		ep := distinctShare(entry, eMatched)
-		if qp < qThreshold || ep < eThreshold {
-			continue
-		}
-		m.consider(info, Evidence{Method: MethodVideo, Type: t.Name, Distance: maxDist, Dihedral: pdq.Original,
-			QueryRanges:  m.ranges(query, func(i int) bool { return qMatched[i] }),
-			EntryRanges:  m.ranges(entry, func(i int) bool { return eMatched[i] }),
-			QueryPercent: qp, EntryPercent: ep, HasPercent: true, bestDistance: minDist})
 	}
+	return nil
+}
+
+// compareVideo compares one orientation of the query with one video
+// entry's usable frames, by the vPDQ rule and by segment.
+func (m *matcher) compareVideo(t hashing.Type, info *index.EntryInfo, side orientation, entry []vframe, eFlat [][2]bool, threshold int) error {
+	qThreshold, eThreshold := m.q.VideoQueryPercent, m.q.VideoEntryPercent
+	if qThreshold < 0 {
+		qThreshold = vpdq.DefaultQueryPercent
+	}
+	if eThreshold < 0 {
+		eThreshold = vpdq.DefaultEntryPercent
+	}
+	query, qFlat := side.frames, side.flat
+	reach := max(threshold, m.rules.SegmentRangeDistance)
+	qMatched, eMatched := map[int]bool{}, map[int]bool{}
+	maxDist := -1 // the largest of the matched query frames' best distances
+	minDist := math.MaxInt
+	var pairs, row, loose, looseRow []framePair // pairs of hashes not degenerate; loose, of any
+	for qi := range query {
+		m.yield.Did(len(entry))
+		if qi%256 == 255 {
+			if err := m.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		best := -1
+		row, looseRow = row[:0], looseRow[:0]
+		for ei := range entry {
+			d := frameDistance(&query[qi], &entry[ei])
+			if d <= reach {
+				looseRow = append(looseRow, framePair{qi, ei, d})
+			}
+			if d > threshold {
+				continue
+			}
+			eMatched[entry[ei].index] = true
+			if best < 0 || d < best {
+				best = d
+			}
+			if ds := pairDistance(&query[qi], &entry[ei], qFlat[qi], eFlat[ei]); ds <= threshold {
+				row = append(row, framePair{qi, ei, ds})
+			}
+		}
+		pairs = append(pairs, nearestPairs(row, m.rules.SegmentPairsPerFrame)...)
+		loose = append(loose, nearestPairs(looseRow, m.rules.SegmentPairsPerFrame)...)
+		if best >= 0 {
+			qMatched[query[qi].index] = true
+			maxDist, minDist = max(maxDist, best), min(minDist, best)
+		}
+	}
+	if maxDist < 0 {
+		return nil
+	}
+	if seg, ok := m.align(query, entry, pairs, loose); ok {
+		m.consider(info, Evidence{Method: MethodSegment, Type: t.Name, Distance: seg.maxDist, Dihedral: side.dihedral,
+			QueryRanges: []Range{{seg.qStart, seg.qEnd}}, EntryRanges: []Range{{seg.eStart, seg.eEnd}},
+			Frames: seg.distinct, Speed: seg.speed, bestDistance: seg.minDist})
+	}
+	qp := distinctShare(query, qMatched)
+	ep := distinctShare(entry, eMatched)
+	if qp < qThreshold || ep < eThreshold {
+		return nil
+	}
+	m.consider(info, Evidence{Method: MethodVideo, Type: t.Name, Distance: maxDist, Dihedral: side.dihedral,
+		QueryRanges:  m.ranges(query, func(i int) bool { return qMatched[i] }),
+		EntryRanges:  m.ranges(entry, func(i int) bool { return eMatched[i] }),
+		QueryPercent: qp, EntryPercent: ep, HasPercent: true, bestDistance: minDist})
 	return nil
 }
 

@@ -45,12 +45,30 @@ func videoQuery(frames []store.Frame) Query {
 	return Query{Frames: frames, MinQuality: -1, VideoQueryPercent: -1, VideoEntryPercent: -1}
 }
 
+// onlyMatch checks that res is one match, of entry id, and returns its
+// row of the vPDQ rule when it has one (a video query against a video
+// entry also has a segment's), else its only row.
 func onlyMatch(t *testing.T, res flatResult, id uint64) flatMatch {
 	t.Helper()
-	if len(res.Matches) != 1 || res.Matches[0].EntryID != id {
+	if res.Entries != 1 || len(res.Matches) == 0 || res.Matches[0].EntryID != id {
 		t.Fatalf("matches %+v, want one of entry %d", res.Matches, id)
 	}
-	return res.Matches[0]
+	if len(res.Matches) == 1 {
+		return res.Matches[0]
+	}
+	return methodRow(t, res, MethodVideo)
+}
+
+// methodRow returns res's row of method m.
+func methodRow(t *testing.T, res flatResult, m Method) flatMatch {
+	t.Helper()
+	for _, r := range res.Matches {
+		if r.Method == m {
+			return r
+		}
+	}
+	t.Fatalf("matches %+v, want one by %s", res.Matches, m)
+	return flatMatch{}
 }
 
 func TestMatchVideoToVideo(t *testing.T) {

@@ -82,6 +82,9 @@ func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOpti
 	}
 	q := match.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration,
 		Keypoints: h.keypoints, MirroredKeypoints: h.mirrored, Width: h.width, Height: h.height}
+	if dihedral {
+		q.Mirrored = h.mirroredFrames // a video's mirror is its dihedral variant
+	}
 	res, err := s.match(ctx, q, opts, h.toProto())
 	if err != nil {
 		return nil, err
@@ -181,7 +184,14 @@ func (s *Server) match(ctx context.Context, q match.Query, opts *pb.MatchOptions
 		pm.QueryRegion, pm.EntryRegion = b.QueryRegion, b.EntryRegion
 		pm.QueryRanges, pm.EntryRanges = b.QueryRanges, b.EntryRanges
 		pm.KeypointInliers = b.KeypointInliers
-		pm.QueryMatchPercent, pm.EntryMatchPercent = b.QueryMatchPercent, b.EntryMatchPercent
+		// The vPDQ percentages, when a video rule found them, whichever
+		// evidence is strongest (a segment's has none).
+		for _, e := range pm.Evidence {
+			if e.QueryMatchPercent != nil {
+				pm.QueryMatchPercent, pm.EntryMatchPercent = e.QueryMatchPercent, e.EntryMatchPercent
+				break
+			}
+		}
 		out.Matches = append(out.Matches, pm)
 	}
 	return out, nil

@@ -19,17 +19,18 @@ import (
 
 // hashed is uploaded media, decoded and hashed.
 type hashed struct {
-	kind          store.MediaKind
-	format        string
-	width, height int
-	duration      float64        // seconds, for a video
-	hashes        []hashing.Hash // perceptual hashes, then digests
-	dihedral      []pdq.Hash     // the 8 PDQ variants, when asked for
-	regions       []hashing.RegionHash
-	keypoints     []keypoint.Point // an image's, with its regions
-	mirrored      []keypoint.Point // a query image's mirror image's, with dihedral variants
-	frames        []store.Frame    // a video's sampled frames
-	repair        *media.Repair    // how media not well formed was shown; nil when it was
+	kind           store.MediaKind
+	format         string
+	width, height  int
+	duration       float64        // seconds, for a video
+	hashes         []hashing.Hash // perceptual hashes, then digests
+	dihedral       []pdq.Hash     // the 8 PDQ variants, when asked for
+	regions        []hashing.RegionHash
+	keypoints      []keypoint.Point // an image's, with its regions
+	mirrored       []keypoint.Point // a query image's mirror image's, with dihedral variants
+	frames         []store.Frame    // a video's sampled frames
+	mirroredFrames []pdq.Hash       // a video's frames mirrored left to right, one per frame
+	repair         *media.Repair    // how media not well formed was shown; nil when it was
 }
 
 // hashMedia decodes and hashes uploaded bytes. Decodes are the costly
@@ -202,6 +203,7 @@ func (s *Server) hashVideo(ctx context.Context, data []byte) (*hashed, error) {
 			Seconds: f.Seconds, Hash: f.Hash, Quality: f.Quality,
 			Content: f.Content, HasContent: f.HasContent,
 		})
+		h.mirroredFrames = append(h.mirroredFrames, f.Mirror)
 	}
 	return h, nil
 }

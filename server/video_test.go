@@ -184,10 +184,10 @@ func TestVideoMatching(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := pdqMatch(res, known.GetName())
+			m := byMethod(res, known.GetName(), "vpdq")
 			t.Logf("%s: %s", c.name, describe(m))
 			if m == nil {
-				t.Fatalf("%s video does not match its entry; result %v", c.name, res.GetMatches())
+				t.Fatalf("%s video does not match its entry by the vPDQ rule; result %v", c.name, res.GetMatches())
 			}
 			if m.GetEntryKind() != pb.MediaKind_MEDIA_KIND_VIDEO || m.GetLabels()["name"] != "known" {
 				t.Errorf("match %v", m)

@@ -37,6 +37,11 @@ type Frame struct {
 	// has bars, borders or caption bands).
 	Content    pdq.Hash
 	HasContent bool
+	// Mirror is the PDQ hash of the frame mirrored left to right
+	// (pdq.FlipY), for matching a mirrored re-upload. It comes from the
+	// frame's one DCT at no extra filtering cost, and is not stored: vPDQ
+	// formats carry only Hash.
+	Mirror pdq.Hash
 }
 
 // Hashes is a hashed video.
@@ -95,11 +100,21 @@ func HashTimed(ctx context.Context, data []byte, opts media.Options) (*Hashes, T
 
 // hashFrame computes the hashes of one frame.
 func hashFrame(f media.Frame) (Frame, error) {
-	r, err := pdq.HashImage(f.Image)
+	luma, w, h := pdq.SampledLuma(f.Image)
+	d, err := pdq.DihedralLuma(luma, w, h)
 	if err != nil {
 		return Frame{}, fmt.Errorf("hashing frame at %v: %w", f.Timestamp, err)
 	}
-	fr := Frame{Seconds: f.Timestamp.Seconds(), Hash: r.Hash, Quality: r.Quality}
+	fr := Frame{Seconds: f.Timestamp.Seconds(), Hash: d.Hashes[pdq.Original], Quality: d.Quality, Mirror: d.Hashes[pdq.FlipY]}
+	if w == 64 && h == 64 {
+		// The reference hashes a 64x64 frame unfiltered, its dihedral
+		// entry point filtered: the frame's own hash is the former's.
+		r, err := pdq.HashLuma(luma, w, h)
+		if err != nil {
+			return Frame{}, fmt.Errorf("hashing frame at %v: %w", f.Timestamp, err)
+		}
+		fr.Hash, fr.Quality = r.Hash, r.Quality
+	}
 	b := f.Image.Bounds()
 	c := region.Content(f.Image)
 	if c != b && float64(c.Dx()*c.Dy()) < minContentShare*float64(b.Dx()*b.Dy()) {
