@@ -145,8 +145,9 @@ func exists(path string) bool {
 
 // BuildVideoCorpus generates (or finds, from an earlier run into the same
 // dir with the same seed) nSources sources and nDistractors distractors
-// under dir. root is the repository root, for the photos.
-func BuildVideoCorpus(ctx context.Context, dir, root string, nSources, nDistractors int, seed uint64, logf func(string, ...any)) (*VideoCorpus, error) {
+// under dir, and the other footage when withFillers is set. root is the
+// repository root, for the photos.
+func BuildVideoCorpus(ctx context.Context, dir, root string, nSources, nDistractors int, withFillers bool, seed uint64, logf func(string, ...any)) (*VideoCorpus, error) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		return nil, fmt.Errorf("%w: the video benchmark makes its videos with ffmpeg (Debian: apt-get install -y ffmpeg)", ErrNoFFmpeg)
 	}
@@ -233,6 +234,9 @@ func BuildVideoCorpus(ctx context.Context, dir, root string, nSources, nDistract
 		logf("distractor %s: %dx%d, %.1f s", item.Name, size.X, size.Y, item.Seconds)
 	}
 	for k := range fillers {
+		if !withFillers {
+			break // made last: skipping them changes nothing else
+		}
 		photo := ""
 		if n := len(b.photos); n >= 1 && k == 0 {
 			photo = b.photos[n-1]

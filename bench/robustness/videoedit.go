@@ -29,6 +29,8 @@ type Truth struct {
 type VideoEdit struct {
 	// Name is the class's short name, Description what it does.
 	Name, Description string
+	// fillers says whether the re-edit shows other footage.
+	fillers bool
 	// make returns the ffmpeg arguments (inputs, filters and encoding,
 	// without the output) that make the re-edit of src, the output's file
 	// extension, and the truth.
@@ -81,67 +83,75 @@ func filler(i int, src VideoItem, from, seconds float64) string {
 }
 
 // pick chooses the filler for src (a different one for neighbours).
-func pick(c *VideoCorpus, src VideoItem, k int) string {
+func pick(c *VideoCorpus, src VideoItem, k int) VideoItem {
 	var n int
 	fmt.Sscanf(strings.TrimPrefix(src.Name, "source-"), "%d", &n)
-	return c.Fillers[(n+k)%len(c.Fillers)].Path
+	return c.Fillers[(n+k)%len(c.Fillers)]
+}
+
+// over is the truth of src shown over or beside the filler bg from its
+// second from on: the re-edit ends with the shorter of the two.
+func over(src, bg VideoItem, from float64) Truth {
+	d := min(src.Seconds, bg.Seconds-from)
+	return Truth{Span{0, d}, Span{0, d}}
 }
 
 // VideoEdits returns every class of re-edit in report order.
 func VideoEdits() []VideoEdit {
 	return []VideoEdit{
-		{"vp9", "re-encoded as VP9 (libvpx, 400 kbit/s, realtime)", func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"vp9", "re-encoded as VP9 (libvpx, 400 kbit/s, realtime)", false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			return []string{"-i", src.Path, "-c:v", "libvpx-vp9", "-b:v", "400k", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"}, ".webm", whole(src)
 		}},
-		{"low-quality", "half the size, re-encoded at CRF 40", func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"low-quality", "half the size, re-encoded at CRF 40", false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			return []string{"-i", src.Path, "-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "40", "-pix_fmt", "yuv420p"}, ".mp4", whole(src)
 		}},
-		{"trim-start", fmt.Sprintf("the first %g s cut", trimSeconds), func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"trim-start", fmt.Sprintf("the first %g s cut", trimSeconds), false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			return append([]string{"-ss", fmt.Sprint(trimSeconds), "-i", src.Path}, x264...), ".mp4",
 				Truth{Span{0, src.Seconds - trimSeconds}, Span{trimSeconds, src.Seconds}}
 		}},
-		{"trim-end", fmt.Sprintf("the last %g s cut", trimSeconds), func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"trim-end", fmt.Sprintf("the last %g s cut", trimSeconds), false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			d := src.Seconds - trimSeconds
 			return append([]string{"-i", src.Path, "-t", fmt.Sprintf("%.3f", d)}, x264...), ".mp4", Truth{Span{0, d}, Span{0, d}}
 		}},
-		{"greyscale", "greyscale", filtered("format=gray,format=yuv420p")},
-		{"fps-15", "15 frames a second", func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"greyscale", "greyscale", false, filtered("format=gray,format=yuv420p")},
+		{"fps-15", "15 frames a second", false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			return append([]string{"-i", src.Path, "-vf", "fps=15", "-r", "15"}, x264...), ".mp4", whole(src)
 		}},
-		{"border", "a blue border of 5% a side, scaled back to the size", func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"border", "a blue border of 5% a side, scaled back to the size", false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			return filtered(fmt.Sprintf("pad=2*trunc(iw*0.55):2*trunc(ih*0.55):(ow-iw)/2:(oh-ih)/2:color=0x2a7fd0,scale=%d:%d", src.Width, src.Height))(src, nil)
 		}},
-		{"letterbox", "16:9 inside a 4:3 frame, bars above and below", filtered("pad=iw:2*trunc(iw*3/8):0:(oh-ih)/2:black")},
-		{"pillarbox", "16:9 inside a 2.39:1 frame, bars left and right", filtered("pad=2*trunc(ih*2.39/2):ih:(ow-iw)/2:0:black")},
-		{"speed-1.25", "played 1.25 times as fast", func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"letterbox", "16:9 inside a 4:3 frame, bars above and below", false, filtered("pad=iw:2*trunc(iw*3/8):0:(oh-ih)/2:black")},
+		{"pillarbox", "16:9 inside a 2.39:1 frame, bars left and right", false, filtered("pad=2*trunc(ih*2.39/2):ih:(ow-iw)/2:0:black")},
+		{"speed-1.25", "played 1.25 times as fast", false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			return append([]string{"-i", src.Path, "-vf", "setpts=PTS/1.25", "-r", fmt.Sprint(videoFPS)}, x264...), ".mp4",
 				Truth{Span{0, src.Seconds / 1.25}, Span{0, src.Seconds}}
 		}},
-		{"speed-0.75", "played 0.75 times as fast", func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"speed-0.75", "played 0.75 times as fast", false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			return append([]string{"-i", src.Path, "-vf", "setpts=PTS/0.75", "-r", fmt.Sprint(videoFPS)}, x264...), ".mp4",
 				Truth{Span{0, src.Seconds / 0.75}, Span{0, src.Seconds}}
 		}},
-		{"watermark", "a channel's logo in the top right corner, a sixth of the width", func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
+		{"watermark", "a channel's logo in the top right corner, a sixth of the width", false, func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
 			return complexEdit(src, []string{c.Logo}, fmt.Sprintf("[1:v]scale=%d:-2[l];[0:v][l]overlay=W-w-W/40:H/30:shortest=1[out]", src.Width/6), whole(src))
 		}},
-		{"caption", "a caption band with text added above, a tenth of the height", func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
+		{"caption", "a caption band with text added above, a tenth of the height", false, func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
 			return complexEdit(src, []string{c.Band}, fmt.Sprintf("[1:v]scale=%d:-2,format=yuv420p,setsar=1[b];[0:v]setsar=1[v];[b][v]vstack=shortest=1[out]", src.Width), whole(src))
 		}},
-		{"crop-10", "the centre, 10% cut from each side, scaled back", filtered(fmt.Sprintf("crop=2*trunc(iw*0.4):2*trunc(ih*0.4),scale=%s", "iw*1.25:ih*1.25"))},
-		{"mirror", "mirrored left to right", filtered("hflip")},
-		{"pip", "at half size over other footage, lower right", func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
+		{"crop-10", "the centre, 10% cut from each side, scaled back", false, filtered(fmt.Sprintf("crop=2*trunc(iw*0.4):2*trunc(ih*0.4),scale=%s", "iw*1.25:ih*1.25"))},
+		{"mirror", "mirrored left to right", false, filtered("hflip")},
+		{"pip", "at half size over other footage, lower right", true, func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
+			bg := pick(c, src, 0)
 			graph := fmt.Sprintf("%s[bg];[0:v]scale=trunc(iw/4)*2:trunc(ih/4)*2[s];[bg][s]overlay=W*0.45:H*0.42:shortest=1[out]", filler(1, src, 0, src.Seconds))
-			return complexEdit(src, []string{pick(c, src, 0)}, graph, whole(src))
+			return complexEdit(src, []string{bg.Path}, graph, over(src, bg, 0))
 		}},
-		{"inside", fmt.Sprintf("the middle %g s between %g s of other footage on each side", insideSeconds, fillerLead), func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
+		{"inside", fmt.Sprintf("the middle %g s between %g s of other footage on each side", insideSeconds, fillerLead), true, func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
 			mid := src.Seconds / 2
 			from := mid - insideSeconds/2
 			graph := fmt.Sprintf("%s[a];[0:v]trim=%.3f:%.3f,setpts=PTS-STARTPTS,fps=%d,format=yuv420p,setsar=1[b];%s[c];[a][b][c]concat=n=3:v=1:a=0[out]",
 				filler(1, src, 0, fillerLead), from, from+insideSeconds, videoFPS, filler(2, src, 12, fillerLead))
-			return complexEdit(src, []string{pick(c, src, 0), pick(c, src, 1)}, graph,
+			return complexEdit(src, []string{pick(c, src, 0).Path, pick(c, src, 1).Path}, graph,
 				Truth{Span{fillerLead, fillerLead + insideSeconds}, Span{from, from + insideSeconds}})
 		}},
-		{"subtitles", "burned-in subtitles, a new line every 3 s", func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
+		{"subtitles", "burned-in subtitles, a new line every 3 s", false, func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
 			var g strings.Builder
 			last := "0:v"
 			for k := range c.Subtitles {
@@ -152,13 +162,14 @@ func VideoEdits() []VideoEdit {
 			fmt.Fprintf(&g, "[%s]null[out]", last)
 			return complexEdit(src, c.Subtitles, g.String(), whole(src))
 		}},
-		{"split-screen", "at half size beside other footage, bars above and below", func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
+		{"split-screen", "at half size beside other footage, bars above and below", true, func(src VideoItem, c *VideoCorpus) ([]string, string, Truth) {
+			bg := pick(c, src, 1)
 			graph := fmt.Sprintf("[0:v]scale=trunc(iw/4)*2:trunc(ih/4)*2,setsar=1[l];%s,scale=trunc(iw/4)*2:trunc(ih/4)*2[r];[l][r]hstack=shortest=1,pad=iw:ih*2:0:ih/2:black[out]",
 				filler(1, src, 3, src.Seconds))
-			return complexEdit(src, []string{pick(c, src, 1)}, graph, whole(src))
+			return complexEdit(src, []string{bg.Path}, graph, over(src, bg, 3))
 		}},
-		{"resize-540p", "scaled to 960x540", filtered("scale=960:540")},
-		{"zoom", "zooming in slowly, to 12% a side by the end", func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
+		{"resize-540p", "scaled to 960x540", false, filtered("scale=960:540")},
+		{"zoom", "zooming in slowly, to 12% a side by the end", false, func(src VideoItem, _ *VideoCorpus) ([]string, string, Truth) {
 			frames := int(src.Seconds * videoFPS)
 			return filtered(fmt.Sprintf("zoompan=z='1+0.3*in/%d':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=1:s=%dx%d:fps=%d", frames, src.Width, src.Height, videoFPS))(src, nil)
 		}},

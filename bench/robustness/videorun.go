@@ -177,7 +177,8 @@ func RunVideo(ctx context.Context, opts VideoOptions) (*VideoReport, error) {
 	start := time.Now()
 	made := false
 	run := func(ctx context.Context, args ...string) error { made = true; return runFFmpeg(ctx, args...) }
-	c, err := BuildVideoCorpus(ctx, opts.Dir, opts.Root, opts.Sources, opts.Distractors, opts.Seed, r.logf)
+	fillers := slices.ContainsFunc(opts.Edits, func(e VideoEdit) bool { return e.fillers })
+	c, err := BuildVideoCorpus(ctx, opts.Dir, opts.Root, opts.Sources, opts.Distractors, fillers, opts.Seed, r.logf)
 	if err != nil {
 		return nil, err
 	}

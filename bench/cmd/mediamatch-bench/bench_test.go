@@ -238,10 +238,15 @@ func TestBenchUsage(t *testing.T) {
 		{"robustness"},
 		{"robustness", "--originals", originals},
 		{"corpus", "--out", t.TempDir()},
+		{"video"},
+		{"video", "--out", t.TempDir(), "--sources", "0"},
 	} {
 		if code, _, _ := runCLI(t, nil, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+	if code, _, stderr := runCLI(t, nil, "video", "--out", t.TempDir(), "--classes", "mirror,nonsense"); code != exitFail || !strings.Contains(stderr, `unknown video re-edit "nonsense"`) {
+		t.Errorf("unknown class: exit %d, %s", code, stderr)
 	}
 	empty := t.TempDir()
 	if code, _, stderr := runCLI(t, nil, "robustness", "--originals", empty, "--distractors", empty); code != exitFail || !strings.Contains(stderr, "no PNG or JPEG") {
