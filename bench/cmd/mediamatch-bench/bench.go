@@ -200,27 +200,17 @@ func runBenchNegatives(e *env, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	tmp, err := os.MkdirTemp("", "mediamatch-bench-")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.RemoveAll(tmp)
 	var rules *match.Rules
 	if *calibrating {
 		r := match.DefaultRules()
 		r.KeypointMinInliers = 5
 		rules = &r
 	}
-	addr, shutdown, err := startBenchServer(filepath.Join(tmp, "bench.db"), rules)
+	conn, addr, closeServer, err := dialInProcess(rules)
 	if err != nil {
 		return fail(err)
 	}
-	defer shutdown()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fail(fmt.Errorf("connecting to %s: %w", addr, err))
-	}
-	defer conn.Close()
+	defer closeServer()
 	fmt.Fprintf(e.stderr, "in-process server on %s, %d images\n", addr, len(files))
 	rep, err := robustness.Negatives(ctx, robustness.NegativesOptions{Conn: conn, Files: files,
 		Workers: *workers, MaxSide: *maxSide, CallTimeout: *timeout, Log: e.stderr})
@@ -420,6 +410,33 @@ func sampleImages(dir string, limit int, seed, stream uint64) ([]string, error) 
 		files = files[:limit]
 	}
 	return files, nil
+}
+
+// dialInProcess starts the real server over a bbolt file in a new
+// temporary folder, with rules (nil: the defaults), and connects to it;
+// closeServer closes the connection, stops the server and removes the
+// folder.
+func dialInProcess(rules *match.Rules) (conn *grpc.ClientConn, addr string, closeServer func(), err error) {
+	tmp, err := os.MkdirTemp("", "mediamatch-bench-")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	addr, shutdown, err := startBenchServer(filepath.Join(tmp, "bench.db"), rules)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, "", nil, err
+	}
+	conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		shutdown()
+		os.RemoveAll(tmp)
+		return nil, "", nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	return conn, addr, func() {
+		conn.Close()
+		shutdown()
+		os.RemoveAll(tmp)
+	}, nil
 }
 
 // startBenchServer runs the real server on a loopback port over a fresh

@@ -12,9 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/mediamatch/mediamatch/bench/robustness"
 )
 
@@ -55,21 +52,11 @@ func runBenchVideo(e *env, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	tmp, err := os.MkdirTemp("", "mediamatch-bench-")
+	conn, addr, closeServer, err := dialInProcess(nil)
 	if err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(tmp)
-	addr, shutdown, err := startBenchServer(filepath.Join(tmp, "bench.db"), nil)
-	if err != nil {
-		return fail(err)
-	}
-	defer shutdown()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fail(fmt.Errorf("connecting to %s: %w", addr, err))
-	}
-	defer conn.Close()
+	defer closeServer()
 	fmt.Fprintf(e.stderr, "in-process server on %s\n", addr)
 	start := time.Now()
 	rep, err := robustness.RunVideo(ctx, robustness.VideoOptions{
