@@ -213,9 +213,11 @@ func BuildVideoCorpus(ctx context.Context, dir, root string, nSources, nDistract
 		case 3: // the intro again, through black
 			shots = append(shots, shot{kind: shotBlack, seconds: 2}, shot{kind: shotCard, picture: intro, seconds: introSeconds})
 		}
+		// The first two show a photo of their own; no two distractors
+		// share footage beyond what they were made to share.
 		photo := ""
-		if n := len(b.photos); n >= 3 && j%2 == 0 {
-			photo = b.photos[n-3+j%2]
+		if n := len(b.photos); n >= 3 && j < 2 {
+			photo = b.photos[n-3+j]
 		}
 		content, err := b.content(14+b.rng.Float64()*8, photo, 100+j)
 		if err != nil {
