@@ -158,9 +158,9 @@ const DefaultBudget = 3e-6
 
 // DefaultMaxVideoWork is the default Rules.MaxVideoWork: a 10,000-frame
 // query (the most hashing samples by default) against ten 10,000-frame
-// candidates. A core compares about 1.2e8 frame pairs a second
-// (BenchmarkVideoCompare, on a shared machine), so this is about eight
-// seconds of one core; without a bound, one 20,000-frame query against a
+// candidates. A core compares about 1.1e8 frame pairs a second
+// with segment matching (BenchmarkVideoCompare, on a shared machine;
+// 1.35e8 before it), so this is about nine seconds of one core; without a bound, one 20,000-frame query against a
 // thousand 20,000-frame entries (anyone allowed to add can add them) would
 // hold a core for most of a day.
 const DefaultMaxVideoWork = 1_000_000_000

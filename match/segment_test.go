@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mediamatch/mediamatch/internal/benchlat"
 	"github.com/mediamatch/mediamatch/pdq"
 	"github.com/mediamatch/mediamatch/store"
 )
@@ -235,12 +236,14 @@ func BenchmarkSegment(b *testing.B) {
 			q := videoQuery(c.query)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := benchlat.CPUTime()
 			for b.Loop() {
 				res, err := x.m.Match(context.Background(), q)
 				if err != nil || len(res.Matches) != 1 {
 					b.Fatal(fmt.Sprint(err, res.Matches))
 				}
 			}
+			benchlat.ReportCPU(b, cpu)
 		})
 	}
 }
