@@ -93,7 +93,14 @@ func TestVideoCommands(t *testing.T) {
 	if m.Matches[0].Entry != added.Entry || m.Matches[0].EntryKind != "video" || m.Matches[0].Tier != "match" || len(m.Matches[0].Evidence) == 0 {
 		t.Fatalf("match %s", out)
 	}
-	got := m.Matches[0].Evidence[0]
+	// The vPDQ rule's evidence, beside the segment's (which carries no
+	// percentages).
+	var got evidenceJSON
+	for _, ev := range m.Matches[0].Evidence {
+		if ev.Method == "vpdq" {
+			got = ev
+		}
+	}
 	if got.Method != "vpdq" || got.QueryPercent == nil || *got.QueryPercent < 80 ||
 		got.EntryPercent == nil || *got.EntryPercent > 75 || len(got.QueryRanges) != 1 || len(got.EntryRanges) != 1 {
 		t.Fatalf("match %s", out)

@@ -96,11 +96,16 @@ func TestImportStaged(t *testing.T) {
 	watch := s.Watch(ctx, rev0, store.ViewBasic)
 
 	total := 2*importChunk + 500
+	runs := uint64(0)
 	run := func(ictx context.Context, paused, resume chan struct{}) chan error {
 		done := make(chan error, 1)
+		// The list is made on the committer's goroutine: a source of its
+		// own, and another for each import.
+		runs++
+		lr := rand.New(rand.NewPCG(6, runs))
 		go func() {
 			_, err := s.Commit(ictx, "importer", store.ImportEntries(&store.Import{Bank: "b",
-				Next: blockingList(ictx, r, total, importChunk+100, paused, resume)}))
+				Next: blockingList(ictx, lr, total, importChunk+100, paused, resume)}))
 			done <- err
 		}()
 		return done
