@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -175,8 +176,8 @@ func RunVideo(ctx context.Context, opts VideoOptions) (*VideoReport, error) {
 	rep := &VideoReport{Server: opts.Server, Seed: opts.Seed, Sources: opts.Sources, Distractors: opts.Distractors, FalseMatches: map[string]int{}}
 
 	start := time.Now()
-	made := false
-	run := func(ctx context.Context, args ...string) error { made = true; return runFFmpeg(ctx, args...) }
+	var made atomic.Bool // set by the workers making videos at once
+	run := func(ctx context.Context, args ...string) error { made.Store(true); return runFFmpeg(ctx, args...) }
 	fillers := slices.ContainsFunc(opts.Edits, func(e VideoEdit) bool { return e.fillers })
 	c, err := BuildVideoCorpus(ctx, opts.Dir, opts.Root, opts.Sources, opts.Distractors, fillers, opts.Seed, r.logf)
 	if err != nil {
@@ -210,7 +211,7 @@ func RunVideo(ctx context.Context, opts VideoOptions) (*VideoReport, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if made {
+	if made.Load() {
 		rep.MakeSeconds = time.Since(start).Seconds()
 	}
 
