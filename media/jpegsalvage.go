@@ -102,12 +102,14 @@ func salvageJPEG(b []byte, cfg image.Config, minVisible float64) (image.Image, *
 	if err != nil {
 		return nil, nil, err
 	}
+	// What the walk found is what will show: a file that shows too little
+	// is refused before a decode of the whole picture (a few hundred bytes
+	// can claim 7000x7000).
+	var grey []image.Rectangle
+	visible := 1.0
 	if cut.greyFrom >= 0 {
-		// What the walk found is what will show: a file that shows too
-		// little is refused before a decode of the whole picture (a few
-		// hundred bytes can claim 7000x7000).
-		grey := countArea(w.paintGrey(nil, cut.scan, cut.greyFrom))
-		if visible := 1 - float64(grey)/float64(w.width*w.height); visible < minVisible {
+		grey = w.greyArea(cut.scan, cut.greyFrom)
+		if visible = 1 - float64(countArea(grey))/float64(w.width*w.height); visible < minVisible {
 			return nil, nil, tooLittleShown(visible, minVisible)
 		}
 	}
@@ -119,9 +121,8 @@ func salvageJPEG(b []byte, cfg image.Config, minVisible float64) (image.Image, *
 	}
 	repair := (*Repair)(nil).note("%s", cut.note)
 	if cut.greyFrom >= 0 {
-		area := w.paintGrey(m, cut.scan, cut.greyFrom)
-		m = areaPainted(m, area)
-		repair = repair.seen(1 - float64(countArea(area))/float64(w.width*w.height))
+		m = areaPainted(m, grey)
+		repair = repair.seen(visible)
 		// The band shown leaves out the row of MCUs the cut runs across,
 		// and the rows above it whose colors the conversion from
 		// subsampled chroma interpolates from that row's.
@@ -467,9 +468,9 @@ func (w *jpegWalk) cutIn(sc jpegScan, mcu int, r *jpegBits) (*jpegCut, int, erro
 	return cut, 0, nil
 }
 
-// paintGrey paints the MCUs of sc from the first one not decoded, and
-// returns the rectangles painted.
-func (w *jpegWalk) paintGrey(m image.Image, sc jpegScan, from int) []image.Rectangle {
+// greyArea returns the rectangles of the MCUs of sc from the first one not
+// decoded, which areaPainted paints grey.
+func (w *jpegWalk) greyArea(sc jpegScan, from int) []image.Rectangle {
 	perRow, _, _ := w.mcus(sc)
 	mw, mh := w.mcuSize(sc)
 	row, col := from/perRow, from%perRow
