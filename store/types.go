@@ -122,6 +122,15 @@ type Keypoint struct {
 	Descriptor [4]uint64
 }
 
+// Thumbnail is a grey image, row by row: Width*Height bytes.
+type Thumbnail struct {
+	Width, Height int
+	Grey          []byte
+}
+
+// IsZero reports whether there is no thumbnail.
+func (t Thumbnail) IsZero() bool { return t.Width == 0 && t.Height == 0 && len(t.Grey) == 0 }
+
 // Entry is one known item in a bank: its hashes and what is known of it.
 type Entry struct {
 	// ID identifies the entry across every bank. The store assigns it, in
@@ -143,6 +152,10 @@ type Entry struct {
 	Regions []hashing.RegionHash
 	// Keypoints are an image's local features.
 	Keypoints []Keypoint
+	// Thumbnail is a small grey copy of an image, against which a match by
+	// local features is checked pixel by pixel (package pixels); empty for
+	// videos, entries added by hashes and entries imported from lists.
+	Thumbnail Thumbnail
 	// Frames are the hashes of a video's sampled frames, in time order.
 	Frames []Frame
 	// Labels classify the item (for example "group": "...").
@@ -184,7 +197,7 @@ const (
 	// ViewFull is the whole entry.
 	ViewFull View = iota
 	// ViewBasic leaves out the bulky parts: a video's frames and an
-	// image's keypoints. Everything else is there.
+	// image's keypoints and thumbnail. Everything else is there.
 	ViewBasic
 	// ViewNone, for Changes and Watch, returns the change records without
 	// the banks and entries they changed.

@@ -40,6 +40,9 @@ const (
 	MaxRegions = 16
 	// MaxKeypoints bounds the keypoints of one entry.
 	MaxKeypoints = 64
+	// MinThumbnailSide and MaxThumbnailSide bound a thumbnail's sides.
+	MinThumbnailSide = 8
+	MaxThumbnailSide = 256
 	// MaxFrames bounds the frames of one video entry: 5.5 hours at one
 	// frame per second, and small enough that the entry with every frame
 	// (each with its content hash) fits one 4 MiB API message, so that
@@ -216,6 +219,15 @@ func ValidateEntry(e *Entry) error {
 	for i, p := range e.Keypoints {
 		if !(p.X >= 0 && p.X <= 1 && p.Y >= 0 && p.Y <= 1) {
 			return fmt.Errorf("%w: keypoint %d at (%v, %v), outside the image", ErrInvalid, i, p.X, p.Y)
+		}
+	}
+	if t := e.Thumbnail; !t.IsZero() {
+		if len(e.Frames) > 0 {
+			return fmt.Errorf("%w: a video entry has a thumbnail", ErrInvalid)
+		}
+		if t.Width < MinThumbnailSide || t.Height < MinThumbnailSide || t.Width > MaxThumbnailSide || t.Height > MaxThumbnailSide || len(t.Grey) != t.Width*t.Height {
+			return fmt.Errorf("%w: a thumbnail of %dx%d with %d bytes, want sides %d to %d and a byte a pixel", ErrInvalid,
+				t.Width, t.Height, len(t.Grey), MinThumbnailSide, MaxThumbnailSide)
 		}
 	}
 	if len(e.Frames) > MaxFrames {

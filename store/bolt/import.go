@@ -178,7 +178,7 @@ func (st *staged) chunk(ctx context.Context, w *writer) (bool, error) {
 		// About what the entry's records take (record.EncodeEntry's
 		// estimate, and the change, member and identity records).
 		e := item.Entry
-		size += 400 + 80*len(e.Frames) + 48*len(e.Keypoints) + 64*len(e.Regions)
+		size += 400 + 80*len(e.Frames) + 48*len(e.Keypoints) + 64*len(e.Regions) + len(e.Thumbnail.Grey)
 	}
 	return false, nil
 }
@@ -187,7 +187,7 @@ func (st *staged) chunk(ctx context.Context, w *writer) (bool, error) {
 func (st *staged) add(w *writer, item store.ImportItem) error {
 	in := item.Entry
 	e := store.Entry{Bank: st.imp.Bank, Kind: in.Kind, Format: in.Format, Width: in.Width, Height: in.Height,
-		Duration: in.Duration, Hashes: in.Hashes, Regions: in.Regions, Keypoints: in.Keypoints, Frames: in.Frames,
+		Duration: in.Duration, Hashes: in.Hashes, Regions: in.Regions, Keypoints: in.Keypoints, Thumbnail: in.Thumbnail, Frames: in.Frames,
 		Labels: in.Labels, Note: in.Note, Source: in.Source, Provenance: st.prov}
 	e.Provenance.SourceID = in.Provenance.SourceID
 	if err := store.ValidateEntry(&e); err != nil {

@@ -113,6 +113,12 @@ const (
 	entryKeypoints  = 20 // repeated Keypoint; left out by store.ViewBasic
 	entryFrames     = 21 // repeated Frame; left out by store.ViewBasic
 	entryProvenance = 22 // Provenance
+	entryThumbnail  = 23 // Thumbnail; left out by store.ViewBasic
+
+	// Thumbnail.
+	thumbnailWidth  = 1
+	thumbnailHeight = 2
+	thumbnailGrey   = 3
 
 	// Hash.
 	hashType    = 1
@@ -518,7 +524,7 @@ func DecodeBank(p []byte) (store.Bank, error) {
 // EncodeEntry returns the payload of an entry record, identity included.
 func EncodeEntry(e *store.Entry, identity [32]byte) []byte {
 	var enc encoder
-	enc.b = make([]byte, 0, 256+len(e.Frames)*80+len(e.Keypoints)*48)
+	enc.b = make([]byte, 0, 256+len(e.Frames)*80+len(e.Keypoints)*48+len(e.Thumbnail.Grey))
 	enc.varint(entryID, e.ID)
 	enc.string(entryBank, e.Bank)
 	enc.varint(entryKind, uint64(e.Kind))
@@ -595,6 +601,13 @@ func EncodeEntry(e *store.Entry, identity [32]byte) []byte {
 			m.time(provenanceImported, p.Imported)
 		})
 	}
+	if t := e.Thumbnail; !t.IsZero() {
+		enc.message(entryThumbnail, func(m *encoder) {
+			m.int(thumbnailWidth, int64(t.Width))
+			m.int(thumbnailHeight, int64(t.Height))
+			m.bytes(thumbnailGrey, t.Grey)
+		})
+	}
 	return enc.b
 }
 
@@ -662,6 +675,22 @@ func DecodeEntry(p []byte, view store.View) (*store.Entry, [32]byte, error) {
 		case entryFrames:
 			if view == store.ViewFull {
 				e.Frames = append(e.Frames, d.frame(f))
+			}
+		case entryThumbnail:
+			if view == store.ViewFull {
+				d.each(d.bytes(f), func(g field) {
+					switch g.num {
+					case thumbnailWidth:
+						e.Thumbnail.Width = d.small(g, store.MaxThumbnailSide)
+					case thumbnailHeight:
+						e.Thumbnail.Height = d.small(g, store.MaxThumbnailSide)
+					case thumbnailGrey:
+						e.Thumbnail.Grey = append([]byte(nil), d.bytes(g)...)
+					}
+				})
+				if t := e.Thumbnail; len(t.Grey) != t.Width*t.Height {
+					d.fail("thumbnail of %dx%d with %d bytes", t.Width, t.Height, len(t.Grey))
+				}
 			}
 		case entryProvenance:
 			d.each(d.bytes(f), func(g field) {

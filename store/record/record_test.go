@@ -479,3 +479,28 @@ func FuzzDecodeUint(f *testing.F) {
 		}
 	})
 }
+
+// TestThumbnailRecord: an image's thumbnail is stored with its entry, read
+// back whole in the full view and left out of the basic one; a thumbnail
+// whose bytes do not fill its sides is refused.
+func TestThumbnailRecord(t *testing.T) {
+	e := *goldenImage
+	e.Thumbnail = store.Thumbnail{Width: 9, Height: 8, Grey: make([]byte, 72)}
+	for i := range e.Thumbnail.Grey {
+		e.Thumbnail.Grey[i] = byte(3 * i)
+	}
+	ident := store.Identity(&e)
+	p := EncodeEntry(&e, ident)
+	got, _, err := DecodeEntry(p, store.ViewFull)
+	if err != nil || !reflect.DeepEqual(got.Thumbnail, e.Thumbnail) {
+		t.Fatalf("full view: %+v, %v", got.Thumbnail, err)
+	}
+	basic, _, err := DecodeEntry(p, store.ViewBasic)
+	if err != nil || !basic.Thumbnail.IsZero() {
+		t.Errorf("basic view: %+v, %v", basic.Thumbnail, err)
+	}
+	e.Thumbnail.Grey = e.Thumbnail.Grey[:71]
+	if _, _, err := DecodeEntry(EncodeEntry(&e, ident), store.ViewFull); err == nil {
+		t.Errorf("a thumbnail of 9x8 with 71 bytes was read")
+	}
+}
