@@ -74,6 +74,13 @@ type (
 		Entry   *nativeEntry   `json:"entry,omitempty"`
 		Removed *nativeRemoval `json:"removed,omitempty"`
 	}
+	// nativeThumbnail is an image's grey thumbnail (store.Thumbnail), its
+	// pixels in base64.
+	nativeThumbnail struct {
+		Width  int    `json:"width"`
+		Height int    `json:"height"`
+		Grey   []byte `json:"grey"`
+	}
 	nativeEntry struct {
 		Identity  string            `json:"identity"`
 		ID        uint64            `json:"id"`
@@ -85,6 +92,7 @@ type (
 		Hashes    []nativeHash      `json:"hashes"`
 		Regions   []nativeRegion    `json:"regions,omitempty"`
 		Keypoints []nativeKeypoint  `json:"keypoints,omitempty"`
+		Thumbnail *nativeThumbnail  `json:"thumbnail,omitempty"`
 		Frames    []nativeFrame     `json:"frames,omitempty"`
 		Labels    map[string]string `json:"labels,omitempty"`
 		Note      string            `json:"note,omitempty"`
@@ -202,6 +210,9 @@ func entryToNative(e *store.Entry) *nativeEntry {
 	for _, k := range e.Keypoints {
 		n.Keypoints = append(n.Keypoints, nativeKeypoint{X: k.X, Y: k.Y, Level: k.Level,
 			Descriptor: fmt.Sprintf("%016x%016x%016x%016x", k.Descriptor[0], k.Descriptor[1], k.Descriptor[2], k.Descriptor[3])})
+	}
+	if t := e.Thumbnail; !t.IsZero() {
+		n.Thumbnail = &nativeThumbnail{Width: t.Width, Height: t.Height, Grey: t.Grey}
 	}
 	for _, f := range e.Frames {
 		nf := nativeFrame{Seconds: f.Seconds, PDQ: hex.EncodeToString(f.Hash[:]), Quality: f.Quality}
@@ -375,6 +386,9 @@ func nativeToEntry(n *nativeEntry, bank string) (*store.Entry, error) {
 			}
 		}
 		e.Keypoints = append(e.Keypoints, kp)
+	}
+	if t := n.Thumbnail; t != nil {
+		e.Thumbnail = store.Thumbnail{Width: t.Width, Height: t.Height, Grey: t.Grey}
 	}
 	for _, f := range n.Frames {
 		fr := store.Frame{Seconds: f.Seconds, Quality: f.Quality}

@@ -27,6 +27,12 @@ func nativeSample(t testing.TB) (NativeHeader, []NativeItem) {
 		} else {
 			e = storetest.RandomImage(r, "tvec")
 			e.Hashes[0].Quality = 90
+			if i == 0 {
+				e.Thumbnail = store.Thumbnail{Width: 9, Height: 8, Grey: make([]byte, 72)}
+				for k := range e.Thumbnail.Grey {
+					e.Thumbnail.Grey[k] = byte(r.IntN(256))
+				}
+			}
 		}
 		e.ID, e.Revision = uint64(i+1), store.Revision(i+2)
 		e.Created = time.Date(2026, 11, i+1, 12, 0, 0, 0, time.UTC)

@@ -28,6 +28,11 @@ const (
 	// MethodKeypoints: local features of the query agreeing on one scale
 	// and shift into the entry (a crop), verified by keypoint.Verify.
 	MethodKeypoints Method = "keypoints"
+	// MethodPixels: the similarity keypoints found, checked against the
+	// entry's stored thumbnail: the share of the overlap's textured blocks
+	// that correlate (package pixels). Its Distance is
+	// PixelSteps*(1 - that share), rounded.
+	MethodPixels Method = "pixels"
 	// MethodDigest: the same bytes (an exact digest such as MD5 or
 	// SHA-256).
 	MethodDigest Method = "digest"
@@ -42,6 +47,13 @@ const (
 // KeypointType is the hash type reported for keypoint evidence: the name
 // of the index's keypoint structure.
 const KeypointType = "keypoints"
+
+// PixelsType is the type reported for pixel evidence.
+const PixelsType = "pixels"
+
+// PixelSteps is the scale of pixel evidence's Distance: 0 when every
+// textured block of the overlap agrees, PixelSteps when none does.
+const PixelSteps = 40
 
 // methodOf is the method a hit of hash type typ is evidence for.
 func methodOf(typ string, region bool) Method {
@@ -88,7 +100,8 @@ type Evidence struct {
 	// matched; the zero values mean the whole image. For keypoints,
 	// EntryRegion is the part of the entry the query shows.
 	QueryRegion, EntryRegion Region
-	// Inliers, for keypoints, is the number of agreeing keypoints.
+	// Inliers, for keypoints and pixels, is the number of agreeing
+	// keypoints.
 	Inliers int
 	// QueryRanges, for a video query, are the spans of the query whose
 	// frames matched; EntryRanges, for a video entry, the spans of the

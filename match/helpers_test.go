@@ -39,12 +39,14 @@ func thresholdRules(t testing.TB) Rules {
 		counts[m] = make([]int64, 11)
 	}
 	counts[MethodKeypoints] = make([]int64, 257)
+	counts[MethodPixels] = make([]int64, PixelSteps+1)
 	cal, err := Calibrate("no false match in 1e12 pairs", 1e12, counts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := DefaultRules()
 	r.Calibration = cal
+	r.Methods[MethodPixels] = true // not sought by default until calibrated
 	return r
 }
 

@@ -69,11 +69,12 @@ func (m *matcher) matchPoints(points []keypoint.Point, variant pdq.Dihedral) {
 			return
 		}
 		info, ok := m.v.Entry(c.id)
-		e := m.read(c.id)
+		e := m.readImage(c.id)
 		if e == nil || !ok {
 			continue // removed since the search
 		}
 		res := keypoint.Verify(points, Points(e.Keypoints), image.Pt(m.q.Width, m.q.Height), image.Pt(e.Width, e.Height))
+		m.checkPixels(info, e, res, variant)
 		if !res.Matched(m.rules.KeypointMinInliers, m.rules.KeypointMinSpread) || res.Coverage < m.rules.KeypointMinCoverage {
 			continue
 		}

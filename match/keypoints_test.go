@@ -14,6 +14,7 @@ import (
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/pixels"
 	"github.com/mediamatch/mediamatch/store"
 )
 
@@ -150,4 +151,61 @@ func TestKeypointsMirroredAndChrome(t *testing.T) {
 		}
 	}
 
+}
+
+// TestPixelEvidence stores real photos with their keypoints and
+// thumbnails. A mirrored, brightened crop of one is checked against its
+// thumbnail under the similarity its keypoints found, and nearly all of
+// what it shows agrees; a picture that shares only its left part with
+// the entry, and the same crop against an entry stored without a
+// thumbnail, give no strong pixel evidence.
+func TestPixelEvidence(t *testing.T) {
+	x, _ := openTestIndex(t)
+	var ids []uint64
+	var photos []image.Image
+	for i, name := range []string{"tolerance/bridge-mods-aaa-orig.jpg", "exact/labelme-subset-q2821.png", "exact/labelme-subset-q1050.png"} {
+		img, err := imaging.Open(filepath.Join("..", "testdata", "pdq", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := img.Bounds()
+		photos = append(photos, img)
+		e := &store.Entry{Bank: "b", Kind: store.KindImage, Width: b.Dx(), Height: b.Dy(),
+			Hashes:    []hashing.Hash{{Type: hashing.MD5, Bytes: append(make([]byte, 15), byte(i))}},
+			Keypoints: StoredKeypoints(keypoint.Detect(img, keypoint.StoredPoints))}
+		if i < 2 {
+			e.Thumbnail = StoredThumbnail(pixels.Make(img, pixels.StoredSide))
+		}
+		ids = append(ids, addOne(t, x, e))
+	}
+	query := func(img image.Image) Query {
+		b := img.Bounds()
+		kps, mirrored := keypoint.DetectMirrored(img, keypoint.QueryPoints)
+		return Query{Keypoints: kps, MirroredKeypoints: mirrored, Thumb: pixels.Make(img, pixels.QuerySide), Width: b.Dx(), Height: b.Dy(), MinQuality: -1}
+	}
+	crop := func(img image.Image) image.Image {
+		b := img.Bounds()
+		return imaging.Crop(img, image.Rect(b.Dx()*8/100, b.Dy()*5/100, b.Dx()*93/100, b.Dy()*90/100))
+	}
+	res := mustMatch(t, x, query(imaging.AdjustBrightness(imaging.FlipH(crop(photos[0])), 15)))
+	px := methodRow(t, res, MethodPixels)
+	t.Logf("pixels %d inliers %d; %d rows", px.Distance, px.Inliers, len(res.Matches))
+	if px.EntryID != ids[0] || px.Distance > PixelSteps/5 || px.Dihedral != pdq.FlipY || px.Inliers < x.rules.PixelMinInliers {
+		t.Errorf("a mirrored, brightened crop: pixel evidence %+v, want entry %d within %d, mirrored", px, ids[0], PixelSteps/5)
+	}
+	// The left 40% of the bridge beside the right 60% of another photo,
+	// at the bridge's size: its keypoints may agree on the shared part,
+	// but the rest of what the transform lays over the entry differs.
+	b := photos[0].Bounds()
+	mixed := imaging.Paste(imaging.Resize(photos[1], b.Dx(), b.Dy(), imaging.Linear), imaging.Crop(photos[0], image.Rect(0, 0, b.Dx()*4/10, b.Dy())), image.Pt(0, 0))
+	for _, r := range mustMatch(t, x, query(mixed)).Matches {
+		if r.Method == MethodPixels && r.Distance < PixelSteps/2 {
+			t.Errorf("a picture sharing 40%% with entry %d: pixel evidence %+v", ids[0], r)
+		}
+	}
+	for _, r := range mustMatch(t, x, query(crop(photos[2]))).Matches {
+		if r.Method == MethodPixels {
+			t.Errorf("an entry without a thumbnail gave pixel evidence %+v", r)
+		}
+	}
 }

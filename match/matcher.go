@@ -13,6 +13,7 @@ import (
 	"github.com/mediamatch/mediamatch/internal/yield"
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/pixels"
 	"github.com/mediamatch/mediamatch/store"
 )
 
@@ -37,6 +38,10 @@ type Query struct {
 	// mirror image (left to right), matched as Keypoints are: a mirrored
 	// crop is found by them, reported with the variant pdq.FlipY.
 	MirroredKeypoints []keypoint.Point
+	// Thumb, when valid, is the image query's grey thumbnail
+	// (pixels.QuerySide): a keypoint match is checked against an entry's
+	// stored thumbnail with it (MethodPixels).
+	Thumb pixels.Thumb
 	// Frames, for a video query, are its sampled frames in time order. PDQ
 	// matching then goes frame by frame: against image entries (a known
 	// still shown in the video) and, by the vPDQ rule, against video
@@ -166,6 +171,9 @@ type matcher struct {
 	yield yield.Counter
 	// work is the video work done so far, against Rules.MaxVideoWork.
 	work int64
+	// entries are the image entries read in full so far (readImage; nil:
+	// unreadable).
+	entries map[uint64]*store.Entry
 }
 
 type frameHit struct {
@@ -233,6 +241,21 @@ func (m *matcher) read(id uint64) *store.Entry {
 	return e
 }
 
+// readImage is read for an image entry, kept for the rest of the call: the
+// keypoint and pixel checks both read the few they compare (a video's
+// frames are not kept so).
+func (m *matcher) readImage(id uint64) *store.Entry {
+	if e, ok := m.entries[id]; ok {
+		return e
+	}
+	e := m.read(id)
+	if m.entries == nil {
+		m.entries = map[uint64]*store.Entry{}
+	}
+	m.entries[id] = e
+	return e
+}
+
 // Match finds the entries that a query matches, one result per entry.
 // Unknown banks or hash types, and hashes of the wrong length, are errors.
 // It reads the index's current view without locking, and the store only
@@ -285,6 +308,7 @@ func (mt *Matcher) Match(ctx context.Context, q Query) (Result, error) {
 	if (len(q.Keypoints) > 0 || len(q.MirroredKeypoints) > 0) && len(types) == 0 && m.rules.Seeks(MethodKeypoints) {
 		m.matchKeypoints()
 	}
+	m.verifyPixels()
 	m.resolveFrameHits()
 	if err := ctx.Err(); err != nil {
 		return Result{}, err

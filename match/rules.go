@@ -31,7 +31,9 @@ type Rules struct {
 	// anyway, and leaving it out let the same false-match count through
 	// more re-edits (BENCHMARKS.md). An image against a video's frames
 	// goes with MethodPDQ; a video against a video (MethodVideo, the vPDQ
-	// rule) is not governed by it. Ask Seeks.
+	// rule) is not governed by it. MethodPixels is left out until the
+	// negative corpus calibrates it (its evidence would weigh nothing
+	// before). Ask Seeks.
 	Methods map[Method]bool
 
 	// RegionThresholds are the largest PDQ distances at which a region hash
@@ -84,6 +86,22 @@ type Rules struct {
 	// the part shown, and only the chrome's agree); crops of 15% had a
 	// median of 0.7. Default 0.5.
 	KeypointMinCoverage float64
+	// PixelMinInliers is the least number of agreeing keypoints whose
+	// similarity is checked against an entry's thumbnail (MethodPixels):
+	// fewer than KeypointMinInliers, since the check, not the count,
+	// carries the evidence; a wrong similarity finds the pictures apart.
+	// Default 5.
+	PixelMinInliers int
+	// PixelMinBlocks is the least number of textured blocks of the overlap
+	// (pixels.Result.Blocks) for pixel evidence: near-blank pictures and
+	// slivers of overlap say nothing. Default 8 (of at most 64 in a square
+	// entry's thumbnail).
+	PixelMinBlocks int
+	// MaxPixelCandidates bounds the image entries whose PDQ, region or
+	// pHash evidence is checked against their thumbnails, those with the
+	// strongest such evidence first (keypoint candidates are checked as
+	// they are verified). Default 32.
+	MaxPixelCandidates int
 
 	// MaxVideoCandidates caps the video entries compared frame by frame
 	// with one video query, and those read for an image query found in
@@ -201,6 +219,9 @@ func DefaultRules() Rules {
 		KeypointMinInliers:      keypoint.MinInliers,
 		KeypointMinSpread:       keypoint.MinSpread,
 		KeypointMinCoverage:     0.5,
+		PixelMinInliers:         5,
+		PixelMinBlocks:          8,
+		MaxPixelCandidates:      32,
 		MaxVideoCandidates:      1000,
 		MaxVideoWork:            DefaultMaxVideoWork,
 		RangeGap:                1.0,

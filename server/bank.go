@@ -274,6 +274,7 @@ func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) (*pb
 	}
 	e.Kind, e.Format, e.Width, e.Height, e.Hashes = h.kind, h.format, h.width, h.height, h.hashes
 	e.Duration, e.Frames, e.Regions, e.Keypoints = h.duration, h.frames, h.regions, match.StoredKeypoints(h.keypoints)
+	e.Thumbnail = match.StoredThumbnail(h.thumb)
 	return h.decodeReport(), nil
 }
 

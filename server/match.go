@@ -81,7 +81,7 @@ func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOpti
 		return nil, err
 	}
 	q := match.Query{Hashes: h.hashes, Dihedral: h.dihedral, Regions: h.regions, Frames: h.frames, Duration: h.duration,
-		Keypoints: h.keypoints, MirroredKeypoints: h.mirrored, Width: h.width, Height: h.height}
+		Keypoints: h.keypoints, MirroredKeypoints: h.mirrored, Thumb: h.thumb, Width: h.width, Height: h.height}
 	if dihedral {
 		q.Mirrored = h.mirroredFrames // a video's mirror is its dihedral variant
 	}
@@ -212,7 +212,7 @@ func evidenceToProto(e *match.Evidence) *pb.Evidence {
 	if e.Type == hashing.PDQ && e.Dihedral != pdq.Original {
 		pe.Dihedral = dihedralToProto(e.Dihedral)
 	}
-	if e.Method == match.MethodKeypoints {
+	if e.Method == match.MethodKeypoints || e.Method == match.MethodPixels {
 		pe.KeypointInliers = proto.Int32(int32(e.Inliers))
 	}
 	if e.HasPercent {

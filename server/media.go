@@ -11,6 +11,7 @@ import (
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
+	"github.com/mediamatch/mediamatch/pixels"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/region"
 	"github.com/mediamatch/mediamatch/store"
@@ -28,6 +29,7 @@ type hashed struct {
 	regions        []hashing.RegionHash
 	keypoints      []keypoint.Point // an image's, with its regions
 	mirrored       []keypoint.Point // a query image's mirror image's, with dihedral variants
+	thumb          pixels.Thumb     // an image's, with its regions (package pixels)
 	frames         []store.Frame    // a video's sampled frames
 	mirroredFrames []pdq.Hash       // a video's frames mirrored left to right, one per frame
 	repair         *media.Repair    // how media not well formed was shown; nil when it was
@@ -94,6 +96,7 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 	}
 	var rs []hashing.RegionHash
 	var kps, mirrored []keypoint.Point
+	var thumb pixels.Thumb
 	if regions != 0 {
 		if rs, err = region.Hashes(img.Image, regions); err != nil {
 			s.metrics.decodeFailure(err)
@@ -109,6 +112,11 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		} else {
 			kps = keypoint.Detect(img.Image, n)
 		}
+		side := pixels.StoredSide
+		if regions == region.Query {
+			side = pixels.QuerySide
+		}
+		thumb = pixels.Make(img.Image, side)
 	}
 	return &hashed{
 		kind:      store.KindImage,
@@ -120,6 +128,7 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		regions:   rs,
 		keypoints: kps,
 		mirrored:  mirrored,
+		thumb:     thumb,
 		repair:    img.Repair,
 	}, nil
 }

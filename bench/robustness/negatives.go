@@ -106,11 +106,14 @@ func (e *NegativeEvidence) statistic() int {
 }
 
 // countsSize is the number of values counted per method: every distance
-// up to the type's default threshold (the server searches no further), or
-// up to 256 inliers.
+// up to the type's default threshold (the server searches no further), up
+// to 256 inliers, or every step of pixel evidence.
 func countsSize(m match.Method, typ string) int {
 	if m == match.MethodKeypoints {
 		return 257
+	}
+	if m == match.MethodPixels {
+		return match.PixelSteps + 1
 	}
 	t, err := hashing.Lookup(typ)
 	if err != nil {

@@ -33,7 +33,7 @@ type Point struct {
 
 // rocMethods are the methods drawn besides the combined score, those of
 // them the default rules seek.
-var rocMethods = []match.Method{match.MethodPDQ, match.MethodRegion, match.MethodPHash, match.MethodDHash, match.MethodKeypoints}
+var rocMethods = []match.Method{match.MethodPDQ, match.MethodRegion, match.MethodPHash, match.MethodDHash, match.MethodKeypoints, match.MethodPixels}
 
 // ROC computes the curves of the negatives' false-match rate against the
 // recall of rob's re-edits (the transforms of group, or all when group is

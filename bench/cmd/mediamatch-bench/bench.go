@@ -204,6 +204,7 @@ func runBenchNegatives(e *env, args []string) int {
 	if *calibrating {
 		r := match.DefaultRules()
 		r.KeypointMinInliers = 5
+		r.Methods[match.MethodPixels] = true // measured before it is sought by default
 		rules = &r
 	}
 	conn, addr, closeServer, err := dialInProcess(rules)

@@ -443,13 +443,19 @@ type Evidence struct {
 	// query), "pdq-region" (a PDQ hash of a part of either image), "phash",
 	// "dhash" (64-bit hashes, backed by a loose PDQ agreement), "keypoints"
 	// (local features agreeing on where the query lies in the entry),
-	// "digest" (the same bytes) or "vpdq" (a video against a video).
+	// "pixels" (where the keypoints lay the query, its pixels agree with the
+	// entry's stored thumbnail), "digest" (the same bytes), "vpdq" (a video
+	// against a video by the vPDQ rule) or "segment" (a stretch of a video
+	// query aligned with one of a video entry, at a speed of 0.7 to 1.43).
 	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
-	// The hash type compared (for example "pdq", "md5"), or "keypoints".
+	// The hash type compared (for example "pdq", "md5"), or "keypoints" or
+	// "pixels".
 	HashType string `protobuf:"bytes,2,opt,name=hash_type,json=hashType,proto3" json:"hash_type,omitempty"`
 	// The Hamming distance (0 for a digest). For "vpdq", the largest
 	// distance among the matched frames; for "keypoints", the mean
-	// descriptor distance of the agreeing keypoints. Unset when the caller's
+	// descriptor distance of the agreeing keypoints; for "pixels", 40 times
+	// the share of the overlap's textured blocks that do not agree (0: all
+	// agree). Unset when the caller's
 	// role may not see distances.
 	Distance *int32 `protobuf:"varint,3,opt,name=distance,proto3,oneof" json:"distance,omitempty"`
 	// The variant of the query that matched (see Match.dihedral).
@@ -459,7 +465,7 @@ type Evidence struct {
 	// The part of the entry whose hash matched, or for "keypoints" the part
 	// of the entry the query shows. Unset for the whole.
 	EntryRegion *Region `protobuf:"bytes,6,opt,name=entry_region,json=entryRegion,proto3" json:"entry_region,omitempty"`
-	// For "keypoints", the number of keypoints that agree.
+	// For "keypoints" and "pixels", the number of keypoints that agree.
 	KeypointInliers *int32 `protobuf:"varint,7,opt,name=keypoint_inliers,json=keypointInliers,proto3,oneof" json:"keypoint_inliers,omitempty"`
 	// For a video query, the spans of the query that matched.
 	QueryRanges []*TimeRange `protobuf:"bytes,8,rep,name=query_ranges,json=queryRanges,proto3" json:"query_ranges,omitempty"`
