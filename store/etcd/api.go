@@ -239,7 +239,12 @@ func (s *Store) Watch(ctx context.Context, after store.Revision, view store.View
 		} else if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		out <- store.WatchResponse{Err: err}
+		// A reader that stopped reading is not waited for once the store
+		// closes.
+		select {
+		case out <- store.WatchResponse{Err: err}:
+		case <-s.ctx.Done():
+		}
 	}()
 	return out
 }
