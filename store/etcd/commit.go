@@ -152,7 +152,7 @@ type writer struct {
 	// writes go in several transactions, and it reads the latest state
 	// (its own writes included) instead of base's.
 	intent  int64
-	sent    int            // transactions sent under the intent
+	sent    int           // transactions sent under the intent
 	pending *store.Change // the commit's last change so far
 }
 

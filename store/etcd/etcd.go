@@ -291,12 +291,16 @@ func (s *Store) memberKey(bank string, id uint64) string {
 func (s *Store) identKey(bank string, identity [32]byte) string {
 	return s.p + "idents/" + bank + "/" + hex.EncodeToString(identity[:])
 }
-func (s *Store) changeKey(rev uint64) string     { return fmt.Sprintf("%schanges/%016x", s.p, rev) }
-func (s *Store) tokenKey(name string) string     { return s.p + "tokens/" + name }
-func (s *Store) revokedKey(name string) string   { return s.p + "revoked/" + name }
-func (s *Store) subjectKey(subj string) string   { return s.p + "subjects/" + hex.EncodeToString([]byte(subj)) }
-func (s *Store) auditKey(seq uint64) string      { return fmt.Sprintf("%saudit/%016x", s.p, seq) }
-func (s *Store) family(f string) (string, string) { return s.p + f + "/", clientv3.GetPrefixRangeEnd(s.p + f + "/") }
+func (s *Store) changeKey(rev uint64) string   { return fmt.Sprintf("%schanges/%016x", s.p, rev) }
+func (s *Store) tokenKey(name string) string   { return s.p + "tokens/" + name }
+func (s *Store) revokedKey(name string) string { return s.p + "revoked/" + name }
+func (s *Store) subjectKey(subj string) string {
+	return s.p + "subjects/" + hex.EncodeToString([]byte(subj))
+}
+func (s *Store) auditKey(seq uint64) string { return fmt.Sprintf("%saudit/%016x", s.p, seq) }
+func (s *Store) family(f string) (string, string) {
+	return s.p + f + "/", clientv3.GetPrefixRangeEnd(s.p + f + "/")
+}
 
 // recordBucket is the context every record is sealed with, beside its key.
 var recordBucket = []byte("etcd")
