@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
@@ -396,5 +398,79 @@ func TestSyncResnapshot(t *testing.T) {
 	once("sync")
 	if after := changeCounts(t, b, "mirror"); !maps.Equal(before, after) {
 		t.Errorf("a sync with nothing to do changed B: %v, then %v", before, after)
+	}
+}
+
+// TestSyncPartnerToken syncs from a server with tokens: the partner's
+// token, stored by `partner add --token-file`, is what sync --partner
+// sends; without it the partner's server refuses, and a partner token
+// not granted the bank is refused too. The synced entries name the
+// partner in their provenance.
+func TestSyncPartnerToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	a := startSyncServer(t, bin, filepath.Join(dir, "a.db"))
+	b := startSyncServer(t, bin, filepath.Join(dir, "b.db"))
+	ctx := context.Background()
+	tc := pb.NewTokenServiceClient(a.conn)
+	admin, err := tc.CreateToken(ctx, &pb.CreateTokenRequest{TokenId: "root", Token: &pb.Token{Role: pb.Role_ROLE_ADMIN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "bearer "+admin.GetSecret())
+	for _, bank := range []string{"src", "other"} {
+		if _, err := a.bank.CreateBank(actx, &pb.CreateBankRequest{BankId: bank}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hex := randomPDQ(rand.New(rand.NewPCG(9, 9)))
+	if _, err := addHash(actx, a.bank, "banks/src", hex); err != nil {
+		t.Fatal(err)
+	}
+	partner, err := tc.CreateToken(actx, &pb.CreateTokenRequest{TokenId: "for-b", Token: &pb.Token{Role: pb.Role_ROLE_PARTNER, Banks: []string{"banks/src"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.bank.CreateBank(ctx, &pb.CreateBankRequest{BankId: "mirror"}); err != nil {
+		t.Fatal(err)
+	}
+	partners := filepath.Join(dir, "partners")
+	key := filepath.Join(dir, "ngo")
+	tokenFile := filepath.Join(dir, "token.txt")
+	if err := os.WriteFile(tokenFile, []byte(partner.GetSecret()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sync := func(bank string, extra ...string) (int, string) {
+		args := append([]string{"sync", "--once", "--from", a.proc.addr, "--bank", bank, "--into", "mirror", "--server", b.proc.addr, "--partners", partners}, extra...)
+		code, _, stderr := runCLI(t, nil, nil, args...)
+		return code, stderr
+	}
+	if code, stderr := sync("src"); code != exitFail || !strings.Contains(stderr, "Unauthenticated") {
+		t.Errorf("sync without a token: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, nil, "keys", "partner-init", "--out", key); code != exitOK {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, nil, "partner", "add", "ngo", "--key", key+".pub", "--token-file", tokenFile, "--partners", partners); code != exitOK {
+		t.Fatalf("partner add: %s", stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(partners, "ngo.token")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the stored token: %v, %v", fi, err)
+	}
+	if code, stderr := sync("other", "--partner", "ngo"); code != exitFail || !strings.Contains(stderr, "PermissionDenied") {
+		t.Errorf("sync of a bank the token is not granted: exit %d\n%s", code, stderr)
+	}
+	if code, stderr := sync("src", "--partner", "ngo"); code != exitOK {
+		t.Fatalf("sync with the partner's token: exit %d\n%s", code, stderr)
+	}
+	list, err := b.bank.ListEntries(ctx, &pb.ListEntriesRequest{Parent: "banks/mirror"})
+	if err != nil || len(list.GetEntries()) != 1 {
+		t.Fatalf("B after the sync: %v, %v", list, err)
+	}
+	if p := list.GetEntries()[0].GetProvenance(); p.GetPartner() != "ngo" || p.GetList() != a.proc.addr+"/banks/src" {
+		t.Errorf("provenance %v", p)
 	}
 }
