@@ -38,7 +38,8 @@ synced) are never changed or removed.
 
 With --once, sync catches up and exits; otherwise it follows the partner's
 change log (ListChanges, every --poll), retrying with backoff when a
-server cannot be reached. Progress goes to standard error.
+server cannot be reached, and exits 1 on what retrying cannot mend (an
+unknown bank, a refused token). Progress goes to standard error.
 
 The partner's token is --from-token (MEDIAMATCH_FROM_TOKEN), or the one
 'mediamatch partner add NAME --token-file FILE' stored for --partner NAME;
@@ -168,12 +169,27 @@ func (s *syncer) follow(ctx context.Context, poll time.Duration) error {
 			}
 		}
 		if err != nil && ctx.Err() == nil {
+			if permanent(err) {
+				return err
+			}
 			backoff = min(max(2*backoff, poll), syncMaxBackoff)
 			s.log.Warn("sync interrupted; retrying", "error", errorMessage(err), "in", backoff)
 			sleep(ctx, backoff)
 		}
 	}
 	return ctx.Err()
+}
+
+// permanent reports whether retrying cannot help: a bank that does not
+// exist, a token refused, a request the servers find wrong. Everything
+// else (a server gone, a cursor moved by another syncer, a deadline) is
+// retried.
+func permanent(err error) bool {
+	switch status.Code(err) {
+	case codes.NotFound, codes.PermissionDenied, codes.Unauthenticated, codes.InvalidArgument, codes.OutOfRange, codes.Unimplemented:
+		return true
+	}
+	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) {

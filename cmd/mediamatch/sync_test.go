@@ -375,6 +375,7 @@ func TestSyncResnapshot(t *testing.T) {
 		delete(w.live, name)
 	}
 	stderr := once("reading the whole bank")
+	var code int
 	if !strings.Contains(stderr, "snapshot=true") {
 		t.Errorf("the second sync was not a snapshot:\n%s", stderr)
 	}
@@ -398,6 +399,11 @@ func TestSyncResnapshot(t *testing.T) {
 	once("sync")
 	if after := changeCounts(t, b, "mirror"); !maps.Equal(before, after) {
 		t.Errorf("a sync with nothing to do changed B: %v, then %v", before, after)
+	}
+	// Following into a bank B lacks ends at once, saying so.
+	code, _, stderr = runCLI(t, nil, nil, "sync", "--from", a.proc.addr, "--bank", "src", "--into", "nope", "--server", b.proc.addr)
+	if code != exitFail || !strings.Contains(stderr, "NotFound") {
+		t.Errorf("following into an unknown bank: exit %d\n%s", code, stderr)
 	}
 }
 
@@ -472,5 +478,45 @@ func TestSyncPartnerToken(t *testing.T) {
 	}
 	if p := list.GetEntries()[0].GetProvenance(); p.GetPartner() != "ngo" || p.GetList() != a.proc.addr+"/banks/src" {
 		t.Errorf("provenance %v", p)
+	}
+}
+
+// BenchmarkSync syncs a bank of N PDQ hashes (imported into a real server
+// process) into an empty bank of another with `mediamatch sync --once`,
+// as a snapshot, then N/10 more added at the source as changes after the
+// cursor, and reports each one's entries/s and the syncer's peak RSS.
+//
+//	go test -run '^$' -bench 'Sync' -benchtime 1x ./cmd/mediamatch/
+func BenchmarkSync(b *testing.B) {
+	bin := buildBinary(b)
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			first, more := filepath.Join(dir, "first.jsonl"), filepath.Join(dir, "more.jsonl")
+			writeNativeList(b, first, n)
+			writeNativeList(b, more, n/10)
+			for i := range b.N {
+				a := startServeArgs(b, bin, filepath.Join(dir, fmt.Sprintf("a-%d.db", i)), "--listen", "127.0.0.1:0")
+				d := startServeArgs(b, bin, filepath.Join(dir, fmt.Sprintf("b-%d.db", i)), "--listen", "127.0.0.1:0")
+				runClient(b, bin, a.addr, "bank", "create", "src")
+				runClient(b, bin, d.addr, "bank", "create", "src")
+				runClient(b, bin, a.addr, "import", "--bank", "src", "--format", "native", first)
+				took, mb, _ := runClient(b, bin, d.addr, "sync", "--once", "--from", a.addr, "--bank", "src")
+				b.ReportMetric(float64(n)/took.Seconds(), "snapshot-entries/s")
+				b.ReportMetric(mb, "snapshot-client-peak-MB")
+				runClient(b, bin, a.addr, "import", "--bank", "src", "--format", "native", more)
+				took, mb, _ = runClient(b, bin, d.addr, "sync", "--once", "--from", a.addr, "--bank", "src")
+				b.ReportMetric(float64(n/10)/took.Seconds(), "changes-entries/s")
+				b.ReportMetric(mb, "changes-client-peak-MB")
+				_, _, out := runClient(b, bin, d.addr, "bank", "get", "src")
+				if !strings.Contains(out, fmt.Sprintf(`"entries":%d`, n+n/10)) {
+					b.Fatalf("after the syncs: %s", out)
+				}
+				for _, p := range []*serverProcess{a, d} {
+					p.cmd.Process.Kill()
+					<-p.done
+				}
+			}
+		})
 	}
 }
