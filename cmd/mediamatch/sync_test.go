@@ -375,7 +375,6 @@ func TestSyncResnapshot(t *testing.T) {
 		delete(w.live, name)
 	}
 	stderr := once("reading the whole bank")
-	var code int
 	if !strings.Contains(stderr, "snapshot=true") {
 		t.Errorf("the second sync was not a snapshot:\n%s", stderr)
 	}
@@ -399,6 +398,12 @@ func TestSyncResnapshot(t *testing.T) {
 	once("sync")
 	if after := changeCounts(t, b, "mirror"); !maps.Equal(before, after) {
 		t.Errorf("a sync with nothing to do changed B: %v, then %v", before, after)
+	}
+	// bank get shows the cursor.
+	code, out, _ := runCLI(t, nil, map[string]string{"MEDIAMATCH_SERVER": b.proc.addr}, "bank", "get", "mirror")
+	ar, _ := a.bank.ListChanges(ctx, &pb.ListChangesRequest{Parent: "banks/-", PageSize: 1})
+	if want := fmt.Sprintf(`"synced":{%q:%d}`, source, ar.GetRevision()); code != exitOK || !strings.Contains(out, want) {
+		t.Errorf("bank get: exit %d %s, want %s", code, out, want)
 	}
 	// Following into a bank B lacks ends at once, saying so.
 	code, _, stderr = runCLI(t, nil, nil, "sync", "--from", a.proc.addr, "--bank", "src", "--into", "nope", "--server", b.proc.addr)
