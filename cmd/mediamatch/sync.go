@@ -263,6 +263,7 @@ func (s *syncer) apply(ctx context.Context, snapshot bool) error {
 		return fmt.Errorf("the partner's bank %s is at revision %d, behind the cursor %d: is --from the server the cursor came from?", s.bank, rev, cur)
 	}
 	if !snapshot && rev == cur {
+		s.log.Info("caught up", "revision", rev, "snapshot", false, "added", s.added, "removed", s.removed)
 		return nil
 	}
 	nr, err := exchange.NewNativeReader(&exportReader{stream: stream})
