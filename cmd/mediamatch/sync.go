@@ -20,6 +20,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/exchange"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
 )
 
 const syncUsage = `usage: mediamatch sync --from ADDR --bank B [--into LOCALBANK] [--partner NAME] [--once]
@@ -46,10 +47,11 @@ The partner's token is --from-token (MEDIAMATCH_FROM_TOKEN), or the one
 the local server's is --token, as for every client command, and needs the
 curator role.`
 
-// Batches of a sync: at most this many items, and about this many bytes
-// of native list, so that a batch fits one message (4 MiB) and one commit.
+// Batches of a sync: at most syncBatchItems items by default (--batch),
+// and about syncBatchBytes of native list, so that a batch fits one
+// message (4 MiB) and one commit.
 const (
-	syncBatchItems = 256
+	syncBatchItems = 2048
 	syncBatchBytes = 2 << 20
 	// syncPruneBatch bounds the removals of one pruning batch.
 	syncPruneBatch = 1000
@@ -69,9 +71,10 @@ func runSync(e *env, args []string) int {
 	source := fs.String("source", "", "the name the cursor and the synced entries' provenance keep for the source (default: FROM/banks/BANK); keep it when the partner's address changes")
 	once := fs.Bool("once", false, "catch up and exit")
 	poll := fs.Duration("poll", time.Second, "how often to look for new changes in follow mode")
+	batch := fs.Int("batch", syncBatchItems, "items of one batch (one commit on the local server), at most 10000")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	valid := func() bool {
-		return fs.NArg() == 0 && src.server != "" && *bank != "" && *poll > 0
+		return fs.NArg() == 0 && src.server != "" && *bank != "" && *poll > 0 && *batch > 0 && *batch <= store.MaxSyncItems
 	}
 	if !parseCommand(e, fs, args, syncUsage, valid) {
 		return exitUsage
@@ -108,7 +111,7 @@ func runSync(e *env, args []string) int {
 		return exitFail
 	}
 	defer to.Close()
-	s := &syncer{from: from, to: to, bank: *bank, into: *into, source: *source, partner: *partner, log: log}
+	s := &syncer{from: from, to: to, bank: *bank, into: *into, source: *source, partner: *partner, batch: *batch, log: log}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -146,6 +149,7 @@ type syncer struct {
 	bank, into     string
 	source         string
 	partner        string
+	batch          int // items a batch holds at most
 	log            *slog.Logger
 	added, removed int64
 }
@@ -377,7 +381,7 @@ func (b *syncBatch) add(ctx context.Context, it exchange.NativeItem) error {
 	if err := b.w.Flush(); err != nil {
 		return err
 	}
-	if b.items >= syncBatchItems || b.buf.Len() >= syncBatchBytes {
+	if b.items >= b.s.batch || b.buf.Len() >= syncBatchBytes {
 		// A snapshot moves the cursor only at its end, after pruning:
 		// until then a restart reads the whole bank again, which changes
 		// nothing already applied. A batch of changes moves it to its

@@ -284,7 +284,9 @@ func TestSyncKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	source := a.proc.addr + "/banks/src"
-	args := []string{"--from", a.proc.addr, "--bank", "src", "--into", "mirror", "--server", b.proc.addr, "--poll", "20ms"}
+	// Small batches, so that a window of changes spans several and a kill
+	// can fall between them.
+	args := []string{"--from", a.proc.addr, "--bank", "src", "--into", "mirror", "--server", b.proc.addr, "--poll", "20ms", "--batch", "8"}
 
 	const seed, kills, opsPerRound = 13, 8, 40
 	w := &workload{r: rand.New(rand.NewPCG(seed, 1)), live: map[string]string{}, ops: map[string]int{}}
@@ -382,7 +384,7 @@ func TestSyncResnapshot(t *testing.T) {
 	source := a.proc.addr + "/banks/src"
 	once := func(want string) string {
 		t.Helper()
-		code, _, stderr := runCLI(t, nil, nil, "sync", "--once", "--from", a.proc.addr, "--bank", "src", "--into", "mirror", "--server", b.proc.addr)
+		code, _, stderr := runCLI(t, nil, nil, "sync", "--once", "--from", a.proc.addr, "--bank", "src", "--into", "mirror", "--server", b.proc.addr, "--batch", "16")
 		if code != exitOK {
 			t.Fatalf("sync --once: exit %d\n%s", code, stderr)
 		}
