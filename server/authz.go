@@ -37,6 +37,7 @@ import (
 //	ListChanges                        x        x     parent ("banks/-": the granted banks)
 //	ExportEntries                      x        x     parent
 //	ImportEntries                      x              header.parent
+//	SyncEntries                        x              parent
 //	TokenService, AdminService                        admin only
 func authzTable() map[string]authzRule {
 	const (
@@ -63,6 +64,7 @@ func authzTable() map[string]authzRule {
 		pb.BankService_ListChanges_FullMethodName:       {roles: roles(c, p), banks: nameBank},
 		pb.BankService_ExportEntries_FullMethodName:     {roles: roles(c, p), banks: nameBank},
 		pb.BankService_ImportEntries_FullMethodName:     {roles: roles(c), banks: nameBank},
+		pb.BankService_SyncEntries_FullMethodName:       {roles: roles(c), banks: nameBank},
 
 		pb.TokenService_CreateToken_FullMethodName:      {},
 		pb.TokenService_ListTokens_FullMethodName:       {},
@@ -146,6 +148,8 @@ func nameBank(req any) []string {
 		name = r.GetParent()
 	case *pb.ImportEntriesRequest:
 		name = r.GetHeader().GetParent()
+	case *pb.SyncEntriesRequest:
+		name = r.GetParent()
 	}
 	if b := bankOf(name); b != "" {
 		return []string{b}

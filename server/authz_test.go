@@ -47,6 +47,7 @@ var wantAuthz = []struct {
 	{"ListChanges", ".cpa", true, false},
 	{"ExportEntries", ".cpa", true, false},
 	{"ImportEntries", ".c.a", true, false},
+	{"SyncEntries", ".c.a", true, false},
 	{"CreateToken", "...a", false, false},
 	{"ListTokens", "...a", false, false},
 	{"RevokeToken", "...a", false, false},
@@ -241,6 +242,13 @@ func (f *authzFixture) call(ctx context.Context, name string, c cell) error {
 		r, err := importList(ctx, ts.bank, &pb.ImportEntriesHeader{Parent: bank, Format: pb.ListFormat_LIST_FORMAT_PYTX_FILE}, []byte(line))
 		if err == nil && r.GetImported() != 1 {
 			return fmt.Errorf("imported %d, want 1", r.GetImported())
+		}
+		return err
+	case "SyncEntries":
+		f.n++
+		r, err := ts.bank.SyncEntries(ctx, &pb.SyncEntriesRequest{Parent: bank, Source: fmt.Sprintf("src-%d", f.n), ToRevision: 1})
+		if err == nil && r.GetSyncedRevision() != 1 {
+			return fmt.Errorf("synced to %d, want 1", r.GetSyncedRevision())
 		}
 		return err
 	case "CreateToken":

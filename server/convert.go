@@ -401,6 +401,12 @@ func bankToProto(b store.Bank) *pb.Bank {
 	if b.FalseMatchBudget > 0 {
 		out.FalseMatchBudget = proto.Float64(b.FalseMatchBudget)
 	}
+	if len(b.Synced) > 0 {
+		out.SyncedRevisions = map[string]int64{}
+		for k, v := range b.Synced {
+			out.SyncedRevisions[k] = int64(v)
+		}
+	}
 	if len(b.Thresholds) > 0 {
 		out.Thresholds = map[string]int32{}
 		for k, v := range b.Thresholds {

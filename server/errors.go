@@ -47,6 +47,7 @@ var codeTable = []struct {
 	{store.ErrBankExists, codes.AlreadyExists, "BANK_EXISTS"},
 	{store.ErrBankNotEmpty, codes.FailedPrecondition, "BANK_NOT_EMPTY"},
 	{store.ErrCompacted, codes.FailedPrecondition, "REVISION_COMPACTED"},
+	{store.ErrSyncConflict, codes.Aborted, "SYNC_CURSOR_MOVED"},
 	{store.ErrFutureRevision, codes.OutOfRange, "REVISION_IN_FUTURE"},
 	{store.ErrCorrupt, codes.DataLoss, "STORE_DAMAGED"},
 	{store.ErrClosed, codes.Unavailable, "SHUTTING_DOWN"},

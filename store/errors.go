@@ -57,6 +57,15 @@ var (
 	ErrEntryNotFound = errors.New("entry not found")
 )
 
+// Errors about syncing.
+var (
+	// ErrSyncConflict reports a SyncEntries batch whose starting revision
+	// is not the bank's cursor for its source: another syncer moved it,
+	// or the batch was applied already. The syncer reads the cursor again
+	// and resumes from it.
+	ErrSyncConflict = errors.New("sync cursor has moved")
+)
+
 // Errors about tokens.
 var (
 	// ErrTokenNotFound reports a token name that does not exist.

@@ -15,6 +15,7 @@ const (
 	OpRevokeToken
 	OpRecordAudit
 	OpImportEntries
+	OpSyncEntries
 )
 
 // Op is one operation of a commit. Build it with the functions below; a
@@ -41,6 +42,8 @@ type Op struct {
 	Audit *AuditRecord
 	// Import is the list ImportEntries reads.
 	Import *Import
+	// Sync is the batch SyncEntries applies.
+	Sync *SyncBatch
 }
 
 // CreateBank creates a bank. A bank of the same name fails the commit with
@@ -136,6 +139,63 @@ func ImportEntries(imp *Import) Op {
 	return Op{Kind: OpImportEntries, Import: imp, Bank: Bank{Name: imp.Bank}}
 }
 
+// SyncEntries applies one batch of another store's changes to a bank and
+// moves the bank's cursor for that source (Bank.Synced[b.Source]) from
+// b.From to b.To, in the same commit: a syncer that dies at any point
+// finds the cursor exactly where the changes applied end. A cursor that is
+// not at b.From (another syncer moved it, or this batch was applied
+// already) fails the commit with ErrSyncConflict, and nothing is written.
+//
+// The batch's removals are applied first, then its entries, which is the
+// order of the source's feed: an identity removed and added again there
+// is removed and added again here. A removal removes the entry of that
+// identity (Removals) or id (Prune) only if it was synced from the same
+// source (Provenance.List equal to b.Source); others are kept and counted
+// as conflicts. An entry the bank lacks is added with the batch's
+// provenance (its SourceID and ListRevision are the entry's id and
+// revision at the source); one synced from the same source entry gets the
+// source's labels and note (an update that changes nothing writes
+// nothing); one synced from an earlier source entry of the same identity
+// is replaced; a local entry of the same identity is kept as it is and
+// counted as a conflict.
+func SyncEntries(b *SyncBatch) Op {
+	return Op{Kind: OpSyncEntries, Sync: b, Bank: Bank{Name: b.Bank}}
+}
+
+// SyncBatch is the input of SyncEntries.
+type SyncBatch struct {
+	// Bank is the bank kept in step; it must exist.
+	Bank string
+	// Source names the source (its server and bank): the key of the
+	// bank's cursor, and the Provenance.List of every entry synced from
+	// it. Partner is recorded as their Provenance.Partner.
+	Source, Partner string
+	// From is the cursor the batch starts from (0 before the first) and
+	// To where it leaves it; To is not below From.
+	From, To Revision
+	// Removals are the identities of entries removed at the source.
+	Removals [][32]byte
+	// Prune are ids of this bank's entries to remove: those a fresh
+	// snapshot of the source no longer holds.
+	Prune []uint64
+	// Entries are the source's entries as they are there, each with
+	// Provenance.SourceID (its id there) and ListRevision (its revision
+	// there) set; their Bank is ignored.
+	Entries []*Entry
+}
+
+// SyncResult counts what SyncEntries did.
+type SyncResult struct {
+	// Added, Updated and Removed count the entries written.
+	Added, Updated, Removed int64
+	// Unchanged items needed no change: an entry as it is already, a
+	// removal of an entry the bank lacks.
+	Unchanged int64
+	// Conflicts are local entries (not synced from the source) that an
+	// item would have changed or removed, kept as they are.
+	Conflicts int64
+}
+
 // Import is the input of ImportEntries.
 type Import struct {
 	// Bank is the bank the list goes into; it must exist.
@@ -201,6 +261,8 @@ type OpResult struct {
 	Removed int
 	// Import is what ImportEntries did.
 	Import *ImportResult
+	// Sync is what SyncEntries did.
+	Sync *SyncResult
 	// Changed is false when the operation changed nothing (an AddEntry
 	// that existed, an update to the values already there).
 	Changed bool

@@ -53,6 +53,12 @@ type Bank struct {
 
 	// The fields below are set by the store.
 
+	// Synced is, per source the bank is kept in step with (SyncEntries),
+	// the source's revision up to which its changes have been applied:
+	// the cursor a syncer resumes from. Only SyncEntries changes it, in the
+	// same commit as the changes it covers.
+	Synced map[string]Revision
+
 	// Entries is the number of entries the bank holds.
 	Entries int64
 	// Created and CreatedBy say when and by whom the bank was created;

@@ -54,6 +54,12 @@ const (
 	// MaxOps bounds the operations of one commit, so that one commit's
 	// transaction stays within memory.
 	MaxOps = 100_000
+	// MaxSyncItems bounds the items (entries, removals, prunes) of one
+	// SyncEntries batch: one commit's worth, as MaxOps bounds a commit.
+	MaxSyncItems = 10_000
+	// MaxSyncSources bounds the sources one bank is kept in step with:
+	// their cursors live in the bank's record, read with every bank.
+	MaxSyncSources = 64
 	// MaxBanks bounds the banks of a store: every match resolves the
 	// banks it searches from all of them, and a bank is a source or a
 	// partner's list, of which no deployment has thousands.
@@ -148,6 +154,40 @@ func ValidateBank(b *Bank) error {
 	}
 	if v := b.FalseMatchBudget; v != 0 && !(v > 0 && v <= 1) {
 		return fmt.Errorf("%w: false-match budget %v outside (0, 1] (0 means the server's default)", ErrInvalid, v)
+	}
+	return nil
+}
+
+// ValidateSyncBatch checks a SyncEntries batch, its entries included
+// (each as an entry of b.Bank).
+func ValidateSyncBatch(b *SyncBatch) error {
+	if err := checkBankName(b.Bank); err != nil {
+		return err
+	}
+	if b.Source == "" {
+		return fmt.Errorf("%w: a sync batch names no source", ErrInvalid)
+	}
+	if err := checkText("sync source", b.Source, MaxSourceBytes); err != nil {
+		return err
+	}
+	if err := checkText("sync partner", b.Partner, MaxSourceBytes); err != nil {
+		return err
+	}
+	if b.To < b.From {
+		return fmt.Errorf("%w: a sync batch moves its cursor back, from %d to %d", ErrInvalid, b.From, b.To)
+	}
+	if n := len(b.Removals) + len(b.Prune) + len(b.Entries); n > MaxSyncItems {
+		return fmt.Errorf("%w: %d items in one sync batch, over the limit of %d", ErrInvalid, n, MaxSyncItems)
+	}
+	for i, e := range b.Entries {
+		if e == nil {
+			return fmt.Errorf("%w: sync entry %d is empty", ErrInvalid, i)
+		}
+		c := *e
+		c.Bank = b.Bank
+		if err := ValidateEntry(&c); err != nil {
+			return fmt.Errorf("sync entry %d: %w", i, err)
+		}
 	}
 	return nil
 }

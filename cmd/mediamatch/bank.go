@@ -24,11 +24,14 @@ type bankJSON struct {
 	Budget      *float64          `json:"false_match_budget,omitempty"`
 	Entries     int64             `json:"entries"`
 	Revision    int64             `json:"revision,omitempty"`
+	// Synced is the cursor of each source mediamatch sync follows.
+	Synced map[string]int64 `json:"synced,omitempty"`
 }
 
 func bankOut(b *pb.Bank) bankJSON {
 	return bankJSON{Name: lastPart(b.GetName()), Description: b.GetDescription(), Labels: b.GetLabels(), Enabled: b.GetEnabled(),
-		Thresholds: b.GetThresholds(), Budget: b.FalseMatchBudget, Entries: b.GetEntryCount(), Revision: b.GetRevision()}
+		Thresholds: b.GetThresholds(), Budget: b.FalseMatchBudget, Entries: b.GetEntryCount(), Revision: b.GetRevision(),
+		Synced: b.GetSyncedRevisions()}
 }
 
 // thresholdFlag collects repeated --threshold type=N flags.

@@ -21,6 +21,7 @@
 //	mediamatch export --bank B --format F [--since REV] [--out FILE [--sign KEY]]  a bank as a hash list
 //	mediamatch import --bank B --format F [--partner NAME] FILE  a hash list into a bank, all or nothing
 //	mediamatch partner add NAME --key NAME.pub       a partner whose signed lists import accepts
+//	mediamatch sync --from ADDR --bank B [--into L] [--once]  keep bank L in step with a partner server's bank B
 //	mediamatch loadtest [--connections 64] [--duration 2m] [--baseline]  drive a server, print latencies
 //	mediamatch version
 //
@@ -80,6 +81,7 @@ func commands() []command {
 		{"backup", "copy the whole store, hot through the server (admin) or offline: backup [--db FILE] OUT", runBackup},
 		{"export", "write a bank as a hash list: export --bank B --format native|pytx-file|pytx-csv|vpdq-json [--since REV] [--out FILE [--sign KEY]]", runExport},
 		{"import", "add a hash list to a bank, all or nothing: import --bank B --format F [--partner NAME] FILE", runImport},
+		{"sync", "keep a local bank in step with a partner server's bank: sync --from ADDR --bank B [--into LOCALBANK] [--once]", runSync},
 		{"partner", "the partners whose signed lists import accepts: partner add NAME --key NAME.pub | list", runPartner},
 		{"keys", "a partner's ed25519 key pair, and detached signatures of lists: keys partner-init --out NAME | sign --key K FILE | verify --pub P FILE", runKeys},
 		{"loadtest", "drive a server with many connections matching and adding; print throughput, latency percentiles, errors and the server's memory: loadtest [--connections 64] [--duration 2m]", runLoadtest},

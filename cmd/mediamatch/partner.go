@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"flag"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 	"github.com/mediamatch/mediamatch/store"
 )
 
-const partnerUsage = `usage: mediamatch partner add NAME --key NAME.pub [--partners DIR]
+const partnerUsage = `usage: mediamatch partner add NAME --key NAME.pub [--token-file FILE] [--partners DIR]
        mediamatch partner list [--partners DIR]
 
 A partner is a name and the ed25519 public key its lists are signed with
@@ -24,7 +25,11 @@ Partners' keys are kept on the machine that imports, in DIR: by default
 mediamatch/partners under the user's configuration directory
 ($XDG_CONFIG_HOME, else ~/.config), or MEDIAMATCH_PARTNERS. The server
 trusts its curators' tokens; the signature protects the curator from a
-list changed on its way.`
+list changed on its way.
+
+--token-file stores the partner's API token for its server beside its key
+(DIR/NAME.token, readable by the user only), for 'mediamatch sync
+--partner NAME'.`
 
 func runPartner(e *env, args []string) int {
 	if len(args) == 0 {
@@ -34,6 +39,7 @@ func runPartner(e *env, args []string) int {
 	sub := args[0]
 	fs := flag.NewFlagSet("partner "+sub, flag.ContinueOnError)
 	key := fs.String("key", "", "add: the partner's public key file")
+	tokenFile := fs.String("token-file", "", "add: a file holding the partner server's API token, stored for sync --partner")
 	dir := fs.String("partners", defaultPartnersDir(), "the directory of partners' public keys")
 	var name string
 	rest := args[1:]
@@ -56,6 +62,9 @@ func runPartner(e *env, args []string) int {
 	switch sub {
 	case "add":
 		err = addPartner(*dir, name, *key)
+		if err == nil && *tokenFile != "" {
+			err = addPartnerToken(*dir, name, *tokenFile)
+		}
 		if err == nil {
 			err = newPrinter(e.stdout).print(map[string]string{"partner": name, "key": partnerKeyPath(*dir, name)})
 		}
@@ -110,6 +119,21 @@ func addPartner(dir, name, keyPath string) error {
 		return err
 	}
 	return writeNew(partnerKeyPath(dir, name), data, 0o644)
+}
+
+func partnerTokenPath(dir, name string) string { return filepath.Join(dir, name+".token") }
+
+// addPartnerToken stores a partner's API token, for sync; an existing one
+// is never replaced (remove the file to change it).
+func addPartnerToken(dir, name, tokenFile string) error {
+	data, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fmt.Errorf("%s: no token in it", tokenFile)
+	}
+	return writeNew(partnerTokenPath(dir, name), data, 0o600)
 }
 
 func readPartnerKey(dir, name string) (ed25519.PublicKey, error) {

@@ -152,6 +152,12 @@ func checkOps(actor string, ops []store.Op) error {
 			case !store.ValidBankName(op.Import.Bank):
 				err = fmt.Errorf("%w: bank name %q", store.ErrInvalid, store.Clip(op.Import.Bank))
 			}
+		case store.OpSyncEntries:
+			if op.Sync == nil {
+				err = fmt.Errorf("%w: no sync batch", store.ErrInvalid)
+			} else {
+				err = store.ValidateSyncBatch(op.Sync)
+			}
 		case store.OpUpdateEntry, store.OpRemoveEntry:
 			if op.ID == 0 {
 				err = fmt.Errorf("%w: entry id 0", store.ErrEntryNotFound)
@@ -527,6 +533,8 @@ func (w *writer) apply(actor string, ops []store.Op) (store.CommitResult, error)
 			res = store.OpResult{Changed: true}
 		case store.OpImportEntries:
 			err = fmt.Errorf("%w: an import runs alone", store.ErrInvalid) // commitLoop sees to it
+		case store.OpSyncEntries:
+			res, err = w.syncEntries(actor, op.Sync)
 		}
 		if err == nil {
 			err = w.err

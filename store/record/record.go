@@ -86,6 +86,7 @@ const (
 	bankUpdatedBy   = 9
 	bankRevision    = 10
 	bankBudget      = 11 // fixed64, a float64's bits
+	bankSynced      = 12 // repeated pair, value varint: a sync source's cursor
 
 	// Pair (a map entry).
 	pairKey   = 1
@@ -468,6 +469,12 @@ func EncodeBank(b *store.Bank) []byte {
 	if b.FalseMatchBudget != 0 {
 		e.float64(bankBudget, b.FalseMatchBudget)
 	}
+	for _, k := range slices.Sorted(maps.Keys(b.Synced)) {
+		e.message(bankSynced, func(p *encoder) {
+			p.string(pairKey, k)
+			p.varint(pairValue, uint64(b.Synced[k]))
+		})
+	}
 	return e.b
 }
 
@@ -513,6 +520,12 @@ func DecodeBank(p []byte) (store.Bank, error) {
 			if !(b.FalseMatchBudget > 0 && b.FalseMatchBudget <= 1) {
 				d.fail("false-match budget %v", b.FalseMatchBudget)
 			}
+		case bankSynced:
+			k, v := d.intPair(f)
+			if b.Synced == nil {
+				b.Synced = map[string]store.Revision{}
+			}
+			b.Synced[k] = store.Revision(v)
 		}
 	})
 	if d.err == nil && b.Name == "" {

@@ -30,6 +30,7 @@ var (
 		Name: "tvec", Description: "known propaganda", Labels: map[string]string{"sev": "high", "lang": "ar"},
 		Disabled: true, Thresholds: map[string]int{"pdq": 20, "phash": 8},
 		Created: goldenTime, Updated: goldenTime.Add(time.Hour), CreatedBy: "alice", UpdatedBy: "bob", Revision: 42,
+		Synced: map[string]store.Revision{"a.example:7077/banks/tvec": 40, "b.example:7077/banks/x": 7},
 	}
 
 	goldenImage = &store.Entry{

@@ -66,6 +66,8 @@ func Run(t *testing.T, b Backend) {
 		{"SnapshotReads", testSnapshotReads},
 		{"Import", testImport},
 		{"ImportAtomic", testImportAtomic},
+		{"Sync", testSync},
+		{"SyncReopen", testSyncReopen},
 		{"NotAliased", testNotAliased},
 		{"Reopen", testReopen},
 		{"Tokens", testTokens},

@@ -194,8 +194,12 @@ type Bank struct {
 	// its entries, in (0, 1]. Unset means the server's default (3e-6). A
 	// request's MatchOptions.false_match_budget overrides it.
 	FalseMatchBudget *float64 `protobuf:"fixed64,11,opt,name=false_match_budget,json=falseMatchBudget,proto3,oneof" json:"false_match_budget,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Per source the bank is kept in step with (SyncEntries, `mediamatch
+	// sync`), the source's revision up to which its changes have been
+	// applied. Output only.
+	SyncedRevisions map[string]int64 `protobuf:"bytes,12,rep,name=synced_revisions,json=syncedRevisions,proto3" json:"synced_revisions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Bank) Reset() {
@@ -303,6 +307,13 @@ func (x *Bank) GetFalseMatchBudget() float64 {
 		return *x.FalseMatchBudget
 	}
 	return 0
+}
+
+func (x *Bank) GetSyncedRevisions() map[string]int64 {
+	if x != nil {
+		return x.SyncedRevisions
+	}
+	return nil
 }
 
 // Source records where a piece of known content came from, so that a match
@@ -723,7 +734,7 @@ var File_mediamatch_v1_bank_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\n" +
-	"\x18mediamatch/v1/bank.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mediamatch/v1/hash.proto\"\xfa\x04\n" +
+	"\x18mediamatch/v1/bank.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18mediamatch/v1/hash.proto\"\x93\x06\n" +
 	"\x04Bank\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x127\n" +
@@ -741,13 +752,17 @@ const file_mediamatch_v1_bank_proto_rawDesc = "" +
 	"\acreator\x18\t \x01(\tR\acreator\x12\x1a\n" +
 	"\brevision\x18\n" +
 	" \x01(\x03R\brevision\x121\n" +
-	"\x12false_match_budget\x18\v \x01(\x01H\x01R\x10falseMatchBudget\x88\x01\x01\x1a9\n" +
+	"\x12false_match_budget\x18\v \x01(\x01H\x01R\x10falseMatchBudget\x88\x01\x01\x12S\n" +
+	"\x10synced_revisions\x18\f \x03(\v2(.mediamatch.v1.Bank.SyncedRevisionsEntryR\x0fsyncedRevisions\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
 	"\x0fThresholdsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aB\n" +
+	"\x14SyncedRevisionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\n" +
 	"\n" +
 	"\b_enabledB\x15\n" +
 	"\x13_false_match_budget\"S\n" +
@@ -821,7 +836,7 @@ func file_mediamatch_v1_bank_proto_rawDescGZIP() []byte {
 }
 
 var file_mediamatch_v1_bank_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mediamatch_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_mediamatch_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_mediamatch_v1_bank_proto_goTypes = []any{
 	(EntryView)(0),                // 0: mediamatch.v1.EntryView
 	(ChangeKind)(0),               // 1: mediamatch.v1.ChangeKind
@@ -832,31 +847,33 @@ var file_mediamatch_v1_bank_proto_goTypes = []any{
 	(*Change)(nil),                // 6: mediamatch.v1.Change
 	nil,                           // 7: mediamatch.v1.Bank.LabelsEntry
 	nil,                           // 8: mediamatch.v1.Bank.ThresholdsEntry
-	nil,                           // 9: mediamatch.v1.Entry.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*MediaHashes)(nil),           // 11: mediamatch.v1.MediaHashes
-	(*fieldmaskpb.FieldMask)(nil), // 12: google.protobuf.FieldMask
+	nil,                           // 9: mediamatch.v1.Bank.SyncedRevisionsEntry
+	nil,                           // 10: mediamatch.v1.Entry.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*MediaHashes)(nil),           // 12: mediamatch.v1.MediaHashes
+	(*fieldmaskpb.FieldMask)(nil), // 13: google.protobuf.FieldMask
 }
 var file_mediamatch_v1_bank_proto_depIdxs = []int32{
 	7,  // 0: mediamatch.v1.Bank.labels:type_name -> mediamatch.v1.Bank.LabelsEntry
 	8,  // 1: mediamatch.v1.Bank.thresholds:type_name -> mediamatch.v1.Bank.ThresholdsEntry
-	10, // 2: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
-	10, // 3: mediamatch.v1.Bank.update_time:type_name -> google.protobuf.Timestamp
-	11, // 4: mediamatch.v1.Entry.media:type_name -> mediamatch.v1.MediaHashes
-	9,  // 5: mediamatch.v1.Entry.labels:type_name -> mediamatch.v1.Entry.LabelsEntry
-	3,  // 6: mediamatch.v1.Entry.source:type_name -> mediamatch.v1.Source
-	10, // 7: mediamatch.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
-	10, // 8: mediamatch.v1.Entry.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 9: mediamatch.v1.Entry.provenance:type_name -> mediamatch.v1.Provenance
-	10, // 10: mediamatch.v1.Provenance.import_time:type_name -> google.protobuf.Timestamp
-	1,  // 11: mediamatch.v1.Change.kind:type_name -> mediamatch.v1.ChangeKind
-	10, // 12: mediamatch.v1.Change.time:type_name -> google.protobuf.Timestamp
-	12, // 13: mediamatch.v1.Change.update_mask:type_name -> google.protobuf.FieldMask
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	11, // 2: mediamatch.v1.Bank.create_time:type_name -> google.protobuf.Timestamp
+	11, // 3: mediamatch.v1.Bank.update_time:type_name -> google.protobuf.Timestamp
+	9,  // 4: mediamatch.v1.Bank.synced_revisions:type_name -> mediamatch.v1.Bank.SyncedRevisionsEntry
+	12, // 5: mediamatch.v1.Entry.media:type_name -> mediamatch.v1.MediaHashes
+	10, // 6: mediamatch.v1.Entry.labels:type_name -> mediamatch.v1.Entry.LabelsEntry
+	3,  // 7: mediamatch.v1.Entry.source:type_name -> mediamatch.v1.Source
+	11, // 8: mediamatch.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	11, // 9: mediamatch.v1.Entry.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 10: mediamatch.v1.Entry.provenance:type_name -> mediamatch.v1.Provenance
+	11, // 11: mediamatch.v1.Provenance.import_time:type_name -> google.protobuf.Timestamp
+	1,  // 12: mediamatch.v1.Change.kind:type_name -> mediamatch.v1.ChangeKind
+	11, // 13: mediamatch.v1.Change.time:type_name -> google.protobuf.Timestamp
+	13, // 14: mediamatch.v1.Change.update_mask:type_name -> google.protobuf.FieldMask
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_mediamatch_v1_bank_proto_init() }
@@ -872,7 +889,7 @@ func file_mediamatch_v1_bank_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_bank_proto_rawDesc), len(file_mediamatch_v1_bank_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -88,6 +88,219 @@ func (ListFormat) EnumDescriptor() ([]byte, []int) {
 	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{0}
 }
 
+// SyncEntriesRequest is one batch of a source bank's changes.
+type SyncEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The bank kept in step, "banks/{bank}"; it must exist.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The source: its server and bank (for example
+	// "mm.example.org:7077/banks/tvec"), 1 to 256 bytes. It keys the bank's
+	// cursor and is recorded as the provenance list of every entry synced
+	// from it; a removal removes only entries synced from the same source.
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// The partner the source belongs to, recorded as provenance. At most 256
+	// bytes.
+	Partner string `protobuf:"bytes,3,opt,name=partner,proto3" json:"partner,omitempty"`
+	// The bank's cursor for the source that this batch follows (0 before the
+	// first batch).
+	FromRevision int64 `protobuf:"varint,4,opt,name=from_revision,json=fromRevision,proto3" json:"from_revision,omitempty"`
+	// The cursor after this batch: the source's revision up to which its
+	// changes are then applied. Not below from_revision.
+	ToRevision int64 `protobuf:"varint,5,opt,name=to_revision,json=toRevision,proto3" json:"to_revision,omitempty"`
+	// The batch's entries and removals as a native list (LIST_FORMAT_NATIVE,
+	// header included), as the source's ExportEntries writes them: entries as
+	// they are at the source (their id and revision there are recorded as
+	// provenance), removals by identity. Removals are applied first, then
+	// entries: the order of the source's log, where an item removed and added
+	// again is removed first.
+	List []byte `protobuf:"bytes,6,opt,name=list,proto3" json:"list,omitempty"`
+	// Entries of this bank to remove, by name: those synced from the source
+	// that a fresh snapshot of it no longer holds.
+	Prune         []string `protobuf:"bytes,7,rep,name=prune,proto3" json:"prune,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncEntriesRequest) Reset() {
+	*x = SyncEntriesRequest{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncEntriesRequest) ProtoMessage() {}
+
+func (x *SyncEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncEntriesRequest.ProtoReflect.Descriptor instead.
+func (*SyncEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SyncEntriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *SyncEntriesRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SyncEntriesRequest) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *SyncEntriesRequest) GetFromRevision() int64 {
+	if x != nil {
+		return x.FromRevision
+	}
+	return 0
+}
+
+func (x *SyncEntriesRequest) GetToRevision() int64 {
+	if x != nil {
+		return x.ToRevision
+	}
+	return 0
+}
+
+func (x *SyncEntriesRequest) GetList() []byte {
+	if x != nil {
+		return x.List
+	}
+	return nil
+}
+
+func (x *SyncEntriesRequest) GetPrune() []string {
+	if x != nil {
+		return x.Prune
+	}
+	return nil
+}
+
+// SyncEntriesResponse counts what a batch did.
+type SyncEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entries added.
+	Added int64 `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
+	// Entries whose labels or note were updated.
+	Updated int64 `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Entries removed.
+	Removed int64 `protobuf:"varint,3,opt,name=removed,proto3" json:"removed,omitempty"`
+	// Items that needed no change.
+	Unchanged int64 `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Local entries (not synced from the source) an item would have changed
+	// or removed: kept as they are.
+	Conflicts int64 `protobuf:"varint,5,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
+	// The store revision after the batch.
+	Revision int64 `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The bank's cursor for the source after the batch (to_revision).
+	SyncedRevision int64 `protobuf:"varint,7,opt,name=synced_revision,json=syncedRevision,proto3" json:"synced_revision,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SyncEntriesResponse) Reset() {
+	*x = SyncEntriesResponse{}
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncEntriesResponse) ProtoMessage() {}
+
+func (x *SyncEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncEntriesResponse.ProtoReflect.Descriptor instead.
+func (*SyncEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SyncEntriesResponse) GetAdded() int64 {
+	if x != nil {
+		return x.Added
+	}
+	return 0
+}
+
+func (x *SyncEntriesResponse) GetUpdated() int64 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *SyncEntriesResponse) GetRemoved() int64 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
+func (x *SyncEntriesResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *SyncEntriesResponse) GetConflicts() int64 {
+	if x != nil {
+		return x.Conflicts
+	}
+	return 0
+}
+
+func (x *SyncEntriesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *SyncEntriesResponse) GetSyncedRevision() int64 {
+	if x != nil {
+		return x.SyncedRevision
+	}
+	return 0
+}
+
 // ExportEntriesRequest names the bank to export and how.
 type ExportEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -103,7 +316,7 @@ type ExportEntriesRequest struct {
 
 func (x *ExportEntriesRequest) Reset() {
 	*x = ExportEntriesRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[0]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -115,7 +328,7 @@ func (x *ExportEntriesRequest) String() string {
 func (*ExportEntriesRequest) ProtoMessage() {}
 
 func (x *ExportEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[0]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -128,7 +341,7 @@ func (x *ExportEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ExportEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{0}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ExportEntriesRequest) GetParent() string {
@@ -166,7 +379,7 @@ type ExportEntriesResponse struct {
 
 func (x *ExportEntriesResponse) Reset() {
 	*x = ExportEntriesResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[1]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +391,7 @@ func (x *ExportEntriesResponse) String() string {
 func (*ExportEntriesResponse) ProtoMessage() {}
 
 func (x *ExportEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[1]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +404,7 @@ func (x *ExportEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ExportEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{1}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ExportEntriesResponse) GetRevision() int64 {
@@ -231,7 +444,7 @@ type ImportEntriesHeader struct {
 
 func (x *ImportEntriesHeader) Reset() {
 	*x = ImportEntriesHeader{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +456,7 @@ func (x *ImportEntriesHeader) String() string {
 func (*ImportEntriesHeader) ProtoMessage() {}
 
 func (x *ImportEntriesHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[2]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +469,7 @@ func (x *ImportEntriesHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportEntriesHeader.ProtoReflect.Descriptor instead.
 func (*ImportEntriesHeader) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{2}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ImportEntriesHeader) GetParent() string {
@@ -311,7 +524,7 @@ type ImportEntriesRequest struct {
 
 func (x *ImportEntriesRequest) Reset() {
 	*x = ImportEntriesRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +536,7 @@ func (x *ImportEntriesRequest) String() string {
 func (*ImportEntriesRequest) ProtoMessage() {}
 
 func (x *ImportEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[3]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +549,7 @@ func (x *ImportEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ImportEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{3}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ImportEntriesRequest) GetPart() isImportEntriesRequest_Part {
@@ -403,7 +616,7 @@ type ImportEntriesResponse struct {
 
 func (x *ImportEntriesResponse) Reset() {
 	*x = ImportEntriesResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +628,7 @@ func (x *ImportEntriesResponse) String() string {
 func (*ImportEntriesResponse) ProtoMessage() {}
 
 func (x *ImportEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[4]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +641,7 @@ func (x *ImportEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ImportEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{4}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ImportEntriesResponse) GetImported() int64 {
@@ -480,7 +693,7 @@ type CreateBankRequest struct {
 
 func (x *CreateBankRequest) Reset() {
 	*x = CreateBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +705,7 @@ func (x *CreateBankRequest) String() string {
 func (*CreateBankRequest) ProtoMessage() {}
 
 func (x *CreateBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[5]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +718,7 @@ func (x *CreateBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBankRequest.ProtoReflect.Descriptor instead.
 func (*CreateBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{5}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateBankRequest) GetBankId() string {
@@ -533,7 +746,7 @@ type CreateBankResponse struct {
 
 func (x *CreateBankResponse) Reset() {
 	*x = CreateBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[6]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +758,7 @@ func (x *CreateBankResponse) String() string {
 func (*CreateBankResponse) ProtoMessage() {}
 
 func (x *CreateBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[6]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +771,7 @@ func (x *CreateBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBankResponse.ProtoReflect.Descriptor instead.
 func (*CreateBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{6}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateBankResponse) GetBank() *Bank {
@@ -579,7 +792,7 @@ type GetBankRequest struct {
 
 func (x *GetBankRequest) Reset() {
 	*x = GetBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[7]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +804,7 @@ func (x *GetBankRequest) String() string {
 func (*GetBankRequest) ProtoMessage() {}
 
 func (x *GetBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[7]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +817,7 @@ func (x *GetBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBankRequest.ProtoReflect.Descriptor instead.
 func (*GetBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{7}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetBankRequest) GetName() string {
@@ -625,7 +838,7 @@ type GetBankResponse struct {
 
 func (x *GetBankResponse) Reset() {
 	*x = GetBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[8]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +850,7 @@ func (x *GetBankResponse) String() string {
 func (*GetBankResponse) ProtoMessage() {}
 
 func (x *GetBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[8]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +863,7 @@ func (x *GetBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBankResponse.ProtoReflect.Descriptor instead.
 func (*GetBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{8}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetBankResponse) GetBank() *Bank {
@@ -674,7 +887,7 @@ type ListBanksRequest struct {
 
 func (x *ListBanksRequest) Reset() {
 	*x = ListBanksRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[9]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +899,7 @@ func (x *ListBanksRequest) String() string {
 func (*ListBanksRequest) ProtoMessage() {}
 
 func (x *ListBanksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[9]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +912,7 @@ func (x *ListBanksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBanksRequest.ProtoReflect.Descriptor instead.
 func (*ListBanksRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{9}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListBanksRequest) GetPageSize() int32 {
@@ -729,7 +942,7 @@ type ListBanksResponse struct {
 
 func (x *ListBanksResponse) Reset() {
 	*x = ListBanksResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +954,7 @@ func (x *ListBanksResponse) String() string {
 func (*ListBanksResponse) ProtoMessage() {}
 
 func (x *ListBanksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[10]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +967,7 @@ func (x *ListBanksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBanksResponse.ProtoReflect.Descriptor instead.
 func (*ListBanksResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{10}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListBanksResponse) GetBanks() []*Bank {
@@ -794,7 +1007,7 @@ type UpdateBankRequest struct {
 
 func (x *UpdateBankRequest) Reset() {
 	*x = UpdateBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +1019,7 @@ func (x *UpdateBankRequest) String() string {
 func (*UpdateBankRequest) ProtoMessage() {}
 
 func (x *UpdateBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[11]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +1032,7 @@ func (x *UpdateBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBankRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{11}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateBankRequest) GetBank() *Bank {
@@ -847,7 +1060,7 @@ type UpdateBankResponse struct {
 
 func (x *UpdateBankResponse) Reset() {
 	*x = UpdateBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1072,7 @@ func (x *UpdateBankResponse) String() string {
 func (*UpdateBankResponse) ProtoMessage() {}
 
 func (x *UpdateBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[12]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1085,7 @@ func (x *UpdateBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBankResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{12}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateBankResponse) GetBank() *Bank {
@@ -896,7 +1109,7 @@ type DeleteBankRequest struct {
 
 func (x *DeleteBankRequest) Reset() {
 	*x = DeleteBankRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1121,7 @@ func (x *DeleteBankRequest) String() string {
 func (*DeleteBankRequest) ProtoMessage() {}
 
 func (x *DeleteBankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[13]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1134,7 @@ func (x *DeleteBankRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBankRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBankRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{13}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteBankRequest) GetName() string {
@@ -949,7 +1162,7 @@ type DeleteBankResponse struct {
 
 func (x *DeleteBankResponse) Reset() {
 	*x = DeleteBankResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1174,7 @@ func (x *DeleteBankResponse) String() string {
 func (*DeleteBankResponse) ProtoMessage() {}
 
 func (x *DeleteBankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[14]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1187,7 @@ func (x *DeleteBankResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBankResponse.ProtoReflect.Descriptor instead.
 func (*DeleteBankResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{14}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteBankResponse) GetRemovedEntries() int64 {
@@ -1007,7 +1220,7 @@ type CreateEntryRequest struct {
 
 func (x *CreateEntryRequest) Reset() {
 	*x = CreateEntryRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1232,7 @@ func (x *CreateEntryRequest) String() string {
 func (*CreateEntryRequest) ProtoMessage() {}
 
 func (x *CreateEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[15]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1245,7 @@ func (x *CreateEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryRequest.ProtoReflect.Descriptor instead.
 func (*CreateEntryRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{15}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateEntryRequest) GetParent() string {
@@ -1082,7 +1295,7 @@ type CreateEntryResponse struct {
 
 func (x *CreateEntryResponse) Reset() {
 	*x = CreateEntryResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1307,7 @@ func (x *CreateEntryResponse) String() string {
 func (*CreateEntryResponse) ProtoMessage() {}
 
 func (x *CreateEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[16]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1320,7 @@ func (x *CreateEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryResponse.ProtoReflect.Descriptor instead.
 func (*CreateEntryResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{16}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateEntryResponse) GetEntry() *Entry {
@@ -1151,7 +1364,7 @@ type CreateEntryStreamHeader struct {
 
 func (x *CreateEntryStreamHeader) Reset() {
 	*x = CreateEntryStreamHeader{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1376,7 @@ func (x *CreateEntryStreamHeader) String() string {
 func (*CreateEntryStreamHeader) ProtoMessage() {}
 
 func (x *CreateEntryStreamHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[17]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1389,7 @@ func (x *CreateEntryStreamHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryStreamHeader.ProtoReflect.Descriptor instead.
 func (*CreateEntryStreamHeader) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{17}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateEntryStreamHeader) GetParent() string {
@@ -1224,7 +1437,7 @@ type CreateEntryStreamRequest struct {
 
 func (x *CreateEntryStreamRequest) Reset() {
 	*x = CreateEntryStreamRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1449,7 @@ func (x *CreateEntryStreamRequest) String() string {
 func (*CreateEntryStreamRequest) ProtoMessage() {}
 
 func (x *CreateEntryStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[18]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1462,7 @@ func (x *CreateEntryStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryStreamRequest.ProtoReflect.Descriptor instead.
 func (*CreateEntryStreamRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{18}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateEntryStreamRequest) GetPart() isCreateEntryStreamRequest_Part {
@@ -1316,7 +1529,7 @@ type CreateEntryStreamResponse struct {
 
 func (x *CreateEntryStreamResponse) Reset() {
 	*x = CreateEntryStreamResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1541,7 @@ func (x *CreateEntryStreamResponse) String() string {
 func (*CreateEntryStreamResponse) ProtoMessage() {}
 
 func (x *CreateEntryStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[19]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1554,7 @@ func (x *CreateEntryStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEntryStreamResponse.ProtoReflect.Descriptor instead.
 func (*CreateEntryStreamResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{19}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateEntryStreamResponse) GetEntry() *Entry {
@@ -1379,7 +1592,7 @@ type GetEntryRequest struct {
 
 func (x *GetEntryRequest) Reset() {
 	*x = GetEntryRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1604,7 @@ func (x *GetEntryRequest) String() string {
 func (*GetEntryRequest) ProtoMessage() {}
 
 func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[20]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1617,7 @@ func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetEntryRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{20}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetEntryRequest) GetName() string {
@@ -1432,7 +1645,7 @@ type GetEntryResponse struct {
 
 func (x *GetEntryResponse) Reset() {
 	*x = GetEntryResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1657,7 @@ func (x *GetEntryResponse) String() string {
 func (*GetEntryResponse) ProtoMessage() {}
 
 func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[21]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1670,7 @@ func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetEntryResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{21}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetEntryResponse) GetEntry() *Entry {
@@ -1485,7 +1698,7 @@ type ListEntriesRequest struct {
 
 func (x *ListEntriesRequest) Reset() {
 	*x = ListEntriesRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1710,7 @@ func (x *ListEntriesRequest) String() string {
 func (*ListEntriesRequest) ProtoMessage() {}
 
 func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[22]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1723,7 @@ func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{22}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListEntriesRequest) GetParent() string {
@@ -1554,7 +1767,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1566,7 +1779,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[23]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1579,7 +1792,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{23}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListEntriesResponse) GetEntries() []*Entry {
@@ -1616,7 +1829,7 @@ type UpdateEntryRequest struct {
 
 func (x *UpdateEntryRequest) Reset() {
 	*x = UpdateEntryRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1841,7 @@ func (x *UpdateEntryRequest) String() string {
 func (*UpdateEntryRequest) ProtoMessage() {}
 
 func (x *UpdateEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[24]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1854,7 @@ func (x *UpdateEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEntryRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEntryRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{24}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateEntryRequest) GetEntry() *Entry {
@@ -1669,7 +1882,7 @@ type UpdateEntryResponse struct {
 
 func (x *UpdateEntryResponse) Reset() {
 	*x = UpdateEntryResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[25]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1894,7 @@ func (x *UpdateEntryResponse) String() string {
 func (*UpdateEntryResponse) ProtoMessage() {}
 
 func (x *UpdateEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[25]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1907,7 @@ func (x *UpdateEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEntryResponse.ProtoReflect.Descriptor instead.
 func (*UpdateEntryResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{25}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateEntryResponse) GetEntry() *Entry {
@@ -1716,7 +1929,7 @@ type DeleteEntryRequest struct {
 
 func (x *DeleteEntryRequest) Reset() {
 	*x = DeleteEntryRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[26]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1941,7 @@ func (x *DeleteEntryRequest) String() string {
 func (*DeleteEntryRequest) ProtoMessage() {}
 
 func (x *DeleteEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[26]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1954,7 @@ func (x *DeleteEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEntryRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEntryRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{26}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteEntryRequest) GetName() string {
@@ -1762,7 +1975,7 @@ type DeleteEntryResponse struct {
 
 func (x *DeleteEntryResponse) Reset() {
 	*x = DeleteEntryResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[27]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +1987,7 @@ func (x *DeleteEntryResponse) String() string {
 func (*DeleteEntryResponse) ProtoMessage() {}
 
 func (x *DeleteEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[27]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +2000,7 @@ func (x *DeleteEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEntryResponse.ProtoReflect.Descriptor instead.
 func (*DeleteEntryResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{27}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteEntryResponse) GetEntry() *Entry {
@@ -1818,7 +2031,7 @@ type ListChangesRequest struct {
 
 func (x *ListChangesRequest) Reset() {
 	*x = ListChangesRequest{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[28]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +2043,7 @@ func (x *ListChangesRequest) String() string {
 func (*ListChangesRequest) ProtoMessage() {}
 
 func (x *ListChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[28]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +2056,7 @@ func (x *ListChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChangesRequest.ProtoReflect.Descriptor instead.
 func (*ListChangesRequest) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{28}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListChangesRequest) GetParent() string {
@@ -1891,7 +2104,7 @@ type ListChangesResponse struct {
 
 func (x *ListChangesResponse) Reset() {
 	*x = ListChangesResponse{}
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[29]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2116,7 @@ func (x *ListChangesResponse) String() string {
 func (*ListChangesResponse) ProtoMessage() {}
 
 func (x *ListChangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[29]
+	mi := &file_mediamatch_v1_bank_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2129,7 @@ func (x *ListChangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChangesResponse.ProtoReflect.Descriptor instead.
 func (*ListChangesResponse) Descriptor() ([]byte, []int) {
-	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{29}
+	return file_mediamatch_v1_bank_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListChangesResponse) GetChanges() []*Change {
@@ -1944,7 +2157,24 @@ var File_mediamatch_v1_bank_service_proto protoreflect.FileDescriptor
 
 const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\n" +
-	" mediamatch/v1/bank_service.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x18mediamatch/v1/bank.proto\x1a\x18mediamatch/v1/hash.proto\"\x88\x01\n" +
+	" mediamatch/v1/bank_service.proto\x12\rmediamatch.v1\x1a google/protobuf/field_mask.proto\x1a\x18mediamatch/v1/bank.proto\x1a\x18mediamatch/v1/hash.proto\"\xce\x01\n" +
+	"\x12SyncEntriesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x18\n" +
+	"\apartner\x18\x03 \x01(\tR\apartner\x12#\n" +
+	"\rfrom_revision\x18\x04 \x01(\x03R\ffromRevision\x12\x1f\n" +
+	"\vto_revision\x18\x05 \x01(\x03R\n" +
+	"toRevision\x12\x12\n" +
+	"\x04list\x18\x06 \x01(\fR\x04list\x12\x14\n" +
+	"\x05prune\x18\a \x03(\tR\x05prune\"\xe0\x01\n" +
+	"\x13SyncEntriesResponse\x12\x14\n" +
+	"\x05added\x18\x01 \x01(\x03R\x05added\x12\x18\n" +
+	"\aupdated\x18\x02 \x01(\x03R\aupdated\x12\x18\n" +
+	"\aremoved\x18\x03 \x01(\x03R\aremoved\x12\x1c\n" +
+	"\tunchanged\x18\x04 \x01(\x03R\tunchanged\x12\x1c\n" +
+	"\tconflicts\x18\x05 \x01(\x03R\tconflicts\x12\x1a\n" +
+	"\brevision\x18\x06 \x01(\x03R\brevision\x12'\n" +
+	"\x0fsynced_revision\x18\a \x01(\x03R\x0esyncedRevision\"\x88\x01\n" +
 	"\x14ExportEntriesRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x121\n" +
 	"\x06format\x18\x02 \x01(\x0e2\x19.mediamatch.v1.ListFormatR\x06format\x12%\n" +
@@ -2059,7 +2289,8 @@ const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\x12LIST_FORMAT_NATIVE\x10\x01\x12\x19\n" +
 	"\x15LIST_FORMAT_PYTX_FILE\x10\x02\x12\x18\n" +
 	"\x14LIST_FORMAT_PYTX_CSV\x10\x03\x12\x19\n" +
-	"\x15LIST_FORMAT_VPDQ_JSON\x10\x042\xc1\t\n" +
+	"\x15LIST_FORMAT_VPDQ_JSON\x10\x042\x97\n" +
+	"\n" +
 	"\vBankService\x12Q\n" +
 	"\n" +
 	"CreateBank\x12 .mediamatch.v1.CreateBankRequest\x1a!.mediamatch.v1.CreateBankResponse\x12H\n" +
@@ -2077,7 +2308,8 @@ const file_mediamatch_v1_bank_service_proto_rawDesc = "" +
 	"\vDeleteEntry\x12!.mediamatch.v1.DeleteEntryRequest\x1a\".mediamatch.v1.DeleteEntryResponse\x12T\n" +
 	"\vListChanges\x12!.mediamatch.v1.ListChangesRequest\x1a\".mediamatch.v1.ListChangesResponse\x12\\\n" +
 	"\rExportEntries\x12#.mediamatch.v1.ExportEntriesRequest\x1a$.mediamatch.v1.ExportEntriesResponse0\x01\x12\\\n" +
-	"\rImportEntries\x12#.mediamatch.v1.ImportEntriesRequest\x1a$.mediamatch.v1.ImportEntriesResponse(\x01BCZAgithub.com/mediamatch/mediamatch/proto/mediamatch/v1;mediamatchv1b\x06proto3"
+	"\rImportEntries\x12#.mediamatch.v1.ImportEntriesRequest\x1a$.mediamatch.v1.ImportEntriesResponse(\x01\x12T\n" +
+	"\vSyncEntries\x12!.mediamatch.v1.SyncEntriesRequest\x1a\".mediamatch.v1.SyncEntriesResponseBCZAgithub.com/mediamatch/mediamatch/proto/mediamatch/v1;mediamatchv1b\x06proto3"
 
 var (
 	file_mediamatch_v1_bank_service_proto_rawDescOnce sync.Once
@@ -2092,105 +2324,109 @@ func file_mediamatch_v1_bank_service_proto_rawDescGZIP() []byte {
 }
 
 var file_mediamatch_v1_bank_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mediamatch_v1_bank_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_mediamatch_v1_bank_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_mediamatch_v1_bank_service_proto_goTypes = []any{
 	(ListFormat)(0),                   // 0: mediamatch.v1.ListFormat
-	(*ExportEntriesRequest)(nil),      // 1: mediamatch.v1.ExportEntriesRequest
-	(*ExportEntriesResponse)(nil),     // 2: mediamatch.v1.ExportEntriesResponse
-	(*ImportEntriesHeader)(nil),       // 3: mediamatch.v1.ImportEntriesHeader
-	(*ImportEntriesRequest)(nil),      // 4: mediamatch.v1.ImportEntriesRequest
-	(*ImportEntriesResponse)(nil),     // 5: mediamatch.v1.ImportEntriesResponse
-	(*CreateBankRequest)(nil),         // 6: mediamatch.v1.CreateBankRequest
-	(*CreateBankResponse)(nil),        // 7: mediamatch.v1.CreateBankResponse
-	(*GetBankRequest)(nil),            // 8: mediamatch.v1.GetBankRequest
-	(*GetBankResponse)(nil),           // 9: mediamatch.v1.GetBankResponse
-	(*ListBanksRequest)(nil),          // 10: mediamatch.v1.ListBanksRequest
-	(*ListBanksResponse)(nil),         // 11: mediamatch.v1.ListBanksResponse
-	(*UpdateBankRequest)(nil),         // 12: mediamatch.v1.UpdateBankRequest
-	(*UpdateBankResponse)(nil),        // 13: mediamatch.v1.UpdateBankResponse
-	(*DeleteBankRequest)(nil),         // 14: mediamatch.v1.DeleteBankRequest
-	(*DeleteBankResponse)(nil),        // 15: mediamatch.v1.DeleteBankResponse
-	(*CreateEntryRequest)(nil),        // 16: mediamatch.v1.CreateEntryRequest
-	(*CreateEntryResponse)(nil),       // 17: mediamatch.v1.CreateEntryResponse
-	(*CreateEntryStreamHeader)(nil),   // 18: mediamatch.v1.CreateEntryStreamHeader
-	(*CreateEntryStreamRequest)(nil),  // 19: mediamatch.v1.CreateEntryStreamRequest
-	(*CreateEntryStreamResponse)(nil), // 20: mediamatch.v1.CreateEntryStreamResponse
-	(*GetEntryRequest)(nil),           // 21: mediamatch.v1.GetEntryRequest
-	(*GetEntryResponse)(nil),          // 22: mediamatch.v1.GetEntryResponse
-	(*ListEntriesRequest)(nil),        // 23: mediamatch.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),       // 24: mediamatch.v1.ListEntriesResponse
-	(*UpdateEntryRequest)(nil),        // 25: mediamatch.v1.UpdateEntryRequest
-	(*UpdateEntryResponse)(nil),       // 26: mediamatch.v1.UpdateEntryResponse
-	(*DeleteEntryRequest)(nil),        // 27: mediamatch.v1.DeleteEntryRequest
-	(*DeleteEntryResponse)(nil),       // 28: mediamatch.v1.DeleteEntryResponse
-	(*ListChangesRequest)(nil),        // 29: mediamatch.v1.ListChangesRequest
-	(*ListChangesResponse)(nil),       // 30: mediamatch.v1.ListChangesResponse
-	(*Bank)(nil),                      // 31: mediamatch.v1.Bank
-	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
-	(*Entry)(nil),                     // 33: mediamatch.v1.Entry
-	(EntryView)(0),                    // 34: mediamatch.v1.EntryView
-	(*DecodeReport)(nil),              // 35: mediamatch.v1.DecodeReport
-	(*Change)(nil),                    // 36: mediamatch.v1.Change
+	(*SyncEntriesRequest)(nil),        // 1: mediamatch.v1.SyncEntriesRequest
+	(*SyncEntriesResponse)(nil),       // 2: mediamatch.v1.SyncEntriesResponse
+	(*ExportEntriesRequest)(nil),      // 3: mediamatch.v1.ExportEntriesRequest
+	(*ExportEntriesResponse)(nil),     // 4: mediamatch.v1.ExportEntriesResponse
+	(*ImportEntriesHeader)(nil),       // 5: mediamatch.v1.ImportEntriesHeader
+	(*ImportEntriesRequest)(nil),      // 6: mediamatch.v1.ImportEntriesRequest
+	(*ImportEntriesResponse)(nil),     // 7: mediamatch.v1.ImportEntriesResponse
+	(*CreateBankRequest)(nil),         // 8: mediamatch.v1.CreateBankRequest
+	(*CreateBankResponse)(nil),        // 9: mediamatch.v1.CreateBankResponse
+	(*GetBankRequest)(nil),            // 10: mediamatch.v1.GetBankRequest
+	(*GetBankResponse)(nil),           // 11: mediamatch.v1.GetBankResponse
+	(*ListBanksRequest)(nil),          // 12: mediamatch.v1.ListBanksRequest
+	(*ListBanksResponse)(nil),         // 13: mediamatch.v1.ListBanksResponse
+	(*UpdateBankRequest)(nil),         // 14: mediamatch.v1.UpdateBankRequest
+	(*UpdateBankResponse)(nil),        // 15: mediamatch.v1.UpdateBankResponse
+	(*DeleteBankRequest)(nil),         // 16: mediamatch.v1.DeleteBankRequest
+	(*DeleteBankResponse)(nil),        // 17: mediamatch.v1.DeleteBankResponse
+	(*CreateEntryRequest)(nil),        // 18: mediamatch.v1.CreateEntryRequest
+	(*CreateEntryResponse)(nil),       // 19: mediamatch.v1.CreateEntryResponse
+	(*CreateEntryStreamHeader)(nil),   // 20: mediamatch.v1.CreateEntryStreamHeader
+	(*CreateEntryStreamRequest)(nil),  // 21: mediamatch.v1.CreateEntryStreamRequest
+	(*CreateEntryStreamResponse)(nil), // 22: mediamatch.v1.CreateEntryStreamResponse
+	(*GetEntryRequest)(nil),           // 23: mediamatch.v1.GetEntryRequest
+	(*GetEntryResponse)(nil),          // 24: mediamatch.v1.GetEntryResponse
+	(*ListEntriesRequest)(nil),        // 25: mediamatch.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),       // 26: mediamatch.v1.ListEntriesResponse
+	(*UpdateEntryRequest)(nil),        // 27: mediamatch.v1.UpdateEntryRequest
+	(*UpdateEntryResponse)(nil),       // 28: mediamatch.v1.UpdateEntryResponse
+	(*DeleteEntryRequest)(nil),        // 29: mediamatch.v1.DeleteEntryRequest
+	(*DeleteEntryResponse)(nil),       // 30: mediamatch.v1.DeleteEntryResponse
+	(*ListChangesRequest)(nil),        // 31: mediamatch.v1.ListChangesRequest
+	(*ListChangesResponse)(nil),       // 32: mediamatch.v1.ListChangesResponse
+	(*Bank)(nil),                      // 33: mediamatch.v1.Bank
+	(*fieldmaskpb.FieldMask)(nil),     // 34: google.protobuf.FieldMask
+	(*Entry)(nil),                     // 35: mediamatch.v1.Entry
+	(EntryView)(0),                    // 36: mediamatch.v1.EntryView
+	(*DecodeReport)(nil),              // 37: mediamatch.v1.DecodeReport
+	(*Change)(nil),                    // 38: mediamatch.v1.Change
 }
 var file_mediamatch_v1_bank_service_proto_depIdxs = []int32{
 	0,  // 0: mediamatch.v1.ExportEntriesRequest.format:type_name -> mediamatch.v1.ListFormat
 	0,  // 1: mediamatch.v1.ImportEntriesHeader.format:type_name -> mediamatch.v1.ListFormat
-	3,  // 2: mediamatch.v1.ImportEntriesRequest.header:type_name -> mediamatch.v1.ImportEntriesHeader
-	31, // 3: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
-	31, // 4: mediamatch.v1.CreateBankResponse.bank:type_name -> mediamatch.v1.Bank
-	31, // 5: mediamatch.v1.GetBankResponse.bank:type_name -> mediamatch.v1.Bank
-	31, // 6: mediamatch.v1.ListBanksResponse.banks:type_name -> mediamatch.v1.Bank
-	31, // 7: mediamatch.v1.UpdateBankRequest.bank:type_name -> mediamatch.v1.Bank
-	32, // 8: mediamatch.v1.UpdateBankRequest.update_mask:type_name -> google.protobuf.FieldMask
-	31, // 9: mediamatch.v1.UpdateBankResponse.bank:type_name -> mediamatch.v1.Bank
-	33, // 10: mediamatch.v1.CreateEntryRequest.entry:type_name -> mediamatch.v1.Entry
-	34, // 11: mediamatch.v1.CreateEntryRequest.view:type_name -> mediamatch.v1.EntryView
-	33, // 12: mediamatch.v1.CreateEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	35, // 13: mediamatch.v1.CreateEntryResponse.decode:type_name -> mediamatch.v1.DecodeReport
-	33, // 14: mediamatch.v1.CreateEntryStreamHeader.entry:type_name -> mediamatch.v1.Entry
-	34, // 15: mediamatch.v1.CreateEntryStreamHeader.view:type_name -> mediamatch.v1.EntryView
-	18, // 16: mediamatch.v1.CreateEntryStreamRequest.header:type_name -> mediamatch.v1.CreateEntryStreamHeader
-	33, // 17: mediamatch.v1.CreateEntryStreamResponse.entry:type_name -> mediamatch.v1.Entry
-	35, // 18: mediamatch.v1.CreateEntryStreamResponse.decode:type_name -> mediamatch.v1.DecodeReport
-	34, // 19: mediamatch.v1.GetEntryRequest.view:type_name -> mediamatch.v1.EntryView
-	33, // 20: mediamatch.v1.GetEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	34, // 21: mediamatch.v1.ListEntriesRequest.view:type_name -> mediamatch.v1.EntryView
-	33, // 22: mediamatch.v1.ListEntriesResponse.entries:type_name -> mediamatch.v1.Entry
-	33, // 23: mediamatch.v1.UpdateEntryRequest.entry:type_name -> mediamatch.v1.Entry
-	32, // 24: mediamatch.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	33, // 25: mediamatch.v1.UpdateEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	33, // 26: mediamatch.v1.DeleteEntryResponse.entry:type_name -> mediamatch.v1.Entry
-	36, // 27: mediamatch.v1.ListChangesResponse.changes:type_name -> mediamatch.v1.Change
-	6,  // 28: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
-	8,  // 29: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
-	10, // 30: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
-	12, // 31: mediamatch.v1.BankService.UpdateBank:input_type -> mediamatch.v1.UpdateBankRequest
-	14, // 32: mediamatch.v1.BankService.DeleteBank:input_type -> mediamatch.v1.DeleteBankRequest
-	16, // 33: mediamatch.v1.BankService.CreateEntry:input_type -> mediamatch.v1.CreateEntryRequest
-	19, // 34: mediamatch.v1.BankService.CreateEntryStream:input_type -> mediamatch.v1.CreateEntryStreamRequest
-	21, // 35: mediamatch.v1.BankService.GetEntry:input_type -> mediamatch.v1.GetEntryRequest
-	23, // 36: mediamatch.v1.BankService.ListEntries:input_type -> mediamatch.v1.ListEntriesRequest
-	25, // 37: mediamatch.v1.BankService.UpdateEntry:input_type -> mediamatch.v1.UpdateEntryRequest
-	27, // 38: mediamatch.v1.BankService.DeleteEntry:input_type -> mediamatch.v1.DeleteEntryRequest
-	29, // 39: mediamatch.v1.BankService.ListChanges:input_type -> mediamatch.v1.ListChangesRequest
-	1,  // 40: mediamatch.v1.BankService.ExportEntries:input_type -> mediamatch.v1.ExportEntriesRequest
-	4,  // 41: mediamatch.v1.BankService.ImportEntries:input_type -> mediamatch.v1.ImportEntriesRequest
-	7,  // 42: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
-	9,  // 43: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
-	11, // 44: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
-	13, // 45: mediamatch.v1.BankService.UpdateBank:output_type -> mediamatch.v1.UpdateBankResponse
-	15, // 46: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
-	17, // 47: mediamatch.v1.BankService.CreateEntry:output_type -> mediamatch.v1.CreateEntryResponse
-	20, // 48: mediamatch.v1.BankService.CreateEntryStream:output_type -> mediamatch.v1.CreateEntryStreamResponse
-	22, // 49: mediamatch.v1.BankService.GetEntry:output_type -> mediamatch.v1.GetEntryResponse
-	24, // 50: mediamatch.v1.BankService.ListEntries:output_type -> mediamatch.v1.ListEntriesResponse
-	26, // 51: mediamatch.v1.BankService.UpdateEntry:output_type -> mediamatch.v1.UpdateEntryResponse
-	28, // 52: mediamatch.v1.BankService.DeleteEntry:output_type -> mediamatch.v1.DeleteEntryResponse
-	30, // 53: mediamatch.v1.BankService.ListChanges:output_type -> mediamatch.v1.ListChangesResponse
-	2,  // 54: mediamatch.v1.BankService.ExportEntries:output_type -> mediamatch.v1.ExportEntriesResponse
-	5,  // 55: mediamatch.v1.BankService.ImportEntries:output_type -> mediamatch.v1.ImportEntriesResponse
-	42, // [42:56] is the sub-list for method output_type
-	28, // [28:42] is the sub-list for method input_type
+	5,  // 2: mediamatch.v1.ImportEntriesRequest.header:type_name -> mediamatch.v1.ImportEntriesHeader
+	33, // 3: mediamatch.v1.CreateBankRequest.bank:type_name -> mediamatch.v1.Bank
+	33, // 4: mediamatch.v1.CreateBankResponse.bank:type_name -> mediamatch.v1.Bank
+	33, // 5: mediamatch.v1.GetBankResponse.bank:type_name -> mediamatch.v1.Bank
+	33, // 6: mediamatch.v1.ListBanksResponse.banks:type_name -> mediamatch.v1.Bank
+	33, // 7: mediamatch.v1.UpdateBankRequest.bank:type_name -> mediamatch.v1.Bank
+	34, // 8: mediamatch.v1.UpdateBankRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 9: mediamatch.v1.UpdateBankResponse.bank:type_name -> mediamatch.v1.Bank
+	35, // 10: mediamatch.v1.CreateEntryRequest.entry:type_name -> mediamatch.v1.Entry
+	36, // 11: mediamatch.v1.CreateEntryRequest.view:type_name -> mediamatch.v1.EntryView
+	35, // 12: mediamatch.v1.CreateEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	37, // 13: mediamatch.v1.CreateEntryResponse.decode:type_name -> mediamatch.v1.DecodeReport
+	35, // 14: mediamatch.v1.CreateEntryStreamHeader.entry:type_name -> mediamatch.v1.Entry
+	36, // 15: mediamatch.v1.CreateEntryStreamHeader.view:type_name -> mediamatch.v1.EntryView
+	20, // 16: mediamatch.v1.CreateEntryStreamRequest.header:type_name -> mediamatch.v1.CreateEntryStreamHeader
+	35, // 17: mediamatch.v1.CreateEntryStreamResponse.entry:type_name -> mediamatch.v1.Entry
+	37, // 18: mediamatch.v1.CreateEntryStreamResponse.decode:type_name -> mediamatch.v1.DecodeReport
+	36, // 19: mediamatch.v1.GetEntryRequest.view:type_name -> mediamatch.v1.EntryView
+	35, // 20: mediamatch.v1.GetEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	36, // 21: mediamatch.v1.ListEntriesRequest.view:type_name -> mediamatch.v1.EntryView
+	35, // 22: mediamatch.v1.ListEntriesResponse.entries:type_name -> mediamatch.v1.Entry
+	35, // 23: mediamatch.v1.UpdateEntryRequest.entry:type_name -> mediamatch.v1.Entry
+	34, // 24: mediamatch.v1.UpdateEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 25: mediamatch.v1.UpdateEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	35, // 26: mediamatch.v1.DeleteEntryResponse.entry:type_name -> mediamatch.v1.Entry
+	38, // 27: mediamatch.v1.ListChangesResponse.changes:type_name -> mediamatch.v1.Change
+	8,  // 28: mediamatch.v1.BankService.CreateBank:input_type -> mediamatch.v1.CreateBankRequest
+	10, // 29: mediamatch.v1.BankService.GetBank:input_type -> mediamatch.v1.GetBankRequest
+	12, // 30: mediamatch.v1.BankService.ListBanks:input_type -> mediamatch.v1.ListBanksRequest
+	14, // 31: mediamatch.v1.BankService.UpdateBank:input_type -> mediamatch.v1.UpdateBankRequest
+	16, // 32: mediamatch.v1.BankService.DeleteBank:input_type -> mediamatch.v1.DeleteBankRequest
+	18, // 33: mediamatch.v1.BankService.CreateEntry:input_type -> mediamatch.v1.CreateEntryRequest
+	21, // 34: mediamatch.v1.BankService.CreateEntryStream:input_type -> mediamatch.v1.CreateEntryStreamRequest
+	23, // 35: mediamatch.v1.BankService.GetEntry:input_type -> mediamatch.v1.GetEntryRequest
+	25, // 36: mediamatch.v1.BankService.ListEntries:input_type -> mediamatch.v1.ListEntriesRequest
+	27, // 37: mediamatch.v1.BankService.UpdateEntry:input_type -> mediamatch.v1.UpdateEntryRequest
+	29, // 38: mediamatch.v1.BankService.DeleteEntry:input_type -> mediamatch.v1.DeleteEntryRequest
+	31, // 39: mediamatch.v1.BankService.ListChanges:input_type -> mediamatch.v1.ListChangesRequest
+	3,  // 40: mediamatch.v1.BankService.ExportEntries:input_type -> mediamatch.v1.ExportEntriesRequest
+	6,  // 41: mediamatch.v1.BankService.ImportEntries:input_type -> mediamatch.v1.ImportEntriesRequest
+	1,  // 42: mediamatch.v1.BankService.SyncEntries:input_type -> mediamatch.v1.SyncEntriesRequest
+	9,  // 43: mediamatch.v1.BankService.CreateBank:output_type -> mediamatch.v1.CreateBankResponse
+	11, // 44: mediamatch.v1.BankService.GetBank:output_type -> mediamatch.v1.GetBankResponse
+	13, // 45: mediamatch.v1.BankService.ListBanks:output_type -> mediamatch.v1.ListBanksResponse
+	15, // 46: mediamatch.v1.BankService.UpdateBank:output_type -> mediamatch.v1.UpdateBankResponse
+	17, // 47: mediamatch.v1.BankService.DeleteBank:output_type -> mediamatch.v1.DeleteBankResponse
+	19, // 48: mediamatch.v1.BankService.CreateEntry:output_type -> mediamatch.v1.CreateEntryResponse
+	22, // 49: mediamatch.v1.BankService.CreateEntryStream:output_type -> mediamatch.v1.CreateEntryStreamResponse
+	24, // 50: mediamatch.v1.BankService.GetEntry:output_type -> mediamatch.v1.GetEntryResponse
+	26, // 51: mediamatch.v1.BankService.ListEntries:output_type -> mediamatch.v1.ListEntriesResponse
+	28, // 52: mediamatch.v1.BankService.UpdateEntry:output_type -> mediamatch.v1.UpdateEntryResponse
+	30, // 53: mediamatch.v1.BankService.DeleteEntry:output_type -> mediamatch.v1.DeleteEntryResponse
+	32, // 54: mediamatch.v1.BankService.ListChanges:output_type -> mediamatch.v1.ListChangesResponse
+	4,  // 55: mediamatch.v1.BankService.ExportEntries:output_type -> mediamatch.v1.ExportEntriesResponse
+	7,  // 56: mediamatch.v1.BankService.ImportEntries:output_type -> mediamatch.v1.ImportEntriesResponse
+	2,  // 57: mediamatch.v1.BankService.SyncEntries:output_type -> mediamatch.v1.SyncEntriesResponse
+	43, // [43:58] is the sub-list for method output_type
+	28, // [28:43] is the sub-list for method input_type
 	28, // [28:28] is the sub-list for extension type_name
 	28, // [28:28] is the sub-list for extension extendee
 	0,  // [0:28] is the sub-list for field type_name
@@ -2203,11 +2439,11 @@ func file_mediamatch_v1_bank_service_proto_init() {
 	}
 	file_mediamatch_v1_bank_proto_init()
 	file_mediamatch_v1_hash_proto_init()
-	file_mediamatch_v1_bank_service_proto_msgTypes[3].OneofWrappers = []any{
+	file_mediamatch_v1_bank_service_proto_msgTypes[5].OneofWrappers = []any{
 		(*ImportEntriesRequest_Header)(nil),
 		(*ImportEntriesRequest_Chunk)(nil),
 	}
-	file_mediamatch_v1_bank_service_proto_msgTypes[18].OneofWrappers = []any{
+	file_mediamatch_v1_bank_service_proto_msgTypes[20].OneofWrappers = []any{
 		(*CreateEntryStreamRequest_Header)(nil),
 		(*CreateEntryStreamRequest_Chunk)(nil),
 	}
@@ -2217,7 +2453,7 @@ func file_mediamatch_v1_bank_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mediamatch_v1_bank_service_proto_rawDesc), len(file_mediamatch_v1_bank_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

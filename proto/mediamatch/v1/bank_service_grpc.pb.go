@@ -36,6 +36,7 @@ const (
 	BankService_ListChanges_FullMethodName       = "/mediamatch.v1.BankService/ListChanges"
 	BankService_ExportEntries_FullMethodName     = "/mediamatch.v1.BankService/ExportEntries"
 	BankService_ImportEntries_FullMethodName     = "/mediamatch.v1.BankService/ImportEntries"
+	BankService_SyncEntries_FullMethodName       = "/mediamatch.v1.BankService/SyncEntries"
 )
 
 // BankServiceClient is the client API for BankService service.
@@ -118,6 +119,14 @@ type BankServiceClient interface {
 	// removes only an entry imported from the same partner. The same list
 	// imported twice changes nothing the second time.
 	ImportEntries(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportEntriesRequest, ImportEntriesResponse], error)
+	// SyncEntries applies one batch of another server's changes to a bank
+	// (what `mediamatch sync` sends) and moves the bank's cursor for that
+	// source (Bank.synced_revisions) from from_revision to to_revision, in
+	// one atomic write: the cursor never drifts from what was applied. A
+	// from_revision that is not the bank's cursor fails with ABORTED
+	// (SYNC_CURSOR_MOVED) and changes nothing, so a batch is never applied
+	// twice; the syncer reads the cursor again and resumes from it.
+	SyncEntries(ctx context.Context, in *SyncEntriesRequest, opts ...grpc.CallOption) (*SyncEntriesResponse, error)
 }
 
 type bankServiceClient struct {
@@ -283,6 +292,16 @@ func (c *bankServiceClient) ImportEntries(ctx context.Context, opts ...grpc.Call
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type BankService_ImportEntriesClient = grpc.ClientStreamingClient[ImportEntriesRequest, ImportEntriesResponse]
 
+func (c *bankServiceClient) SyncEntries(ctx context.Context, in *SyncEntriesRequest, opts ...grpc.CallOption) (*SyncEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SyncEntriesResponse)
+	err := c.cc.Invoke(ctx, BankService_SyncEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BankServiceServer is the server API for BankService service.
 // All implementations must embed UnimplementedBankServiceServer
 // for forward compatibility.
@@ -363,6 +382,14 @@ type BankServiceServer interface {
 	// removes only an entry imported from the same partner. The same list
 	// imported twice changes nothing the second time.
 	ImportEntries(grpc.ClientStreamingServer[ImportEntriesRequest, ImportEntriesResponse]) error
+	// SyncEntries applies one batch of another server's changes to a bank
+	// (what `mediamatch sync` sends) and moves the bank's cursor for that
+	// source (Bank.synced_revisions) from from_revision to to_revision, in
+	// one atomic write: the cursor never drifts from what was applied. A
+	// from_revision that is not the bank's cursor fails with ABORTED
+	// (SYNC_CURSOR_MOVED) and changes nothing, so a batch is never applied
+	// twice; the syncer reads the cursor again and resumes from it.
+	SyncEntries(context.Context, *SyncEntriesRequest) (*SyncEntriesResponse, error)
 	mustEmbedUnimplementedBankServiceServer()
 }
 
@@ -414,6 +441,9 @@ func (UnimplementedBankServiceServer) ExportEntries(*ExportEntriesRequest, grpc.
 }
 func (UnimplementedBankServiceServer) ImportEntries(grpc.ClientStreamingServer[ImportEntriesRequest, ImportEntriesResponse]) error {
 	return status.Error(codes.Unimplemented, "method ImportEntries not implemented")
+}
+func (UnimplementedBankServiceServer) SyncEntries(context.Context, *SyncEntriesRequest) (*SyncEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SyncEntries not implemented")
 }
 func (UnimplementedBankServiceServer) mustEmbedUnimplementedBankServiceServer() {}
 func (UnimplementedBankServiceServer) testEmbeddedByValue()                     {}
@@ -659,6 +689,24 @@ func _BankService_ImportEntries_Handler(srv interface{}, stream grpc.ServerStrea
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type BankService_ImportEntriesServer = grpc.ClientStreamingServer[ImportEntriesRequest, ImportEntriesResponse]
 
+func _BankService_SyncEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BankServiceServer).SyncEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BankService_SyncEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BankServiceServer).SyncEntries(ctx, req.(*SyncEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BankService_ServiceDesc is the grpc.ServiceDesc for BankService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -709,6 +757,10 @@ var BankService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListChanges",
 			Handler:    _BankService_ListChanges_Handler,
+		},
+		{
+			MethodName: "SyncEntries",
+			Handler:    _BankService_SyncEntries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
