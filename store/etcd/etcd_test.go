@@ -125,6 +125,9 @@ func TestConformance(t *testing.T) {
 			es.Close()
 			return openT(t, es.opts)
 		},
+		// Sync batches (mediamatch sync, issue 13) landed beside this
+		// backend and are not applied by it yet.
+		NoSync: "the etcd backend has no SyncEntries operation yet",
 	})
 }
 
