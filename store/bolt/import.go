@@ -116,12 +116,26 @@ func (s *DB) importList(ctx context.Context, actor string, imp *store.Import) (s
 						return err
 					}
 					st.baseRev, st.rev = w.rev, w.rev
-					st.firstID = tx.Bucket([]byte(bucketEntries)).Sequence()
+					entries := tx.Bucket([]byte(bucketEntries))
+					st.firstID = entries.Sequence()
+					// The entries staged take the ids after the
+					// sequence, unchecked one by one (putEntry).
+					if k, _ := entries.Cursor().Last(); k != nil && (len(k) != 8 || binary.BigEndian.Uint64(k) > st.firstID) {
+						return fmt.Errorf("%w: entry key %x is past the next entry id, %d", store.ErrCorrupt, k, st.firstID+1)
+					}
 					w.putBytes(tx.Bucket([]byte(bucketMeta)), bucketMeta, []byte(keyStaging),
 						binary.BigEndian.AppendUint64(u64(st.baseRev), st.firstID))
 				}
 				w.rev = st.rev
 				w.stageIdent = st.idents.add
+				// Entries, members and changes are appended: pages
+				// packed full are half as many to write.
+				for _, b := range []*bolt.Bucket{tx.Bucket([]byte(bucketEntries)), tx.Bucket([]byte(bucketChanges)),
+					tx.Bucket([]byte(bucketMembers)).Bucket([]byte(imp.Bank))} {
+					if b != nil {
+						b.FillPercent = importFill
+					}
+				}
 				if done, err = st.chunk(ctx, w); err != nil {
 					return err
 				}
