@@ -78,6 +78,38 @@ func procMB(tb testing.TB, pid int, field string) float64 {
 	return 0
 }
 
+// procCPU reads the CPU time a process has used, user and system, in
+// seconds (/proc/PID/stat counts it in USER_HZ, 100 a second on Linux).
+func procCPU(tb testing.TB, pid int) float64 {
+	tb.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The fields after the command's name, which is in parentheses.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("/proc/%d/stat: %q", pid, data)
+	}
+	return (utime + stime) / 100
+}
+
+// loadAverage reads the machine's load average over the last minute.
+func loadAverage(tb testing.TB) float64 {
+	tb.Helper()
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v, err := strconv.ParseFloat(strings.Fields(string(data))[0], 64)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
 // runClient runs the binary as a client process and returns its wall time
 // and peak RSS in MB.
 func runClient(tb testing.TB, bin, addr string, args ...string) (time.Duration, float64, string) {
@@ -97,8 +129,11 @@ func runClient(tb testing.TB, bin, addr string, args ...string) (time.Duration, 
 // BenchmarkExchange imports a native list of N PDQ hashes into an empty
 // bank of a real server process through `mediamatch import`, then exports
 // the bank with `mediamatch export --out`, and reports each one's
-// hashes/s, the client's peak RSS, and the server's peak RSS before the
-// import (started, empty), after it and after the export. The server's
+// hashes/s, the client's peak RSS, the server's peak RSS before the
+// import (started, empty), after it and after the export, the server's
+// CPU time per hash imported (which the load of other work on the machine
+// changes less than the wall time), and the machine's load average when
+// the import began. The server's
 // resident memory after the import includes the index, which holds every
 // hash in memory as any add does; what an import itself holds is the
 // difference between its peak and that.
@@ -106,7 +141,7 @@ func runClient(tb testing.TB, bin, addr string, args ...string) (time.Duration, 
 //	go test -run '^$' -bench 'Exchange' -benchtime 1x ./cmd/mediamatch/
 func BenchmarkExchange(b *testing.B) {
 	bin := buildBinary(b)
-	for _, n := range []int{100_000, 1_000_000} {
+	for _, n := range []int{250_000, 1_000_000} {
 		b.Run(fmt.Sprintf("hashes=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
 			list := filepath.Join(dir, "list.jsonl")
@@ -117,12 +152,16 @@ func BenchmarkExchange(b *testing.B) {
 				pid := srv.cmd.Process.Pid
 				runClient(b, bin, srv.addr, "bank", "create", "in")
 				started := procMB(b, pid, "VmHWM")
+				load, cpu0 := loadAverage(b), procCPU(b, pid)
 				took, clientMB, out := runClient(b, bin, srv.addr, "import", "--bank", "in", "--format", "native", list)
+				cpu := procCPU(b, pid) - cpu0
 				if !strings.Contains(out, fmt.Sprintf(`"imported":%d,`, n)) {
 					b.Fatalf("import: %s", out)
 				}
 				b.ReportMetric(float64(n)/took.Seconds(), "import-hashes/s")
 				b.ReportMetric(clientMB, "import-client-peak-MB")
+				b.ReportMetric(cpu/float64(n)*1e6, "server-import-cpu-us/hash")
+				b.ReportMetric(load, "load-1m")
 				b.ReportMetric(started, "server-start-peak-MB")
 				b.ReportMetric(procMB(b, pid, "VmHWM"), "server-import-peak-MB")
 				b.ReportMetric(procMB(b, pid, "VmRSS"), "server-after-import-MB")

@@ -140,6 +140,10 @@ type DB struct {
 
 	notifyMu sync.Mutex
 	notifyCh chan struct{} // closed and replaced after every commit
+
+	// importRun, when set (by tests), is the size of an import's runs of
+	// identities instead of identSetRun.
+	importRun int
 }
 
 var (
@@ -228,6 +232,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := s.dropStaged(); err != nil {
 		s.bolt.Close()
 		return nil, openError(path, err)
+	}
+	if err := removeIdentFiles(path); err != nil {
+		s.bolt.Close()
+		return nil, openError(path, fmt.Errorf("removing an import's temporary files: %w", err))
 	}
 	if err := s.upgrade(); err != nil {
 		s.bolt.Close()

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -410,12 +409,10 @@ type writer struct {
 	// staging leaves the meta bucket's revision as it is (an import's
 	// chunks, see import.go).
 	staging bool
-	// idents, when not nil, holds the identity records this transaction
-	// adds until flushIdents writes them in key order: bbolt inserts into
-	// a node by moving the keys after the new one, so random keys added by
-	// the thousand into one transaction cost the square of their number.
-	idents map[string]uint64
-	err    error
+	// stageIdent, when set, takes the identity of each entry added
+	// instead of the identities bucket (an import's, see identset.go).
+	stageIdent func(identity [32]byte, id uint64) error
+	err        error
 }
 
 func newWriter(tx *bolt.Tx, now time.Time) (*writer, error) {
@@ -680,19 +677,17 @@ func (w *writer) addEntry(actor string, in *store.Entry) (store.OpResult, error)
 // existing returns the entry of the given identity in a bank, or nil.
 func (w *writer) existing(bank string, identity [32]byte) (*store.Entry, error) {
 	ikey := identityKey(bank, identity)
-	id, ok := w.idents[string(ikey)]
-	if !ok {
-		v := w.tx.Bucket([]byte(bucketIdentities)).Get(ikey)
-		if v == nil {
-			return nil, nil
-		}
-		p, err := record.Open([]byte(bucketIdentities), ikey, v)
-		if err != nil {
-			return nil, err
-		}
-		if id, err = record.DecodeUint(p); err != nil {
-			return nil, err
-		}
+	v := w.tx.Bucket([]byte(bucketIdentities)).Get(ikey)
+	if v == nil {
+		return nil, nil
+	}
+	p, err := record.Open([]byte(bucketIdentities), ikey, v)
+	if err != nil {
+		return nil, err
+	}
+	id, err := record.DecodeUint(p)
+	if err != nil {
+		return nil, err
 	}
 	e, err := readEntry(w.tx, id, store.ViewBasic)
 	if err != nil {
@@ -716,12 +711,19 @@ func (w *writer) insertEntry(actor string, in *store.Entry, identity [32]byte) (
 		}
 		return store.OpResult{Entry: e, Existed: true}, nil
 	}
+	return w.putEntry(actor, in, identity)
+}
+
+// putEntry adds an entry the bank does not hold, with a new id.
+func (w *writer) putEntry(actor string, in *store.Entry, identity [32]byte) (store.OpResult, error) {
 	entries := w.tx.Bucket([]byte(bucketEntries))
 	id, err := entries.NextSequence()
 	if err != nil {
 		return store.OpResult{}, err
 	}
-	if entries.Get(u64(id)) != nil {
+	// An import checks once, at its start, that the ids after the
+	// sequence are free (importList).
+	if !w.staging && entries.Get(u64(id)) != nil {
 		return store.OpResult{}, fmt.Errorf("%w: the next entry id, %d, is taken", store.ErrCorrupt, id)
 	}
 	if err := w.change(store.Change{Kind: store.EntryAdded, Actor: actor, Bank: in.Bank, EntryID: id}); err != nil {
@@ -734,22 +736,14 @@ func (w *writer) insertEntry(actor string, in *store.Entry, identity [32]byte) (
 	key := u64(id)
 	w.insert(entries, bucketEntries, bucketEntries, key, record.EncodeEntry(&e, identity))
 	w.insert(w.tx.Bucket([]byte(bucketMembers)).Bucket([]byte(e.Bank)), bucketMembers+"/"+e.Bank, bucketMembers, key, nil)
-	if w.idents != nil {
-		w.idents[string(identityKey(e.Bank, identity))] = id
+	if w.stageIdent != nil {
+		if err := w.stageIdent(identity, id); err != nil {
+			return store.OpResult{}, err
+		}
 	} else {
 		w.insert(w.tx.Bucket([]byte(bucketIdentities)), bucketIdentities, bucketIdentities, identityKey(e.Bank, identity), record.EncodeUint(id))
 	}
 	return store.OpResult{Entry: &e, Changed: true}, w.err
-}
-
-// flushIdents writes the identity records held back, in key order.
-func (w *writer) flushIdents() error {
-	b := w.tx.Bucket([]byte(bucketIdentities))
-	for _, k := range slices.Sorted(maps.Keys(w.idents)) {
-		w.insert(b, bucketIdentities, bucketIdentities, []byte(k), record.EncodeUint(w.idents[k]))
-	}
-	w.idents = nil
-	return w.err
 }
 
 func (w *writer) updateEntry(actor string, id uint64, from *store.Entry, fields []string) (store.OpResult, error) {

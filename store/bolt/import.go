@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -19,8 +20,9 @@ import (
 //
 // Staging writes the list's entries in transactions of at most importChunk
 // items, straight into the buckets they end in (entries, members,
-// identities, changes), with the entry ids and revisions they will have,
-// but leaves the meta bucket's revision where it was. Every read (entries,
+// changes), with the entry ids and revisions they will have, but leaves
+// the meta bucket's revision where it was; their identities are kept
+// aside (identset.go) and written after the list, in key order. Every read (entries,
 // lists, snapshots, the change feed) shows only what is at or below that
 // revision (visible), so staged entries and changes are hidden. Publishing
 // is one small transaction: the removals the list holds, the bank's
@@ -35,14 +37,18 @@ const (
 	// importChunk and importChunkBytes bound the items one staging
 	// transaction writes, and their size: bbolt keeps a transaction's
 	// dirty pages in memory until it commits, so these, not the list's
-	// length, bound an import's memory. Identity keys are random: once the
-	// bank's identities fill more pages than a chunk has items, each item
-	// dirties a page of its own (about 8 KB with its node), so a chunk
-	// holds at most about 16,384 x 8 KB = 128 MiB of them, whatever the
-	// list's length. Larger chunks cost less CPU and more memory
+	// length, bound an import's memory. A chunk's keys (entry ids,
+	// revisions) follow those before it, so it dirties only the pages it
+	// appends, about 4 MB of them for 16,384 PDQ-only entries
 	// (BENCHMARKS.md, Exchange).
 	importChunk      = 16_384
 	importChunkBytes = 32 << 20
+	// importIdentChunk bounds the identities one transaction writes after
+	// the list (stageIdentities): in key order, they fill pages one after
+	// another, so this many take about 7 MB of pages.
+	importIdentChunk = 100_000
+	// importFill is how full an import packs the pages it appends to.
+	importFill = 1.0
 	// maxImportRemovals bounds the removals one import holds: they are
 	// applied in the one publishing transaction, so they are its size.
 	maxImportRemovals = store.MaxOps
@@ -65,6 +71,9 @@ type staged struct {
 	// zeroed. removalAt finds them.
 	removals  []store.ImportItem
 	removalAt map[[32]byte]int
+	// idents are the identities of the entries staged, written to the
+	// identities bucket in key order after the list (identset.go).
+	idents *identSet
 }
 
 // runImport stages and publishes an import, in the committer.
@@ -86,7 +95,11 @@ func (s *DB) importList(ctx context.Context, actor string, imp *store.Import) (s
 	if err := s.dropStaged(); err != nil {
 		return store.CommitResult{}, err
 	}
-	st := &staged{imp: imp, actor: actor, removalAt: map[[32]byte]int{}}
+	if err := removeIdentFiles(s.path); err != nil {
+		return store.CommitResult{}, fmt.Errorf("removing an earlier import's temporary files: %w", err)
+	}
+	st := &staged{imp: imp, actor: actor, removalAt: map[[32]byte]int{}, idents: newIdentSet(s.path, s.importRun)}
+	defer st.idents.close()
 	now := s.opts.Now().UTC()
 	st.prov = imp.Provenance
 	st.prov.Imported = now
@@ -103,16 +116,27 @@ func (s *DB) importList(ctx context.Context, actor string, imp *store.Import) (s
 						return err
 					}
 					st.baseRev, st.rev = w.rev, w.rev
-					st.firstID = tx.Bucket([]byte(bucketEntries)).Sequence()
+					entries := tx.Bucket([]byte(bucketEntries))
+					st.firstID = entries.Sequence()
+					// The entries staged take the ids after the
+					// sequence, unchecked one by one (putEntry).
+					if k, _ := entries.Cursor().Last(); k != nil && (len(k) != 8 || binary.BigEndian.Uint64(k) > st.firstID) {
+						return fmt.Errorf("%w: entry key %x is past the next entry id, %d", store.ErrCorrupt, k, st.firstID+1)
+					}
 					w.putBytes(tx.Bucket([]byte(bucketMeta)), bucketMeta, []byte(keyStaging),
 						binary.BigEndian.AppendUint64(u64(st.baseRev), st.firstID))
 				}
 				w.rev = st.rev
-				w.idents = map[string]uint64{}
-				if done, err = st.chunk(ctx, w); err != nil {
-					return err
+				w.stageIdent = st.idents.add
+				// Entries, members and changes are appended: pages
+				// packed full are half as many to write.
+				for _, b := range []*bolt.Bucket{tx.Bucket([]byte(bucketEntries)), tx.Bucket([]byte(bucketChanges)),
+					tx.Bucket([]byte(bucketMembers)).Bucket([]byte(imp.Bank))} {
+					if b != nil {
+						b.FillPercent = importFill
+					}
 				}
-				if err := w.flushIdents(); err != nil {
+				if done, err = st.chunk(ctx, w); err != nil {
 					return err
 				}
 				st.rev = w.rev
@@ -122,6 +146,9 @@ func (s *DB) importList(ctx context.Context, actor string, imp *store.Import) (s
 		if err != nil {
 			return store.CommitResult{}, err
 		}
+	}
+	if err := s.stageIdentities(ctx, st); err != nil {
+		return store.CommitResult{}, err
 	}
 	var out store.CommitResult
 	err := guard("publishing an import", func() error {
@@ -147,6 +174,46 @@ func (s *DB) importList(ctx context.Context, actor string, imp *store.Import) (s
 		})
 	})
 	return out, err
+}
+
+// stageIdentities writes the identities of the entries staged, in key
+// order, in transactions of at most importIdentChunk: as appends, each
+// page of the identities bucket the list's keys fall in is written about
+// once. They are staged too: they name entries no read shows yet.
+func (s *DB) stageIdentities(ctx context.Context, st *staged) error {
+	m := st.idents.merge()
+	for done := false; !done; {
+		err := guard("staging an import's identities", func() error {
+			return s.bolt.Update(func(tx *bolt.Tx) error {
+				w, err := newWriter(tx, time.Time{})
+				if err != nil {
+					return err
+				}
+				w.staging = true
+				b := tx.Bucket([]byte(bucketIdentities))
+				b.FillPercent = importFill
+				for n := 0; n < importIdentChunk; n++ {
+					r, ok := m.next()
+					if !ok {
+						if m.err != nil {
+							return m.err
+						}
+						done = true
+						break
+					}
+					w.insert(b, bucketIdentities, bucketIdentities, identityKey(st.imp.Bank, r.identity), record.EncodeUint(r.id))
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return w.finish()
+			})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // chunk stages up to importChunk items, and reports whether the list has
@@ -194,18 +261,30 @@ func (st *staged) add(w *writer, item store.ImportItem) error {
 		return err
 	}
 	identity := store.Identity(&e)
-	r, err := w.insertEntry(st.actor, &e, identity)
-	switch {
-	case err != nil:
+	// The identities bucket holds the bank's identities from before the
+	// import; the import's own are in st.idents.
+	old, err := w.existing(st.imp.Bank, identity)
+	if err != nil {
 		return err
-	case !r.Existed:
+	}
+	repeat := false
+	if old == nil {
+		if repeat, err = st.idents.has(identity); err != nil {
+			return err
+		}
+	}
+	switch {
+	case old == nil && !repeat:
+		if _, err := w.putEntry(st.actor, &e, identity); err != nil {
+			return err
+		}
 		st.res.Imported++
 		return nil
-	case r.Entry.ID > st.firstID && !st.imp.AllowRepeats:
+	case repeat && !st.imp.AllowRepeats:
 		return fmt.Errorf("%w: the list holds this item twice (the same hashes as an earlier line)", store.ErrInvalid)
 	}
 	st.res.Unchanged++
-	if r.Entry.ID <= st.firstID && (!maps.Equal(r.Entry.Labels, e.Labels) || r.Entry.Note != e.Note) {
+	if old != nil && (!maps.Equal(old.Labels, e.Labels) || old.Note != e.Note) {
 		st.res.Conflicts++
 	}
 	if i, ok := st.removalAt[identity]; ok {

@@ -430,6 +430,7 @@ func readChanges(tx *bolt.Tx, after uint64, limit int, view store.View) ([]store
 	lastEnd := 0 // len(out) at the last commit end
 	size := 0
 	c := tx.Bucket([]byte(bucketChanges)).Cursor()
+	j := joiner{tx: tx, cur: cur, view: view, entries: tx.Bucket([]byte(bucketEntries)).Cursor()}
 	next := after + 1
 	for k, v := c.Seek(u64(next)); k != nil && len(out) < limit; k, v = c.Next() {
 		if lastEnd > 0 && size > maxChangeBytes {
@@ -455,7 +456,7 @@ func readChanges(tx *bolt.Tx, after uint64, limit int, view store.View) ([]store
 			return nil, fmt.Errorf("%w: change record %d says revision %d", store.ErrCorrupt, rev, ch.Revision)
 		}
 		if view != store.ViewNone {
-			n, err := joinValue(tx, cur, &ch, view)
+			n, err := j.join(&ch)
 			if err != nil {
 				return nil, err
 			}
@@ -475,9 +476,22 @@ func readChanges(tx *bolt.Tx, after uint64, limit int, view store.View) ([]store
 	return out, nil
 }
 
-// joinValue reads the bank or entry a change changed, as it is now, and
+// joiner reads the values of the changes readChanges reads.
+type joiner struct {
+	tx   *bolt.Tx
+	cur  uint64
+	view store.View
+	// entries is a cursor on the entries bucket, at the entry read last
+	// (at, when set): changes of consecutive entries, as a commit of many
+	// adds or an import makes, are read by stepping it.
+	entries *bolt.Cursor
+	at      uint64
+}
+
+// join reads the bank or entry a change changed, as it is now, and
 // returns roughly how many bytes it holds.
-func joinValue(tx *bolt.Tx, cur uint64, ch *store.Change, view store.View) (int, error) {
+func (j *joiner) join(ch *store.Change) (int, error) {
+	tx, cur, view := j.tx, j.cur, j.view
 	switch ch.Kind {
 	case store.BankCreated, store.BankUpdated:
 		b, err := readBank(tx, ch.Bank)
@@ -491,8 +505,18 @@ func joinValue(tx *bolt.Tx, cur uint64, ch *store.Change, view store.View) (int,
 		return 256, nil
 	case store.EntryAdded, store.EntryUpdated:
 		key := u64(ch.EntryID)
-		v := tx.Bucket([]byte(bucketEntries)).Get(key)
-		if v == nil {
+		var k, v []byte
+		if j.at != 0 && ch.EntryID == j.at+1 {
+			k, v = j.entries.Next()
+		}
+		if k == nil || !bytes.Equal(k, key) {
+			k, v = j.entries.Seek(key)
+		}
+		j.at = 0
+		if k != nil && len(k) == 8 {
+			j.at = binary.BigEndian.Uint64(k)
+		}
+		if !bytes.Equal(k, key) {
 			return 0, nil
 		}
 		e, _, err := decodeEntry(key, v, view)
