@@ -31,7 +31,8 @@ const (
 	// MethodPixels: the similarity keypoints found, checked against the
 	// entry's stored thumbnail: the share of the overlap's textured blocks
 	// that correlate (package pixels). Its Distance is
-	// PixelSteps*(1 - that share), rounded.
+	// PixelSteps*(1 - pixels.Result.Assured()), rounded: a lower bound of
+	// that share, so that few blocks say less than many.
 	MethodPixels Method = "pixels"
 	// MethodDigest: the same bytes (an exact digest such as MD5 or
 	// SHA-256).
@@ -52,7 +53,8 @@ const KeypointType = "keypoints"
 const PixelsType = "pixels"
 
 // PixelSteps is the scale of pixel evidence's Distance: 0 when every
-// textured block of the overlap agrees, PixelSteps when none does.
+// one of very many textured blocks of the overlap agrees (2 for all 64 of
+// a stored thumbnail's), PixelSteps when none does.
 const PixelSteps = 40
 
 // methodOf is the method a hit of hash type typ is evidence for.

@@ -48,7 +48,7 @@ func (m *matcher) pixelEvidence(info *index.EntryInfo, entry, query pixels.Thumb
 		return
 	}
 	base.Method, base.Type = MethodPixels, PixelsType
-	base.Distance = int(math.Round(PixelSteps * (1 - pr.Agreement())))
+	base.Distance = int(math.Round(PixelSteps * (1 - pr.Assured())))
 	m.consider(info, base)
 }
 

@@ -217,6 +217,24 @@ func (r Result) Agreement() float64 {
 	return float64(r.Agreeing) / float64(r.Blocks)
 }
 
+// assuredZ is the one-sided normal quantile of Assured's bound (95%).
+const assuredZ = 1.645
+
+// Assured is a lower bound of the agreement the overlap would show were
+// it made of many more blocks: the Wilson score bound at 95% of Agreeing
+// out of Blocks. Eight blocks out of eight assure 0.75, sixty of sixty-two
+// 0.92: a few agreeing blocks, all a near-blank picture or a small shared
+// patch offers, say less than many.
+func (r Result) Assured() float64 {
+	if r.Blocks == 0 {
+		return 0
+	}
+	n, p, z2 := float64(r.Blocks), r.Agreement(), assuredZ*assuredZ
+	centre := p + z2/(2*n)
+	spread := assuredZ * math.Sqrt(p*(1-p)/n+z2/(4*n*n))
+	return max(0, (centre-spread)/(1+z2/n))
+}
+
 // Compare lays query over entry by m (entry pixel to query pixel) and
 // compares them block by block over the entry's blocks that the query
 // covers. Sampling is bilinear; brightness and contrast do not matter

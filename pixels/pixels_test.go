@@ -231,3 +231,25 @@ func TestTurned(t *testing.T) {
 		}
 	}
 }
+
+// TestAssured: the bound is below the share, rises with the number of
+// blocks at the same share, and is 0 without blocks.
+func TestAssured(t *testing.T) {
+	few, many := Result{Blocks: 8, Agreeing: 8}, Result{Blocks: 64, Agreeing: 64}
+	if a := few.Assured(); a < 0.70 || a > 0.80 {
+		t.Errorf("8 of 8 assure %.3f, want about 0.75", a)
+	}
+	if a := many.Assured(); a < 0.95 || a >= 1 {
+		t.Errorf("64 of 64 assure %.3f, want about 0.96", a)
+	}
+	half, halfMany := Result{Blocks: 10, Agreeing: 5}, Result{Blocks: 60, Agreeing: 30}
+	if a, b := half.Assured(), halfMany.Assured(); a >= b || b >= 0.5 {
+		t.Errorf("5 of 10 assure %.3f, 30 of 60 %.3f: want both under 0.5, the first lower", a, b)
+	}
+	if a := (Result{}).Assured(); a != 0 {
+		t.Errorf("no blocks assure %.3f, want 0", a)
+	}
+	if a := (Result{Blocks: 9}).Assured(); a != 0 {
+		t.Errorf("none of 9 agreeing assure %.3f, want 0", a)
+	}
+}
