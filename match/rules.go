@@ -31,9 +31,10 @@ type Rules struct {
 	// anyway, and leaving it out let the same false-match count through
 	// more re-edits (BENCHMARKS.md). An image against a video's frames
 	// goes with MethodPDQ; a video against a video (MethodVideo, the vPDQ
-	// rule) is not governed by it. MethodPixels is left out until the
-	// negative corpus calibrates it (its evidence would weigh nothing
-	// before). Ask Seeks.
+	// rule) is not governed by it. MethodPixels is left out: sought
+	// too, it raised Combine and cost the open benchmark more recall than
+	// it gave, the negatives holding crops of one another (BENCHMARKS.md,
+	// "Pixel evidence"). Ask Seeks.
 	Methods map[Method]bool
 
 	// RegionThresholds are the largest PDQ distances at which a region hash
