@@ -49,7 +49,7 @@ var errRequestFailed = errors.New("a commit of the group failed")
 
 // Commit implements store.Store.
 func (s *DB) Commit(ctx context.Context, actor string, ops ...store.Op) (store.CommitResult, error) {
-	if err := checkOps(actor, ops); err != nil {
+	if err := store.CheckOps(actor, ops); err != nil {
 		return store.CommitResult{}, err
 	}
 	if s.opts.ReadOnly && len(ops) > 0 {
@@ -101,83 +101,6 @@ func (s *DB) exclusive(ctx context.Context, fn func() error) error {
 		return err
 	}
 	return rep.err
-}
-
-// checkOps applies the data model's rules to a commit before it queues.
-func checkOps(actor string, ops []store.Op) error {
-	if err := store.ValidateActor(actor); err != nil {
-		return err
-	}
-	if len(ops) > store.MaxOps {
-		return fmt.Errorf("%w: %d operations in one commit, over the limit of %d", store.ErrInvalid, len(ops), store.MaxOps)
-	}
-	for i, op := range ops {
-		var err error
-		switch op.Kind {
-		case store.OpCreateBank:
-			err = store.ValidateBank(&op.Bank)
-		case store.OpUpdateBank, store.OpDeleteBank:
-			if !store.ValidBankName(op.Bank.Name) {
-				err = fmt.Errorf("%w: bank name %q", store.ErrInvalid, store.Clip(op.Bank.Name))
-			}
-		case store.OpAddEntry:
-			if op.Entry == nil {
-				err = fmt.Errorf("%w: no entry to add", store.ErrInvalid)
-			} else {
-				err = store.ValidateEntry(op.Entry)
-			}
-		case store.OpCreateToken:
-			if op.Token == nil {
-				err = fmt.Errorf("%w: no token to create", store.ErrInvalid)
-			} else {
-				err = store.ValidateToken(op.Token)
-			}
-		case store.OpRevokeToken:
-			if op.Token == nil || !store.ValidTokenName(op.Token.Name) {
-				err = fmt.Errorf("%w: no token name to revoke", store.ErrTokenNotFound)
-			}
-		case store.OpRecordAudit:
-			if op.Audit == nil {
-				err = fmt.Errorf("%w: no audit record", store.ErrInvalid)
-			} else {
-				err = store.ValidateAudit(op.Audit)
-			}
-		case store.OpImportEntries:
-			switch {
-			case len(ops) != 1:
-				err = fmt.Errorf("%w: an import is a commit of its own", store.ErrInvalid)
-			case op.Import == nil || op.Import.Next == nil:
-				err = fmt.Errorf("%w: no list to import", store.ErrInvalid)
-			case !store.ValidBankName(op.Import.Bank):
-				err = fmt.Errorf("%w: bank name %q", store.ErrInvalid, store.Clip(op.Import.Bank))
-			}
-		case store.OpSyncEntries:
-			if op.Sync == nil {
-				err = fmt.Errorf("%w: no sync batch", store.ErrInvalid)
-			} else {
-				err = store.ValidateSyncBatch(op.Sync)
-			}
-		case store.OpUpdateEntry, store.OpRemoveEntry:
-			if op.ID == 0 {
-				err = fmt.Errorf("%w: entry id 0", store.ErrEntryNotFound)
-			} else if op.Kind == store.OpUpdateEntry && op.Entry == nil {
-				err = fmt.Errorf("%w: no values to update", store.ErrInvalid)
-			}
-		default:
-			err = fmt.Errorf("%w: operation kind %d", store.ErrInvalid, op.Kind)
-		}
-		if err != nil {
-			return opError(i, len(ops), err)
-		}
-	}
-	return nil
-}
-
-func opError(i, n int, err error) error {
-	if n == 1 {
-		return err
-	}
-	return fmt.Errorf("operation %d: %w", i, err)
 }
 
 // commitLoop is the committer: the one goroutine that writes.
@@ -537,7 +460,7 @@ func (w *writer) apply(actor string, ops []store.Op) (store.CommitResult, error)
 			err = w.err
 		}
 		if err != nil {
-			return store.CommitResult{}, opError(i, len(ops), err)
+			return store.CommitResult{}, store.OpError(i, len(ops), err)
 		}
 		out.Results[i] = res
 	}
