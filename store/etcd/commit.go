@@ -469,6 +469,8 @@ func (w *writer) apply(actor string, ops []store.Op) (store.CommitResult, error)
 			var ir store.ImportResult
 			ir, err = w.importList(actor, op.Import)
 			res = store.OpResult{Import: &ir, Changed: ir.Imported+ir.Removed > 0}
+		case store.OpSyncEntries:
+			res, err = w.syncEntries(actor, op.Sync)
 		}
 		if err != nil {
 			return store.CommitResult{}, store.OpError(i, len(ops), err)

@@ -125,9 +125,6 @@ func TestConformance(t *testing.T) {
 			es.Close()
 			return openT(t, es.opts)
 		},
-		// Sync batches (mediamatch sync, issue 13) landed beside this
-		// backend and are not applied by it yet.
-		NoSync: "the etcd backend has no SyncEntries operation yet",
 	})
 }
 
@@ -341,5 +338,50 @@ func TestCompactedHistory(t *testing.T) {
 	n := 0
 	if err := fresh.Entries(store.ViewFull, func(*store.Entry) error { n++; return nil }); err != nil || n != 11 {
 		t.Errorf("a fresh snapshot: %d entries, %v", n, err)
+	}
+}
+
+// TestLargeSyncBatch: a sync batch larger than one etcd transaction is
+// written under the intent; its writer dying half way moves neither the
+// cursor nor the bank, and the same batch applied again by another
+// replica adds every entry and moves the cursor once.
+func TestLargeSyncBatch(t *testing.T) {
+	opts := testOptions(newPrefix())
+	a := openT(t, opts)
+	r := rand.New(rand.NewPCG(7, 8))
+	mustCommit(t, a, store.CreateBank(store.Bank{Name: "in"}))
+	batch := store.SyncBatch{Bank: "in", Source: "peer:7077/banks/x", Partner: "ngo", From: 0, To: 300}
+	for i := range 300 {
+		e := storetest.RandomImage(r, "x")
+		e.Provenance = store.Provenance{SourceID: fmt.Sprint(i + 1), ListRevision: store.Revision(i + 1)}
+		batch.Entries = append(batch.Entries, e)
+	}
+	a.crashAfter = 3
+	if _, err := a.Commit(ctxT(t), "syncer", store.SyncEntries(&batch)); !errors.Is(err, errCrash) {
+		t.Fatalf("the crashing batch: %v", err)
+	}
+	b := openT(t, opts)
+	defer b.Close()
+	if bank, err := b.Bank(ctxT(t), "in"); err != nil || bank.Entries != 0 || len(bank.Synced) != 0 {
+		t.Fatalf("while the dead batch's intent stands: %+v %v", bank, err)
+	}
+	a.Close()
+
+	res, err := b.Commit(ctxT(t), "syncer", store.SyncEntries(&batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *res.Results[0].Sync; got != (store.SyncResult{Added: 300}) {
+		t.Errorf("the batch again: %+v, want 300 added", got)
+	}
+	bank, err := b.Bank(ctxT(t), "in")
+	if err != nil || bank.Entries != 300 || bank.Synced[batch.Source] != 300 {
+		t.Errorf("after the batch: %d entries, cursors %v (%v)", bank.Entries, bank.Synced, err)
+	}
+	if err := b.Check(ctxT(t)); err != nil {
+		t.Error(err)
+	}
+	if _, err := b.Commit(ctxT(t), "syncer", store.SyncEntries(&batch)); !errors.Is(err, store.ErrSyncConflict) {
+		t.Errorf("the batch a third time: %v, want ErrSyncConflict", err)
 	}
 }

@@ -34,9 +34,6 @@ type Backend struct {
 	// Reopen closes s and opens the same store again, as a restarted
 	// process would. Nil skips the durability tests, saying so.
 	Reopen func(t *testing.T, s store.Store) store.Store
-	// NoSync, when set, says why the store does not apply sync batches
-	// (store.SyncEntries): the sync tests are skipped, saying so.
-	NoSync string
 }
 
 // Run runs the conformance suite.

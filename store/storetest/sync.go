@@ -58,9 +58,6 @@ func cursor(t *testing.T, s store.Store) store.Revision {
 }
 
 func testSync(t *testing.T, b Backend) {
-	if b.NoSync != "" {
-		t.Skip("sync batches not applied: " + b.NoSync)
-	}
 	s := open(t, b)
 	r := rand.New(rand.NewPCG(31, 31))
 	commit(t, s, store.CreateBank(store.Bank{Name: "in"}))
@@ -193,9 +190,6 @@ func equalKinds(a, b []store.ChangeKind) bool {
 
 // testSyncReopen: the cursor is durable, and another source's is its own.
 func testSyncReopen(t *testing.T, b Backend) {
-	if b.NoSync != "" {
-		t.Skip("sync batches not applied: " + b.NoSync)
-	}
 	if b.Reopen == nil {
 		t.Skip("this backend cannot be reopened by the suite")
 	}
