@@ -69,11 +69,13 @@ type stateCollector struct {
 	st                 store.Store
 	idx                *index.Index
 	hashes, revs, segs *prometheus.Desc
+	lagSecs            *prometheus.Desc
 }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.hashes
 	ch <- c.revs
+	ch <- c.lagSecs
 	ch <- c.segs
 }
 
@@ -87,6 +89,30 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.revs, prometheus.GaugeValue, float64(c.idx.Revision()), "index")
 	ch <- prometheus.MustNewConstMetric(c.segs, prometheus.GaugeValue, float64(c.idx.Segments()))
+	if lag, ok := c.lag(); ok {
+		ch <- prometheus.MustNewConstMetric(c.lagSecs, prometheus.GaugeValue, lag.Seconds())
+	}
+}
+
+// lag is how long the oldest change the index has not applied has been
+// committed: 0 when the index shows the store's current revision; not ok
+// when the store cannot say (unreachable, or that change compacted).
+func (c stateCollector) lag() (time.Duration, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	shown := c.idx.Revision()
+	revs, err := c.st.Revisions(ctx)
+	if err != nil {
+		return 0, false
+	}
+	if shown >= revs.Current {
+		return 0, true
+	}
+	cs, err := c.st.Changes(ctx, shown, 1, store.ViewNone)
+	if err != nil || len(cs) == 0 {
+		return 0, false
+	}
+	return max(0, time.Since(cs[0].Time)), true
 }
 
 func (m *Metrics) watch(st store.Store, idx *index.Index) {
@@ -95,5 +121,7 @@ func (m *Metrics) watch(st store.Store, idx *index.Index) {
 		revs: prometheus.NewDesc("mediamatch_revision", "Revisions of the change log: the store's current and compacted ones, and the one the index shows (the index lags the store by their difference).",
 			[]string{"of"}, nil),
 		segs: prometheus.NewDesc("mediamatch_index_segments", "Segments of the in-memory index a match searches.", nil, nil),
+		lagSecs: prometheus.NewDesc("mediamatch_index_lag_seconds", "How long ago the oldest change the index has not yet applied was committed; 0 when the index shows the store's current revision.",
+			nil, nil),
 	})
 }

@@ -260,8 +260,9 @@ func New(st store.Store, idx *index.Index, opts Options) (*Server, error) {
 	pb.RegisterAdminServiceServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
-	s.setHealth(healthpb.HealthCheckResponse_SERVING)
-	go s.watchIndex()
+	hs := &healthState{}
+	s.checkHealth(hs)
+	go s.watchIndex(hs)
 	go s.flushLoop(opts.DenialFlushInterval)
 	return s, nil
 }
@@ -272,31 +273,73 @@ func (s *Server) setHealth(st healthpb.HealthCheckResponse_ServingStatus) {
 	}
 }
 
-// watchIndex reports NOT_SERVING while the index cannot follow the store
-// (its matches would miss the writes since), and SERVING again once it
-// does.
-func (s *Server) watchIndex() {
+// healthState is what the health loop knows between its checks.
+type healthState struct {
+	// target is the store's revision when the server started (once
+	// known), which the index must show before the server reports
+	// SERVING; caught is set once it has, and stays set.
+	target  store.Revision
+	known   bool
+	caught  bool
+	serving bool
+	checked bool
+}
+
+// watchIndex reports NOT_SERVING until the index has caught up with the
+// store's revision at start (a replica on etcd starts from a snapshot and
+// applies the changes since), and while the index cannot follow the store
+// (its matches would miss the writes since); SERVING otherwise.
+func (s *Server) watchIndex(hs *healthState) {
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()
-	serving := true
 	for {
 		select {
 		case <-s.stopped:
 			return
 		case <-t.C:
 		}
-		err := s.idx.Err()
-		switch {
-		case err != nil && serving:
-			s.log.Error("index cannot follow the store: reporting NOT_SERVING", "error", err.Error())
-			s.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
-			serving = false
-		case err == nil && !serving:
-			s.log.Info("index follows the store again: reporting SERVING")
-			s.setHealth(healthpb.HealthCheckResponse_SERVING)
-			serving = true
+		s.checkHealth(hs)
+	}
+}
+
+// checkHealth compares the index with the store once and sets the health
+// service's status when it changes.
+func (s *Server) checkHealth(hs *healthState) {
+	if !hs.caught {
+		if !hs.known {
+			ctx, cancel := context.WithTimeout(context.Background(), healthInterval)
+			revs, err := s.st.Revisions(ctx)
+			cancel()
+			if err != nil {
+				s.log.Warn("reading the store's revision to catch up to", "error", err.Error())
+			} else {
+				hs.target, hs.known = revs.Current, true
+			}
+		}
+		if hs.known && s.idx.Revision() >= hs.target {
+			hs.caught = true
+			s.log.Info("index caught up with the store", "revision", uint64(s.idx.Revision()))
 		}
 	}
+	err := s.idx.Err()
+	serving := hs.caught && err == nil
+	if hs.checked && serving == hs.serving {
+		return
+	}
+	switch {
+	case err != nil:
+		s.log.Error("index cannot follow the store: reporting NOT_SERVING", "error", err.Error())
+	case !serving:
+		s.log.Info("index catching up with the store: reporting NOT_SERVING", "index_revision", uint64(s.idx.Revision()), "target", uint64(hs.target))
+	case hs.checked:
+		s.log.Info("index follows the store again: reporting SERVING")
+	}
+	if serving {
+		s.setHealth(healthpb.HealthCheckResponse_SERVING)
+	} else {
+		s.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+	hs.serving, hs.checked = serving, true
 }
 
 // GRPC returns the gRPC server, to Serve on a listener.
