@@ -20,6 +20,7 @@ import (
 	"github.com/mediamatch/mediamatch/index"
 	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/server"
+	"github.com/mediamatch/mediamatch/store"
 	"github.com/mediamatch/mediamatch/store/bolt"
 )
 
@@ -37,7 +38,7 @@ const (
 
 func runServe(e *env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	db := fs.String("db", defaultDB, "bbolt file holding banks, entries and the change log (created if missing)")
+	stores := addStoreFlags(fs, defaultDB, "bbolt file holding banks, entries and the change log (created if missing)")
 	retention := fs.Uint64("log-retention", 0, "keep this many of the newest change records and compact older ones; 0 keeps the whole log (the audit trail)")
 	listen := fs.String("listen", defaultListen, "address for the gRPC API")
 	metricsListen := fs.String("metrics-listen", defaultMetricsListen, "address for Prometheus metrics at /metrics; empty to disable")
@@ -60,7 +61,7 @@ func runServe(e *env, args []string) int {
 	gifTimeout := fs.Duration("gif-timeout", server.DefaultGIFTimeout, "longest the decoding of one animated GIF may take (other videos: --video-timeout)")
 	rules := match.DefaultRules()
 	fs.Int64Var(&rules.MaxVideoWork, "max-video-work", match.DefaultMaxVideoWork, "most frame pairs one video match may compare (query frames times candidate frames, summed over candidates); more is RESOURCE_EXHAUSTED")
-	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file.", func() bool { return fs.NArg() == 0 }) {
+	if !parseCommand(e, fs, args, "usage: mediamatch serve [flags]\n\nRuns the matcher's gRPC server on an embedded bbolt file (--db), or as one\nof any number of replicas of one store on an etcd cluster (--store etcd://...):\neach builds its index from a snapshot, follows the cluster's change feed, and\nreports SERVING on gRPC health once caught up.", func() bool { return fs.NArg() == 0 }) {
 		return exitUsage
 	}
 	var level slog.Level
@@ -94,7 +95,7 @@ func runServe(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = serve(ctx, log, serveConfig{
-		db: *db, listen: *listen, metricsListen: *metricsListen, pprof: *pprofOn, grace: *grace, insecure: *insecure, loopback: loopback,
+		stores: stores, listen: *listen, metricsListen: *metricsListen, pprof: *pprofOn, grace: *grace, insecure: *insecure, loopback: loopback,
 		store: bolt.Options{LogRetention: *retention},
 		index: index.Options{Structures: st, Logger: log},
 		server: server.Options{Media: *mediaOpts, Rules: &rules, MaxDecodeMemory: *decodeMemory,
@@ -157,7 +158,7 @@ func serverTLS(certFile, keyFile, clientCA string) (*tls.Config, error) {
 
 // checkExposure refuses a listener beyond loopback without TLS and
 // tokens, unless --insecure.
-func checkExposure(cfg serveConfig, st *bolt.DB) error {
+func checkExposure(cfg serveConfig, st store.Store) error {
 	if cfg.loopback || cfg.insecure {
 		return nil
 	}
@@ -172,7 +173,11 @@ func checkExposure(cfg serveConfig, st *bolt.DB) error {
 	}
 	if len(tokens) == 0 {
 		missing = append(missing, "tokens")
-		fixes = append(fixes, fmt.Sprintf("create an admin token first, while the server is stopped: mediamatch token create --db %s --name admin --role admin", cfg.db))
+		if cfg.stores.onEtcd() {
+			fixes = append(fixes, fmt.Sprintf("create an admin token first: mediamatch token create --store %s --etcd-prefix %s --name admin --role admin", *cfg.stores.url, *cfg.stores.prefix))
+		} else {
+			fixes = append(fixes, fmt.Sprintf("create an admin token first, while the server is stopped: mediamatch token create --db %s --name admin --role admin", *cfg.stores.db))
+		}
 	}
 	if len(missing) == 0 {
 		return nil
@@ -182,7 +187,9 @@ func checkExposure(cfg serveConfig, st *bolt.DB) error {
 }
 
 type serveConfig struct {
-	db, listen, metricsListen string
+	// stores picks the store: the bbolt file, or the etcd cluster.
+	stores                *storeFlags
+	listen, metricsListen string
 	// pprof serves Go's profiles beside the metrics.
 	pprof bool
 	grace time.Duration
@@ -193,16 +200,16 @@ type serveConfig struct {
 	server             server.Options
 }
 
-// openState opens the store file and builds the index over it.
-func openState(ctx context.Context, path string, sopts bolt.Options, iopts index.Options) (*bolt.DB, *index.Index, error) {
-	st, err := bolt.Open(path, sopts)
+// openState opens the store and builds the index over it.
+func openState(ctx context.Context, log *slog.Logger, stores *storeFlags, sopts bolt.Options, iopts index.Options) (store.Store, *index.Index, error) {
+	st, err := stores.open(ctx, log, sopts)
 	if err != nil {
 		return nil, nil, err
 	}
 	idx, err := index.New(ctx, st, iopts)
 	if err != nil {
 		st.Close()
-		return nil, nil, fmt.Errorf("building the index from %s: %w", path, err)
+		return nil, nil, fmt.Errorf("building the index from %s: %w", stores.describe(), err)
 	}
 	return st, idx, nil
 }
@@ -211,7 +218,7 @@ func openState(ctx context.Context, path string, sopts bolt.Options, iopts index
 // gracefully: health NOT_SERVING, drain, close the store.
 func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 	start := time.Now()
-	st, idx, err := openState(ctx, cfg.db, cfg.store, cfg.index)
+	st, idx, err := openState(ctx, log, cfg.stores, cfg.store, cfg.index)
 	if err != nil {
 		return err
 	}
@@ -220,14 +227,14 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 		if err := st.Close(); err != nil {
 			log.Error("closing store", "error", err.Error())
 		} else {
-			log.Info("store closed", "db", cfg.db)
+			log.Info("store closed", "store", cfg.stores.describe())
 		}
 	}()
 	if err := checkExposure(cfg, st); err != nil {
 		return err
 	}
 	stats := idx.Stats()
-	attrs := []any{"db", cfg.db, "ms", time.Since(start).Milliseconds(), "revision", uint64(idx.Revision()), "entries", idx.Entries()}
+	attrs := []any{"store", cfg.stores.describe(), "ms", time.Since(start).Milliseconds(), "revision", uint64(idx.Revision()), "entries", idx.Entries()}
 	for typ, st := range idx.Structures() {
 		attrs = append(attrs, "index_"+typ, fmt.Sprintf("%s, %d hashes", st, stats[typ]))
 	}

@@ -21,7 +21,8 @@ const tokenUsage = `usage: mediamatch token create --name N --role R [--bank B].
 
 Manages API tokens: through the server (with an admin token: --token or
 MEDIAMATCH_TOKEN), or with --db FILE directly on the store file while no
-server runs on it (to create the first admin token).
+server runs on it, or with --store etcd://HOST:PORT directly on a store on
+etcd (to create the first admin token).
 
 create prints the token once, as {"token": ...}: the server keeps only its
 SHA-256 hash and cannot show it again. Roles: matcher (hash, match), curator
@@ -100,7 +101,7 @@ func runToken(e *env, args []string) int {
 	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
 	var cf clientFlags
 	cf.register(fs)
-	db := fs.String("db", "", "work on this store file directly, while no server runs on it, instead of through --server")
+	stores := addStoreFlags(fs, "", "work on this store file directly, while no server runs on it, instead of through --server")
 	name := fs.String("name", "", "create: the token's name, recorded as the actor of everything done with it")
 	role := fs.String("role", "", "create: matcher, curator, partner or admin")
 	var banks listFlag
@@ -141,8 +142,8 @@ func runToken(e *env, args []string) int {
 		}
 	}
 	var tk tokens
-	if *db != "" {
-		ft, err := openFileTokens(*db, e.getenv("USER"))
+	if *stores.db != "" || stores.onEtcd() {
+		ft, err := openFileTokens(stores, e.getenv("USER"))
 		if err != nil {
 			fmt.Fprintf(e.stderr, "mediamatch token: %v\n", err)
 			return exitFail
@@ -229,10 +230,11 @@ func (a apiTokens) revoke(id string) (*pb.Token, error) {
 
 func (a apiTokens) close() { a.c.Close() }
 
-// fileTokens manages tokens directly in a store file, as the server
+// fileTokens manages tokens directly in a store file, or in the store on
+// an etcd cluster (which servers may be using meanwhile), as the server
 // would (server.Offline), with "offline:USER" as the actor.
 type fileTokens struct {
-	db  *bolt.DB
+	db  store.Store
 	off *server.Offline
 }
 
@@ -240,10 +242,12 @@ type fileTokens struct {
 // server holding it will not let go, so a second is plenty.
 const offlineLockTimeout = time.Second
 
-func openFileTokens(path, user string) (*fileTokens, error) {
-	db, err := bolt.Open(path, bolt.Options{LockTimeout: offlineLockTimeout})
+func openFileTokens(stores *storeFlags, user string) (*fileTokens, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := stores.open(ctx, nil, bolt.Options{LockTimeout: offlineLockTimeout})
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%s is held by a running mediamatch server (bbolt locks the file while it is open): stop the server and run this again, or manage tokens through the server, without --db, with an admin token (--token or MEDIAMATCH_TOKEN)", path)
+		return nil, fmt.Errorf("%s is held by a running mediamatch server (bbolt locks the file while it is open): stop the server and run this again, or manage tokens through the server, without --db, with an admin token (--token or MEDIAMATCH_TOKEN)", *stores.db)
 	}
 	if err != nil {
 		return nil, err
