@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -35,7 +34,7 @@ func buildBinary(t testing.TB) string {
 type serverProcess struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *bytes.Buffer
+	logs *lockedBuffer
 	done chan error
 }
 
@@ -49,7 +48,11 @@ func startServe(t *testing.T, bin, db string) *serverProcess {
 // startServeArgs is startServe with other flags (a --listen among them).
 func startServeArgs(t testing.TB, bin, db string, args ...string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--db", db, "--metrics-listen", "", "--shutdown-grace", "5s", "--audit-flush", "20ms"}, args...)...)
+	flags := []string{"serve", "--metrics-listen", "", "--shutdown-grace", "5s", "--audit-flush", "20ms"}
+	if db != "" {
+		flags = append(flags, "--db", db)
+	}
+	cmd := exec.Command(bin, append(flags, args...)...)
 	cmd.Env = append(os.Environ(), "MEDIAMATCH_LOG_LEVEL=info")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -58,13 +61,13 @@ func startServeArgs(t testing.TB, bin, db string, args ...string) *serverProcess
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProcess{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &serverProcess{cmd: cmd, logs: &lockedBuffer{}, done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			p.logs.WriteString(line + "\n")
+			p.logs.Write([]byte(line + "\n"))
 			var rec struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`

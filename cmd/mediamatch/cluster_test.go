@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store/etcd"
+)
+
+// etcdCluster is a cluster of etcd members embedded in the test process,
+// on loopback.
+type etcdCluster struct {
+	members []*embed.Etcd
+	clients []string // HOST:PORT of each member's client listener
+}
+
+// loopbackPort returns a loopback port free when asked.
+func loopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startEtcdCluster starts n members and waits until they serve. Members
+// skip fsync: the test is about replicas and members failing, not disks.
+func startEtcdCluster(t *testing.T, n int) *etcdCluster {
+	t.Helper()
+	c := &etcdCluster{}
+	var peers []string
+	cfgs := make([]*embed.Config, n)
+	for i := range n {
+		cfg := embed.NewConfig()
+		cfg.Name = fmt.Sprintf("m%d", i)
+		cfg.Dir = filepath.Join(t.TempDir(), cfg.Name)
+		cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", loopbackPort(t))}
+		pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", loopbackPort(t))}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+		cfg.TickMs, cfg.ElectionMs = 20, 200
+		cfg.UnsafeNoFsync = true
+		cfg.LogLevel = "error"
+		cfg.LogOutputs = []string{"stderr"}
+		peers = append(peers, cfg.Name+"="+pu.String())
+		c.clients = append(c.clients, cu.Host)
+		cfgs[i] = cfg
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	c.members = make([]*embed.Etcd, n)
+	for i, cfg := range cfgs {
+		cfg.InitialCluster = strings.Join(peers, ",")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := embed.StartEtcd(cfg)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			c.members[i] = e
+			select {
+			case <-e.Server.ReadyNotify():
+			case <-time.After(60 * time.Second):
+				errs[i] = fmt.Errorf("member %s not ready after 60 s", cfg.Name)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, e := range c.members {
+			if e != nil {
+				e.Close()
+			}
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// url is the --store flag naming every member.
+func (c *etcdCluster) url() string { return "etcd://" + strings.Join(c.clients, ",") }
+
+// replica is `mediamatch serve --store etcd://...` as a process of its
+// own, with clients.
+type replica struct {
+	*syncServer
+	health healthpb.HealthClient
+}
+
+func startReplica(t *testing.T, bin string, c *etcdCluster) *replica {
+	t.Helper()
+	s := startSyncServer(t, bin, "", "--store", c.url(), "--etcd-prefix", "cluster/")
+	return &replica{syncServer: s, health: healthpb.NewHealthClient(s.conn)}
+}
+
+// waitServing waits until the replica reports SERVING on gRPC health.
+func (r *replica) waitServing(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := r.health.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s not SERVING after 60 s (%v, %v):\n%s", r.proc.addr, resp.GetStatus(), err, r.proc.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// answers describes each probe's match on a replica.
+func (r *replica) answers(t *testing.T, probes []string) []string {
+	t.Helper()
+	out := make([]string, len(probes))
+	for i, hex := range probes {
+		out[i] = matchLabels(t, r.syncServer, "shared", hex)
+	}
+	return out
+}
+
+// converge waits until every replica gives the same answers as the first
+// and each answer shows the labels wanted of it, or fails.
+func converge(t *testing.T, rs []*replica, probes []string, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var diff string
+		for _, r := range rs {
+			got := r.answers(t, probes)
+			for i := range probes {
+				if !strings.Contains(got[i], want[i]) {
+					diff = fmt.Sprintf("replica %s answers probe %d with %q, want %q among it", r.proc.addr, i, got[i], want[i])
+					break
+				}
+			}
+			if diff != "" {
+				break
+			}
+		}
+		if diff == "" {
+			first := rs[0].answers(t, probes)
+			for _, r := range rs[1:] {
+				if got := r.answers(t, probes); strings.Join(got, "|") != strings.Join(first, "|") {
+					diff = fmt.Sprintf("replica %s answers %v, replica %s %v", r.proc.addr, got, rs[0].proc.addr, first)
+				}
+			}
+		}
+		if diff == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(diff)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// writeThrough adds n hashes through each replica at once, each with a
+// label naming the replica and its number, and returns them with the
+// label each must answer with.
+func writeThrough(t *testing.T, rs []*replica, n int, seed uint64, round string) (probes, want []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(rs))
+	for i, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(seed, uint64(i)))
+			for k := range n {
+				hex := randomPDQ(rnd)
+				label := fmt.Sprintf("%s-%d-%d", round, i, k)
+				_, err := r.bank.CreateEntry(context.Background(), &pb.CreateEntryRequest{Parent: "banks/shared", Entry: &pb.Entry{
+					Labels: map[string]string{"item": label},
+					Media:  &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: ptr(int32(90))}}}}})
+				if err != nil {
+					errs <- fmt.Errorf("adding through replica %d: %w", i, err)
+					return
+				}
+				mu.Lock()
+				probes, want = append(probes, hex), append(want, "item:"+label+"]")
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return probes, want
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestClusterReplicas: three etcd members and three replicas on loopback
+// (issue 16, acceptance 2). Writes through different replicas at once
+// converge to the same answers on all three; a replica killed and
+// restarted catches up; with one etcd member killed the service goes on;
+// a replica stopped while the store's history is compacted rebuilds from
+// a snapshot and ends consistent.
+func TestClusterReplicas(t *testing.T) {
+	bin := buildBinary(t)
+	c := startEtcdCluster(t, 3)
+	rs := []*replica{startReplica(t, bin, c), startReplica(t, bin, c), startReplica(t, bin, c)}
+	for _, r := range rs {
+		r.waitServing(t)
+	}
+	if _, err := rs[0].bank.CreateBank(context.Background(), &pb.CreateBankRequest{BankId: "shared"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Concurrent writes through every replica.
+	probes, want := writeThrough(t, rs, 20, 1, "a")
+	converge(t, rs, probes, want)
+
+	// A replica killed (SIGKILL) while writes go on, then restarted: it
+	// builds from a snapshot, catches up, and reports SERVING.
+	rs[2].proc.cmd.Process.Kill()
+	<-rs[2].proc.done
+	p, w := writeThrough(t, rs[:2], 15, 2, "b")
+	probes, want = append(probes, p...), append(want, w...)
+	rs[2] = startReplica(t, bin, c)
+	rs[2].waitServing(t)
+	converge(t, rs, probes, want)
+
+	// One etcd member killed: every replica goes on taking writes and
+	// answering matches.
+	c.members[1].Close()
+	c.members[1] = nil
+	p, w = writeThrough(t, rs, 10, 3, "c")
+	probes, want = append(probes, p...), append(want, w...)
+	converge(t, rs, probes, want)
+
+	// A lagging replica (stopped) misses writes that the store's history
+	// compaction then discards: once it runs again its feed is gone, and
+	// it rebuilds from a snapshot.
+	if err := rs[1].proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	p, w = writeThrough(t, []*replica{rs[0], rs[2]}, 15, 4, "d")
+	probes, want = append(probes, p...), append(want, w...)
+	compactStore(t, c)
+	if err := rs[1].proc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, rs, probes, want)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(rs[1].proc.logs.String(), "rebuilding from a snapshot") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lagging replica did not rebuild from a snapshot:\n%s", rs[1].proc.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// compactStore compacts the replicas' store up to its current revision,
+// etcd's history with it, as an operator's compaction would.
+func compactStore(t *testing.T, c *etcdCluster) {
+	t.Helper()
+	var eps []string
+	for i, e := range c.members {
+		if e != nil {
+			eps = append(eps, "http://"+c.clients[i])
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: eps, Prefix: "cluster/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	revs, err := st.Revisions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Compact(ctx, revs.Current); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("compacted the store through revision %d", revs.Current)
+}
