@@ -337,6 +337,9 @@ func TestSyncKilled(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The cursor may have been at A's revision before this process ran:
+	// a SIGTERM before it handles signals would kill it.
+	p.waitFor(t, "caught up")
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-p.done; err != nil {
 		t.Errorf("sync after SIGTERM: %v\n%s", err, p.stderr)
