@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
@@ -28,7 +32,7 @@ type etcdCluster struct {
 }
 
 // loopbackPort returns a loopback port free when asked.
-func loopbackPort(t *testing.T) int {
+func loopbackPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +44,7 @@ func loopbackPort(t *testing.T) int {
 
 // startEtcdCluster starts n members and waits until they serve. Members
 // skip fsync: the test is about replicas and members failing, not disks.
-func startEtcdCluster(t *testing.T, n int) *etcdCluster {
+func startEtcdCluster(t testing.TB, n int) *etcdCluster {
 	t.Helper()
 	c := &etcdCluster{}
 	var peers []string
@@ -108,14 +112,14 @@ type replica struct {
 	health healthpb.HealthClient
 }
 
-func startReplica(t *testing.T, bin string, c *etcdCluster) *replica {
+func startReplica(t testing.TB, bin string, c *etcdCluster) *replica {
 	t.Helper()
 	s := startSyncServer(t, bin, "", "--store", c.url(), "--etcd-prefix", "cluster/")
 	return &replica{syncServer: s, health: healthpb.NewHealthClient(s.conn)}
 }
 
 // waitServing waits until the replica reports SERVING on gRPC health.
-func (r *replica) waitServing(t *testing.T) {
+func (r *replica) waitServing(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -302,4 +306,66 @@ func compactStore(t *testing.T, c *etcdCluster) {
 		t.Fatal(err)
 	}
 	t.Logf("compacted the store through revision %d", revs.Current)
+}
+
+// TestClusterScript: scripts/cluster up starts three etcd members
+// (Debian's etcd-server) and three replicas; an add through one replica
+// matches on another; down stops them all.
+func TestClusterScript(t *testing.T) {
+	if _, err := exec.LookPath("etcd"); err != nil {
+		t.Fatal("scripts/cluster needs etcd: run 'apt-get install -y etcd-server' as root (scripts/test does, as root)")
+	}
+	dir := t.TempDir()
+	base := 30000 + rand.IntN(300)*100
+	run := func(args ...string) ([]byte, error) {
+		cmd := exec.Command("../../scripts/cluster", args...)
+		cmd.Env = append(os.Environ(), "CLUSTER_DIR="+dir, fmt.Sprintf("CLUSTER_PORT=%d", base))
+		return cmd.CombinedOutput()
+	}
+	script := func(args ...string) string {
+		out, err := run(args...)
+		if err != nil {
+			t.Fatalf("scripts/cluster %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { run("down") })
+	out := script("up")
+	dial := func(i int) *syncServer {
+		addr := fmt.Sprintf("127.0.0.1:%d", base+20+i)
+		if !strings.Contains(out, addr) {
+			t.Fatalf("up did not print replica %s:\n%s", addr, out)
+		}
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return &syncServer{conn: conn, bank: pb.NewBankServiceClient(conn), mc: pb.NewMatchServiceClient(conn)}
+	}
+	a, b := dial(1), dial(3)
+	ctx := context.Background()
+	if _, err := a.bank.CreateBank(ctx, &pb.CreateBankRequest{BankId: "shared"}); err != nil {
+		t.Fatal(err)
+	}
+	hex := randomPDQ(rand.New(rand.NewPCG(1, 1)))
+	if _, err := a.bank.CreateEntry(ctx, &pb.CreateEntryRequest{Parent: "banks/shared", Entry: &pb.Entry{
+		Labels: map[string]string{"item": "one"},
+		Media:  &pb.MediaHashes{Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: ptr(int32(90))}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(matchLabels(t, b, "shared", hex), "item:one]") {
+		if time.Now().After(deadline) {
+			t.Fatal("replica 3 did not match the add through replica 1 within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := script("status"); strings.Count(st, ": running") != 6 {
+		t.Errorf("status:\n%s", st)
+	}
+	script("down", "--purge")
+	if _, err := os.Stat(dir + "/m1"); !os.IsNotExist(err) {
+		t.Errorf("down --purge left the members' data: %v", err)
+	}
 }

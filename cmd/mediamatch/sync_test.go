@@ -32,7 +32,7 @@ type syncServer struct {
 	mc   pb.MatchServiceClient
 }
 
-func startSyncServer(t *testing.T, bin, db string, args ...string) *syncServer {
+func startSyncServer(t testing.TB, bin, db string, args ...string) *syncServer {
 	t.Helper()
 	p := startServeArgs(t, bin, db, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
 	conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -190,7 +190,7 @@ func converged(t *testing.T, a, b *syncServer, source string, probes []string) {
 
 // matchLabels matches a hash in a bank and describes the answer by what
 // does not depend on the server: each match's labels and score.
-func matchLabels(t *testing.T, s *syncServer, bank, hex string) string {
+func matchLabels(t testing.TB, s *syncServer, bank, hex string) string {
 	t.Helper()
 	res, err := s.mc.Match(context.Background(), &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{
 		Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: proto.Int32(90)}}}}, Options: &pb.MatchOptions{Banks: []string{"banks/" + bank}}})
