@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+)
+
+// BenchmarkClusterFreshness: three embedded etcd members and three
+// replicas (serve processes) on loopback, as in TestClusterReplicas. Each
+// iteration adds a hash through one replica (in turn) and measures the
+// time from the acknowledged add until both other replicas match it,
+// while loaders match random hashes against every replica. Reported: the
+// p50 and p99 of that time over the iterations, and the loaders' matches
+// a second. Every process shares this machine's cores.
+//
+//	go test -run '^$' -bench BenchmarkClusterFreshness -benchtime 300x -count 3 ./cmd/mediamatch/
+func BenchmarkClusterFreshness(b *testing.B) {
+	bin := buildBinary(b)
+	c := startEtcdCluster(b, 3)
+	rs := []*replica{startReplica(b, bin, c), startReplica(b, bin, c), startReplica(b, bin, c)}
+	for _, r := range rs {
+		r.waitServing(b)
+	}
+	ctx := context.Background()
+	if _, err := rs[0].bank.CreateBank(ctx, &pb.CreateBankRequest{BankId: "shared"}); err != nil {
+		b.Fatal(err)
+	}
+	// A bank that is not empty: 2,000 entries.
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 2000 {
+		if _, err := addHash(ctx, rs[0].bank, "banks/shared", randomPDQ(r)); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var loaded atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 6 { // two loaders per replica
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lr := rand.New(rand.NewPCG(uint64(i), 99))
+			mc := rs[i%len(rs)].mc
+			for loadCtx.Err() == nil {
+				_, err := mc.Match(loadCtx, &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{
+					Hashes: []*pb.Hash{{Type: "pdq", Hex: randomPDQ(lr), Quality: proto.Int32(90)}}}},
+					Options: &pb.MatchOptions{Banks: []string{"banks/shared"}}})
+				if err == nil {
+					loaded.Add(1)
+				}
+			}
+		}()
+	}
+
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	loaded.Store(0)
+	for i := range b.N {
+		w := rs[i%len(rs)]
+		hex := randomPDQ(r)
+		if _, err := addHash(ctx, w.bank, "banks/shared", hex); err != nil {
+			b.Fatal(err)
+		}
+		acked := time.Now()
+		for _, o := range rs {
+			if o == w {
+				continue
+			}
+			for {
+				res, err := o.mc.Match(ctx, &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{
+					Hashes: []*pb.Hash{{Type: "pdq", Hex: hex, Quality: proto.Int32(90)}}}},
+					Options: &pb.MatchOptions{Banks: []string{"banks/shared"}}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.GetResult().GetMatches()) > 0 {
+					break
+				}
+				if time.Since(acked) > 30*time.Second {
+					b.Fatalf("replica %s did not match an add through %s within 30 s", o.proc.addr, w.proc.addr)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		lat = append(lat, time.Since(acked))
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	stopLoad()
+	wg.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(loaded.Load())/elapsed.Seconds(), "load-matches/s")
+	b.ReportMetric(0, "ns/op")
+}
