@@ -369,3 +369,39 @@ func TestClusterScript(t *testing.T) {
 		t.Errorf("down --purge left the members' data: %v", err)
 	}
 }
+
+// TestClusterRetention: a replica on etcd with --log-retention compacts
+// the store's change log to the newest records, and goes on matching
+// what the compacted records added.
+func TestClusterRetention(t *testing.T) {
+	bin := buildBinary(t)
+	c := startEtcdCluster(t, 1)
+	s := startSyncServer(t, bin, "", "--store", c.url(), "--etcd-prefix", "cluster/", "--log-retention", "5", "--compact-interval", "50ms")
+	r := &replica{syncServer: s, health: healthpb.NewHealthClient(s.conn)}
+	r.waitServing(t)
+	if _, err := r.bank.CreateBank(context.Background(), &pb.CreateBankRequest{BankId: "shared"}); err != nil {
+		t.Fatal(err)
+	}
+	probes, want := writeThrough(t, []*replica{r}, 20, 5, "r")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: []string{"http://" + c.clients[0]}, Prefix: "cluster/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for {
+		revs, err := st.Revisions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if revs.Current == 21 && revs.Compacted == 16 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("revisions %+v: want current 21 compacted through 16 (5 kept)", revs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	converge(t, []*replica{r}, probes, want)
+}

@@ -34,12 +34,16 @@ const (
 	// defaultGrace lets in-flight matches (milliseconds) and uploads
 	// (seconds) finish on shutdown.
 	defaultGrace = 15 * time.Second
+	// defaultCompactInterval: a store on etcd trimmed once a minute holds
+	// at most a minute's changes beyond --log-retention.
+	defaultCompactInterval = time.Minute
 )
 
 func runServe(e *env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	stores := addStoreFlags(fs, defaultDB, "bbolt file holding banks, entries and the change log (created if missing)")
 	retention := fs.Uint64("log-retention", 0, "keep this many of the newest change records and compact older ones; 0 keeps the whole log (the audit trail)")
+	compactEvery := fs.Duration("compact-interval", defaultCompactInterval, "with --store and --log-retention: how often this replica compacts the store's change log (a bbolt file is compacted as it is written)")
 	listen := fs.String("listen", defaultListen, "address for the gRPC API")
 	metricsListen := fs.String("metrics-listen", defaultMetricsListen, "address for Prometheus metrics at /metrics; empty to disable")
 	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without TLS and tokens (anyone who reaches the port may then do anything until a token exists)")
@@ -96,7 +100,7 @@ func runServe(e *env, args []string) int {
 	defer stop()
 	err = serve(ctx, log, serveConfig{
 		stores: stores, listen: *listen, metricsListen: *metricsListen, pprof: *pprofOn, grace: *grace, insecure: *insecure, loopback: loopback,
-		store: bolt.Options{LogRetention: *retention},
+		store: bolt.Options{LogRetention: *retention}, retention: *retention, compactEvery: *compactEvery,
 		index: index.Options{Structures: st, Logger: log},
 		server: server.Options{Media: *mediaOpts, Rules: &rules, MaxDecodeMemory: *decodeMemory,
 			MaxUploadBytes: *uploadBytes, StreamIdleTimeout: *idle, UploadTimeout: *uploadTimeout,
@@ -196,8 +200,12 @@ type serveConfig struct {
 	// insecure and loopback: --insecure given; --listen on loopback.
 	insecure, loopback bool
 	store              bolt.Options
-	index              index.Options
-	server             server.Options
+	// retention and compactEvery: --log-retention and --compact-interval,
+	// which a store on etcd needs a compactor for.
+	retention    uint64
+	compactEvery time.Duration
+	index        index.Options
+	server       server.Options
 }
 
 // openState opens the store and builds the index over it.
@@ -278,6 +286,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 		}
 		return err
 	}
+	if cfg.stores.onEtcd() && cfg.retention > 0 {
+		go compactLoop(ctx, log, st, cfg.retention, cfg.compactEvery)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.GRPC().Serve(lis) }()
 	log.Info("serving", "addr", lis.Addr().String())
@@ -293,6 +304,31 @@ func serve(ctx context.Context, log *slog.Logger, cfg serveConfig) error {
 		metricsSrv.Close()
 	}
 	return nil
+}
+
+// compactLoop keeps the newest retention change records of a store on
+// etcd and compacts older ones, every interval until ctx ends. Every
+// replica may run it: a compaction another has done already is a no-op.
+func compactLoop(ctx context.Context, log *slog.Logger, st store.Store, retention uint64, every time.Duration) {
+	t := time.NewTicker(max(every, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		revs, err := st.Revisions(ctx)
+		if err != nil || uint64(revs.Current) <= retention || uint64(revs.Current)-retention <= uint64(revs.Compacted) {
+			continue
+		}
+		through := revs.Current - store.Revision(retention)
+		if err := st.Compact(ctx, through); err != nil && ctx.Err() == nil {
+			log.Warn("compacting the change log", "through", uint64(through), "error", err.Error())
+			continue
+		}
+		log.Debug("compacted the change log", "through", uint64(through))
+	}
 }
 
 // parseStructures reads --index: comma-separated type=structure pairs.
