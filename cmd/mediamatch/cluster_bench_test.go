@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -11,7 +13,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mediamatch/mediamatch/hashing"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
+	"github.com/mediamatch/mediamatch/store"
+	"github.com/mediamatch/mediamatch/store/etcd"
+	"github.com/mediamatch/mediamatch/store/storetest"
 )
 
 // BenchmarkClusterFreshness: three embedded etcd members and three
@@ -103,5 +109,83 @@ func BenchmarkClusterFreshness(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(loaded.Load())/elapsed.Seconds(), "load-matches/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+var clusterEntries = flag.Int("cluster-entries", 100_000, "entries BenchmarkClusterScale loads into etcd before it starts replicas")
+
+// BenchmarkClusterScale: one embedded etcd member holding
+// -cluster-entries PDQ entries (loaded in commits of 1,000, not timed),
+// then three replicas started one after another: the time each takes from
+// its process start to SERVING (its catch-up: connecting, reading the
+// snapshot, building the index), and the matches a second that 16 clients
+// get from 1, 2 and 3 replicas (round robin, 5 s each). Every process
+// shares this machine's two cores, so more replicas add no cores.
+//
+//	go test -run '^$' -bench BenchmarkClusterScale -benchtime 1x -count 3 -cluster-entries 1000000 -timeout 2h ./cmd/mediamatch/
+func BenchmarkClusterScale(b *testing.B) {
+	bin := buildBinary(b)
+	c := startEtcdCluster(b, 1)
+	ctx := context.Background()
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: []string{"http://" + c.clients[0]}, Prefix: "cluster/"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Commit(ctx, "bench", store.CreateBank(store.Bank{Name: "shared"})); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	var probes []string
+	for done := 0; done < *clusterEntries; {
+		var ops []store.Op
+		for ; len(ops) < 1000 && done < *clusterEntries; done++ {
+			h := storetest.RandomHash(r, hashing.PDQ)
+			if len(probes) < 1000 {
+				probes = append(probes, fmt.Sprintf("%x", h.Bytes))
+			}
+			ops = append(ops, store.AddEntry(&store.Entry{Bank: "shared", Kind: store.KindImage, Hashes: []hashing.Hash{h}}))
+		}
+		if _, err := st.Commit(ctx, "bench", ops...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		var rs []*replica
+		for i := range 3 {
+			start := time.Now()
+			rp := startReplica(b, bin, c)
+			rp.waitServingWithin(b, 30*time.Minute)
+			b.ReportMetric(time.Since(start).Seconds(), fmt.Sprintf("catchup-%d-s", i+1))
+			rs = append(rs, rp)
+		}
+		for k := 1; k <= 3; k++ {
+			var n atomic.Int64
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			var wg sync.WaitGroup
+			for g := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := g; lctx.Err() == nil; i++ {
+						_, err := rs[i%k].mc.Match(lctx, &pb.MatchRequest{Query: &pb.MatchRequest_Hashes{Hashes: &pb.MediaHashes{
+							Hashes: []*pb.Hash{{Type: "pdq", Hex: probes[i%len(probes)], Quality: proto.Int32(90)}}}},
+							Options: &pb.MatchOptions{Banks: []string{"banks/shared"}}})
+						if err == nil {
+							n.Add(1)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			cancel()
+			b.ReportMetric(float64(n.Load())/5, fmt.Sprintf("qps-%d", k))
+		}
+		for _, rp := range rs {
+			rp.proc.cmd.Process.Kill()
+			<-rp.proc.done
+		}
+	}
 	b.ReportMetric(0, "ns/op")
 }

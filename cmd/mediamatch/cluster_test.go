@@ -121,14 +121,19 @@ func startReplica(t testing.TB, bin string, c *etcdCluster) *replica {
 // waitServing waits until the replica reports SERVING on gRPC health.
 func (r *replica) waitServing(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	r.waitServingWithin(t, time.Minute)
+}
+
+func (r *replica) waitServingWithin(t testing.TB, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		resp, err := r.health.Check(context.Background(), &healthpb.HealthCheckRequest{})
 		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replica %s not SERVING after 60 s (%v, %v):\n%s", r.proc.addr, resp.GetStatus(), err, r.proc.logs)
+			t.Fatalf("replica %s not SERVING after %v (%v, %v):\n%s", r.proc.addr, d, resp.GetStatus(), err, r.proc.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -65,7 +65,7 @@ const (
 
 func commands() []command {
 	return []command{
-		{"serve", "run the matcher's gRPC server on an embedded bbolt file", runServe},
+		{"serve", "run the matcher's gRPC server on an embedded bbolt file, or as a replica of a store on etcd (--store etcd://...)", runServe},
 		{"hash", "hash images locally and print one JSON line per file", runHash},
 		{"bank", "create, list, show, change or delete banks: bank create|list|get|update|delete [NAME]", runBank},
 		{"add", "add files to a bank: add --bank B [--label k=v]... FILE...", runAdd},
@@ -75,7 +75,7 @@ func commands() []command {
 		{"update", "change an entry's labels or note: update ID [--label k=v]... [--note N]", runUpdate},
 		{"remove", "remove entries: remove ID...", runEntry("remove")},
 		{"log", "print the change log: log [--since REV] [--bank B]", runLog},
-		{"token", "manage API tokens: token create|list|revoke (through the server, or --db FILE offline)", runToken},
+		{"token", "manage API tokens: token create|list|revoke (through the server, or directly on --db FILE or --store etcd://...)", runToken},
 		{"audit", "print the audit log: token changes and refused calls (admin)", runAudit},
 		{"check", "check a store file offline: check [--db FILE]", runCheck},
 		{"backup", "copy the whole store, hot through the server (admin) or offline: backup [--db FILE] OUT", runBackup},

@@ -88,7 +88,7 @@ func startServeArgs(t testing.TB, bin, db string, args ...string) *serverProcess
 	case p.addr = <-addr:
 	case err := <-p.done:
 		t.Fatalf("serve exited early: %v\n%s", err, p.logs)
-	case <-time.After(60 * time.Second):
+	case <-time.After(10 * time.Minute): // a replica of a large store builds its index first
 		t.Fatalf("serve did not start:\n%s", p.logs)
 	}
 	return p

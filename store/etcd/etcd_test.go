@@ -106,7 +106,7 @@ func testOptions(prefix string) Options {
 
 func newPrefix() string { return fmt.Sprintf("test/%d/", prefixes.Add(1)) }
 
-func openT(t *testing.T, opts Options) *Store {
+func openT(t testing.TB, opts Options) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
