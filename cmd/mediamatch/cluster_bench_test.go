@@ -122,7 +122,7 @@ var clusterEntries = flag.Int("cluster-entries", 100_000, "entries BenchmarkClus
 // get from 1, 2 and 3 replicas (round robin, 5 s each). Every process
 // shares this machine's two cores, so more replicas add no cores.
 //
-//	go test -run '^$' -bench BenchmarkClusterScale -benchtime 1x -count 3 -cluster-entries 1000000 -timeout 2h ./cmd/mediamatch/
+//	go test ./cmd/mediamatch/ -run '^$' -bench BenchmarkClusterScale -benchtime 1x -count 3 -timeout 2h -cluster-entries 1000000
 func BenchmarkClusterScale(b *testing.B) {
 	bin := buildBinary(b)
 	c := startEtcdCluster(b, 1)

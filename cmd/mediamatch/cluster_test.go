@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -409,4 +411,105 @@ func TestClusterRetention(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	converge(t, []*replica{r}, probes, want)
+}
+
+// TestEtcdTLSAuth: a store on an etcd member that serves TLS, requires
+// client certificates and has authentication on, reached with --etcd-ca,
+// --etcd-cert, --etcd-key and --etcd-user (the password from the
+// environment): token create works on it directly and a replica serves;
+// without the password, with a wrong one, or without the CA, the command
+// fails saying why.
+func TestEtcdTLSAuth(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	ca := newPKI(t, dir, "ca")
+	srvCert, srvKey := ca.issue(t, "etcd", "etcd.test", true)
+	cliCert, cliKey := ca.issue(t, "client", "mediamatch", false)
+	caFile := filepath.Join(dir, "ca.pem")
+
+	cfg := embed.NewConfig()
+	cfg.Name, cfg.Dir = "tls", filepath.Join(dir, "member")
+	cu := url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", loopbackPort(t))}
+	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", loopbackPort(t))}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.ClientTLSInfo = transport.TLSInfo{CertFile: srvCert, KeyFile: srvKey, TrustedCAFile: caFile, ClientCertAuth: true}
+	cfg.UnsafeNoFsync, cfg.LogLevel, cfg.LogOutputs = true, "error", []string{"stderr"}
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(60 * time.Second):
+		t.Fatal("etcd not ready")
+	}
+
+	// Authentication on: root, and a user with read and write on the
+	// store's prefix only.
+	tlsCfg, err := (&storeFlags{ca: &caFile, cert: &cliCert, key: &cliKey}).etcdTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := clientv3.New(clientv3.Config{Endpoints: []string{cu.String()}, TLS: tlsCfg, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, step := range []func() error{
+		func() error { _, err := admin.UserAdd(ctx, "root", "root-secret"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := admin.RoleAdd(ctx, "mm"); return err },
+		func() error {
+			_, err := admin.RoleGrantPermission(ctx, "mm", "cluster/", clientv3.GetPrefixRangeEnd("cluster/"), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := admin.UserAdd(ctx, "mm", "mm-secret"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "mm", "mm"); return err },
+		func() error { _, err := admin.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	storeArgs := []string{"--store", "etcd://" + cu.Host, "--etcd-prefix", "cluster/", "--etcd-ca", caFile, "--etcd-cert", cliCert, "--etcd-key", cliKey, "--etcd-user", "mm"}
+	token := func(password string, extra ...string) (int, string) {
+		env := map[string]string{}
+		if password != "" {
+			env[etcdPasswordEnv] = password
+		}
+		code, out, stderr := runCLI(t, nil, env, append(append([]string{"token", "create", "--name", "admin", "--role", "admin"}, storeArgs...), extra...)...)
+		return code, out + stderr
+	}
+	if code, out := token(""); code == exitOK || !strings.Contains(out, etcdPasswordEnv) {
+		t.Errorf("without the password: exit %d, %s", code, out)
+	}
+	if code, out := token("wrong"); code == exitOK || !strings.Contains(out, "authentication failed") {
+		t.Errorf("with a wrong password: exit %d, %s", code, out)
+	}
+	if code, out := token("mm-secret"); code != exitOK || !strings.Contains(out, `"token"`) {
+		t.Fatalf("token create on etcd: exit %d, %s", code, out)
+	}
+	// The CA left out: the client cannot verify the member.
+	noCA := []string{"--store", "etcd://" + cu.Host, "--etcd-prefix", "cluster/", "--etcd-user", "mm"}
+	if code, out, stderr := runCLI(t, nil, map[string]string{etcdPasswordEnv: "mm-secret"}, append([]string{"token", "list"}, noCA...)...); code == exitOK {
+		t.Errorf("without --etcd-ca: exit 0, %s", out)
+	} else if !strings.Contains(stderr, "etcd") {
+		t.Errorf("without --etcd-ca the error does not name etcd: %s", stderr)
+	}
+
+	// A replica on it (its password from its environment): serving, and
+	// the token created above is in the store it serves.
+	t.Setenv(etcdPasswordEnv, "mm-secret")
+	s := startSyncServer(t, bin, "", storeArgs...)
+	(&replica{syncServer: s, health: healthpb.NewHealthClient(s.conn)}).waitServing(t)
+	code, out, stderr := runCLI(t, nil, map[string]string{etcdPasswordEnv: "mm-secret"}, append([]string{"token", "list"}, storeArgs...)...)
+	if code != exitOK || !strings.Contains(out, `"name":"admin"`) {
+		t.Errorf("token list on etcd: exit %d, %s %s", code, out, stderr)
+	}
 }

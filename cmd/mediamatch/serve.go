@@ -42,6 +42,7 @@ const (
 func runServe(e *env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	stores := addStoreFlags(fs, defaultDB, "bbolt file holding banks, entries and the change log (created if missing)")
+	stores.getenv = e.getenv
 	retention := fs.Uint64("log-retention", 0, "keep this many of the newest change records and compact older ones; 0 keeps the whole log (the audit trail)")
 	compactEvery := fs.Duration("compact-interval", defaultCompactInterval, "with --store and --log-retention: how often this replica compacts the store's change log (a bbolt file is compacted as it is written)")
 	listen := fs.String("listen", defaultListen, "address for the gRPC API")

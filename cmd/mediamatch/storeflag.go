@@ -25,6 +25,8 @@ const etcdPasswordEnv = "MEDIAMATCH_ETCD_PASSWORD"
 // default), or an etcd cluster with --store etcd://HOST:PORT[,HOST:PORT].
 type storeFlags struct {
 	db, url, prefix, ca, cert, key, user *string
+	// getenv reads etcdPasswordEnv; default os.Getenv.
+	getenv func(string) string
 }
 
 // addStoreFlags declares the store flags; dbDefault is --db's default.
@@ -74,7 +76,11 @@ func (f *storeFlags) etcdOptions(log *slog.Logger) (etcd.Options, error) {
 	}
 	opts := etcd.Options{Endpoints: endpoints, Prefix: *f.prefix, TLS: tlsConfig, Logger: log}
 	if *f.user != "" {
-		opts.Username, opts.Password = *f.user, os.Getenv(etcdPasswordEnv)
+		getenv := f.getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		opts.Username, opts.Password = *f.user, getenv(etcdPasswordEnv)
 		if opts.Password == "" {
 			return etcd.Options{}, fmt.Errorf("--etcd-user %s: set its password in %s", *f.user, etcdPasswordEnv)
 		}

@@ -102,6 +102,7 @@ func runToken(e *env, args []string) int {
 	var cf clientFlags
 	cf.register(fs)
 	stores := addStoreFlags(fs, "", "work on this store file directly, while no server runs on it, instead of through --server")
+	stores.getenv = e.getenv
 	name := fs.String("name", "", "create: the token's name, recorded as the actor of everything done with it")
 	role := fs.String("role", "", "create: matcher, curator, partner or admin")
 	var banks listFlag
