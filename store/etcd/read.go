@@ -124,6 +124,45 @@ func (rd *reader) scan(ctx context.Context, from, end string, keysOnly bool, fn 
 	}
 }
 
+// maxWindow bounds the ids one read of scanIDs spans.
+const maxWindow = 16 * pageKeys
+
+// scanIDs calls fn, in order, for the keys prefix+%016x of the ids in
+// (after, last], until fn returns false. It reads them a window of ids at
+// a time rather than as pages of one range to the family's end: etcd
+// counts every key from a range's start to its end on each read, so
+// pages of one range over a family of n keys cost n*n/pageKeys (a
+// replica's snapshot of a million entries took minutes). A window widens
+// while it finds few keys, up to maxWindow ids, and narrows when it finds
+// more than a page.
+func (rd *reader) scanIDs(ctx context.Context, prefix string, after, last uint64, keysOnly bool, fn func(*mvccpb.KeyValue) (bool, error)) error {
+	w := uint64(pageKeys)
+	for lo := after + 1; lo > after && lo <= last; {
+		hi := lo + w // exclusive
+		if hi > last || hi < lo {
+			hi = last + 1
+		}
+		n, stopped := 0, false
+		err := rd.scan(ctx, fmt.Sprintf("%s%016x", prefix, lo), fmt.Sprintf("%s%016x", prefix, hi), keysOnly, func(kv *mvccpb.KeyValue) (bool, error) {
+			n++
+			ok, err := fn(kv)
+			stopped = !ok || err != nil
+			return ok, err
+		})
+		if err != nil || stopped || hi == last+1 {
+			return err
+		}
+		switch {
+		case n < pageKeys/2 && w < maxWindow:
+			w *= 2
+		case n > pageKeys && w > pageKeys:
+			w /= 2
+		}
+		lo = hi
+	}
+	return nil
+}
+
 // idOf parses the hex id ending a key.
 func idOf(key []byte, prefix string) (uint64, error) {
 	s := strings.TrimPrefix(string(key), prefix)
@@ -378,12 +417,9 @@ func (rd *reader) listEntries(ctx context.Context, q store.EntryQuery, fn func(*
 	}
 	var err error
 	if banks == nil {
-		from, end := rd.s.family("entries")
-		if q.After > 0 {
-			from = rd.s.entryKey(q.After) + "\x00"
-		}
-		err = rd.scan(ctx, from, end, true, func(kv *mvccpb.KeyValue) (bool, error) {
-			id, err := idOf(kv.Key, from[:len(rd.s.p)+len("entries/")])
+		prefix, _ := rd.s.family("entries")
+		err = rd.scanIDs(ctx, prefix, q.After, rd.h.lastID, true, func(kv *mvccpb.KeyValue) (bool, error) {
+			id, err := idOf(kv.Key, prefix)
 			if err != nil {
 				return false, err
 			}
@@ -403,38 +439,35 @@ func (rd *reader) listEntries(ctx context.Context, q store.EntryQuery, fn func(*
 func (rd *reader) members(ctx context.Context, banks []string, after uint64, fn func(uint64) (bool, error)) error {
 	type cursor struct {
 		prefix string
-		from   string
+		after  uint64 // the last id read
 		ids    []uint64
 		done   bool
 	}
 	cs := make([]*cursor, len(banks))
 	for i, b := range banks {
-		p := rd.s.memberPrefix(b)
-		cs[i] = &cursor{prefix: p, from: p}
-		if after > 0 {
-			cs[i].from = rd.s.memberKey(b, after) + "\x00"
-		}
+		cs[i] = &cursor{prefix: rd.s.memberPrefix(b), after: after}
 	}
+	// fill reads a cursor's next ids, a page or so (scanIDs reads by
+	// windows: see there why).
 	fill := func(c *cursor) error {
 		if len(c.ids) > 0 || c.done {
 			return nil
 		}
-		resp, err := rd.s.cli.Get(ctx, c.from, clientv3.WithRev(rd.rev), clientv3.WithRange(clientv3.GetPrefixRangeEnd(c.prefix)),
-			clientv3.WithLimit(pageKeys), clientv3.WithKeysOnly())
-		if err != nil {
-			return rd.s.closedErr(etcdErr(err))
-		}
-		for _, kv := range resp.Kvs {
+		err := rd.scanIDs(ctx, c.prefix, c.after, rd.h.lastID, true, func(kv *mvccpb.KeyValue) (bool, error) {
 			id, err := idOf(kv.Key, c.prefix)
 			if err != nil {
-				return err
+				return false, err
 			}
 			c.ids = append(c.ids, id)
+			return len(c.ids) < pageKeys, nil
+		})
+		if err != nil {
+			return err
 		}
-		if !resp.More || len(resp.Kvs) == 0 {
+		if len(c.ids) == 0 {
 			c.done = true
 		} else {
-			c.from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+			c.after = c.ids[len(c.ids)-1]
 		}
 		return nil
 	}
@@ -491,7 +524,8 @@ func (rd *reader) changes(ctx context.Context, after store.Revision, view store.
 		return nil
 	}
 	next := uint64(after) + 1
-	err := rd.scan(ctx, rd.s.changeKey(next), rd.s.changeKey(rd.h.rev+1), false, func(kv *mvccpb.KeyValue) (bool, error) {
+	changes, _ := rd.s.family("changes")
+	err := rd.scanIDs(ctx, changes, next-1, rd.h.rev, false, func(kv *mvccpb.KeyValue) (bool, error) {
 		c, err := rd.s.decodeChange(kv)
 		if err != nil {
 			return false, err
