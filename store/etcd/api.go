@@ -104,8 +104,8 @@ func (s *Store) ListAudit(ctx context.Context, after uint64, limit int) ([]store
 		if limit <= 0 {
 			return nil
 		}
-		_, end := s.family("audit")
-		return rd.scan(ctx, s.auditKey(after+1), end, false, func(kv *mvccpb.KeyValue) (bool, error) {
+		prefix, _ := s.family("audit")
+		return rd.scanIDs(ctx, prefix, after, rd.h.auditSeq, false, func(kv *mvccpb.KeyValue) (bool, error) {
 			a, err := s.decodeAudit(kv)
 			out = append(out, a)
 			return err == nil && len(out) < limit, err
