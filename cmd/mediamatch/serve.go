@@ -51,7 +51,7 @@ func runServe(e *env, args []string) int {
 	tlsCert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	clientCA := fs.String("client-ca", "", "verify TLS client certificates against the CA certificates of this PEM file; a verified certificate authenticates as the token bound to its subject common name (token create --cert-subject)")
-	structures := fs.String("index", "", "search structure per hash type, e.g. pdq=mih,phash=linear (linear, bktree, mih); default: the fastest measured")
+	structures := fs.String("index", "", "search structure per hash type, e.g. pdq=mih,phash=linear (linear, bktree, mih; halves for keypoints); default: the fastest measured")
 	grace := fs.Duration("shutdown-grace", defaultGrace, "how long calls in flight may run after SIGINT/SIGTERM")
 	auditFlush := fs.Duration("audit-flush", server.DefaultDenialFlushInterval, "how often refused calls, summed up per caller, method and reason, are written to the audit log")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug logs every call)")
