@@ -50,9 +50,14 @@ func checksum(bucket, key, payload []byte) uint32 {
 
 // Seal returns the stored value of payload under bucket and key.
 func Seal(bucket, key, payload []byte) []byte {
-	out := make([]byte, 4, 4+len(payload))
-	binary.BigEndian.PutUint32(out, checksum(bucket, key, payload))
-	return append(out, payload...)
+	return AppendSealed(make([]byte, 0, 4+len(payload)), bucket, key, payload)
+}
+
+// AppendSealed appends the stored value of payload under bucket and key
+// (Seal's) to dst.
+func AppendSealed(dst, bucket, key, payload []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, checksum(bucket, key, payload))
+	return append(dst, payload...)
 }
 
 // Open checks a stored value against its bucket and key and returns its
@@ -536,9 +541,22 @@ func DecodeBank(p []byte) (store.Bank, error) {
 
 // EncodeEntry returns the payload of an entry record, identity included.
 func EncodeEntry(e *store.Entry, identity [32]byte) []byte {
+	return EncodeEntryParts(e, identity).Payload(e)
+}
+
+// EntryParts is an entry record's payload without what the store sets when
+// it stores the entry: its id, revision and created and updated stamps. An
+// import encodes them ahead of the committer, which adds those (Payload).
+type EntryParts struct {
+	b     []byte
+	split int // where the stamps go
+}
+
+// EncodeEntryParts encodes all of an entry record but the fields Payload
+// adds; e's values of those are not read.
+func EncodeEntryParts(e *store.Entry, identity [32]byte) EntryParts {
 	var enc encoder
-	enc.b = make([]byte, 0, 256+len(e.Frames)*80+len(e.Keypoints)*48+len(e.Thumbnail.Grey))
-	enc.varint(entryID, e.ID)
+	enc.b = make([]byte, 0, 192+len(e.Frames)*80+len(e.Keypoints)*48+len(e.Thumbnail.Grey))
 	enc.string(entryBank, e.Bank)
 	enc.varint(entryKind, uint64(e.Kind))
 	enc.string(entryFormat, e.Format)
@@ -577,11 +595,7 @@ func EncodeEntry(e *store.Entry, identity [32]byte) []byte {
 			m.string(sourceURI, e.Source.URI)
 		})
 	}
-	enc.time(entryCreated, e.Created)
-	enc.string(entryCreatedBy, e.CreatedBy)
-	enc.time(entryUpdated, e.Updated)
-	enc.string(entryUpdatedBy, e.UpdatedBy)
-	enc.varint(entryRevision, uint64(e.Revision))
+	split := len(enc.b)
 	enc.bytes(entryIdentity, identity[:])
 	for _, k := range e.Keypoints {
 		enc.message(entryKeypoints, func(m *encoder) {
@@ -621,7 +635,22 @@ func EncodeEntry(e *store.Entry, identity [32]byte) []byte {
 			m.bytes(thumbnailGrey, t.Grey)
 		})
 	}
-	return enc.b
+	return EntryParts{b: enc.b, split: split}
+}
+
+// Payload returns the entry record's payload, with e's id, revision and
+// created and updated stamps: the same bytes as EncodeEntry's, fields in
+// the same order.
+func (p EntryParts) Payload(e *store.Entry) []byte {
+	enc := encoder{b: make([]byte, 0, len(p.b)+48+len(e.CreatedBy)+len(e.UpdatedBy))}
+	enc.varint(entryID, e.ID)
+	enc.b = append(enc.b, p.b[:p.split]...)
+	enc.time(entryCreated, e.Created)
+	enc.string(entryCreatedBy, e.CreatedBy)
+	enc.time(entryUpdated, e.Updated)
+	enc.string(entryUpdatedBy, e.UpdatedBy)
+	enc.varint(entryRevision, uint64(e.Revision))
+	return append(enc.b, p.b[p.split:]...)
 }
 
 // DecodeEntry parses an entry record's payload, leaving out what view
