@@ -335,7 +335,24 @@ type writer struct {
 	// stageIdent, when set, takes the identity of each entry added
 	// instead of the identities bucket (an import's, see identset.go).
 	stageIdent func(identity [32]byte, id uint64) error
-	err        error
+	// members is the members bucket of the bank added to last, and
+	// membersName its name in records (membersOf).
+	members     *bolt.Bucket
+	membersBank string
+	membersName string
+	// arena is the block records are sealed into (seal).
+	arena []byte
+	err   error
+}
+
+// membersOf returns the members bucket of a bank and its name as records
+// name it; a run of adds to one bank looks it up once.
+func (w *writer) membersOf(bank string) (*bolt.Bucket, string) {
+	if w.members == nil || w.membersBank != bank {
+		w.members = w.tx.Bucket([]byte(bucketMembers)).Bucket([]byte(bank))
+		w.membersBank, w.membersName = bank, bucketMembers+"/"+bank
+	}
+	return w.members, w.membersName
 }
 
 func newWriter(tx *bolt.Tx, now time.Time) (*writer, error) {
@@ -382,8 +399,29 @@ func (w *writer) put(b *bolt.Bucket, bucket, key string, payload []byte) {
 
 func (w *writer) putBytes(b *bolt.Bucket, bucket string, key, payload []byte) {
 	if w.err == nil {
-		w.err = b.Put(key, record.Seal([]byte(bucket), key, payload))
+		w.err = b.Put(key, w.seal(bucket, key, payload))
 	}
+}
+
+// arenaBlock is the size of the blocks a writer seals records into.
+const arenaBlock = 256 << 10
+
+// seal returns payload sealed (record.Seal) in memory carved from the
+// writer's blocks: bbolt keeps the value it is given, not a copy, until the
+// transaction commits, and a writer lives for one transaction, so records
+// are never reused, only allocated many at a time (an import writes
+// millions).
+func (w *writer) seal(bucket string, key, payload []byte) []byte {
+	n := 4 + len(payload)
+	if n > arenaBlock/8 {
+		return record.Seal([]byte(bucket), key, payload)
+	}
+	if cap(w.arena)-len(w.arena) < n {
+		w.arena = make([]byte, 0, arenaBlock)
+	}
+	start := len(w.arena)
+	w.arena = record.AppendSealed(w.arena, []byte(bucket), key, payload)
+	return w.arena[start:len(w.arena):len(w.arena)]
 }
 
 // insert writes a new record and counts it in its top-level bucket.
@@ -419,7 +457,8 @@ func (w *writer) flushChange() error {
 	}
 	c := w.pending
 	w.pending = nil
-	w.insert(w.tx.Bucket([]byte(bucketChanges)), bucketChanges, bucketChanges, u64(uint64(c.Revision)), record.EncodeChange(c))
+	var key [8]byte // bbolt copies a key it keeps
+	w.insert(w.tx.Bucket([]byte(bucketChanges)), bucketChanges, bucketChanges, binary.BigEndian.AppendUint64(key[:0], uint64(c.Revision)), record.EncodeChange(c))
 	return w.err
 }
 
@@ -499,6 +538,7 @@ func (w *writer) createBank(actor string, b store.Bank) (store.OpResult, error) 
 	w.insert(banks, bucketBanks, bucketBanks, []byte(b.Name), record.EncodeBank(&b))
 	w.insert(w.tx.Bucket([]byte(bucketCounts)), bucketCounts, bucketCounts, []byte(b.Name), record.EncodeUint(0))
 	if w.err == nil {
+		w.members = nil
 		_, w.err = w.tx.Bucket([]byte(bucketMembers)).CreateBucket([]byte(b.Name))
 	}
 	return store.OpResult{Bank: &b, Changed: true}, w.err
@@ -551,6 +591,7 @@ func (w *writer) deleteBank(actor, name string, force bool) (store.OpResult, err
 		}
 	}
 	if w.err == nil {
+		w.members = nil
 		w.err = membersTop.DeleteBucket([]byte(name))
 	}
 	w.remove(w.tx.Bucket([]byte(bucketCounts)), bucketCounts, []byte(name))
@@ -634,11 +675,12 @@ func (w *writer) insertEntry(actor string, in *store.Entry, identity [32]byte) (
 		}
 		return store.OpResult{Entry: e, Existed: true}, nil
 	}
-	return w.putEntry(actor, in, identity)
+	return w.putEntry(actor, in, identity, record.EncodeEntryParts(in, identity))
 }
 
-// putEntry adds an entry the bank does not hold, with a new id.
-func (w *writer) putEntry(actor string, in *store.Entry, identity [32]byte) (store.OpResult, error) {
+// putEntry adds an entry the bank does not hold, with a new id; parts is
+// its record but for what putEntry sets (record.EncodeEntryParts of in).
+func (w *writer) putEntry(actor string, in *store.Entry, identity [32]byte, parts record.EntryParts) (store.OpResult, error) {
 	entries := w.tx.Bucket([]byte(bucketEntries))
 	id, err := entries.NextSequence()
 	if err != nil {
@@ -656,9 +698,11 @@ func (w *writer) putEntry(actor string, in *store.Entry, identity [32]byte) (sto
 	e.ID = id
 	e.Created, e.Updated, e.CreatedBy, e.UpdatedBy = w.now, w.now, actor, actor
 	e.Revision = store.Revision(w.rev)
-	key := u64(id)
-	w.insert(entries, bucketEntries, bucketEntries, key, record.EncodeEntry(&e, identity))
-	w.insert(w.tx.Bucket([]byte(bucketMembers)).Bucket([]byte(e.Bank)), bucketMembers+"/"+e.Bank, bucketMembers, key, nil)
+	var kb [8]byte // bbolt copies a key it keeps
+	key := binary.BigEndian.AppendUint64(kb[:0], id)
+	w.insert(entries, bucketEntries, bucketEntries, key, parts.Payload(&e))
+	members, name := w.membersOf(e.Bank)
+	w.insert(members, name, bucketMembers, key, nil)
 	if w.stageIdent != nil {
 		if err := w.stageIdent(identity, id); err != nil {
 			return store.OpResult{}, err

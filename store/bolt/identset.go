@@ -26,18 +26,22 @@ import (
 // A Bloom filter over every identity added answers most "has the list
 // held this item already?" questions (a list that repeats an item) in
 // memory; a maybe is settled by searching the runs. The filter is of a
-// fixed size, so memory does not grow with the list: with identSetBloom
-// bits and identSetProbes probes its false positives are about one in a
-// million items at a million staged items and one in two hundred at ten
-// million, each costing a binary search of every run.
+// fixed size, so memory does not grow with the list, and blocked: an
+// identity's probes all fall in one 64-byte block, so that asking and
+// adding cost one cache miss, not one a probe. With identSetBloom bits and
+// identSetProbes probes its false positives are about two in a million
+// items at a million staged items and one in two hundred at ten million,
+// each costing a binary search of every run.
 const (
 	// identSetRun is the number of identities held in memory (40 bytes
 	// each) before they are sorted and spilled as a run.
 	identSetRun = 128 << 10
 	// identSetBloom is the filter's size in bits (16 MiB).
 	identSetBloom = 1 << 27
-	// identSetProbes is the number of bits an identity sets.
+	// identSetProbes is the number of bits an identity sets, all in one
+	// block of identSetBlock bits.
 	identSetProbes = 4
+	identSetBlock  = 512
 	// identSetMergeBuffer bounds the read buffers of a merge, shared by
 	// its runs.
 	identSetMergeBuffer = 4 << 20
@@ -82,10 +86,13 @@ func newIdentSet(path string, run int) *identSet {
 
 func (s *identSet) probes(identity *[32]byte, fn func(bit uint64) bool) bool {
 	// Identities are SHA-256 digests: their bytes are uniform already.
-	for i := range identSetProbes {
-		if !fn(binary.LittleEndian.Uint64(identity[8*i:]) & (identSetBloom - 1)) {
+	block := binary.LittleEndian.Uint64(identity[:8]) % (identSetBloom / identSetBlock) * identSetBlock
+	in := binary.LittleEndian.Uint64(identity[8:16])
+	for range identSetProbes {
+		if !fn(block + in%identSetBlock) {
 			return false
 		}
+		in /= identSetBlock
 	}
 	return true
 }

@@ -74,6 +74,103 @@ type staged struct {
 	// idents are the identities of the entries staged, written to the
 	// identities bucket in key order after the list (identset.go).
 	idents *identSet
+	// prep reads the list ahead of the committer.
+	prep preparer
+}
+
+const (
+	// prepBatch is how many items one goroutine prepares (preparer), and
+	// prepAhead how many such batches are read ahead of the committer.
+	prepBatch = 512
+	prepAhead = 4
+)
+
+// prepared is an item of the list made ready for the committer: its entry
+// checked, its identity computed and its record encoded but for what the
+// committer sets (record.EntryParts), or err, why the entry is refused.
+type prepared struct {
+	item     store.ImportItem
+	entry    store.Entry
+	identity [32]byte
+	parts    record.EntryParts
+	err      error
+}
+
+// preparer reads the list ahead of the committer and prepares each batch
+// of items on a goroutine of its own, so that checking, hashing and
+// encoding entries run beside the committer's writes. The list itself is
+// read only on the committer's goroutine (store.Import.Next is called
+// there, as the store's contract says); a batch's goroutine only computes,
+// and ends once its batch is done, whether or not the import goes on.
+type preparer struct {
+	next  func() (store.ImportItem, error)
+	bank  string
+	prov  store.Provenance
+	ahead []chan []prepared // batches read, in list order
+	cur   []prepared
+	end   error // what ended the list (io.EOF or a reading error), once read
+}
+
+// get returns the next item prepared, or, after the last, what ended the
+// list.
+func (p *preparer) get() (prepared, error) {
+	for len(p.cur) == 0 {
+		p.fill()
+		if len(p.ahead) == 0 {
+			return prepared{}, p.end
+		}
+		p.cur = <-p.ahead[0]
+		p.ahead = p.ahead[1:]
+	}
+	it := p.cur[0]
+	p.cur = p.cur[1:]
+	return it, nil
+}
+
+// fill reads batches until prepAhead are being prepared or the list ends.
+func (p *preparer) fill() {
+	for len(p.ahead) < prepAhead && p.end == nil {
+		items := make([]store.ImportItem, 0, prepBatch)
+		for len(items) < prepBatch {
+			it, err := p.next()
+			if err != nil {
+				p.end = err
+				break
+			}
+			items = append(items, it)
+		}
+		if len(items) == 0 {
+			return
+		}
+		done := make(chan []prepared, 1)
+		go func() {
+			out := make([]prepared, len(items))
+			for i, it := range items {
+				out[i].item = it
+				if it.Entry != nil {
+					p.prepare(&out[i])
+				}
+			}
+			done <- out
+		}()
+		p.ahead = append(p.ahead, done)
+	}
+}
+
+// prepare makes an entry as the import stores it: the import's bank and
+// provenance, the entry's own source id, checked as any add is.
+func (p *preparer) prepare(out *prepared) {
+	in := out.item.Entry
+	e := &out.entry
+	*e = store.Entry{Bank: p.bank, Kind: in.Kind, Format: in.Format, Width: in.Width, Height: in.Height,
+		Duration: in.Duration, Hashes: in.Hashes, Regions: in.Regions, Keypoints: in.Keypoints, Thumbnail: in.Thumbnail, Frames: in.Frames,
+		Labels: in.Labels, Note: in.Note, Source: in.Source, Provenance: p.prov}
+	e.Provenance.SourceID = in.Provenance.SourceID
+	if out.err = store.ValidateEntry(e); out.err != nil {
+		return
+	}
+	out.identity = store.Identity(e)
+	out.parts = record.EncodeEntryParts(e, out.identity)
 }
 
 // runImport stages and publishes an import, in the committer.
@@ -103,6 +200,7 @@ func (s *DB) importList(ctx context.Context, actor string, imp *store.Import) (s
 	now := s.opts.Now().UTC()
 	st.prov = imp.Provenance
 	st.prov.Imported = now
+	st.prep = preparer{next: imp.Next, bank: imp.Bank, prov: st.prov}
 	for first, done := true, false; !done; first = false {
 		err := guard("staging an import", func() error {
 			return s.bolt.Update(func(tx *bolt.Tx) error {
@@ -224,13 +322,14 @@ func (st *staged) chunk(ctx context.Context, w *writer) (bool, error) {
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		item, err := st.imp.Next()
+		p, err := st.prep.get()
 		if errors.Is(err, io.EOF) {
 			return true, nil
 		}
 		if err != nil {
 			return false, err
 		}
+		item := p.item
 		if item.Entry == nil {
 			if len(st.removals) == maxImportRemovals {
 				return false, fmt.Errorf("line %d: %w: the list removes more than %d entries; split it", item.Line, store.ErrInvalid, maxImportRemovals)
@@ -239,7 +338,7 @@ func (st *staged) chunk(ctx context.Context, w *writer) (bool, error) {
 			st.removals = append(st.removals, item)
 			continue
 		}
-		if err := st.add(w, item); err != nil {
+		if err := st.add(w, &p); err != nil {
 			return false, fmt.Errorf("line %d: %w", item.Line, err)
 		}
 		// About what the entry's records take (record.EncodeEntry's
@@ -251,16 +350,11 @@ func (st *staged) chunk(ctx context.Context, w *writer) (bool, error) {
 }
 
 // add stages one entry, or counts it unchanged.
-func (st *staged) add(w *writer, item store.ImportItem) error {
-	in := item.Entry
-	e := store.Entry{Bank: st.imp.Bank, Kind: in.Kind, Format: in.Format, Width: in.Width, Height: in.Height,
-		Duration: in.Duration, Hashes: in.Hashes, Regions: in.Regions, Keypoints: in.Keypoints, Thumbnail: in.Thumbnail, Frames: in.Frames,
-		Labels: in.Labels, Note: in.Note, Source: in.Source, Provenance: st.prov}
-	e.Provenance.SourceID = in.Provenance.SourceID
-	if err := store.ValidateEntry(&e); err != nil {
-		return err
+func (st *staged) add(w *writer, p *prepared) error {
+	if p.err != nil {
+		return p.err
 	}
-	identity := store.Identity(&e)
+	e, identity := &p.entry, p.identity
 	// The identities bucket holds the bank's identities from before the
 	// import; the import's own are in st.idents.
 	old, err := w.existing(st.imp.Bank, identity)
@@ -275,7 +369,7 @@ func (st *staged) add(w *writer, item store.ImportItem) error {
 	}
 	switch {
 	case old == nil && !repeat:
-		if _, err := w.putEntry(st.actor, &e, identity); err != nil {
+		if _, err := w.putEntry(st.actor, e, identity, p.parts); err != nil {
 			return err
 		}
 		st.res.Imported++

@@ -3,10 +3,12 @@ package bolt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -238,5 +240,86 @@ func TestImportStaged(t *testing.T) {
 	}
 	if rev, _, _, _ := visible(t, s, "b"); rev != rev1+store.Revision(total)+1 {
 		t.Errorf("revision %d after an import and a commit, want %d", rev, rev1+store.Revision(total)+1)
+	}
+}
+
+// TestImportReadAhead: the list is read and its entries checked ahead of
+// the committer (preparer), many batches at a time; an entry refused or a
+// reading error far into the list still fails the import at its own line,
+// with nothing of the list visible, and a good list of the same length
+// stores every entry in list order.
+func TestImportReadAhead(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Commit(ctx, "t", store.CreateBank(store.Bank{Name: "b"})); err != nil {
+		t.Fatal(err)
+	}
+	n := 3*prepAhead*prepBatch + 7
+	list := func(seed uint64, fail func(i int) (store.ImportItem, error)) func() (store.ImportItem, error) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		i := 0
+		return func() (store.ImportItem, error) {
+			if i == n {
+				return store.ImportItem{}, io.EOF
+			}
+			i++
+			if fail != nil {
+				if it, err := fail(i); err != nil || it.Entry != nil {
+					return it, err
+				}
+			}
+			e := storetest.RandomImage(r, "")
+			e.Note = fmt.Sprint(i)
+			return store.ImportItem{Entry: e, Line: i}, nil
+		}
+	}
+	rev0, _, c0, _ := visible(t, s, "b")
+	bad := n - prepBatch - 3
+	for _, tc := range []struct {
+		name string
+		fail func(i int) (store.ImportItem, error)
+		want string
+	}{
+		{"refused entry", func(i int) (store.ImportItem, error) {
+			if i != bad {
+				return store.ImportItem{}, nil
+			}
+			e := storetest.RandomImage(rand.New(rand.NewPCG(9, 9)), "")
+			e.Hashes[0].Bytes = e.Hashes[0].Bytes[:3]
+			return store.ImportItem{Entry: e, Line: i}, nil
+		}, fmt.Sprintf("line %d:", bad)},
+		{"reading error", func(i int) (store.ImportItem, error) {
+			if i != bad {
+				return store.ImportItem{}, nil
+			}
+			return store.ImportItem{}, fmt.Errorf("line %d: torn", i)
+		}, fmt.Sprintf("line %d: torn", bad)},
+	} {
+		_, err := s.Commit(ctx, "t", store.ImportEntries(&store.Import{Bank: "b", Next: list(1, tc.fail)}))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+		if rev, got, c, count := visible(t, s, "b"); rev != rev0 || got != 0 || c != c0 || count != 0 {
+			t.Errorf("%s: visible after the failure: revision %d, %d entries, %d changes, count %d", tc.name, rev, got, c, count)
+		}
+	}
+	res, err := s.Commit(ctx, "t", store.ImportEntries(&store.Import{Bank: "b", Next: list(1, nil)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Results[0].Import.Imported; got != int64(n) {
+		t.Fatalf("imported %d of %d", got, n)
+	}
+	want := 1
+	if err := s.ListEntries(ctx, store.EntryQuery{Bank: "b"}, func(e *store.Entry) bool {
+		if e.Note != fmt.Sprint(want) {
+			t.Errorf("entry %d holds line %s, want %d", e.ID, e.Note, want)
+			return false
+		}
+		want++
+		return true
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
