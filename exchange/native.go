@@ -311,8 +311,11 @@ func (r *NativeReader) item() (NativeItem, error) {
 		return NativeItem{}, err
 	}
 	var l nativeLine
-	if err := strictJSON(text, &l); err != nil {
-		return NativeItem{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if !decodeNativeLine(text, &l) {
+		l = nativeLine{}
+		if err := strictJSON(text, &l); err != nil {
+			return NativeItem{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	switch {
 	case (l.Entry == nil) == (l.Removed == nil):
