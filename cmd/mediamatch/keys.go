@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/mediamatch/mediamatch/exchange"
 )
@@ -134,7 +135,18 @@ func signFile(keyPath, path string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path+".sig", sig, 0o644)
+	// Beside, then renamed: a crash leaves the old signature or the new,
+	// never a torn one that refuses a good list.
+	tmp, err := writeAside(path+".sig", func(f *os.File) error { _, err := f.Write(sig); return err })
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path+".sig"); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
 }
 
 func verifyFile(pubPath, path string) error {

@@ -48,4 +48,15 @@ func TestKeys(t *testing.T) {
 	if code, _, _ := runCLI(t, nil, nil, "keys", "sign", "--key", name+".pub", list); code != exitFail {
 		t.Errorf("sign with a public key: exit %d", code)
 	}
+	// Signing the changed list again replaces the signature, through a
+	// file renamed into place: nothing is left beside it.
+	if code, _, stderr := runCLI(t, nil, nil, "keys", "sign", "--key", name+".key", list); code != exitOK {
+		t.Fatalf("sign again: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, nil, "keys", "verify", "--pub", name+".pub", list); code != exitOK {
+		t.Errorf("verify the list signed again: exit %d %s", code, stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*partial*")); len(left) > 0 {
+		t.Errorf("left beside the signature: %v", left)
+	}
 }
