@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -126,6 +127,29 @@ func runClient(tb testing.TB, bin, addr string, args ...string) (time.Duration, 
 	return took, float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, out.String()
 }
 
+var exchangeBefore = flag.String("exchange-before", "", "another mediamatch binary whose import BenchmarkExchange runs beside this build's, alternating")
+
+// importOnce imports a native list of n entries into a new bank of a fresh
+// server of bin, and returns the hashes a second and the server's CPU
+// microseconds a hash.
+func importOnce(b *testing.B, bin, dir, list string, n int) (float64, float64) {
+	db := filepath.Join(dir, fmt.Sprintf("before-%d.db", time.Now().UnixNano()))
+	srv := startServeArgs(b, bin, db, "--listen", "127.0.0.1:0")
+	defer func() {
+		srv.cmd.Process.Kill()
+		<-srv.done
+		os.Remove(db)
+	}()
+	runClient(b, bin, srv.addr, "bank", "create", "in")
+	cpu0 := procCPU(b, srv.cmd.Process.Pid)
+	took, _, out := runClient(b, bin, srv.addr, "import", "--bank", "in", "--format", "native", list)
+	cpu := procCPU(b, srv.cmd.Process.Pid) - cpu0
+	if !strings.Contains(out, fmt.Sprintf(`"imported":%d,`, n)) {
+		b.Fatalf("import with %s: %s", bin, out)
+	}
+	return float64(n) / took.Seconds(), cpu / float64(n) * 1e6
+}
+
 // BenchmarkExchange imports a native list of N PDQ hashes into an empty
 // bank of a real server process through `mediamatch import`, then exports
 // the bank with `mediamatch export --out`, and reports each one's
@@ -139,6 +163,11 @@ func runClient(tb testing.TB, bin, addr string, args ...string) (time.Duration, 
 // difference between its peak and that.
 //
 //	go test -run '^$' -bench 'Exchange' -benchtime 1x ./cmd/mediamatch/
+//
+// With -exchange-before BIN (another build of mediamatch), each run first
+// imports the same list through BIN the same way, and reports its
+// before-import-hashes/s and before-server-import-cpu-us/hash: the two
+// builds alternate on one machine, so its load falls on both alike.
 func BenchmarkExchange(b *testing.B) {
 	bin := buildBinary(b)
 	for _, n := range []int{250_000, 1_000_000} {
@@ -147,6 +176,11 @@ func BenchmarkExchange(b *testing.B) {
 			list := filepath.Join(dir, "list.jsonl")
 			writeNativeList(b, list, n)
 			for range b.N {
+				if *exchangeBefore != "" {
+					rate, cpu := importOnce(b, *exchangeBefore, dir, list, n)
+					b.ReportMetric(rate, "before-import-hashes/s")
+					b.ReportMetric(cpu, "before-server-import-cpu-us/hash")
+				}
 				db := filepath.Join(dir, fmt.Sprintf("bench-%d.db", time.Now().UnixNano()))
 				srv := startServeArgs(b, bin, db, "--listen", "127.0.0.1:0")
 				pid := srv.cmd.Process.Pid
