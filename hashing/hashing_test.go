@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	_ "image/png"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,5 +214,40 @@ func TestDihedralOptionKeepsTheHash(t *testing.T) {
 		if with.Hashes[0].Hex() != row[1] || without.Hashes[0].Hex() != row[1] || with.Hashes[0].Quality != without.Hashes[0].Quality {
 			t.Errorf("%s: pdq %s with dihedral, %s without, reference %s", row[0], with.Hashes[0].Hex(), without.Hashes[0].Hex(), row[1])
 		}
+	}
+}
+
+// TestImageTypes: Options.Types computes only the hashes named, each as
+// Image computes it with every type; the dihedral variants need pdq.
+func TestImageTypes(t *testing.T) {
+	img := decode(t, "bridge-mods-aaa-orig.png")
+	all, err := Image(img, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, types := range [][]string{{PDQ}, {PHash}, {DHash, MD5}, {PDQ, DHash}} {
+		res, err := Image(img, Options{Types: types})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range res.Hashes {
+			got = append(got, h.Type)
+			for _, a := range all.Hashes {
+				if a.Type == h.Type && (a.Hex() != h.Hex() || a.Quality != h.Quality) {
+					t.Errorf("%v: %s %s q%d, with every type %s q%d", types, h.Type, h.Hex(), h.Quality, a.Hex(), a.Quality)
+				}
+			}
+		}
+		want := [][]string{{PDQ}, {PHash}, {DHash}, {PDQ, DHash}}[i]
+		if !slices.Equal(got, want) {
+			t.Errorf("%v: computed %v, want %v", types, got, want)
+		}
+	}
+	if _, err := Image(img, Options{Dihedral: true, Types: []string{PHash}}); err == nil {
+		t.Error("dihedral variants without pdq: no error")
+	}
+	if d := Digests([]byte("x"), SHA256); len(d) != 1 || d[0].Type != SHA256 {
+		t.Errorf("Digests of sha256 alone: %+v", d)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
+	"slices"
+	"strings"
 
 	"github.com/corona10/goimagehash"
 
@@ -24,6 +26,18 @@ type Options struct {
 	// the reference's derivation is off by 15-50 bits on small, sharp
 	// images. Matching uses this; the reference form is for exchange.
 	Transformed bool
+	// Types names the perceptual hashes to compute (pdq, phash, dhash, by
+	// their registry names; other names are ignored here, as Digests
+	// takes the digests by the same list); empty computes every one.
+	// Dihedral needs pdq.
+	Types []string
+}
+
+// wants reports whether opts asks for the hash type named t.
+func (opts Options) wants(t string) bool { return wanted(opts.Types, t) }
+
+func wanted(types []string, t string) bool {
+	return len(types) == 0 || slices.Contains(types, t)
 }
 
 // ImageHashes is what Image computes for one image.
@@ -61,7 +75,10 @@ func Image(img image.Image, opts Options) (res ImageHashes, err error) {
 		res.Dihedral = d.Hashes[:]
 		p = pdq.Result{Hash: d.Hashes[pdq.Original], Quality: d.Quality}
 	}
-	if b := img.Bounds(); !opts.Dihedral || (!opts.Transformed && b.Dx() == 64 && b.Dy() == 64) {
+	if opts.Dihedral && !opts.wants(PDQ) {
+		return ImageHashes{}, fmt.Errorf("the dihedral variants are PDQ hashes, and the types asked (%s) leave pdq out", strings.Join(opts.Types, ", "))
+	}
+	if b := img.Bounds(); opts.wants(PDQ) && (!opts.Dihedral || (!opts.Transformed && b.Dx() == 64 && b.Dy() == 64)) {
 		// The reference's single-hash entry point skips the tent filter on
 		// 64x64 input and its dihedral one does not; everywhere else the
 		// dihedral original is the same hash, so it is not computed twice.
@@ -69,29 +86,38 @@ func Image(img image.Image, opts Options) (res ImageHashes, err error) {
 			return ImageHashes{}, fmt.Errorf("pdq: %w", err)
 		}
 	}
-	ph, err := goimagehash.PerceptionHash(img)
-	if err != nil {
-		return ImageHashes{}, fmt.Errorf("phash: %w", err)
+	if opts.wants(PDQ) {
+		res.Hashes = append(res.Hashes, Hash{Type: PDQ, Bytes: p.Hash[:], Quality: p.Quality})
 	}
-	dh, err := goimagehash.DifferenceHash(img)
-	if err != nil {
-		return ImageHashes{}, fmt.Errorf("dhash: %w", err)
+	if opts.wants(PHash) {
+		ph, err := goimagehash.PerceptionHash(img)
+		if err != nil {
+			return ImageHashes{}, fmt.Errorf("phash: %w", err)
+		}
+		res.Hashes = append(res.Hashes, Hash{Type: PHash, Bytes: binary.BigEndian.AppendUint64(nil, ph.GetHash())})
 	}
-	res.Hashes = []Hash{
-		{Type: PDQ, Bytes: p.Hash[:], Quality: p.Quality},
-		{Type: PHash, Bytes: binary.BigEndian.AppendUint64(nil, ph.GetHash())},
-		{Type: DHash, Bytes: binary.BigEndian.AppendUint64(nil, dh.GetHash())},
+	if opts.wants(DHash) {
+		dh, err := goimagehash.DifferenceHash(img)
+		if err != nil {
+			return ImageHashes{}, fmt.Errorf("dhash: %w", err)
+		}
+		res.Hashes = append(res.Hashes, Hash{Type: DHash, Bytes: binary.BigEndian.AppendUint64(nil, dh.GetHash())})
 	}
 	return res, nil
 }
 
 // Digests returns the exact digests of the uploaded bytes, in registry
-// order: md5, sha256.
-func Digests(data []byte) []Hash {
-	m := md5.Sum(data)
-	s := sha256.Sum256(data)
-	return []Hash{
-		{Type: MD5, Bytes: m[:]},
-		{Type: SHA256, Bytes: s[:]},
+// order: md5, sha256; given types (registry names, others ignored), only
+// those.
+func Digests(data []byte, types ...string) []Hash {
+	var out []Hash
+	if wanted(types, MD5) {
+		m := md5.Sum(data)
+		out = append(out, Hash{Type: MD5, Bytes: m[:]})
 	}
+	if wanted(types, SHA256) {
+		s := sha256.Sum256(data)
+		out = append(out, Hash{Type: SHA256, Bytes: s[:]})
+	}
+	return out
 }

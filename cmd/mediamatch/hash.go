@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/media"
@@ -80,18 +82,34 @@ func runHash(e *env, args []string) int {
 	fs := flag.NewFlagSet("hash", flag.ContinueOnError)
 	dihedral := fs.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and mirrors")
 	vpdqOut := fs.Bool("vpdq", false, "for one video, print its frame hashes as vPDQ lines (frame,quality,hex,seconds) instead of JSON")
+	typesFlag := fs.String("types", "", "comma-separated hash types to compute and print, of "+strings.Join(typeNames(), ", ")+" (default every one; a video's frames are always hashed)")
 	opts := decodeFlags(fs)
-	if !parseCommand(e, fs, args, "usage: mediamatch hash [--dihedral] FILE...  (FILE '-' is standard input)\n       mediamatch hash --vpdq VIDEO", func() bool { return fs.NArg() > 0 }) {
+	if !parseCommand(e, fs, args, "usage: mediamatch hash [--dihedral] [--types T,...] FILE...  (FILE '-' is standard input)\n       mediamatch hash --vpdq VIDEO", func() bool { return fs.NArg() > 0 }) {
 		return exitUsage
 	}
 	if *vpdqOut {
 		return hashVPDQ(e, fs.Args(), *opts)
 	}
+	var types []string
+	if *typesFlag != "" {
+		for t := range strings.SplitSeq(*typesFlag, ",") {
+			t = strings.TrimSpace(t)
+			if _, err := hashing.Lookup(t); err != nil {
+				fmt.Fprintf(e.stderr, "mediamatch hash: --types: %v\n", err)
+				return exitUsage
+			}
+			types = append(types, t)
+		}
+		if *dihedral && !slices.Contains(types, hashing.PDQ) {
+			fmt.Fprintf(e.stderr, "mediamatch hash: --dihedral prints PDQ variants: give pdq among --types\n")
+			return exitUsage
+		}
+	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
 	code := exitOK
 	for _, name := range fs.Args() {
-		line := hashFile(e, name, *opts, hashing.Options{Dihedral: *dihedral})
+		line := hashFile(e, name, *opts, hashing.Options{Dihedral: *dihedral, Types: types})
 		if line.Error != "" {
 			code = exitFail
 		}
@@ -113,7 +131,7 @@ func hashFile(e *env, name string, mo media.Options, ho hashing.Options) hashLin
 		return line
 	}
 	if media.IsVideo(data, mo) {
-		return hashVideoFile(line, data, mo)
+		return hashVideoFile(line, data, mo, ho.Types)
 	}
 	img, err := media.Decode(data, mo)
 	if err != nil {
@@ -128,7 +146,7 @@ func hashFile(e *env, name string, mo media.Options, ho hashing.Options) hashLin
 	line.Media, line.Format = "image", string(img.Format)
 	line.Width, line.Height = img.Width, img.Height
 	line.Decode = decodeOf(img.Repair)
-	for _, h := range append(hs.Hashes, hashing.Digests(data)...) {
+	for _, h := range append(hs.Hashes, hashing.Digests(data, ho.Types...)...) {
 		j := hashJSON{Type: h.Type, Hex: h.Hex()}
 		if t, _ := hashing.Lookup(h.Type); t.HasQuality {
 			q := h.Quality
@@ -145,7 +163,7 @@ func hashFile(e *env, name string, mo media.Options, ho hashing.Options) hashLin
 }
 
 // hashVideoFile fills a hashLine for a video.
-func hashVideoFile(line hashLine, data []byte, mo media.Options) hashLine {
+func hashVideoFile(line hashLine, data []byte, mo media.Options, types []string) hashLine {
 	v, err := video.Hash(context.Background(), data, mo)
 	if err != nil {
 		line.Error = err.Error()
@@ -154,7 +172,7 @@ func hashVideoFile(line hashLine, data []byte, mo media.Options) hashLine {
 	line.Media, line.Format = "video", string(v.Info.Format)
 	line.Width, line.Height, line.Duration = v.Info.Width, v.Info.Height, v.Info.Duration.Seconds()
 	line.Decode = decodeOf(v.Info.Repair)
-	for _, h := range hashing.Digests(data) {
+	for _, h := range hashing.Digests(data, types...) {
 		line.Hashes = append(line.Hashes, hashJSON{Type: h.Type, Hex: h.Hex()})
 	}
 	for _, f := range v.Frames {
@@ -223,4 +241,13 @@ func readInput(e *env, name string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: more than %d bytes (raise --max-bytes)", errInputTooLarge, max)
 	}
 	return data, nil
+}
+
+// typeNames lists the hash types' names, in registry order.
+func typeNames() []string {
+	var names []string
+	for _, t := range hashing.Types() {
+		names = append(names, t.Name)
+	}
+	return names
 }

@@ -212,3 +212,47 @@ func TestHashCommandPartial(t *testing.T) {
 		t.Errorf("whole file has a decode report: %+v", lines[1].Decode)
 	}
 }
+
+// TestHashTypes: --types computes and prints only the hashes asked for, in
+// registry order, each the same as when every type is asked; an unknown
+// type, or --dihedral without pdq, is a usage error.
+func TestHashTypes(t *testing.T) {
+	file := "../../testdata/pdq/tolerance/bridge-mods-aaa-orig.jpg"
+	code, out, stderr := runCLI(t, nil, nil, "hash", file)
+	if code != exitOK {
+		t.Fatalf("hash: exit %d %s", code, stderr)
+	}
+	all := map[string]string{}
+	for _, h := range parseLines(t, out)[0].Hashes {
+		all[h.Type] = h.Hex
+	}
+	for _, tc := range []struct {
+		types string
+		want  []string
+	}{
+		{"pdq", []string{"pdq"}},
+		{"sha256, pdq", []string{"pdq", "sha256"}},
+		{"dhash,md5", []string{"dhash", "md5"}},
+	} {
+		code, out, stderr := runCLI(t, nil, nil, "hash", "--types", tc.types, file)
+		if code != exitOK {
+			t.Fatalf("--types %s: exit %d %s", tc.types, code, stderr)
+		}
+		var got []string
+		for _, h := range parseLines(t, out)[0].Hashes {
+			got = append(got, h.Type)
+			if h.Hex != all[h.Type] {
+				t.Errorf("--types %s: %s is %s, %s with every type", tc.types, h.Type, h.Hex, all[h.Type])
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("--types %s printed %v, want %v", tc.types, got, tc.want)
+		}
+	}
+	if code, _, stderr := runCLI(t, nil, nil, "hash", "--types", "pdq,nope", file); code != exitUsage || !strings.Contains(stderr, `"nope"`) {
+		t.Errorf("an unknown type: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, nil, nil, "hash", "--dihedral", "--types", "phash", file); code != exitUsage || !strings.Contains(stderr, "pdq") {
+		t.Errorf("--dihedral without pdq: exit %d %s", code, stderr)
+	}
+}
