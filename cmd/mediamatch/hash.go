@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -83,8 +84,9 @@ func runHash(e *env, args []string) int {
 	dihedral := fs.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and mirrors")
 	vpdqOut := fs.Bool("vpdq", false, "for one video, print its frame hashes as vPDQ lines (frame,quality,hex,seconds) instead of JSON")
 	typesFlag := fs.String("types", "", "comma-separated hash types to compute and print, of "+strings.Join(typeNames(), ", ")+" (default every one; a video's frames are always hashed)")
+	jobs := jobsFlag(fs, runtime.GOMAXPROCS(0), "hashed")
 	opts := decodeFlags(fs)
-	if !parseCommand(e, fs, args, "usage: mediamatch hash [--dihedral] [--types T,...] FILE...  (FILE '-' is standard input)\n       mediamatch hash --vpdq VIDEO", func() bool { return fs.NArg() > 0 }) {
+	if !parseCommand(e, fs, args, "usage: mediamatch hash [--dihedral] [--types T,...] [--jobs N] FILE|FOLDER...  (FILE '-' is standard input)\n       mediamatch hash --vpdq VIDEO", func() bool { return fs.NArg() > 0 }) {
 		return exitUsage
 	}
 	if *vpdqOut {
@@ -105,19 +107,31 @@ func runHash(e *env, args []string) int {
 			return exitUsage
 		}
 	}
+	names, err := expandInputs(fs.Args())
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch hash: %v\n", err)
+		return exitFail
+	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
 	code := exitOK
-	for _, name := range fs.Args() {
-		line := hashFile(e, name, *opts, hashing.Options{Dihedral: *dihedral, Types: types})
+	prog := newProgress(e, "files", int64(len(names)))
+	defer prog.finish()
+	inOrder(len(names), *jobs, func(i int) hashLine {
+		defer prog.add(1)
+		return hashFile(e, names[i], *opts, hashing.Options{Dihedral: *dihedral, Types: types})
+	}, func(_ int, line hashLine) bool {
 		if line.Error != "" {
 			code = exitFail
 		}
+		prog.clear()
 		if err := enc.Encode(line); err != nil {
 			fmt.Fprintf(e.stderr, "mediamatch: writing output: %v\n", err)
-			return exitFail
+			code = exitFail
+			return false
 		}
-	}
+		return true
+	})
 	return code
 }
 

@@ -76,7 +76,7 @@ func runImport(e *env, args []string) int {
 	}
 	defer c.Close()
 	h := &pb.ImportEntriesHeader{Parent: bankResource(*bank), Format: lf, Partner: *partner, List: filepath.Base(path)}
-	resp, err := importFile(c, h, path, digest)
+	resp, err := importFile(e, c, h, path, digest)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mediamatch import: %s: %s\n", path, errorMessage(err))
 		return exitFail
@@ -118,7 +118,7 @@ func verifyList(dir, partner, path string) ([]byte, error) {
 // must hash to it (the file verified is the file sent), or the stream is
 // abandoned before it is closed, which the server takes as a cancelled
 // import: nothing of it is kept.
-func importFile(c *client, h *pb.ImportEntriesHeader, path string, digest []byte) (*pb.ImportEntriesResponse, error) {
+func importFile(e *env, c *client, h *pb.ImportEntriesHeader, path string, digest []byte) (*pb.ImportEntriesResponse, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -139,6 +139,8 @@ func importFile(c *client, h *pb.ImportEntriesHeader, path string, digest []byte
 	}
 	sum := sha512.New()
 	buf := make([]byte, chunkSize)
+	prog := newProgress(e, "MiB", h.SizeBytes)
+	defer prog.finish()
 	for {
 		n, rerr := io.ReadFull(f, buf)
 		if n > 0 {
@@ -147,6 +149,7 @@ func importFile(c *client, h *pb.ImportEntriesHeader, path string, digest []byte
 				_, err = stream.CloseAndRecv()
 				return nil, err
 			}
+			prog.add(int64(n))
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break

@@ -51,8 +51,14 @@ func runAdd(e *env, args []string) int {
 	note := fs.String("note", "", "note kept with every file added")
 	origin := fs.String("source", "", "where the files came from (kept as the entries' source origin)")
 	isVPDQ := fs.Bool("vpdq", false, "the files are vPDQ video hashes (reference lines or JSON list), not media")
-	if !parseCommand(e, fs, args, "usage: mediamatch add --bank B [--label k=v]... [--vpdq] FILE...  (FILE '-' is standard input)", func() bool { return *bank != "" && fs.NArg() > 0 }) {
+	jobs := jobsFlag(fs, 4, "sent")
+	if !parseCommand(e, fs, args, "usage: mediamatch add --bank B [--label k=v]... [--vpdq] [--jobs N] FILE|FOLDER...  (FILE '-' is standard input)", func() bool { return *bank != "" && fs.NArg() > 0 }) {
 		return exitUsage
+	}
+	names, err := expandInputs(fs.Args())
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch add: %v\n", err)
+		return exitFail
 	}
 	c, ok := connect(e, cf)
 	if !ok {
@@ -65,19 +71,29 @@ func runAdd(e *env, args []string) int {
 	}
 	out := newPrinter(e.stdout)
 	code := exitOK
-	for _, name := range fs.Args() {
-		line := addLine{File: name}
-		entry, existed, err := c.add(e, name, *bank, labels, *note, source, *isVPDQ)
+	prog := newProgress(e, "files", int64(len(names)))
+	defer prog.finish()
+	inOrder(len(names), *jobs, func(i int) addLine {
+		defer prog.add(1)
+		line := addLine{File: names[i]}
+		entry, existed, err := c.add(e, names[i], *bank, labels, *note, source, *isVPDQ)
 		if err != nil {
 			line.Error = err.Error()
-			code = exitFail
 		} else {
 			line.Entry, line.Bank, line.AlreadyExists = lastPart(entry.GetName()), bankOfName(entry.GetName()), existed
 		}
-		if err := out.print(line); err != nil {
-			return exitFail
+		return line
+	}, func(_ int, line addLine) bool {
+		if line.Error != "" {
+			code = exitFail
 		}
-	}
+		prog.clear()
+		if err := out.print(line); err != nil {
+			code = exitFail
+			return false
+		}
+		return true
+	})
 	return code
 }
 
@@ -234,10 +250,16 @@ func runMatch(e *env, args []string) int {
 	var hashes listFlag
 	fs.Var(&hashes, "hash", "match a hash instead of a file, TYPE:HEX (pdq, phash, dhash, md5, sha256), repeatable")
 	list := fs.String("list", "", "match every signal of a hash list in python-threatexchange's local file format (\"TYPE SIGNAL\" a line; '-' is standard input): which of a partner's hashes we hold")
-	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--budget P] [--review] [--vpdq] FILE...  (FILE '-' is standard input)\n       mediamatch match [flags] --hash TYPE:HEX... | --list FILE", func() bool {
+	jobs := jobsFlag(fs, 4, "matched")
+	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--budget P] [--review] [--vpdq] [--jobs N] FILE|FOLDER...  (FILE '-' is standard input)\n       mediamatch match [flags] --hash TYPE:HEX... | --list FILE", func() bool {
 		return fs.NArg() > 0 || len(hashes) > 0 || *list != ""
 	}) {
 		return exitUsage
+	}
+	names, err := expandInputs(fs.Args())
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mediamatch match: %v\n", err)
+		return exitFail
 	}
 	c, ok := connect(e, cf)
 	if !ok {
@@ -308,12 +330,20 @@ func runMatch(e *env, args []string) int {
 			return exitFail
 		}
 	}
-	for _, name := range fs.Args() {
-		res, err := c.matchFile(e, name, opts, *isVPDQ)
-		if !report(name, res, err) {
-			return code
-		}
+	type matched struct {
+		res *pb.MatchResult
+		err error
 	}
+	prog := newProgress(e, "files", int64(len(names)))
+	defer prog.finish()
+	inOrder(len(names), *jobs, func(i int) matched {
+		defer prog.add(1)
+		res, err := c.matchFile(e, names[i], opts, *isVPDQ)
+		return matched{res, err}
+	}, func(i int, m matched) bool {
+		prog.clear()
+		return report(names[i], m.res, m.err)
+	})
 	return code
 }
 
