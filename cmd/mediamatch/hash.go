@@ -84,7 +84,8 @@ func runHash(e *env, args []string) int {
 	dihedral := fs.Bool("dihedral", false, "also print the PDQ hashes of the 8 rotations and mirrors")
 	vpdqOut := fs.Bool("vpdq", false, "for one video, print its frame hashes as vPDQ lines (frame,quality,hex,seconds) instead of JSON")
 	typesFlag := fs.String("types", "", "comma-separated hash types to compute and print, of "+strings.Join(typeNames(), ", ")+" (default every one; a video's frames are always hashed)")
-	jobs := jobsFlag(fs, runtime.GOMAXPROCS(0), "hashed")
+	// One a core, up to 4: each decode may hold up to --max-decode-memory.
+	jobs := jobsFlag(fs, min(runtime.GOMAXPROCS(0), 4), "hashed")
 	opts := decodeFlags(fs)
 	if !parseCommand(e, fs, args, "usage: mediamatch hash [--dihedral] [--types T,...] [--jobs N] FILE|FOLDER...  (FILE '-' is standard input)\n       mediamatch hash --vpdq VIDEO", func() bool { return fs.NArg() > 0 }) {
 		return exitUsage
