@@ -64,40 +64,44 @@ func jobsFlag(fs *flag.FlagSet, def int, what string) *int {
 
 // inOrder runs work on items 0..n-1 with at most jobs at once, and hands
 // each result to emit in item order, as soon as it and those before it
-// are done; when emit returns false, no further item is started.
+// are done; when emit returns false, no further item is started. At most
+// jobs results wait ahead of emit, so memory does not grow with n.
 func inOrder[T any](n, jobs int, work func(i int) T, emit func(i int, r T) bool) {
 	jobs = max(1, min(jobs, n))
-	results := make([]chan T, n)
-	for i := range results {
-		results[i] = make(chan T, 1)
-	}
+	running := make(chan struct{}, jobs)
+	pending := make(chan chan T, jobs) // results to come, in item order
 	stop := make(chan struct{})
-	next := make(chan int)
 	var wg sync.WaitGroup
-	for range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i] <- work(i)
-			}
-		}()
-	}
 	go func() {
-		defer close(next)
+		defer close(pending)
 		for i := range n {
 			select {
-			case next <- i:
+			case running <- struct{}{}:
+			case <-stop:
+				return
+			}
+			r := make(chan T, 1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r <- work(i)
+				<-running
+			}()
+			select {
+			case pending <- r:
 			case <-stop:
 				return
 			}
 		}
 	}()
-	for i := range n {
-		if !emit(i, <-results[i]) {
+	i, stopped := 0, false
+	for r := range pending {
+		res := <-r
+		if !stopped && !emit(i, res) {
+			stopped = true
 			close(stop)
-			break
 		}
+		i++
 	}
 	wg.Wait()
 }
