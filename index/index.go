@@ -554,6 +554,7 @@ func (f *follower) startMerge(slot int, job []*segment) {
 	}
 	go func() {
 		b := newSegmentBuilder()
+		b.reserve(job)
 		for _, s := range job {
 			b.addSegment(s, func(id uint64) bool { info := cat.get(id); return info != nil && info.removed == 0 })
 		}

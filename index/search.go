@@ -141,10 +141,15 @@ func pack(words int, refs []uint64, hashes []Hash) packed {
 	return r.pack()
 }
 
-// pack packs r's refs and copies its hashes to a slice of their size, so
-// that a structure keeps nothing of a builder's spare capacity.
+// pack packs r's refs and takes its hashes, copied to a slice of their
+// size if they have spare capacity, so that a structure keeps nothing of
+// a builder's: the builder is not used after.
 func (r raw) pack() packed {
-	return packed{words: r.words, refs: newRefList(r.refs), hashes: slices.Clone(r.hashes[:len(r.hashes):len(r.hashes)])}
+	h := r.hashes
+	if cap(h) != len(h) {
+		h = slices.Clone(h[:len(h):len(h)])
+	}
+	return packed{words: r.words, refs: newRefList(r.refs), hashes: h}
 }
 
 func (p *packed) at(i int) []uint64 { return p.hashes[i*p.words : (i+1)*p.words : (i+1)*p.words] }

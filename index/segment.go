@@ -165,6 +165,22 @@ func (s *segment) exactIDs(typ string, key [32]byte, fn func(id uint64)) {
 	}
 }
 
+// reserve makes room for the hashes of segs, which the builder is about to
+// take (addSegment): one allocation per type, not one per segment taken.
+func (b *segmentBuilder) reserve(segs []*segment) {
+	n := map[string]int{}
+	for _, s := range segs {
+		for typ, srch := range s.search {
+			n[typ] += srch.Len()
+		}
+	}
+	for typ, k := range n {
+		p := b.of(typ)
+		p.refs = slices.Grow(p.refs, k)
+		p.hashes = slices.Grow(p.hashes, k*p.words)
+	}
+}
+
 // addSegment takes what s holds of the entries live says are live. It
 // copies hash runs as they are; the entries it takes are counted in a
 // bitmap over the segment's id span.
