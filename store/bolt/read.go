@@ -427,6 +427,9 @@ func readChanges(tx *bolt.Tx, after uint64, limit int, view store.View) ([]store
 		return nil, fmt.Errorf("%w: revision %d; the store is at %d", store.ErrFutureRevision, after, cur)
 	}
 	var out []store.Change
+	if n := min(cur-after, uint64(max(limit, 0)), watchBatch); n > 0 {
+		out = make([]store.Change, 0, n) // the log holds a change for every revision up to cur
+	}
 	lastEnd := 0 // len(out) at the last commit end
 	size := 0
 	c := tx.Bucket([]byte(bucketChanges)).Cursor()
