@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/mediamatch/mediamatch/keypoint"
 	"github.com/mediamatch/mediamatch/pdq"
 	"github.com/mediamatch/mediamatch/store"
+	"github.com/mediamatch/mediamatch/store/bolt"
 )
 
 // benchEntries makes n hash-list entries (PDQ only, as partners share them).
@@ -382,4 +385,91 @@ func benchQueries(r *rand.Rand, stored []index.Hash, n int) []index.Hash {
 		}
 	}
 	return qs
+}
+
+var scaleEntries = flag.Int("scale-entries", 10_000_000, "how many PDQ entries BenchmarkScale loads (100,000 with -short)")
+
+// BenchmarkScale is a bank at platform scale in one process: N PDQ-only
+// entries (10M by default, -scale-entries), as partners' hash lists hold
+// them, imported into a new bbolt file through the store's import path;
+// then, with the file closed, a cold start (opening and checking the file,
+// reading every entry, building the index) and the live heap the index
+// holds per entry; then Match, one query at a time on one goroutine, of an
+// image query with its 8 dihedral variants ("dihedral") and of the hash
+// alone ("original"). Half the queries are near-duplicates of stored
+// hashes, half unrelated.
+func BenchmarkScale(b *testing.B) {
+	n := *scaleEntries
+	if testing.Short() {
+		n = min(n, 100_000)
+	}
+	path := filepath.Join(b.TempDir(), "scale.db")
+	st, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := st.Commit(ctx, "bench", store.CreateBank(store.Bank{Name: "bench"})); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, uint64(n)))
+	var stored []index.Hash // one in every n/1000, for the near-duplicate queries
+	every := max(n/1000, 1)
+	i := 0
+	next := func() (store.ImportItem, error) {
+		if i == n {
+			return store.ImportItem{}, io.EOF
+		}
+		i++
+		h := randomPDQ(r)
+		if i%every == 0 {
+			stored = append(stored, index.HashOf(h[:]))
+		}
+		return store.ImportItem{Entry: &store.Entry{Kind: store.KindImage, Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: h[:], Quality: 100}}}, Line: i}, nil
+	}
+	start := time.Now()
+	if _, err := st.Commit(ctx, "bench", store.ImportEntries(&store.Import{Bank: "bench", Next: next})); err != nil {
+		b.Fatal(err)
+	}
+	loaded := time.Since(start)
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	before := liveHeap()
+	start = time.Now()
+	x := openIndexAt(b, path, DefaultRules(), nil)
+	cold := time.Since(start)
+	defer x.Close()
+	heap := liveHeap() - before
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	queries := benchQueries(r, stored, 1000)
+	for _, variant := range []string{"dihedral", "original"} {
+		b.Run(variant, func(b *testing.B) {
+			measureMatch(b, x, func(i int) Query {
+				if variant == "dihedral" {
+					return dihedralQuery(r, queries[i%len(queries)])
+				}
+				h := pdqOf(queries[i%len(queries)])
+				return Query{Hashes: []hashing.Hash{{Type: hashing.PDQ, Bytes: h[:], Quality: 100}}, MinQuality: -1}
+			})
+			b.ReportMetric(float64(n), "entries")
+			b.ReportMetric(float64(n)/loaded.Seconds(), "import-hashes/s")
+			b.ReportMetric(cold.Seconds(), "cold-start-s")
+			b.ReportMetric(float64(heap)/float64(n), "heap-B/entry")
+			b.ReportMetric(float64(heap)/(1<<30), "heap-GiB")
+			b.ReportMetric(float64(fi.Size())/float64(n), "file-B/entry")
+			b.ReportMetric(float64(x.Segments()), "segments")
+		})
+	}
+}
+
+// liveHeap is the heap a collection finds live, in bytes.
+func liveHeap() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
