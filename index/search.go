@@ -108,6 +108,9 @@ func buildPacked(s Structure, p packed) (Searcher, error) {
 	case BKTree:
 		return buildBKTree(p), nil
 	case MIH:
+		if m := wideTables(p.refs.Len()); p.words == 4 && m > 0 {
+			return buildWideMIH(p, m), nil
+		}
 		return buildMIH(p), nil
 	case Halves:
 		if p.words != 1 {

@@ -192,3 +192,117 @@ func TestSearcherEmptyAndErrors(t *testing.T) {
 		t.Errorf("refs without hashes: %v", err)
 	}
 }
+
+// TestWideMIHMatchesBruteForce checks multi-index hashing with wide
+// substrings against a brute-force scan: the 11 tables of 23 and 24 bits
+// large segments use, and other numbers of tables whose substrings divide
+// the hash unevenly and cross its words, on random and clustered data,
+// at radii that search to substring distances 0 to 3 and beyond (a scan).
+func TestWideMIHMatchesBruteForce(t *testing.T) {
+	for _, c := range []struct{ m, n int }{{11, 70000}, {12, 5000}, {13, 5000}, {16, 5000}, {20, 5000}} {
+		for _, clustered := range []bool{false, true} {
+			t.Run(fmt.Sprintf("m%d/n%d/clustered=%v", c.m, c.n, clustered), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(c.m), uint64(c.n)))
+				hashes := testData(r, 4, c.n, clustered)
+				hashes = append(hashes, hashes[:50]...)
+				refs := make([]uint64, len(hashes))
+				live := map[uint64]Hash{}
+				for i := range refs {
+					refs[i] = uint64(i+1) << slotBits
+					live[refs[i]] = hashes[i]
+				}
+				s := buildWideMIH(pack(4, refs, hashes), c.m)
+				if s.Len() != len(refs) {
+					t.Errorf("Len = %d, want %d", s.Len(), len(refs))
+				}
+				if w := s.offs[c.m-1] + s.widths[c.m-1]; w != 256 {
+					t.Fatalf("substrings cover %d bits", w)
+				}
+				// The substrings, end to end, are the hash.
+				for range 20 {
+					h := randomHash(r, 4)
+					var back Hash
+					for i := range c.m {
+						v := s.sub(h[:], i)
+						for b := range s.widths[i] {
+							if v>>(s.widths[i]-1-b)&1 != 0 {
+								bit := s.offs[i] + b
+								back[bit/64] |= 1 << (63 - bit%64)
+							}
+						}
+					}
+					if back != h {
+						t.Fatalf("substrings of %x make %x", h, back)
+					}
+				}
+				radii := []int{0, 1, 8, 16, 22, 31, 33, 40, 47, 48, 300}
+				for round := range 60 {
+					var q Hash
+					switch round % 4 {
+					case 0:
+						q = randomHash(r, 4)
+						if round%8 == 0 {
+							q = Hash{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+						}
+					case 1:
+						q = hashes[r.IntN(len(hashes))]
+					default:
+						q = flip(r, hashes[r.IntN(len(hashes))], 4, r.IntN(40))
+					}
+					rad := radii[round%len(radii)]
+					if got, want := collect(s, q, rad), bruteForce(live, 4, q, rad); !slices.Equal(got, want) {
+						t.Fatalf("round %d radius %d: %d hits, want %d", round, rad, len(got), len(want))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestMIHWideFrom checks that a 256-bit segment of wideFrom hashes is held
+// in 12 wide tables, one smaller in 16-bit ones, that 11 are used from
+// 2^23, and that the wide one finds what a scan finds.
+func TestMIHWideFrom(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	hashes := testData(r, 4, wideFrom, false)
+	refs := make([]uint64, len(hashes))
+	for i := range refs {
+		refs[i] = uint64(i+1) << slotBits
+	}
+	small, err := Build(MIH, 256, refs[:wideFrom-1], hashes[:wideFrom-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := small.(*mih); !ok {
+		t.Errorf("%d hashes: %T, want 16-bit tables", wideFrom-1, small)
+	}
+	small = nil
+	s, err := Build(MIH, 256, refs, hashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, ok := s.(*wideMIH); !ok || len(x.tables) != 12 {
+		t.Fatalf("%d hashes: %T, want 12 wide tables", wideFrom, s)
+	}
+	for n, m := range map[int]int{wideFrom - 1: 0, wideFrom: 12, 1<<23 - 1: 12, 1 << 23: 11, 1 << 26: 11} {
+		if got := wideTables(n); got != m {
+			t.Errorf("wideTables(%d) = %d, want %d", n, got, m)
+		}
+	}
+	for round := range 8 {
+		q := flip(r, hashes[r.IntN(len(hashes))], 4, r.IntN(32))
+		if round%2 == 0 {
+			q = randomHash(r, 4)
+		}
+		var want []hit
+		for i, h := range hashes {
+			if d := distanceWords(&q, h[:]); d <= 31 {
+				want = append(want, hit{refs[i], d})
+			}
+		}
+		slices.SortFunc(want, func(a, b hit) int { return cmp.Compare(a.id, b.id) })
+		if got := collect(s, q, 31); !slices.Equal(got, want) {
+			t.Fatalf("round %d: %d hits, want %d", round, len(got), len(want))
+		}
+	}
+}
