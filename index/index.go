@@ -264,6 +264,14 @@ func (f *follower) load(ctx context.Context) error {
 	}
 	cat := newCatalog()
 	b := newSegmentBuilder()
+	var total int64
+	for _, bank := range banks {
+		total += bank.Entries
+	}
+	// Most entries hold one whole-image PDQ hash: room for as many, not
+	// the copies of an array doubled again and again (seconds at 10M).
+	// The banks' counts are only a hint, bounded here (32M, 1.3 GB).
+	b.expect(hashing.PDQ, int(min(total, maxExpected)))
 	n := 0
 	err = snap.Entries(store.ViewFull, func(e *store.Entry) error {
 		cat.set(e.ID, newEntryInfo(e, 0, banks))
@@ -292,6 +300,9 @@ func (f *follower) load(ctx context.Context) error {
 	f.x.log.Info("index built from a snapshot", "revision", uint64(f.rev), "entries", n, "ms", time.Since(start).Milliseconds())
 	return nil
 }
+
+// maxExpected bounds the hashes a snapshot's load makes room for ahead.
+const maxExpected = 1 << 25
 
 // levelFor is the merge level of a segment of n entries.
 func levelFor(n, tail, fanIn int) int {

@@ -165,6 +165,21 @@ func (s *segment) exactIDs(typ string, key [32]byte, fn func(id uint64)) {
 	}
 }
 
+// expect makes room for n more hashes of type typ.
+func (b *segmentBuilder) expect(typ string, n int) {
+	if _, ok := typeBits(typ); !ok || n <= 0 {
+		return
+	}
+	p := b.of(typ)
+	if cap(p.refs) == 0 {
+		// Exactly: a structure then takes the arrays as they are (pack).
+		p.refs, p.hashes = make([]uint64, 0, n), make([]uint64, 0, n*p.words)
+		return
+	}
+	p.refs = slices.Grow(p.refs, n)
+	p.hashes = slices.Grow(p.hashes, n*p.words)
+}
+
 // reserve makes room for the hashes of segs, which the builder is about to
 // take (addSegment): one allocation per type, not one per segment taken.
 func (b *segmentBuilder) reserve(segs []*segment) {
