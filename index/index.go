@@ -271,7 +271,9 @@ func (f *follower) load(ctx context.Context) error {
 	// Most entries hold one whole-image PDQ hash: room for as many, not
 	// the copies of an array doubled again and again (seconds at 10M).
 	// The banks' counts are only a hint, bounded here (32M, 1.3 GB).
-	b.expect(hashing.PDQ, int(min(total, maxExpected)))
+	if total > 0 {
+		b.expect(hashing.PDQ, int(min(total, maxExpected)))
+	}
 	n := 0
 	err = snap.Entries(store.ViewFull, func(e *store.Entry) error {
 		cat.set(e.ID, newEntryInfo(e, 0, banks))

@@ -17,10 +17,10 @@ import (
 // 65,536: for a PDQ query at radius 31 that is 3,119 lookups and about
 // 3,200 hashes verified, against 272 lookups and about 41,000 hashes with
 // 16 substrings of 16 bits, and the verifying is what costs (a hash read
-// at a random place). The offsets take 128 MiB for 12 tables and 448 MiB
-// for 11, whatever the segment's size: at most 32 and 56 B a hash where
-// each begins (45 at 10M), beside positions of 48 and 44 B a hash against
-// the 16-bit tables' 64.
+// at a random place). It costs memory: the offsets are 128 MiB for 12
+// tables and 448 MiB for 11, whatever the segment's size, and the
+// positions 48 and 44 B a hash, so at 10M 91 B a hash in all against the
+// 16-bit tables' 64, and at 2^22 and 2^23 80 and 100 B.
 type wideMIH struct {
 	packed
 	offs, widths []int // each substring's first bit (from the most significant) and width
@@ -72,9 +72,9 @@ func buildWideMIH(p packed, m int) *wideMIH {
 		maxW = max(maxW, w)
 	}
 	// The tables are independent: built by as many goroutines as there
-	// are cores (at most 4), each with its own scratch arrays.
+	// are cores, at most 2, each with scratch arrays of 16 B a hash.
 	n := p.refs.Len()
-	workers := min(runtime.GOMAXPROCS(0), 4, m)
+	workers := min(runtime.GOMAXPROCS(0), 2, m)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)

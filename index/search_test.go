@@ -259,50 +259,28 @@ func TestWideMIHMatchesBruteForce(t *testing.T) {
 	}
 }
 
-// TestMIHWideFrom checks that a 256-bit segment of wideFrom hashes is held
-// in 12 wide tables, one smaller in 16-bit ones, that 11 are used from
-// 2^23, and that the wide one finds what a scan finds.
+// TestMIHWideFrom checks the sizes from which 256-bit segments are held in
+// wide tables (12 from 2^22 hashes, 11 from 2^23), and that Build keeps
+// smaller ones in 16-bit tables and 64-bit hashes out of wide ones.
 func TestMIHWideFrom(t *testing.T) {
-	r := rand.New(rand.NewPCG(8, 8))
-	hashes := testData(r, 4, wideFrom, false)
-	refs := make([]uint64, len(hashes))
-	for i := range refs {
-		refs[i] = uint64(i+1) << slotBits
-	}
-	small, err := Build(MIH, 256, refs[:wideFrom-1], hashes[:wideFrom-1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := small.(*mih); !ok {
-		t.Errorf("%d hashes: %T, want 16-bit tables", wideFrom-1, small)
-	}
-	small = nil
-	s, err := Build(MIH, 256, refs, hashes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if x, ok := s.(*wideMIH); !ok || len(x.tables) != 12 {
-		t.Fatalf("%d hashes: %T, want 12 wide tables", wideFrom, s)
-	}
-	for n, m := range map[int]int{wideFrom - 1: 0, wideFrom: 12, 1<<23 - 1: 12, 1 << 23: 11, 1 << 26: 11} {
+	for n, m := range map[int]int{0: 0, 70000: 0, wideFrom - 1: 0, wideFrom: 12, 1<<23 - 1: 12, 1 << 23: 11, 1 << 26: 11} {
 		if got := wideTables(n); got != m {
 			t.Errorf("wideTables(%d) = %d, want %d", n, got, m)
 		}
 	}
-	for round := range 8 {
-		q := flip(r, hashes[r.IntN(len(hashes))], 4, r.IntN(32))
-		if round%2 == 0 {
-			q = randomHash(r, 4)
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, bits := range []int{64, 256} {
+		hashes := testData(r, bits/64, 70000, false)
+		refs := make([]uint64, len(hashes))
+		for i := range refs {
+			refs[i] = uint64(i+1) << slotBits
 		}
-		var want []hit
-		for i, h := range hashes {
-			if d := distanceWords(&q, h[:]); d <= 31 {
-				want = append(want, hit{refs[i], d})
-			}
+		s, err := Build(MIH, bits, refs, hashes)
+		if err != nil {
+			t.Fatal(err)
 		}
-		slices.SortFunc(want, func(a, b hit) int { return cmp.Compare(a.id, b.id) })
-		if got := collect(s, q, 31); !slices.Equal(got, want) {
-			t.Fatalf("round %d: %d hits, want %d", round, len(got), len(want))
+		if _, ok := s.(*mih); !ok {
+			t.Errorf("%d-bit, %d hashes: %T, want 16-bit tables", bits, len(hashes), s)
 		}
 	}
 }

@@ -190,9 +190,7 @@ func (b *segmentBuilder) reserve(segs []*segment) {
 		}
 	}
 	for typ, k := range n {
-		p := b.of(typ)
-		p.refs = slices.Grow(p.refs, k)
-		p.hashes = slices.Grow(p.hashes, k*p.words)
+		b.expect(typ, k)
 	}
 }
 
@@ -276,8 +274,8 @@ func (b *segmentBuilder) build(structures map[string]Structure, level int) (*seg
 	}
 	for typ, p := range b.hashes {
 		bits, ok := typeBits(typ)
-		if !ok {
-			continue
+		if !ok || len(p.refs) == 0 {
+			continue // an unknown type, or room made for hashes that did not come (expect)
 		}
 		st := structures[typ]
 		if st == "" {
