@@ -8,13 +8,4 @@ type linear struct{ packed }
 
 var _ Searcher = (*linear)(nil)
 
-func (l *linear) Search(q Hash, radius int, fn func(uint64, int) bool) {
-	w := l.words
-	for i := range l.refs.Len() {
-		if d := distanceWords(&q, l.hashes[i*w:(i+1)*w]); d <= radius {
-			if !fn(l.refs.at(i), d) {
-				return
-			}
-		}
-	}
-}
+func (l *linear) Search(q Hash, radius int, fn func(uint64, int) bool) { l.scan(q, radius, fn) }

@@ -164,13 +164,7 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	}
 	s := radius / x.m
 	if s > maxSubRadius {
-		for p := range x.refs.Len() {
-			if d := distanceWords(&q, x.at(p)); d <= radius {
-				if !fn(x.refs.at(p), d) {
-					return
-				}
-			}
-		}
+		x.scan(q, radius, fn)
 		return
 	}
 	var qs [len(Hash{}) * 64 / subBits]uint16
@@ -180,24 +174,19 @@ func (x *mih) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	ms := masks[:maskEnd[s]]
 	for i := range x.m {
 		t := &x.tables[i]
+		// Report each hash once: from the first table where it is
+		// within s, which is the first one it can be found in.
+		dup := func(h []uint64) bool {
+			for j := range i {
+				if bits.OnesCount16(x.subWords(h, j)^qs[j]) <= s {
+					return true
+				}
+			}
+			return false
+		}
 		for _, mask := range ms {
-		bucket:
-			for _, p := range t.run(qs[i] ^ mask) {
-				h := x.at(int(p))
-				d := distanceWords(&q, h)
-				if d > radius {
-					continue // most candidates: cheaper to rule out first
-				}
-				// Report each hash once: from the first table where it
-				// is within s, which is the first one it can be found in.
-				for j := range i {
-					if bits.OnesCount16(x.subWords(h, j)^qs[j]) <= s {
-						continue bucket
-					}
-				}
-				if !fn(x.refs.at(int(p)), d) {
-					return
-				}
+			if !x.verify(&q, radius, t.run(qs[i]^mask), dup, fn) {
+				return
 			}
 		}
 	}

@@ -153,13 +153,7 @@ func (x *wideMIH) Search(q Hash, radius int, fn func(uint64, int) bool) {
 	m := len(x.tables)
 	s := radius / m
 	if s > maxWideRadius {
-		for p := range x.refs.Len() {
-			if d := distanceWords(&q, x.at(p)); d <= radius {
-				if !fn(x.refs.at(p), d) {
-					return
-				}
-			}
-		}
+		x.scan(q, radius, fn)
 		return
 	}
 	qs := make([]uint32, m)
@@ -177,24 +171,19 @@ func (x *wideMIH) Search(q Hash, radius int, fn func(uint64, int) bool) {
 		for k, v := range vals {
 			runs[k] = [2]uint32{t.offsets[v], t.offsets[v+1]}
 		}
+		// Report each hash once: from the first table where it is
+		// within s, which is the first one it can be found in.
+		dup := func(h []uint64) bool {
+			for j := range i {
+				if bits.OnesCount32(x.sub(h, j)^qs[j]) <= s {
+					return true
+				}
+			}
+			return false
+		}
 		for _, run := range runs {
-		bucket:
-			for _, p := range t.pos[run[0]:run[1]] {
-				h := x.at(int(p))
-				d := distanceWords(&q, h)
-				if d > radius {
-					continue // most candidates: cheaper to rule out first
-				}
-				// Report each hash once: from the first table where it
-				// is within s, which is the first one it can be found in.
-				for j := range i {
-					if bits.OnesCount32(x.sub(h, j)^qs[j]) <= s {
-						continue bucket
-					}
-				}
-				if !fn(x.refs.at(int(p)), d) {
-					return
-				}
+			if !x.verify(&q, radius, t.pos[run[0]:run[1]], dup, fn) {
+				return
 			}
 		}
 	}

@@ -165,4 +165,35 @@ func (p *packed) hash(i int) Hash {
 
 func (p *packed) Len() int { return p.refs.Len() }
 
+// scan compares q with every hash, reporting those within radius until fn
+// returns false: the linear structure's search, and the multi-index
+// structures' when lookups would cost more.
+func (p *packed) scan(q Hash, radius int, fn func(uint64, int) bool) {
+	for i := range p.refs.Len() {
+		if d := distanceWords(&q, p.at(i)); d <= radius {
+			if !fn(p.refs.at(i), d) {
+				return
+			}
+		}
+	}
+}
+
+// verify reports the hashes at positions pos that are within radius of q,
+// leaving out those dup says an earlier lookup reported, until fn returns
+// false; it reports whether fn never did. Multi-index searches verify each
+// lookup's run with it.
+func (p *packed) verify(q *Hash, radius int, pos []uint32, dup func(h []uint64) bool, fn func(uint64, int) bool) bool {
+	for _, i := range pos {
+		h := p.at(int(i))
+		d := distanceWords(q, h)
+		if d > radius || dup(h) {
+			continue // most candidates are too far: cheaper to rule out first
+		}
+		if !fn(p.refs.at(int(i)), d) {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *packed) contents() *packed { return p }
