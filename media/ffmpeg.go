@@ -137,6 +137,10 @@ type probeResult struct {
 	width, height int // displayed, after rotation
 	start         float64
 	duration      float64 // 0 when unknown
+	// videoDuration is the video stream's own length, which can be less
+	// than the container's when another stream runs longer; 0 when
+	// unknown.
+	videoDuration float64
 }
 
 func (j *videoJob) probe(ffprobe string) (*probeResult, error) {
@@ -221,6 +225,9 @@ func (j *videoJob) probe(ffprobe string) (*probeResult, error) {
 	if math.IsNaN(p.duration) || p.duration < 0 {
 		p.duration = 0
 	}
+	if d := parseSeconds(s.Duration); d > 0 && d <= p.duration {
+		p.videoDuration = d
+	}
 	if p.duration > j.opts.MaxDuration.Seconds() {
 		return nil, fmt.Errorf("media: %s declares a length of %s, over the limit of %v: %w",
 			j.format, seconds(p.duration), j.opts.MaxDuration, ErrTooLarge)
@@ -261,66 +268,35 @@ type frameLine struct {
 	width, height int
 }
 
+// maxReferenceGap is the longest stretch without a decoded frame that
+// skipping non-reference frames may leave: a sample every second needs a
+// decoded frame in every second, and a stream whose references are
+// further apart than this is decoded again, every frame.
+const maxReferenceGap = 1.5
+
+// errSparseReferences stops a decoding that skips non-reference frames
+// when the stream has too few references to sample from.
+var errSparseReferences = errors.New("too few reference frames to sample from")
+
 func (j *videoJob) frames(ffmpeg string, p *probeResult, fn func(Frame) error) (VideoInfo, error) {
 	vi := VideoInfo{Format: j.format, Codec: p.codec, Width: p.width, Height: p.height,
 		Duration: time.Duration(p.duration * float64(time.Second))}
-	scene := fmt.Sprintf("gt(scene\\,%g)", SceneThreshold)
-	// The sampling rule (see SceneThreshold) as a select expression; t is
-	// the frame time, prev_selected_t that of the last sampled frame.
-	sel := fmt.Sprintf("isnan(prev_selected_t)+gte(floor(t)-floor(prev_selected_t)\\,1)+gte(t-prev_selected_t\\,%g)*(%s)",
-		MinSceneGap.Seconds(), scene)
-	// The scale keeps every frame at the probed size even if the stream
-	// changes size midway; showinfo logs each frame's time and size.
-	filter := fmt.Sprintf("select='%s',scale=%d:%d,showinfo", sel, p.width, p.height)
-	args := []string{"-nostdin", "-hide_banner", "-nostats", "-loglevel", "info",
-		"-filter_threads", "1", "-filter_complex_threads", "1"}
-	args = append(args, j.inputArgs()...)
-	args = append(args, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filter,
-		"-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgba", "pipe:1")
-
-	cmd := sandboxed(j.ctx, ffmpeg, j.dir, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return vi, fmt.Errorf("media: ffmpeg: %w", err)
-	}
-	stderrPipe, err := cmd.StderrPipe()
-	if err != nil {
-		return vi, fmt.Errorf("media: ffmpeg: %w", err)
-	}
-	if err := j.start(cmd, "ffmpeg"); err != nil {
-		return vi, err
-	}
-	stderr := &tail{}
-	lines := make(chan frameLine, 16)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(lines)
-		scanStderr(stderrPipe, stderr, lines, done)
-	}()
-
-	lastTS, fnErr := j.readFrames(stdout, p, lines, &vi, fn)
-	close(done)
-	if fnErr != nil {
-		// Stop ffmpeg before waiting for it: it may be blocked writing.
-		killGroup(cmd)
-	}
-	// Drain what is left so that ffmpeg is never blocked on a full pipe
-	// while we wait for it.
-	_, _ = io.Copy(io.Discard, stdout)
-	waitErr := finish(cmd)
-	wg.Wait()
-	if fnErr != nil {
-		if errors.Is(fnErr, errVideoTimeout) || j.ctx.Err() != nil {
-			if err := j.failure("ffmpeg", waitErr, stderr); err != nil {
-				return vi, err
-			}
+	// Skipping needs the declared length, to tell a stream whose last
+	// references come early from one that ends early.
+	skip := !j.opts.DecodeEveryFrame && p.duration > 0
+	lastTS, err := j.decode(ffmpeg, p, skip, -1, &vi, fn)
+	if errors.Is(err, errSparseReferences) {
+		// Decode again from the start, every frame, and carry on after
+		// the last frame fn has seen: fn sees each time once, in order.
+		after := -1.0
+		if vi.Frames > 0 {
+			after = lastTS
 		}
-		return vi, fnErr
+		var again float64
+		again, err = j.decode(ffmpeg, p, false, after, &vi, fn)
+		lastTS = max(lastTS, again)
 	}
-	if err := j.failure("ffmpeg", waitErr, stderr); err != nil {
+	if err != nil {
 		return vi, err
 	}
 	if vi.Frames == 0 {
@@ -332,20 +308,183 @@ func (j *videoJob) frames(ffmpeg string, p *probeResult, fn func(Frame) error) (
 	return vi, nil
 }
 
-// readFrames reads one raw RGBA frame from ffmpeg's output for each showinfo
-// line and hands it to fn.
-func (j *videoJob) readFrames(stdout io.Reader, p *probeResult, lines <-chan frameLine, vi *VideoInfo, fn func(Frame) error) (lastTS float64, err error) {
-	img := image.NewNRGBA(image.Rect(0, 0, p.width, p.height))
-	for line := range lines {
-		if line.width != p.width || line.height != p.height {
-			return lastTS, fmt.Errorf("media: %s frame %d is %dx%d, not the probed %dx%d: %w",
-				j.format, vi.Frames, line.width, line.height, p.width, p.height, ErrInvalid)
+// decode runs ffmpeg once over the input and hands fn each sampled frame
+// later than after (seconds from the start). With skip, ffmpeg decodes
+// only the frames others refer to, and decode returns errSparseReferences
+// when they leave more than maxReferenceGap without a sample.
+func (j *videoJob) decode(ffmpeg string, p *probeResult, skip bool, after float64, vi *VideoInfo, fn func(Frame) error) (lastTS float64, err error) {
+	scene := fmt.Sprintf("gt(scene\\,%g)", SceneThreshold)
+	// The sampling rule (see SceneThreshold) as a select expression; t is
+	// the frame time, prev_selected_t that of the last sampled frame.
+	sel := fmt.Sprintf("isnan(prev_selected_t)+gte(floor(t)-floor(prev_selected_t)\\,1)+gte(t-prev_selected_t\\,%g)*(%s)",
+		MinSceneGap.Seconds(), scene)
+	// The scale keeps every frame at the probed size even if the stream
+	// changes size midway; showinfo logs each frame's time and size.
+	filter := fmt.Sprintf("select='%s',scale=%d:%d,showinfo", sel, p.width, p.height)
+	args := []string{"-nostdin", "-hide_banner", "-nostats", "-loglevel", "info",
+		"-filter_threads", "1", "-filter_complex_threads", "1"}
+	if skip {
+		args = append(args, "-skip_frame", "noref")
+	}
+	args = append(args, j.inputArgs()...)
+	args = append(args, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filter,
+		"-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgba", "pipe:1")
+
+	cmd := sandboxed(j.ctx, ffmpeg, j.dir, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, fmt.Errorf("media: ffmpeg: %w", err)
+	}
+	stderrPipe, err := cmd.StderrPipe()
+	if err != nil {
+		return 0, fmt.Errorf("media: ffmpeg: %w", err)
+	}
+	if err := j.start(cmd, "ffmpeg"); err != nil {
+		return 0, err
+	}
+	stderr := &tail{}
+	lines := make(chan frameLine, 16)
+	done := make(chan struct{})
+	var logs, pixels sync.WaitGroup
+	logs.Add(1)
+	go func() {
+		defer logs.Done()
+		defer close(lines)
+		scanStderr(stderrPipe, stderr, lines, done)
+	}()
+	// The frames are read one ahead of fn, so that ffmpeg decodes the next
+	// while fn works on this one.
+	frames := make(chan rawFrame)
+	pixels.Add(1)
+	go func() {
+		defer pixels.Done()
+		readPixels(stdout, p, lines, frames, done)
+	}()
+
+	lastTS, fnErr := j.sample(p, skip, after, frames, vi, fn)
+	close(done)
+	if fnErr != nil {
+		// Stop ffmpeg before waiting for it: it may be blocked writing.
+		killGroup(cmd)
+	}
+	// The reader drains what is left so that ffmpeg is never blocked on a
+	// full pipe while we wait for it.
+	pixels.Wait()
+	waitErr := finish(cmd)
+	logs.Wait()
+	if fnErr != nil {
+		if errors.Is(fnErr, errVideoTimeout) || j.ctx.Err() != nil {
+			if err := j.failure("ffmpeg", waitErr, stderr); err != nil {
+				return lastTS, err
+			}
 		}
-		if _, err := io.ReadFull(stdout, img.Pix); err != nil {
+		return lastTS, fnErr
+	}
+	if err := j.failure("ffmpeg", waitErr, stderr); err != nil {
+		return lastTS, err
+	}
+	end := p.videoDuration
+	if end == 0 {
+		end = p.duration
+	}
+	if skip && end-lastTS > maxReferenceGap {
+		// The references stop well before the declared end.
+		return lastTS, errSparseReferences
+	}
+	return lastTS, nil
+}
+
+// rawFrame is one frame read from ffmpeg's output: its showinfo line and
+// its pixels. A frame whose size is not the probed one has no pixels read
+// (wrongSize); short is set when ffmpeg's output ended mid-frame.
+type rawFrame struct {
+	line      frameLine
+	img       *image.NRGBA
+	wrongSize bool
+	short     bool
+	release   func()
+}
+
+// readPixels reads one raw RGBA frame from stdout for each showinfo line,
+// into one of two buffers that take turns, and sends it on frames. It
+// stops at the end of the lines, at a frame it cannot read, or when done
+// is closed; then it reads stdout to its end.
+func readPixels(stdout io.Reader, p *probeResult, lines <-chan frameLine, frames chan<- rawFrame, done <-chan struct{}) {
+	defer func() { _, _ = io.Copy(io.Discard, stdout) }()
+	defer close(frames)
+	free := make(chan *image.NRGBA, 2)
+	made := 0
+	for {
+		var line frameLine
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return
+			}
+			line = l
+		case <-done:
+			return
+		}
+		f := rawFrame{line: line}
+		if line.width != p.width || line.height != p.height {
+			f.wrongSize = true
+		} else {
+			var img *image.NRGBA
+			select {
+			case img = <-free:
+			default:
+				if made < cap(free) {
+					made++
+					img = image.NewNRGBA(image.Rect(0, 0, p.width, p.height))
+				} else {
+					select {
+					case img = <-free:
+					case <-done:
+						return
+					}
+				}
+			}
+			if _, err := io.ReadFull(stdout, img.Pix); err != nil {
+				f.short = true
+			}
+			f.img = img
+			f.release = func() { free <- img }
+		}
+		select {
+		case frames <- f:
+		case <-done:
+			return
+		}
+		if f.wrongSize || f.short {
+			return
+		}
+	}
+}
+
+// sample hands fn each frame read that is later than after, checking the
+// budgets, and with skip watches for a gap in the references.
+func (j *videoJob) sample(p *probeResult, skip bool, after float64, frames <-chan rawFrame, vi *VideoInfo, fn func(Frame) error) (lastTS float64, err error) {
+	prev := 0.0 // the time of the frame before, or the start
+	lastTS = max(after, 0)
+	for f := range frames {
+		if f.wrongSize {
+			return lastTS, fmt.Errorf("media: %s frame %d is %dx%d, not the probed %dx%d: %w",
+				j.format, vi.Frames, f.line.width, f.line.height, p.width, p.height, ErrInvalid)
+		}
+		if f.short {
 			// ffmpeg died mid-frame; its exit status tells why.
 			return lastTS, nil
 		}
-		ts := max(line.ts-p.start, 0)
+		ts := max(f.line.ts-p.start, 0)
+		if skip && ts-prev > maxReferenceGap {
+			f.release()
+			return lastTS, errSparseReferences
+		}
+		prev = ts
+		if ts <= after {
+			f.release()
+			continue
+		}
 		if ts > j.opts.MaxDuration.Seconds() {
 			return lastTS, fmt.Errorf("media: %s runs past %v, over the limit: %w", j.format, j.opts.MaxDuration, ErrTooLarge)
 		}
@@ -356,7 +495,9 @@ func (j *videoJob) readFrames(stdout io.Reader, p *probeResult, lines <-chan fra
 			return lastTS, context.Cause(j.ctx)
 		}
 		at := time.Duration(ts * float64(time.Second))
-		if err := fn(Frame{Index: vi.Frames, Image: img, Timestamp: at}); err != nil {
+		err := fn(Frame{Index: vi.Frames, Image: f.img, Timestamp: at})
+		f.release()
+		if err != nil {
 			return lastTS, err
 		}
 		vi.Frames++

@@ -78,6 +78,14 @@ type Options struct {
 	// VideoMemory bounds the address space of each ffmpeg and ffprobe
 	// process, in bytes.
 	VideoMemory int64
+	// DecodeEveryFrame makes ffmpeg decode every frame of a video. By
+	// default (false) it skips the frames no other frame is predicted
+	// from (most B-frames), which sampling can do without: the sampled
+	// frame of each second is then the first decoded one, a frame or two
+	// after the grid, and a cut is found on the next decoded frame. A
+	// stream that marks too few frames as references to sample every
+	// second from them is decoded again, every frame (see ffmpegVideo).
+	DecodeEveryFrame bool
 	// FFmpeg and FFprobe are the programs to run; empty means "ffmpeg" and
 	// "ffprobe" found on PATH.
 	FFmpeg, FFprobe string

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,6 +161,35 @@ func TestVideoSampling(t *testing.T) {
 	}
 	if len(s.ts) > 15+2*5 {
 		t.Errorf("%d samples for 15 s with 5 cuts: %v", len(s.ts), s.ts)
+	}
+}
+
+// TestVideoSparseReferences checks that skipping non-reference frames
+// never costs a sample: a stream whose only references are 3.4 s apart
+// (16 B-frames between P-frames, none of them a reference) is sampled every
+// second, as when every frame is decoded, and fn sees each frame once.
+func TestVideoSparseReferences(t *testing.T) {
+	testvideo.Require(t)
+	path := filepath.Join(t.TempDir(), "sparse.mp4")
+	testvideo.FFmpeg(t, "-f", "lavfi", "-i", "testsrc2=size=160x120:d=8:r=5", "-c:v", "libx264",
+		"-x264-params", "bframes=16:b-adapt=0:b-pyramid=none:keyint=1000:scenecut=0", path)
+	data := readFile(t, path)
+	opts := videoOptions(t)
+	_, skipped, err := sample(t, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, opts)
+	opts.DecodeEveryFrame = true
+	_, every, err := sample(t, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(every.ts) < 8 {
+		t.Fatalf("every frame decoded: %d samples, want one a second: %v", len(every.ts), every.ts)
+	}
+	if !slices.Equal(skipped.ts, every.ts) {
+		t.Errorf("samples %v, want those of every frame decoded, %v", skipped.ts, every.ts)
 	}
 }
 

@@ -3,6 +3,7 @@ package video
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -10,7 +11,10 @@ import (
 	"image/draw"
 	"image/gif"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,28 +94,104 @@ func TestHashCollapsesAndFindsContent(t *testing.T) {
 }
 
 // BenchmarkHash720p measures video hashing on a minute of 720p H.264 at 30
-// fps: video seconds hashed per wall second, and the share of the wall time
-// spent waiting for ffmpeg (decoding, in its own process) against hashing.
+// fps: video seconds hashed per wall second, with jobs videos hashed at
+// once (as a server hashes concurrent uploads, or `hash --jobs`), and the
+// share of each job's wall time spent waiting for ffmpeg (decoding, in its
+// own process) against hashing. decode=every decodes every frame, as
+// before non-reference frames were skipped (media.Options.DecodeEveryFrame).
 func BenchmarkHash720p(b *testing.B) {
 	data := video720p(b)
-	ctx := context.Background()
-	var seconds float64
-	var timings Timings
-	b.ResetTimer()
-	for range b.N {
-		h, tm, err := HashTimed(ctx, data, media.Options{})
-		if err != nil {
-			b.Fatal(err)
+	for _, every := range []bool{false, true} {
+		for _, jobs := range []int{1, 2} {
+			name := fmt.Sprintf("decode=references/jobs=%d", jobs)
+			if every {
+				name = fmt.Sprintf("decode=every/jobs=%d", jobs)
+			}
+			b.Run(name, func(b *testing.B) {
+				benchmarkHash(b, data, media.Options{DecodeEveryFrame: every}, jobs)
+			})
 		}
-		seconds += h.Info.Duration.Seconds()
-		timings.Decode += tm.Decode
-		timings.Hash += tm.Hash
 	}
+}
+
+func benchmarkHash(b *testing.B, data []byte, opts media.Options, jobs int) {
+	ctx := context.Background()
+	var (
+		mu      sync.Mutex
+		seconds float64
+		timings Timings
+		wg      sync.WaitGroup
+		next    atomic.Int64
+	)
+	b.ResetTimer()
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				h, tm, err := HashTimed(ctx, data, opts)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				seconds += h.Info.Duration.Seconds()
+				timings.Decode += tm.Decode
+				timings.Hash += tm.Hash
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 	elapsed := b.Elapsed().Seconds()
 	b.ReportMetric(seconds/elapsed, "video-s/s")
 	total := float64(timings.Decode + timings.Hash)
 	b.ReportMetric(100*float64(timings.Decode)/total, "%ffmpeg")
 	b.ReportMetric(100*float64(timings.Hash)/total, "%hash")
+}
+
+var anchorPDQ = flag.String("anchor-pdq", "", "path of the reference PDQ hasher (pdq-photo-hasher) for BenchmarkReference720p")
+
+// BenchmarkReference720p is the reference pipeline on the same video, the
+// yardstick for BenchmarkHash720p: ffmpeg (its default threads) sampling a
+// frame a second to PNG files, then the reference PDQ hasher over them. It
+// runs only when -anchor-pdq names the hasher.
+func BenchmarkReference720p(b *testing.B) {
+	if *anchorPDQ == "" {
+		b.Skip("-anchor-pdq is not set: give the path of pdq-photo-hasher")
+	}
+	ffmpeg := testvideo.Require(b)
+	data := video720p(b)
+	dir := b.TempDir()
+	in := filepath.Join(dir, "in.mp4")
+	if err := os.WriteFile(in, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var seconds float64
+	b.ResetTimer()
+	for i := range b.N {
+		frames := filepath.Join(dir, fmt.Sprint(i))
+		if err := os.Mkdir(frames, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(ffmpeg, "-nostdin", "-v", "error", "-i", in, "-vf", "fps=1", filepath.Join(frames, "%04d.png"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("ffmpeg: %v: %s", err, out)
+		}
+		pngs, err := filepath.Glob(filepath.Join(frames, "*.png"))
+		if err != nil || len(pngs) < 50 {
+			b.Fatalf("%d frames: %v", len(pngs), err)
+		}
+		out, err := exec.Command(*anchorPDQ, pngs...).Output()
+		if err != nil {
+			b.Fatalf("%s: %v", *anchorPDQ, err)
+		}
+		if n := bytes.Count(out, []byte("\n")); n != len(pngs) {
+			b.Fatalf("the hasher printed %d lines for %d frames", n, len(pngs))
+		}
+		seconds += float64(len(pngs))
+	}
+	b.ReportMetric(seconds/b.Elapsed().Seconds(), "video-s/s")
 }
 
 // BenchmarkDecode720p is the ffmpeg side alone: sampling the same video
@@ -188,7 +268,9 @@ func TestHashMirror(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := Hash(context.Background(), data, media.Options{})
+		// Every frame decoded, so that both videos are sampled at the
+		// same times whatever their encodings' references.
+		h, err := Hash(context.Background(), data, media.Options{DecodeEveryFrame: true})
 		if err != nil {
 			t.Fatal(err)
 		}
