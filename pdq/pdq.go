@@ -131,18 +131,242 @@ func checkLuma(luma []float32, width, height int) error {
 func downsample(buf, tmp []float32, width, height int, grid *[gridSize * gridSize]float32) {
 	winX := windowSize(width)
 	winY := windowSize(height)
-	for range jaroszPasses {
-		for r := range height {
-			boxRow(buf[r*width:(r+1)*width], tmp[r*width:(r+1)*width], winX)
-		}
-		boxCols(tmp, buf, width, height, winY)
+	var rows, cols [gridSize]int
+	for i := range gridSize {
+		rows[i] = int((float64(i) + 0.5) * float64(height) / gridSize)
+		cols[i] = int((float64(i) + 0.5) * float64(width) / gridSize)
 	}
-	for gi := range gridSize {
-		r := int((float64(gi) + 0.5) * float64(height) / gridSize)
-		for gj := range gridSize {
-			c := int((float64(gj) + 0.5) * float64(width) / gridSize)
-			grid[gi*gridSize+gj] = buf[r*width+c]
+	for pass := range jaroszPasses {
+		if pass < jaroszPasses-1 {
+			boxRows(buf, tmp, width, height, winX, nil)
+			boxCols(tmp, buf, width, height, winY)
+			continue
 		}
+		// The last pass is needed only where the grid samples it: along
+		// the rows, at the 64 sampled columns; down those columns, at the
+		// 64 sampled rows. Each value computed is the one the whole pass
+		// computes, to the bit.
+		boxRows(buf, tmp, width, height, winX, &cols)
+		sampleCols(tmp, width, height, winY, &rows, &cols, grid)
+	}
+}
+
+// boxRows runs boxRow along every row of in (width x height) into out,
+// four rows at a time: their running sums are independent, and one loop
+// over four of them keeps the processor's adders busy where a single sum,
+// each step waiting on the last, does not. Each row gets the same float32
+// operations in the same order as boxRow's. With at set, only the columns
+// it lists (in increasing order) are written, which saves the divisions of
+// the others.
+func boxRows(in, out []float32, width, height, win int, at *[gridSize]int) {
+	var stops [gridSize + 1]int
+	if at != nil {
+		copy(stops[:], at[:])
+		stops[gridSize] = -1
+	}
+	r := 0
+	for ; r+4 <= height; r += 4 {
+		if at == nil {
+			boxRow4(in[r*width:(r+4)*width], out[r*width:(r+4)*width], width, win)
+		} else {
+			boxRow4At(in[r*width:(r+4)*width], out[r*width:(r+4)*width], width, win, &stops)
+		}
+	}
+	for ; r < height; r++ {
+		boxRow(in[r*width:(r+1)*width], out[r*width:(r+1)*width], win)
+	}
+}
+
+// boxRow4 is boxRow on four consecutive rows of width values.
+func boxRow4(in, out []float32, width, win int) {
+	a, b, c, d := in[:width:width], in[width:2*width:2*width], in[2*width:3*width:3*width], in[3*width:4*width:4*width]
+	oa, ob, oc, od := out[:width:width], out[width:2*width:2*width], out[2*width:3*width:3*width], out[3*width:4*width:4*width]
+	lead, grow, full, shrink := boxPhases(width, win)
+	var sa, sb, sc, sd float32
+	count := 0
+	ri, li, oi := 0, 0, 0
+	for range lead {
+		sa += a[ri]
+		sb += b[ri]
+		sc += c[ri]
+		sd += d[ri]
+		ri++
+		count++
+	}
+	for range grow {
+		sa += a[ri]
+		sb += b[ri]
+		sc += c[ri]
+		sd += d[ri]
+		ri++
+		count++
+		n := float32(count)
+		oa[oi], ob[oi], oc[oi], od[oi] = sa/n, sb/n, sc/n, sd/n
+		oi++
+	}
+	n := float32(count)
+	for range full {
+		sa += a[ri]
+		sb += b[ri]
+		sc += c[ri]
+		sd += d[ri]
+		sa -= a[li]
+		sb -= b[li]
+		sc -= c[li]
+		sd -= d[li]
+		ri++
+		li++
+		oa[oi], ob[oi], oc[oi], od[oi] = sa/n, sb/n, sc/n, sd/n
+		oi++
+	}
+	for range shrink {
+		sa -= a[li]
+		sb -= b[li]
+		sc -= c[li]
+		sd -= d[li]
+		li++
+		count--
+		n := float32(count)
+		oa[oi], ob[oi], oc[oi], od[oi] = sa/n, sb/n, sc/n, sd/n
+		oi++
+	}
+}
+
+// boxRow4At is boxRow4 writing only the columns listed in stops, in
+// increasing order and ended by -1 (a column may be listed twice).
+func boxRow4At(in, out []float32, width, win int, stops *[gridSize + 1]int) {
+	a, b, c, d := in[:width:width], in[width:2*width:2*width], in[2*width:3*width:3*width], in[3*width:4*width:4*width]
+	oa, ob, oc, od := out[:width:width], out[width:2*width:2*width], out[2*width:3*width:3*width], out[3*width:4*width:4*width]
+	lead, grow, full, shrink := boxPhases(width, win)
+	var sa, sb, sc, sd float32
+	count := 0
+	ri, li, oi := 0, 0, 0
+	next := 0
+	want := stops[0]
+	for range lead {
+		sa += a[ri]
+		sb += b[ri]
+		sc += c[ri]
+		sd += d[ri]
+		ri++
+		count++
+	}
+	for range grow {
+		sa += a[ri]
+		sb += b[ri]
+		sc += c[ri]
+		sd += d[ri]
+		ri++
+		count++
+		if oi == want {
+			n := float32(count)
+			oa[oi], ob[oi], oc[oi], od[oi] = sa/n, sb/n, sc/n, sd/n
+			for want == oi && next < gridSize {
+				next++
+				want = stops[next]
+			}
+		}
+		oi++
+	}
+	for range full {
+		sa += a[ri]
+		sb += b[ri]
+		sc += c[ri]
+		sd += d[ri]
+		sa -= a[li]
+		sb -= b[li]
+		sc -= c[li]
+		sd -= d[li]
+		ri++
+		li++
+		if oi == want {
+			n := float32(count)
+			oa[oi], ob[oi], oc[oi], od[oi] = sa/n, sb/n, sc/n, sd/n
+			for want == oi && next < gridSize {
+				next++
+				want = stops[next]
+			}
+		}
+		oi++
+	}
+	for range shrink {
+		sa -= a[li]
+		sb -= b[li]
+		sc -= c[li]
+		sd -= d[li]
+		li++
+		count--
+		if oi == want {
+			n := float32(count)
+			oa[oi], ob[oi], oc[oi], od[oi] = sa/n, sb/n, sc/n, sd/n
+			for want == oi && next < gridSize {
+				next++
+				want = stops[next]
+			}
+		}
+		oi++
+	}
+}
+
+// sampleCols is boxCols of in (width x height) read only at the grid's
+// rows and columns, into grid: the running sums of the 64 sampled
+// columns alone, emitted at the 64 sampled rows.
+func sampleCols(in []float32, width, height, win int, rows, cols *[gridSize]int, grid *[gridSize * gridSize]float32) {
+	lead, grow, full, shrink := boxPhases(height, win)
+	var sums [gridSize]float32
+	count := 0
+	ri, li, oi := 0, 0, 0
+	next := 0 // the next grid row to emit
+	add := func(row int) {
+		src := in[row*width : (row+1)*width]
+		for j, c := range cols {
+			sums[j] += src[c]
+		}
+	}
+	sub := func(row int) {
+		src := in[row*width : (row+1)*width]
+		for j, c := range cols {
+			sums[j] -= src[c]
+		}
+	}
+	emit := func(row int) {
+		// Several grid rows fall on one image row when the image is
+		// under 64 rows high.
+		n := float32(count)
+		for next < gridSize && rows[next] == row {
+			dst := grid[next*gridSize : (next+1)*gridSize]
+			for j, s := range sums {
+				dst[j] = s / n
+			}
+			next++
+		}
+	}
+	for range lead {
+		add(ri)
+		ri++
+		count++
+	}
+	for range grow {
+		add(ri)
+		ri++
+		count++
+		emit(oi)
+		oi++
+	}
+	for range full {
+		add(ri)
+		sub(li)
+		ri++
+		li++
+		emit(oi)
+		oi++
+	}
+	for range shrink {
+		sub(li)
+		li++
+		count--
+		emit(oi)
+		oi++
 	}
 }
 

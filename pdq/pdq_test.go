@@ -3,8 +3,10 @@ package pdq
 import (
 	"errors"
 	"image"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -210,6 +212,61 @@ func TestHashLumaDoesNotModifyInput(t *testing.T) {
 	for i := range luma {
 		if luma[i] != before[i] {
 			t.Fatalf("luma[%d] changed from %v to %v", i, before[i], luma[i])
+		}
+	}
+}
+
+// TestDownsampleExact checks the filter's shortcuts (four rows at a time,
+// the last pass down the columns only where the grid samples it) against
+// the filter written out plainly, to the bit, on sizes from the smallest
+// hashed to a few hundred, odd and even, under and over the grid's 64.
+func TestDownsampleExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	sizes := [][2]int{{MinDim, MinDim}, {63, 5}, {64, 64}, {65, 7}, {7, 130}, {127, 129}, {512, 384}, {301, 512}}
+	for range 20 {
+		sizes = append(sizes, [2]int{MinDim + r.IntN(300), MinDim + r.IntN(300)})
+	}
+	for _, sz := range sizes {
+		w, h := sz[0], sz[1]
+		luma := make([]float32, w*h)
+		for i := range luma {
+			luma[i] = float32(r.IntN(256)) + r.Float32()
+		}
+		var got, want [gridSize * gridSize]float32
+		downsample(slices.Clone(luma), make([]float32, w*h), w, h, &got)
+		plainDownsample(slices.Clone(luma), make([]float32, w*h), w, h, &want)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%dx%d: grid cell %d is %v, the plain filter gives %v", w, h, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// plainDownsample is the two-pass tent filter over every pixel, a row and
+// then every column at a time, sampled at the grid's centres.
+func plainDownsample(buf, tmp []float32, width, height int, grid *[gridSize * gridSize]float32) {
+	winX, winY := windowSize(width), windowSize(height)
+	for range jaroszPasses {
+		for r := range height {
+			boxRow(buf[r*width:(r+1)*width], tmp[r*width:(r+1)*width], winX)
+		}
+		col, out := make([]float32, height), make([]float32, height)
+		for c := range width {
+			for r := range height {
+				col[r] = tmp[r*width+c]
+			}
+			boxRow(col, out, winY)
+			for r := range height {
+				buf[r*width+c] = out[r]
+			}
+		}
+	}
+	for gi := range gridSize {
+		r := int((float64(gi) + 0.5) * float64(height) / gridSize)
+		for gj := range gridSize {
+			c := int((float64(gj) + 0.5) * float64(width) / gridSize)
+			grid[gi*gridSize+gj] = buf[r*width+c]
 		}
 	}
 }
