@@ -323,7 +323,7 @@ func TestClusterScript(t *testing.T) {
 		t.Fatal("scripts/cluster needs etcd: run 'apt-get install -y etcd-server' as root (scripts/test does, as root)")
 	}
 	dir := t.TempDir()
-	base := 30000 + rand.IntN(300)*100
+	base := clusterBase(t)
 	run := func(args ...string) ([]byte, error) {
 		cmd := exec.Command("../../scripts/cluster", args...)
 		cmd.Env = append(os.Environ(), "CLUSTER_DIR="+dir, fmt.Sprintf("CLUSTER_PORT=%d", base))
@@ -337,10 +337,21 @@ func TestClusterScript(t *testing.T) {
 		return string(out)
 	}
 	t.Cleanup(func() { run("down") })
-	out := script("up")
+	out, err := run("up")
+	if err != nil && strings.Contains(string(out), "address already in use") {
+		// Another process took one of the ports between the probe and
+		// the bind; a second set of ports, once.
+		t.Logf("scripts/cluster up on ports from %d collided, trying again:\n%s", base, out)
+		run("down", "--purge")
+		base = clusterBase(t)
+		out, err = run("up")
+	}
+	if err != nil {
+		t.Fatalf("scripts/cluster up: %v\n%s", err, out)
+	}
 	dial := func(i int) *syncServer {
 		addr := fmt.Sprintf("127.0.0.1:%d", base+20+i)
-		if !strings.Contains(out, addr) {
+		if !strings.Contains(string(out), addr) {
 			t.Fatalf("up did not print replica %s:\n%s", addr, out)
 		}
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -375,6 +386,31 @@ func TestClusterScript(t *testing.T) {
 	if _, err := os.Stat(dir + "/m1"); !os.IsNotExist(err) {
 		t.Errorf("down --purge left the members' data: %v", err)
 	}
+}
+
+// clusterBase returns a first port for scripts/cluster whose 34 ports
+// (base+1 to base+33) are all free now. It is below 32768, where Linux
+// hands out ephemeral ports by default, so the test's own clients and the
+// other test packages' servers on port 0 do not take one of them.
+func clusterBase(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		base := 10000 + rand.IntN(220)*100
+		free := true
+		for p := base + 1; p <= base+33 && free; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				free = false
+				continue
+			}
+			l.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no free run of 34 loopback ports below 32768 in 50 tries")
+	return 0
 }
 
 // TestClusterRetention: a replica on etcd with --log-retention compacts
