@@ -283,7 +283,7 @@ func (j *videoJob) frames(ffmpeg string, p *probeResult, fn func(Frame) error) (
 		Duration: time.Duration(p.duration * float64(time.Second))}
 	// Skipping needs the declared length, to tell a stream whose last
 	// references come early from one that ends early.
-	skip := !j.opts.DecodeEveryFrame && p.duration > 0
+	skip := j.opts.SkipNonReferenceFrames && p.duration > 0
 	lastTS, err := j.decode(ffmpeg, p, skip, -1, &vi, fn)
 	if errors.Is(err, errSparseReferences) {
 		// Decode again from the start, every frame, and carry on after

@@ -78,14 +78,17 @@ type Options struct {
 	// VideoMemory bounds the address space of each ffmpeg and ffprobe
 	// process, in bytes.
 	VideoMemory int64
-	// DecodeEveryFrame makes ffmpeg decode every frame of a video. By
-	// default (false) it skips the frames no other frame is predicted
-	// from (most B-frames), which sampling can do without: the sampled
-	// frame of each second is then the first decoded one, a frame or two
-	// after the grid, and a cut is found on the next decoded frame. A
-	// stream that marks too few frames as references to sample every
-	// second from them is decoded again, every frame (see ffmpegVideo).
-	DecodeEveryFrame bool
+	// SkipNonReferenceFrames makes ffmpeg skip the frames no other frame
+	// is predicted from (most B-frames), which decodes a typical H.264
+	// stream in about two thirds of the time. The default (false) decodes
+	// every frame: skipping moves each second's sample to the first
+	// decoded frame, a frame or two after the grid, and the scene score
+	// then compares frames further apart, so two encodings of one video
+	// are sampled at different moments; the open video benchmark found
+	// fewer re-edits with it (BENCHMARKS.md, "Video hashing"). A stream
+	// that marks too few frames as references to sample every second from
+	// them is decoded again, every frame (see videoJob.frames).
+	SkipNonReferenceFrames bool
 	// FFmpeg and FFprobe are the programs to run; empty means "ffmpeg" and
 	// "ffprobe" found on PATH.
 	FFmpeg, FFprobe string

@@ -175,12 +175,13 @@ func TestVideoSparseReferences(t *testing.T) {
 		"-x264-params", "bframes=16:b-adapt=0:b-pyramid=none:keyint=1000:scenecut=0", path)
 	data := readFile(t, path)
 	opts := videoOptions(t)
+	opts.SkipNonReferenceFrames = true
 	_, skipped, err := sample(t, data, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkClean(t, opts)
-	opts.DecodeEveryFrame = true
+	opts.SkipNonReferenceFrames = false
 	_, every, err := sample(t, data, opts)
 	if err != nil {
 		t.Fatal(err)

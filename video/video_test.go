@@ -97,18 +97,19 @@ func TestHashCollapsesAndFindsContent(t *testing.T) {
 // fps: video seconds hashed per wall second, with jobs videos hashed at
 // once (as a server hashes concurrent uploads, or `hash --jobs`), and the
 // share of each job's wall time spent waiting for ffmpeg (decoding, in its
-// own process) against hashing. decode=every decodes every frame, as
-// before non-reference frames were skipped (media.Options.DecodeEveryFrame).
+// own process) against hashing. decode=every is the default;
+// decode=references skips non-reference frames
+// (media.Options.SkipNonReferenceFrames).
 func BenchmarkHash720p(b *testing.B) {
 	data := video720p(b)
-	for _, every := range []bool{false, true} {
+	for _, skip := range []bool{false, true} {
 		for _, jobs := range []int{1, 2} {
-			name := fmt.Sprintf("decode=references/jobs=%d", jobs)
-			if every {
-				name = fmt.Sprintf("decode=every/jobs=%d", jobs)
+			name := fmt.Sprintf("decode=every/jobs=%d", jobs)
+			if skip {
+				name = fmt.Sprintf("decode=references/jobs=%d", jobs)
 			}
 			b.Run(name, func(b *testing.B) {
-				benchmarkHash(b, data, media.Options{DecodeEveryFrame: every}, jobs)
+				benchmarkHash(b, data, media.Options{SkipNonReferenceFrames: skip}, jobs)
 			})
 		}
 	}
@@ -268,9 +269,7 @@ func TestHashMirror(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Every frame decoded, so that both videos are sampled at the
-		// same times whatever their encodings' references.
-		h, err := Hash(context.Background(), data, media.Options{DecodeEveryFrame: true})
+		h, err := Hash(context.Background(), data, media.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
