@@ -18,48 +18,68 @@ const MaxSide = 512
 // (alpha is ignored, as there), greyscale images use their grey level, and
 // images with a side over MaxSide are first sampled down to MaxSide x MaxSide.
 func HashImage(img image.Image) (Result, error) {
-	luma, w, h := SampledLuma(img)
-	return HashLuma(luma, w, h)
+	luma, w, h := sampledLuma(img, getScratch)
+	defer putScratch(luma)
+	if err := checkLuma(luma, w, h); err != nil {
+		return Result{}, err
+	}
+	tmp := getScratch(len(luma))
+	defer putScratch(tmp)
+	return hashLuma(luma, tmp, w, h), nil
 }
 
 // DihedralImage returns the hashes of all eight dihedral variants of img,
 // computed as HashImage computes the original.
 func DihedralImage(img image.Image) (DihedralResult, error) {
-	luma, w, h := SampledLuma(img)
-	return DihedralLuma(luma, w, h)
+	luma, w, h := sampledLuma(img, getScratch)
+	defer putScratch(luma)
+	if err := checkLuma(luma, w, h); err != nil {
+		return DihedralResult{}, err
+	}
+	tmp := getScratch(len(luma))
+	defer putScratch(tmp)
+	return dihedralLuma(luma, tmp, w, h), nil
 }
 
 // Luma returns the luminance of every pixel of img as a row-major float32
 // buffer in the form HashLuma takes, with its width and height.
 func Luma(img image.Image) (luma []float32, width, height int) {
+	return lumaAll(img, newBuffer)
+}
+
+func lumaAll(img image.Image, alloc func(int) []float32) ([]float32, int, int) {
 	b := img.Bounds()
-	return lumaGrid(img, b.Dx(), b.Dy(), func(i int) int { return i }, func(i int) int { return i })
+	return lumaGrid(img, b.Dx(), b.Dy(), func(i int) int { return i }, func(i int) int { return i }, alloc)
 }
 
 // SampledLuma is Luma for images up to MaxSide on each side. Larger ones
 // are sampled to MaxSide x MaxSide by nearest neighbour, taking source pixel
 // floor(x*width/MaxSide) as the reference's image library does.
 func SampledLuma(img image.Image) (luma []float32, width, height int) {
+	return sampledLuma(img, newBuffer)
+}
+
+func sampledLuma(img image.Image, alloc func(int) []float32) ([]float32, int, int) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= MaxSide && h <= MaxSide {
-		return Luma(img)
+		return lumaAll(img, alloc)
 	}
 	return lumaGrid(img, MaxSide, MaxSide,
 		func(x int) int { return x * w / MaxSide },
-		func(y int) int { return y * h / MaxSide })
+		func(y int) int { return y * h / MaxSide }, alloc)
 }
 
-// lumaGrid returns a width x height buffer whose pixel (x, y) is the
-// luminance of img at (srcX(x), srcY(y)) relative to its bounds.
-func lumaGrid(img image.Image, width, height int, srcX, srcY func(int) int) ([]float32, int, int) {
+// lumaGrid returns a width x height buffer, from alloc, whose pixel (x, y)
+// is the luminance of img at (srcX(x), srcY(y)) relative to its bounds.
+func lumaGrid(img image.Image, width, height int, srcX, srcY func(int) int, alloc func(int) []float32) ([]float32, int, int) {
 	row := lumaRow(img)
 	min := img.Bounds().Min
 	cols := make([]int, width)
 	for x := range cols {
 		cols[x] = min.X + srcX(x)
 	}
-	luma := make([]float32, width*height)
+	luma := alloc(width * height)
 	for y := range height {
 		row(min.Y+srcY(y), cols, luma[y*width:(y+1)*width])
 	}

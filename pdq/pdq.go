@@ -64,7 +64,11 @@ func HashLuma(luma []float32, width, height int) (Result, error) {
 	if err := checkLuma(luma, width, height); err != nil {
 		return Result{}, err
 	}
-	return hashLuma(slices.Clone(luma), nil, width, height), nil
+	work, tmp := getScratch(len(luma)), getScratch(len(luma))
+	defer putScratch(work)
+	defer putScratch(tmp)
+	copy(work, luma)
+	return hashLuma(work, tmp, width, height), nil
 }
 
 // hashLuma is HashLuma on a checked buffer that it may overwrite, with tmp
@@ -96,14 +100,23 @@ func DihedralLuma(luma []float32, width, height int) (DihedralResult, error) {
 	if err := checkLuma(luma, width, height); err != nil {
 		return DihedralResult{}, err
 	}
+	work, tmp := getScratch(len(luma)), getScratch(len(luma))
+	defer putScratch(work)
+	defer putScratch(tmp)
+	copy(work, luma)
+	return dihedralLuma(work, tmp, width, height), nil
+}
+
+// dihedralLuma is DihedralLuma on a checked buffer that it may overwrite,
+// with tmp (as long) as the filter's scratch.
+func dihedralLuma(work, tmp []float32, width, height int) DihedralResult {
 	if width < MinDim || height < MinDim {
-		return DihedralResult{}, nil
+		return DihedralResult{}
 	}
 	// Unlike HashLuma, the reference's dihedral entry point filters 64x64
 	// input too; follow it so that both agree with their reference.
 	var grid [gridSize * gridSize]float32
-	work := slices.Clone(luma)
-	downsample(work, make([]float32, len(luma)), width, height, &grid)
+	downsample(work, tmp, width, height, &grid)
 	var coef, aux [dctSize * dctSize]float32
 	res := DihedralResult{Quality: quality(&grid)}
 	dct(&grid, &coef)
@@ -111,7 +124,7 @@ func DihedralLuma(luma []float32, width, height int) (DihedralResult, error) {
 		transform(d, &coef, &aux)
 		res.Hashes[d] = toBits(&aux)
 	}
-	return res, nil
+	return res
 }
 
 // checkLuma rejects buffers that do not hold width x height values.
