@@ -184,14 +184,17 @@ func lumaOf(r, g, b uint8) float32 {
 // sharp images (icons, sprites) its variants land 15-50 bits from the hash
 // of the image really mirrored. This costs eight hashes instead of one.
 func TransformedImage(img image.Image) (DihedralResult, error) {
-	luma, w, h := SampledLuma(img)
+	luma, w, h := sampledLuma(img, getScratch)
+	defer putScratch(luma)
 	if err := checkLuma(luma, w, h); err != nil {
 		return DihedralResult{}, err
 	}
 	var res DihedralResult
 	// One buffer takes each variant in turn and the filter overwrites it;
 	// one more is the filter's scratch.
-	buf, tmp := make([]float32, len(luma)), make([]float32, len(luma))
+	buf, tmp := getScratch(len(luma)), getScratch(len(luma))
+	defer putScratch(buf)
+	defer putScratch(tmp)
 	for d := range Dihedral(NumDihedral) {
 		// Each variant is a whole filter pass: let short calls waiting for
 		// a core run between them (see package internal/yield).
