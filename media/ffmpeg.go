@@ -360,18 +360,33 @@ func (j *videoJob) decode(ffmpeg string, p *probeResult, skip bool, after float6
 		defer pixels.Done()
 		readPixels(stdout, p, lines, frames, done)
 	}()
+	returned := false
+	defer func() {
+		if !returned {
+			// fn panicked or ended its goroutine (a test's Fatal): stop
+			// ffmpeg and the readers all the same, or they would wait
+			// forever on a frame nobody takes, holding its pixels.
+			close(done)
+			killGroup(cmd)
+			pixels.Wait()
+			logs.Wait()
+			finish(cmd)
+		}
+	}()
 
 	lastTS, fnErr := j.sample(p, skip, after, frames, vi, fn)
+	returned = true
 	close(done)
 	if fnErr != nil {
 		// Stop ffmpeg before waiting for it: it may be blocked writing.
 		killGroup(cmd)
 	}
 	// The reader drains what is left so that ffmpeg is never blocked on a
-	// full pipe while we wait for it.
+	// full pipe while we wait for it, and the log is read to its end
+	// before Wait closes the pipe (the last lines say why ffmpeg failed).
 	pixels.Wait()
-	waitErr := finish(cmd)
 	logs.Wait()
+	waitErr := finish(cmd)
 	if fnErr != nil {
 		if errors.Is(fnErr, errVideoTimeout) || j.ctx.Err() != nil {
 			if err := j.failure("ffmpeg", waitErr, stderr); err != nil {

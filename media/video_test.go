@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -385,6 +386,34 @@ func TestVideoCallerStops(t *testing.T) {
 		t.Errorf("got %v, want context.Canceled", err)
 	}
 	checkClean(t, opts)
+
+	// A callback that panics (the server recovers and goes on) leaves no
+	// ffmpeg, temp file or reader goroutine behind.
+	opts = videoOptions(t)
+	before := runtime.NumGoroutine()
+	func() {
+		defer func() {
+			if r := recover(); r != "frame 2" {
+				t.Errorf("recovered %v, want the callback's panic", r)
+			}
+		}()
+		n := 0
+		Video(context.Background(), data, opts, func(Frame) error {
+			if n++; n == 2 {
+				panic("frame 2")
+			}
+			return nil
+		})
+	}()
+	checkClean(t, opts)
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Errorf("%d goroutines after the panic, %d before", runtime.NumGoroutine(), before)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestVideoUnavailable checks the error when ffmpeg is missing.
