@@ -29,7 +29,8 @@ type Query struct {
 	// with region.Query), matched by Rules.RegionThresholds.
 	Regions []hashing.RegionHash
 	// Keypoints are an image query's local features (keypoint.Detect),
-	// matched against image entries' keypoints when Types is empty; Width
+	// matched against image entries' keypoints when Types is empty or
+	// names KeypointType; Width
 	// and Height are the query image's size, for the part of the entry a
 	// keypoint match reports.
 	Keypoints     []keypoint.Point
@@ -305,7 +306,7 @@ func (mt *Matcher) Match(ctx context.Context, q Query) (Result, error) {
 		}
 		res.LowQuality = low || res.LowQuality
 	}
-	if (len(q.Keypoints) > 0 || len(q.MirroredKeypoints) > 0) && len(types) == 0 && m.rules.Seeks(MethodKeypoints) {
+	if (len(q.Keypoints) > 0 || len(q.MirroredKeypoints) > 0) && (len(types) == 0 || types[KeypointType]) && m.rules.Seeks(MethodKeypoints) {
 		m.matchKeypoints()
 	}
 	m.verifyPixels()

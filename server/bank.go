@@ -264,7 +264,7 @@ func (s *Server) CreateEntryStream(stream pb.BankService_CreateEntryStreamServer
 // as much as the picture, and would match other partial files; a cut copy
 // of a whole file stored matches it.
 func (s *Server) hashInto(ctx context.Context, e *store.Entry, data []byte) (*pb.DecodeReport, error) {
-	h, err := s.hashMedia(ctx, data, false, region.Stored)
+	h, err := s.hashMedia(ctx, data, false, region.Stored, nil)
 	if err != nil {
 		return nil, err
 	}

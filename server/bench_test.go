@@ -152,7 +152,8 @@ func benchPhoto(b *testing.B, w, h int) []byte {
 // match, stage by stage, as the server runs them for Match (dihedral
 // variants asked): decoding the JPEG, the whole-image hashes with the
 // transformed PDQ variants, the query's regions, the keypoints of the
-// image and of its mirror image, and all of it through hashMedia. It
+// image and of its mirror image, and all of it through hashMedia; all-pdq
+// is hashMedia for a match with hash_types [pdq]. It
 // reports cpu-ms/op, the process's CPU time per query (comparable on a
 // busy machine, where ns/op is not).
 func BenchmarkImageQuery(b *testing.B) {
@@ -180,7 +181,11 @@ func BenchmarkImageQuery(b *testing.B) {
 				keypoint.DetectMirrored(img.Image, keypoint.QueryPoints)
 				return nil
 			}},
-			{"all", func() error { _, err := ts.srv.hashMedia(context.Background(), data, true, region.Query); return err }},
+			{"all", func() error { _, err := ts.srv.hashMedia(context.Background(), data, true, region.Query, nil); return err }},
+			{"all-pdq", func() error {
+				_, err := ts.srv.hashMedia(context.Background(), data, true, region.Query, []string{hashing.PDQ})
+				return err
+			}},
 		}
 		for _, st := range stages {
 			b.Run(st.name+"/"+size.name, func(b *testing.B) {

@@ -46,3 +46,45 @@ func TestKeypointMatch(t *testing.T) {
 		t.Errorf("unrelated photo matched: %v", x)
 	}
 }
+
+// TestMatchHashTypes checks that a match's hash_types choose what the
+// upload is hashed and matched for: "keypoints" alone still finds the crop
+// by keypoints, with no whole-image hash computed; "pdq" alone finds the
+// photo itself by PDQ, with no keypoint evidence and no pHash or dHash.
+func TestMatchHashTypes(t *testing.T) {
+	ts := startServer(t, "", Options{})
+	ts.createBank("b")
+	orig := readImage(t, "bridge-mods-aaa-orig.png")
+	entry := ts.addMedia("b", encodePNG(t, orig), nil).GetEntry()
+	b := orig.Bounds()
+	crop := encodePNG(t, imaging.Crop(orig, image.Rect(b.Dx()*15/100, 0, b.Dx(), b.Dy()*85/100)))
+
+	res := ts.matchMedia(crop, &pb.MatchOptions{IncludeReview: true, HashTypes: []string{"keypoints"}})
+	if byMethod(res, entry.GetName(), "keypoints") == nil {
+		t.Errorf("hash_types [keypoints]: the crop was not matched by keypoints: %v", res.GetMatches())
+	}
+	if hs := res.GetQuery().GetHashes(); len(hs) != 0 {
+		t.Errorf("hash_types [keypoints]: the query was hashed for %v", hs)
+	}
+
+	res = ts.matchMedia(encodePNG(t, orig), &pb.MatchOptions{IncludeReview: true, HashTypes: []string{"pdq"}})
+	if pdqMatch(res, entry.GetName()) == nil {
+		t.Fatalf("hash_types [pdq]: the photo was not matched by pdq: %v", res.GetMatches())
+	}
+	for _, m := range res.GetMatches() {
+		for _, e := range m.GetEvidence() {
+			if e.GetHashType() != "pdq" {
+				t.Errorf("hash_types [pdq]: evidence of type %q: %v", e.GetHashType(), e)
+			}
+		}
+	}
+	hs := res.GetQuery().GetHashes()
+	if len(hs) == 0 {
+		t.Error("hash_types [pdq]: the query has no hashes")
+	}
+	for _, h := range hs {
+		if h.GetType() != "pdq" { // the image's, its variants' and its regions'
+			t.Errorf("hash_types [pdq]: the query was hashed for %q too", h.GetType())
+		}
+	}
+}

@@ -21,7 +21,7 @@ func (s *Server) Hash(ctx context.Context, req *pb.HashRequest) (*pb.HashRespons
 		return nil, err
 	}
 	defer release()
-	h, err := s.hashMedia(ctx, req.GetMedia(), req.GetDihedral(), 0)
+	h, err := s.hashMedia(ctx, req.GetMedia(), req.GetDihedral(), 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (s *Server) MatchStream(stream pb.MatchService_MatchStreamServer) error {
 // matchMedia hashes uploaded media and matches it.
 func (s *Server) matchMedia(ctx context.Context, data []byte, opts *pb.MatchOptions) (*pb.MatchResult, error) {
 	dihedral := opts == nil || opts.Dihedral == nil || opts.GetDihedral()
-	h, err := s.hashMedia(ctx, data, dihedral, region.Query)
+	h, err := s.hashMedia(ctx, data, dihedral, region.Query, opts.GetHashTypes())
 	if err != nil {
 		return nil, err
 	}

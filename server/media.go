@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"slices"
 
 	"github.com/mediamatch/mediamatch/hashing"
 	"github.com/mediamatch/mediamatch/keypoint"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/media"
 	"github.com/mediamatch/mediamatch/pdq"
 	"github.com/mediamatch/mediamatch/pixels"
@@ -40,7 +42,13 @@ type hashed struct {
 // so each reserves its estimated memory (decodeCost) from
 // Options.MaxDecodeMemory, and at most Options.MaxConcurrentDecodes run at
 // once; others wait, until their deadline.
-func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regions region.Set) (*hashed, error) {
+//
+// types, when not empty, names the hash types a match will use (a
+// request's MatchOptions.hash_types): an image is then hashed only for
+// those, pdq taking its variants and regions with it and
+// match.KeypointType the keypoints. A video's frames are hashed whatever
+// it names.
+func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regions region.Set, types []string) (*hashed, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: no media given", errInvalidRequest)
 	}
@@ -77,7 +85,9 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 	runtime.Gosched()
 	// Variants used for matching are hashes of the really transformed
 	// image; the Hash call returns the reference's derivation.
-	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: dihedral, Transformed: dihedral && regions == region.Query})
+	wants := func(t string) bool { return len(types) == 0 || slices.Contains(types, t) }
+	dihedral = dihedral && wants(hashing.PDQ)
+	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: dihedral, Transformed: dihedral && regions == region.Query, Types: types})
 	if err != nil {
 		s.metrics.decodeFailure(err)
 		return nil, err
@@ -98,18 +108,22 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 	var kps, mirrored []keypoint.Point
 	var thumb pixels.Thumb
 	if regions != 0 {
-		if rs, err = region.Hashes(img.Image, regions); err != nil {
-			s.metrics.decodeFailure(err)
-			return nil, err
+		if wants(hashing.PDQ) {
+			if rs, err = region.Hashes(img.Image, regions); err != nil {
+				s.metrics.decodeFailure(err)
+				return nil, err
+			}
 		}
 		n := keypoint.StoredPoints
 		if regions == region.Query {
 			n = keypoint.QueryPoints
 		}
 		runtime.Gosched()
-		if regions == region.Query && dihedral {
+		switch {
+		case !wants(match.KeypointType):
+		case regions == region.Query && dihedral:
 			kps, mirrored = keypoint.DetectMirrored(img.Image, n)
-		} else {
+		default:
 			kps = keypoint.Detect(img.Image, n)
 		}
 		side := pixels.StoredSide
@@ -123,7 +137,7 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 		format:    string(img.Format),
 		width:     img.Width,
 		height:    img.Height,
-		hashes:    append(hs.Hashes, hashing.Digests(data)...),
+		hashes:    append(hs.Hashes, hashing.Digests(data, types...)...),
 		dihedral:  hs.Dihedral,
 		regions:   rs,
 		keypoints: kps,

@@ -107,7 +107,7 @@ func TestDecodeCost(t *testing.T) {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 			w := watchHeap()
-			_, err = ts.srv.hashMedia(context.Background(), c.data, true, set)
+			_, err = ts.srv.hashMedia(context.Background(), c.data, true, set, nil)
 			peak := w.peak()
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)

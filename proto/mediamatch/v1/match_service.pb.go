@@ -211,7 +211,9 @@ type MatchOptions struct {
 	// Minimum PDQ quality (0 to 100) a query hash, or a video frame, needs to
 	// be matched. Unset means the server's default (50).
 	MinQuality *int32 `protobuf:"varint,5,opt,name=min_quality,json=minQuality,proto3,oneof" json:"min_quality,omitempty"`
-	// Hash types to match with. Empty means every type the query has.
+	// Hash types to match with: pdq, phash, dhash, md5, sha256, and keypoints
+	// for local features. Empty means every type the query has. Uploaded media
+	// is hashed only for the types named (a video's frames always).
 	HashTypes []string `protobuf:"bytes,6,rep,name=hash_types,json=hashTypes,proto3" json:"hash_types,omitempty"`
 	// For a video query against a video entry: the minimum percentage (0 to
 	// 100) of the query's distinct usable frame hashes that must match a frame
