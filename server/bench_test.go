@@ -181,7 +181,10 @@ func BenchmarkImageQuery(b *testing.B) {
 				keypoint.DetectMirrored(img.Image, keypoint.QueryPoints)
 				return nil
 			}},
-			{"all", func() error { _, err := ts.srv.hashMedia(context.Background(), data, true, region.Query, nil); return err }},
+			{"all", func() error {
+				_, err := ts.srv.hashMedia(context.Background(), data, true, region.Query, nil)
+				return err
+			}},
 			{"all-pdq", func() error {
 				_, err := ts.srv.hashMedia(context.Background(), data, true, region.Query, []string{hashing.PDQ})
 				return err
