@@ -346,7 +346,7 @@ func (m *matcher) check() error {
 			continue
 		}
 		if _, err := hashing.Lookup(name); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
+			return fmt.Errorf("%w: %v, or %s", ErrInvalid, err, KeypointType)
 		}
 	}
 	for name, v := range q.Thresholds {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mediamatch/mediamatch/exchange"
 	"github.com/mediamatch/mediamatch/hashing"
+	"github.com/mediamatch/mediamatch/match"
 	"github.com/mediamatch/mediamatch/media"
 	pb "github.com/mediamatch/mediamatch/proto/mediamatch/v1"
 	"github.com/mediamatch/mediamatch/vpdq"
@@ -247,11 +248,12 @@ func runMatch(e *env, args []string) int {
 	entryPercent := fs.Float64("video-entry-percent", -1, "vPDQ: share (0-100) of the entry video's frames that must match (default: the server's)")
 	budget := fs.Float64("budget", 0, "false-match budget: the largest score (estimated false-match probability per comparison) of a match (default: the bank's, else the server's, 3e-6)")
 	review := fs.Bool("review", false, "also print results for review: beyond the budget, within 100 times it")
+	types := fs.String("types", "", "comma-separated evidence to match with, of "+strings.Join(append(typeNames(), match.KeypointType), ", ")+" (default every one); a file is hashed only for these (a video's frames always)")
 	var hashes listFlag
 	fs.Var(&hashes, "hash", "match a hash instead of a file, TYPE:HEX (pdq, phash, dhash, md5, sha256), repeatable")
 	list := fs.String("list", "", "match every signal of a hash list in python-threatexchange's local file format (\"TYPE SIGNAL\" a line; '-' is standard input): which of a partner's hashes we hold")
 	jobs := jobsFlag(fs, 4, "matched")
-	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--budget P] [--review] [--vpdq] [--jobs N] FILE|FOLDER...  (FILE '-' is standard input)\n       mediamatch match [flags] --hash TYPE:HEX... | --list FILE", func() bool {
+	if !parseCommand(e, fs, args, "usage: mediamatch match [--bank B]... [--budget P] [--review] [--types T,...] [--vpdq] [--jobs N] FILE|FOLDER...  (FILE '-' is standard input)\n       mediamatch match [flags] --hash TYPE:HEX... | --list FILE", func() bool {
 		return fs.NArg() > 0 || len(hashes) > 0 || *list != ""
 	}) {
 		return exitUsage
@@ -276,6 +278,13 @@ func runMatch(e *env, args []string) int {
 	if *noDihedral {
 		f := false
 		opts.Dihedral = &f
+	}
+	for t := range strings.SplitSeq(*types, ",") {
+		// The server checks the names, with the same message for every
+		// client.
+		if t = strings.TrimSpace(t); t != "" {
+			opts.HashTypes = append(opts.HashTypes, t)
+		}
 	}
 	if *queryPercent >= 0 {
 		opts.VideoQueryMatchPercent = queryPercent

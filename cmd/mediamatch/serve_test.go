@@ -184,6 +184,21 @@ func TestServeAndClientCommands(t *testing.T) {
 	if !found {
 		t.Errorf("edited copy: %+v", lines[0])
 	}
+	// --types chooses the evidence: pdq alone finds the edited copy by pdq
+	// and by nothing else; an unknown name is refused by the server.
+	tcode, tout, _ := runCLI(t, nil, environ, "match", "--types", "pdq", edited)
+	var pdqOnly matchLine
+	if err := json.Unmarshal([]byte(tout), &pdqOnly); err != nil || tcode != exitOK || len(pdqOnly.Matches) != 1 {
+		t.Fatalf("match --types pdq: exit %d %q (%v)", tcode, tout, err)
+	}
+	for _, ev := range pdqOnly.Matches[0].Evidence {
+		if ev.Type != "pdq" {
+			t.Errorf("match --types pdq: evidence %+v", ev)
+		}
+	}
+	if tcode, tout, _ = runCLI(t, nil, environ, "match", "--types", "pdq,nope", edited); tcode != exitFail || !strings.Contains(tout, "nope") {
+		t.Errorf("match --types pdq,nope: exit %d %s", tcode, tout)
+	}
 	if lines[1].Error == "" || !strings.Contains(lines[1].Error, "InvalidArgument") {
 		t.Errorf("broken file: %+v", lines[1])
 	}
