@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/jpeg"
+	"sync"
 )
 
 // JPEG stores colour as YCbCr, usually with the chroma planes at half
@@ -37,23 +38,46 @@ func ycbcrToNRGBA(m *image.YCbCr) *image.NRGBA {
 	out := image.NewNRGBA(image.Rect(0, 0, w, h))
 	cb := make([]uint8, w)
 	cr := make([]uint8, w)
+	t := yccTables()
 	for y := range h {
 		upsampleRow(m, m.Cb, y, cb)
 		upsampleRow(m, m.Cr, y, cr)
-		yrow := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):]
+		off := m.YOffset(b.Min.X, b.Min.Y+y)
+		yrow := m.Y[off : off+w]
 		dst := out.Pix[y*out.Stride : y*out.Stride+4*w]
-		for x := range w {
-			yy := int32(yrow[x])
-			cbv, crv := int32(cb[x])-128, int32(cr[x])-128
+		cb, cr := cb[:len(yrow)], cr[:len(yrow)]
+		for x, yv := range yrow {
+			yy := int32(yv)
+			c1, c2 := cb[x], cr[x]
 			p := dst[4*x : 4*x+4 : 4*x+4]
-			p[0] = clampByte(yy + (fixCrR*crv+ycbcrHalf)>>ycbcrScaleBits)
-			p[1] = clampByte(yy + (-fixCbG*cbv+ycbcrHalf-fixCrG*crv)>>ycbcrScaleBits)
-			p[2] = clampByte(yy + (fixCbB*cbv+ycbcrHalf)>>ycbcrScaleBits)
+			p[0] = clampByte(yy + t.crR[c2])
+			p[1] = clampByte(yy + (t.cbG[c1]+t.crG[c2])>>ycbcrScaleBits)
+			p[2] = clampByte(yy + t.cbB[c1])
 			p[3] = 0xff
 		}
 	}
 	return out
 }
+
+// yccTable holds libjpeg's conversion per chroma value, as its jdcolor.c
+// tables do: the red and blue offsets already shifted, the two halves of
+// the green offset before the shift (their sum is shifted once, as the
+// formula does).
+type yccTable struct {
+	crR, cbB, cbG, crG [256]int32
+}
+
+var yccTables = sync.OnceValue(func() *yccTable {
+	var t yccTable
+	for c := range 256 {
+		v := int32(c) - 128
+		t.crR[c] = (fixCrR*v + ycbcrHalf) >> ycbcrScaleBits
+		t.cbB[c] = (fixCbB*v + ycbcrHalf) >> ycbcrScaleBits
+		t.cbG[c] = -fixCbG*v + ycbcrHalf
+		t.crG[c] = -fixCrG * v
+	}
+	return &t
+})
 
 // upsampleRow fills dst (one full-resolution row) with the chroma plane's
 // values for image row y.
@@ -111,26 +135,25 @@ func upsampleRow(m *image.YCbCr, plane []uint8, y int, dst []uint8) {
 	}
 	// 4:2:0: column sums of the vertical pass, then the horizontal
 	// triangle on them, with libjpeg's alternating rounding.
-	colsum := func(i int) int32 { return 3*int32(near[i]) + int32(far[i]) }
+	// Each column sum is computed once and carried along: at the edges
+	// the missing neighbour is the column itself (libjpeg's this*4).
+	near, far = near[:cw], far[:cw]
+	this := 3*int32(near[0]) + int32(far[0])
+	prev := this
 	for i := range cw {
-		this := colsum(i)
-		var left, right int32
-		if i == 0 {
-			left = this*4 + 8
-		} else {
-			left = this*3 + colsum(i-1) + 8
+		next := this
+		if i+1 < cw {
+			next = 3*int32(near[i+1]) + int32(far[i+1])
 		}
-		if i == cw-1 {
-			right = this*4 + 7
-		} else {
-			right = this*3 + colsum(i+1) + 7
-		}
-		if 2*i < len(dst) {
+		left := this*3 + prev + 8
+		right := this*3 + next + 7
+		if 2*i+1 < len(dst) {
+			dst[2*i] = uint8(left >> 4)
+			dst[2*i+1] = uint8(right >> 4)
+		} else if 2*i < len(dst) {
 			dst[2*i] = uint8(left >> 4)
 		}
-		if 2*i+1 < len(dst) {
-			dst[2*i+1] = uint8(right >> 4)
-		}
+		prev, this = this, next
 	}
 }
 
