@@ -66,6 +66,13 @@ func TestMatchHashTypes(t *testing.T) {
 	if hs := res.GetQuery().GetHashes(); len(hs) != 0 {
 		t.Errorf("hash_types [keypoints]: the query was hashed for %v", hs)
 	}
+	// The mirrored crop too: dihedral matching (the default) asks for the
+	// mirror image's keypoints whatever the hash types.
+	mirrored := encodePNG(t, imaging.FlipH(imaging.Crop(orig, image.Rect(b.Dx()*15/100, 0, b.Dx(), b.Dy()*85/100))))
+	res = ts.matchMedia(mirrored, &pb.MatchOptions{IncludeReview: true, HashTypes: []string{"keypoints"}})
+	if byMethod(res, entry.GetName(), "keypoints") == nil {
+		t.Errorf("hash_types [keypoints]: the mirrored crop was not matched by keypoints: %v", res.GetMatches())
+	}
 
 	res = ts.matchMedia(encodePNG(t, orig), &pb.MatchOptions{IncludeReview: true, HashTypes: []string{"pdq"}})
 	if pdqMatch(res, entry.GetName()) == nil {

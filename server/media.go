@@ -86,8 +86,10 @@ func (s *Server) hashMedia(ctx context.Context, data []byte, dihedral bool, regi
 	// Variants used for matching are hashes of the really transformed
 	// image; the Hash call returns the reference's derivation.
 	wants := func(t string) bool { return len(types) == 0 || slices.Contains(types, t) }
-	dihedral = dihedral && wants(hashing.PDQ)
-	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: dihedral, Transformed: dihedral && regions == region.Query, Types: types})
+	// The PDQ variants only when pdq is wanted; dihedral still asks for
+	// the mirror image's keypoints below.
+	variants := dihedral && wants(hashing.PDQ)
+	hs, err := hashing.Image(img.Image, hashing.Options{Dihedral: variants, Transformed: variants && regions == region.Query, Types: types})
 	if err != nil {
 		s.metrics.decodeFailure(err)
 		return nil, err
