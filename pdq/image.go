@@ -18,27 +18,13 @@ const MaxSide = 512
 // (alpha is ignored, as there), greyscale images use their grey level, and
 // images with a side over MaxSide are first sampled down to MaxSide x MaxSide.
 func HashImage(img image.Image) (Result, error) {
-	luma, w, h := sampledLuma(img, getScratch)
-	defer putScratch(luma)
-	if err := checkLuma(luma, w, h); err != nil {
-		return Result{}, err
-	}
-	tmp := getScratch(len(luma))
-	defer putScratch(tmp)
-	return hashLuma(luma, tmp, w, h), nil
+	return fromImage(img, hashLuma)
 }
 
 // DihedralImage returns the hashes of all eight dihedral variants of img,
 // computed as HashImage computes the original.
 func DihedralImage(img image.Image) (DihedralResult, error) {
-	luma, w, h := sampledLuma(img, getScratch)
-	defer putScratch(luma)
-	if err := checkLuma(luma, w, h); err != nil {
-		return DihedralResult{}, err
-	}
-	tmp := getScratch(len(luma))
-	defer putScratch(tmp)
-	return dihedralLuma(luma, tmp, w, h), nil
+	return fromImage(img, dihedralLuma)
 }
 
 // Luma returns the luminance of every pixel of img as a row-major float32

@@ -61,18 +61,11 @@ type DihedralResult struct {
 // values (0-255 scale), the reference's "from float luma" entry point.
 // luma is not modified.
 func HashLuma(luma []float32, width, height int) (Result, error) {
-	if err := checkLuma(luma, width, height); err != nil {
-		return Result{}, err
-	}
-	work, tmp := getScratch(len(luma)), getScratch(len(luma))
-	defer putScratch(work)
-	defer putScratch(tmp)
-	copy(work, luma)
-	return hashLuma(work, tmp, width, height), nil
+	return fromLuma(luma, width, height, hashLuma)
 }
 
 // hashLuma is HashLuma on a checked buffer that it may overwrite, with tmp
-// (at least len(work) long, or nil to allocate) as the filter's scratch.
+// (as long) as the filter's scratch.
 func hashLuma(work, tmp []float32, width, height int) Result {
 	if width < MinDim || height < MinDim {
 		return Result{}
@@ -83,10 +76,7 @@ func hashLuma(work, tmp []float32, width, height int) Result {
 		// when ffmpeg scaled a video frame) and skips the filter.
 		copy(grid[:], work)
 	} else {
-		if len(tmp) < len(work) {
-			tmp = make([]float32, len(work))
-		}
-		downsample(work, tmp[:len(work)], width, height, &grid)
+		downsample(work, tmp, width, height, &grid)
 	}
 	var coef [dctSize * dctSize]float32
 	q := quality(&grid)
@@ -97,14 +87,7 @@ func hashLuma(work, tmp []float32, width, height int) Result {
 // DihedralLuma is HashLuma for all eight dihedral variants at once: the
 // variants are derived from the one DCT by sign changes and transposes.
 func DihedralLuma(luma []float32, width, height int) (DihedralResult, error) {
-	if err := checkLuma(luma, width, height); err != nil {
-		return DihedralResult{}, err
-	}
-	work, tmp := getScratch(len(luma)), getScratch(len(luma))
-	defer putScratch(work)
-	defer putScratch(tmp)
-	copy(work, luma)
-	return dihedralLuma(work, tmp, width, height), nil
+	return fromLuma(luma, width, height, dihedralLuma)
 }
 
 // dihedralLuma is DihedralLuma on a checked buffer that it may overwrite,
