@@ -360,33 +360,33 @@ func (j *videoJob) decode(ffmpeg string, p *probeResult, skip bool, after float6
 		defer pixels.Done()
 		readPixels(stdout, p, lines, frames, done)
 	}()
-	returned := false
-	defer func() {
-		if !returned {
-			// fn panicked or ended its goroutine (a test's Fatal): stop
-			// ffmpeg and the readers all the same, or they would wait
-			// forever on a frame nobody takes, holding its pixels.
-			close(done)
-			killGroup(cmd)
-			pixels.Wait()
-			logs.Wait()
-			finish(cmd)
+	// stop ends ffmpeg and the readers, once: killing ffmpeg first when
+	// it must not run on (it may be blocked writing), then draining what
+	// is left so that it is never blocked on a full pipe while we wait
+	// for it, and reading the log to its end before Wait closes the pipe
+	// (the last lines say why ffmpeg failed).
+	var waitErr error
+	stopped := false
+	stop := func(kill bool) {
+		if stopped {
+			return
 		}
-	}()
+		stopped = true
+		close(done)
+		if kill {
+			killGroup(cmd)
+		}
+		pixels.Wait()
+		logs.Wait()
+		waitErr = finish(cmd)
+	}
+	// If fn panics or ends its goroutine (a test's Fatal), stop all the
+	// same: the readers would wait forever on a frame nobody takes,
+	// holding its pixels.
+	defer stop(true)
 
 	lastTS, fnErr := j.sample(p, skip, after, frames, vi, fn)
-	returned = true
-	close(done)
-	if fnErr != nil {
-		// Stop ffmpeg before waiting for it: it may be blocked writing.
-		killGroup(cmd)
-	}
-	// The reader drains what is left so that ffmpeg is never blocked on a
-	// full pipe while we wait for it, and the log is read to its end
-	// before Wait closes the pipe (the last lines say why ffmpeg failed).
-	pixels.Wait()
-	logs.Wait()
-	waitErr := finish(cmd)
+	stop(fnErr != nil)
 	if fnErr != nil {
 		if errors.Is(fnErr, errVideoTimeout) || j.ctx.Err() != nil {
 			if err := j.failure("ffmpeg", waitErr, stderr); err != nil {
